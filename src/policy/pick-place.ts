@@ -1,0 +1,182 @@
+/**
+ * The pick-and-place skill controller: a state machine over Cartesian tool targets
+ *   approach → descend → grasp → lift → transport → place → release → retreat → done
+ * The tool setpoint moves toward each phase's waypoint at a set speed; one damped-least-squares
+ * IK step per control tick turns it into joint targets. Every number that shapes the motion is a
+ * named parameter, so a researcher can tune the skill without touching code.
+ */
+import type { Action, Observation } from '../robot/link.ts';
+import { downwardRotation, dlsStep, poseError } from './ik.ts';
+import type { Policy, PolicyContext } from './policy.ts';
+
+/** The parameters this controller reads, with what they do. */
+export const PICK_PLACE_PARAMS = {
+  approach_height: 'height of the tool above the object top before descending (m)',
+  approach_speed: 'tool speed while approaching, descending, placing and retreating (m/s)',
+  grasp_depth: 'how far below the object top the tool point goes to grasp (m); deeper grips more, too deep hits the table',
+  close_speed: 'finger closing speed until both pads touch (m/s)',
+  grasp_wait: 'time to hold still after the pads touch, before lifting (s)',
+  lift_height: 'tool height above the table while carrying (m)',
+  transport_speed: 'tool speed while lifting and carrying (m/s)',
+  place_height: 'height of the object bottom above the table when released (m)',
+  release_wait: 'time to wait with the gripper open before retreating (s)',
+  ik_gain: 'fraction of the remaining tool error corrected per control tick',
+  ik_damping: 'damping of the least-squares IK step; higher is smoother near singularities',
+} as const;
+export type PickPlaceParams = Record<keyof typeof PICK_PLACE_PARAMS, number>;
+
+const PHASES = ['approach', 'descend', 'grasp', 'lift', 'transport', 'place', 'release', 'retreat', 'done'] as const;
+type Phase = (typeof PHASES)[number];
+
+/** Tool-setpoint tolerance for "waypoint reached" (m). */
+const SETTLE_TOLERANCE = 0.01;
+/** A phase that has not finished after this long moves on anyway, so the episode cannot stall. */
+const PHASE_TIMEOUT = 2.5;
+/** Pad force that counts as touching (N). */
+const TOUCH_THRESHOLD = 0.5;
+
+export class PickPlaceController implements Policy {
+  private phaseIndex = 0;
+  private phaseStart = 0;
+  private readonly setpoint = new Float64Array(3);
+  private qCommand = new Float64Array(0);
+  private gripperCommand = 0;
+  private rotation = downwardRotation(0);
+  private objectHalf = 0.025;
+  private grasped = { x: 0, y: 0, top: 0 };
+  private touchedAt: number | undefined;
+
+  constructor(
+    private readonly context: PolicyContext,
+    private readonly params: PickPlaceParams,
+  ) {}
+
+  get phase(): Phase {
+    return PHASES[this.phaseIndex];
+  }
+
+  get done(): boolean {
+    return this.phase === 'done';
+  }
+
+  reset(obs: Observation): void {
+    this.phaseIndex = 0;
+    this.phaseStart = obs.time;
+    this.qCommand = Float64Array.from(obs.position);
+    this.setpoint.set(this.context.kinematics.pose(obs.position).pos);
+    this.gripperCommand = this.context.scenario.robotConfig.gripper.width[1];
+    this.touchedAt = undefined;
+    const object = this.object(obs);
+    // The object rests on the table, so its centre height is its half height.
+    this.objectHalf = object.position[2];
+    this.rotation = downwardRotation(graspYaw(object.orientation));
+  }
+
+  act(obs: Observation): Action {
+    const p = this.params;
+    const dt = this.context.controlPeriod;
+    const [zx, zy] = this.context.scenario.task.zone.center;
+    const open = this.context.scenario.robotConfig.gripper.width[1];
+    const object = this.object(obs);
+    const elapsed = obs.time - this.phaseStart;
+    const heightWhileHeld = (bottom: number) => bottom + 2 * this.objectHalf - p.grasp_depth;
+
+    switch (this.phase) {
+      case 'approach': {
+        // Track the object until the descent starts.
+        const [ox, oy] = object.position;
+        this.grasped = { x: ox, y: oy, top: 2 * this.objectHalf };
+        this.rotation = downwardRotation(graspYaw(object.orientation));
+        this.gripperCommand = open;
+        if (this.moveToward([ox, oy, this.grasped.top + p.approach_height], p.approach_speed, obs, elapsed)) this.next(obs);
+        break;
+      }
+      case 'descend': {
+        const { x, y, top } = this.grasped;
+        if (this.moveToward([x, y, top - p.grasp_depth], p.approach_speed, obs, elapsed)) this.next(obs);
+        break;
+      }
+      case 'grasp': {
+        const touching = obs.touch[0] > TOUCH_THRESHOLD && obs.touch[1] > TOUCH_THRESHOLD;
+        if (touching && this.touchedAt === undefined) this.touchedAt = obs.time;
+        // Close at the set speed until both pads touch, then squeeze with full force.
+        this.gripperCommand = this.touchedAt === undefined ? Math.max(0, this.gripperCommand - p.close_speed * dt) : 0;
+        const settled = this.touchedAt !== undefined && obs.time - this.touchedAt >= p.grasp_wait;
+        if (settled || (this.gripperCommand === 0 && elapsed > p.grasp_wait) || elapsed > PHASE_TIMEOUT) this.next(obs);
+        break;
+      }
+      case 'lift': {
+        const { x, y } = this.grasped;
+        if (this.moveToward([x, y, p.lift_height], p.transport_speed, obs, elapsed)) this.next(obs);
+        break;
+      }
+      case 'transport':
+        if (this.moveToward([zx, zy, p.lift_height], p.transport_speed, obs, elapsed)) this.next(obs);
+        break;
+      case 'place':
+        if (this.moveToward([zx, zy, heightWhileHeld(p.place_height)], p.approach_speed, obs, elapsed)) this.next(obs);
+        break;
+      case 'release':
+        this.gripperCommand = open;
+        this.moveToward(this.setpoint, p.approach_speed, obs, elapsed);
+        if (elapsed >= p.release_wait) this.next(obs);
+        break;
+      case 'retreat': {
+        const target = [zx, zy, heightWhileHeld(p.place_height) + p.approach_height];
+        if (this.moveToward(target, p.approach_speed, obs, elapsed)) this.next(obs);
+        break;
+      }
+      case 'done':
+        this.moveToward(this.setpoint, p.approach_speed, obs, elapsed);
+        break;
+    }
+    return { position: this.qCommand, gripperWidth: this.gripperCommand };
+  }
+
+  private object(obs: Observation) {
+    const name = this.context.scenario.task.object;
+    const pose = obs.objects[name];
+    if (!pose) throw new Error(`The observation has no pose for object '${name}'; the link must publish /object_pose/${name}.`);
+    return pose;
+  }
+
+  private next(obs: Observation): void {
+    this.phaseIndex = Math.min(this.phaseIndex + 1, PHASES.length - 1);
+    this.phaseStart = obs.time;
+  }
+
+  /**
+   * Moves the setpoint toward `waypoint` at `speed`, takes one IK step toward the setpoint, and
+   * says whether the waypoint is reached (setpoint there, tool within tolerance) or timed out.
+   */
+  private moveToward(waypoint: ArrayLike<number>, speed: number, obs: Observation, elapsed: number): boolean {
+    const dt = this.context.controlPeriod;
+    const d = [waypoint[0] - this.setpoint[0], waypoint[1] - this.setpoint[1], waypoint[2] - this.setpoint[2]];
+    const distance = Math.hypot(d[0], d[1], d[2]);
+    const stride = speed * dt;
+    if (distance <= stride) this.setpoint.set([waypoint[0], waypoint[1], waypoint[2]]);
+    else for (let i = 0; i < 3; i++) this.setpoint[i] += (d[i] / distance) * stride;
+
+    const { kinematics, scenario } = this.context;
+    const { pos, mat, jac } = kinematics.jacobian(this.qCommand);
+    const error = poseError(pos, mat, { pos: this.setpoint, mat: this.rotation });
+    const dq = dlsStep(jac, error, this.params.ik_damping);
+    const joints = scenario.robotConfig.joints;
+    for (let i = 0; i < dq.length; i++) {
+      const [lo, hi] = joints[i].position;
+      this.qCommand[i] = Math.min(hi, Math.max(lo, this.qCommand[i] + this.params.ik_gain * dq[i]));
+    }
+    if (elapsed > PHASE_TIMEOUT) return true;
+    if (distance > stride) return false;
+    const measured = kinematics.pose(obs.position).pos;
+    return Math.hypot(measured[0] - waypoint[0], measured[1] - waypoint[1], measured[2] - waypoint[2]) < SETTLE_TOLERANCE;
+  }
+}
+
+/** The yaw that grasps a cube across two faces with the least wrist turn: its yaw folded into [-π/4, π/4]. */
+export function graspYaw(quat: readonly number[]): number {
+  const [x, y, z, w] = quat;
+  const yaw = Math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z));
+  const quarter = Math.PI / 2;
+  return yaw - quarter * Math.round(yaw / quarter);
+}

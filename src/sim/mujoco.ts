@@ -1,0 +1,44 @@
+/**
+ * The one place that loads the mujoco-js WebAssembly module. Everything else in src/sim asks
+ * `loadMujoco()` for the shared instance (one per thread: each worker has its own).
+ */
+import loadModule, { type MainModule } from 'mujoco-js';
+
+export type Mujoco = MainModule;
+
+let instance: Promise<Mujoco> | undefined;
+/** Lines MuJoCo printed to stderr since the last `takeMujocoStderr()`: its only word on XML parse errors. */
+const stderrLines: string[] = [];
+
+/** The shared MuJoCo module of this thread (instantiated once, ~0.2 s). */
+export function loadMujoco(): Promise<Mujoco> {
+  instance ??= loadModule({
+    printErr: (line: string) => stderrLines.push(line),
+    print: (line: string) => stderrLines.push(line),
+  }) as Promise<Mujoco>;
+  return instance;
+}
+
+/** Returns and forgets what MuJoCo printed since the last call. */
+export function takeMujocoStderr(): string[] {
+  return stderrLines.splice(0, stderrLines.length);
+}
+
+/**
+ * MuJoCo throws C++ exceptions (mjXError) whose JS face carries only `excPtr`. The exception
+ * object starts with its message as a C string, so we read it from wasm memory ourselves:
+ * mujoco-js exports no HEAPU8, but any buffer view shares the module's memory.
+ */
+export function cppExceptionMessage(mj: Mujoco, error: unknown): string | undefined {
+  const ptr = (error as { excPtr?: unknown } | null)?.excPtr;
+  if (typeof ptr !== 'number') return undefined;
+  const probe = new mj.DoubleBuffer(1);
+  try {
+    const heap = new Uint8Array(probe.GetView().buffer);
+    let end = ptr;
+    while (end < heap.length && heap[end] !== 0 && end - ptr < 2000) end++;
+    return new TextDecoder().decode(heap.subarray(ptr, end)).trim();
+  } finally {
+    probe.delete();
+  }
+}

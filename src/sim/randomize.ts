@@ -1,0 +1,73 @@
+/**
+ * Domain randomization of the pick-and-place object: its pose, size, mass and friction are drawn
+ * from the scenario's ranges with a seeded generator, so a seed always means the same episode.
+ */
+import type { Randomization } from '../scenario/schema.ts';
+import { Rng } from './rng.ts';
+import type { World } from './world.ts';
+
+/** What one seed makes of the object. */
+export interface ObjectSetup {
+  /** Centre x (m). */
+  x: number;
+  /** Centre y (m). */
+  y: number;
+  /** Yaw about z (rad). */
+  yaw: number;
+  /** Half edge of the cube (m). */
+  halfSize: number;
+  /** Mass (kg). */
+  mass: number;
+  /** Sliding friction coefficient. */
+  friction: number;
+}
+
+/** Draws the object setup of `seed`; every value lies inside its range. */
+export function sampleObjectSetup(ranges: Randomization, seed: number): ObjectSetup {
+  const rng = new Rng(seed);
+  const draw = ([lo, hi]: readonly [number, number]) => rng.uniform(lo, hi);
+  return {
+    x: draw(ranges.object_x),
+    y: draw(ranges.object_y),
+    yaw: draw(ranges.object_yaw),
+    halfSize: draw(ranges.object_half_size),
+    mass: draw(ranges.object_mass),
+    friction: draw(ranges.object_friction),
+  };
+}
+
+/**
+ * Writes the setup into the model (the object's first geom: size, bounds, friction; its body:
+ * mass, inertia) and the state (its free joint: resting on the table at the drawn pose).
+ * The object must be a body with a free joint and a box geom.
+ */
+export function applyObjectSetup(world: World, bodyId: number, setup: ObjectSetup): void {
+  const { model, data } = world;
+  const geom = (model.body_geomadr as Int32Array)[bodyId];
+  const h = setup.halfSize;
+  const size = model.geom_size as Float64Array;
+  size.set([h, h, h], 3 * geom);
+  // Collision culling uses the bounding sphere, the geom's box and the body's bounding-volume
+  // tree (one node for a one-geom body); all must follow the new size or a bigger object sinks.
+  (model.geom_rbound as Float64Array)[geom] = Math.sqrt(3) * h;
+  (model.geom_aabb as Float64Array).set([0, 0, 0, h, h, h], 6 * geom);
+  const bvh = (model.body_bvhadr as Int32Array)[bodyId];
+  if (bvh >= 0) (model.bvh_aabb as Float64Array).set([0, 0, 0, h, h, h], 6 * bvh);
+  (model.geom_friction as Float64Array)[3 * geom] = setup.friction;
+  (model.body_mass as Float64Array)[bodyId] = setup.mass;
+  const inertia = (setup.mass * (2 * h) ** 2) / 6; // solid cube: m (a² + a²) / 12 with a = 2h
+  (model.body_inertia as Float64Array).set([inertia, inertia, inertia], 3 * bodyId);
+
+  // Contact softness is scaled by each body's compile-time inverse weight; recompute it for the
+  // new mass, or heavier objects sink into the table. This resets the state to qpos0, so the
+  // caller sets every other joint afterwards.
+  world.mj.mj_setConst(model, data);
+
+  const joint = (model.body_jntadr as Int32Array)[bodyId];
+  if (joint < 0 || (model.jnt_type as Int32Array)[joint] !== world.mj.mjtJoint.mjJNT_FREE.value) {
+    throw new Error(`The object body needs a free joint so arbor can place it; add <freejoint/> to it.`);
+  }
+  const adr = (model.jnt_qposadr as Int32Array)[joint];
+  const qpos = data.qpos as Float64Array;
+  qpos.set([setup.x, setup.y, h, Math.cos(setup.yaw / 2), 0, 0, Math.sin(setup.yaw / 2)], adr);
+}

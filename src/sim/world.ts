@@ -1,0 +1,185 @@
+/**
+ * A loaded MuJoCo world: model, data and the handful of operations arbor needs (step, reset,
+ * names, contacts with forces, site Jacobians). Only src/sim touches mujoco-js.
+ *
+ * mujoco-js arrays (`data.qpos`, ...) are views into wasm memory that go stale when memory grows,
+ * so this class never keeps one across calls: it reads the getter each time.
+ */
+import type { MjData, MjModel } from 'mujoco-js';
+import { collectModelFiles, locateMujocoError, MjcfError, type ModelFile } from './model-files.ts';
+import { cppExceptionMessage, loadMujoco, takeMujocoStderr, type Mujoco } from './mujoco.ts';
+
+/** Kinds of named MuJoCo objects arbor looks up. */
+export type ObjectKind = 'body' | 'joint' | 'geom' | 'site' | 'actuator' | 'sensor' | 'camera';
+
+const OBJ: Record<ObjectKind, string> = {
+  body: 'mjOBJ_BODY',
+  joint: 'mjOBJ_JOINT',
+  geom: 'mjOBJ_GEOM',
+  site: 'mjOBJ_SITE',
+  actuator: 'mjOBJ_ACTUATOR',
+  sensor: 'mjOBJ_SENSOR',
+  camera: 'mjOBJ_CAMERA',
+};
+const COUNT: Record<ObjectKind, keyof MjModel> = {
+  body: 'nbody',
+  joint: 'njnt',
+  geom: 'ngeom',
+  site: 'nsite',
+  actuator: 'nu',
+  sensor: 'nsensor',
+  camera: 'ncam',
+};
+
+/** One active contact with its force in the contact frame. */
+export interface ContactInfo {
+  /** First geom id. */
+  geom1: number;
+  /** Second geom id. */
+  geom2: number;
+  /** Contact point in world coordinates. */
+  pos: [number, number, number];
+  /** Contact normal (world), from geom1 to geom2. */
+  normal: [number, number, number];
+  /** Normal force magnitude (N). */
+  normalForce: number;
+  /** Tangential (friction) force magnitude (N). */
+  frictionForce: number;
+}
+
+export class World {
+  private readonly wrench: InstanceType<Mujoco['DoubleBuffer']>;
+
+  private constructor(
+    /** The mujoco-js module. */
+    readonly mj: Mujoco,
+    /** The compiled model; randomization edits a few of its arrays in place. */
+    readonly model: MjModel,
+    /** The simulation state. */
+    readonly data: MjData,
+    /** The files the model was built from. */
+    readonly files: ModelFile[],
+  ) {
+    this.wrench = new mj.DoubleBuffer(6);
+  }
+
+  /** Loads an MJCF file with its includes and assets. Throws `MjcfError` naming file and line. */
+  static async load(path: string): Promise<World> {
+    const mj = await loadMujoco();
+    const files = collectModelFiles(path);
+    for (const file of files) {
+      mj.FS.mkdirTree(file.path.slice(0, file.path.lastIndexOf('/')), 0o777);
+      mj.FS.writeFile(file.path, file.data);
+    }
+    takeMujocoStderr();
+    let model: MjModel | null;
+    try {
+      model = mj.MjModel.loadFromXML(files[0].path);
+    } catch (error) {
+      const message = cppExceptionMessage(mj, error) ?? String(error);
+      const where = locateMujocoError(message, files);
+      const reason = message.replace(/\s*\n\s*/g, '; ').replace(/^XML Error: /, '');
+      throw new MjcfError(where.file, `MuJoCo rejects the model: ${reason}`, where.line);
+    }
+    if (!model) {
+      const said = takeMujocoStderr().join(' ').trim();
+      throw new MjcfError(files[0].path, `MuJoCo could not load the model${said ? `: ${said}` : ''}`);
+    }
+    return new World(mj, model, new mj.MjData(model), files);
+  }
+
+  /** Physics timestep in seconds. */
+  get timestep(): number {
+    return this.model.opt.timestep;
+  }
+
+  /** Simulated time in seconds. */
+  get time(): number {
+    return this.data.time;
+  }
+
+  /** Id of a named object; throws naming what exists when the name is unknown. */
+  id(kind: ObjectKind, name: string): number {
+    const id = this.mj.mj_name2id(this.model, this.objType(kind), name);
+    if (id < 0) {
+      const known = this.names(kind).filter(Boolean);
+      throw new Error(`The model has no ${kind} named '${name}'. Known ${kind}s: ${known.join(', ') || 'none'}.`);
+    }
+    return id;
+  }
+
+  /** Names of every object of a kind, by id ('' for unnamed). */
+  names(kind: ObjectKind): string[] {
+    const count = this.model[COUNT[kind]] as number;
+    return Array.from({ length: count }, (_, i) => this.mj.mj_id2name(this.model, this.objType(kind), i) ?? '');
+  }
+
+  /** Advances physics by `n` timesteps. */
+  step(n = 1): void {
+    for (let i = 0; i < n; i++) this.mj.mj_step(this.model, this.data);
+  }
+
+  /** Recomputes derived quantities (positions, contacts, sensors) without advancing time. */
+  forward(): void {
+    this.mj.mj_forward(this.model, this.data);
+  }
+
+  /** Resets the state to the model's defaults (qpos0, zero velocity, time 0). */
+  resetData(): void {
+    this.mj.mj_resetData(this.model, this.data);
+  }
+
+  /** True when the state holds NaN or Inf (the simulation diverged). */
+  diverged(): boolean {
+    const qpos = this.data.qpos as Float64Array;
+    const qvel = this.data.qvel as Float64Array;
+    for (let i = 0; i < qpos.length; i++) if (!Number.isFinite(qpos[i])) return true;
+    for (let i = 0; i < qvel.length; i++) if (!Number.isFinite(qvel[i])) return true;
+    return false;
+  }
+
+  /** Values of a named sensor. */
+  sensor(id: number): Float64Array {
+    const adr = (this.model.sensor_adr as Int32Array)[id];
+    const dim = (this.model.sensor_dim as Int32Array)[id];
+    return (this.data.sensordata as Float64Array).subarray(adr, adr + dim);
+  }
+
+  /** Active contacts with their forces. */
+  contacts(): ContactInfo[] {
+    const out: ContactInfo[] = [];
+    const force = this.wrench.GetView() as Float64Array;
+    const contacts = this.data.contact;
+    for (let i = 0; i < this.data.ncon; i++) {
+      const c = contacts.get(i);
+      if (!c) continue;
+      try {
+        this.mj.mj_contactForce(this.model, this.data, i, this.wrench);
+        const frame = c.frame as Float64Array;
+        const pos = c.pos as Float64Array;
+        out.push({
+          geom1: c.geom1,
+          geom2: c.geom2,
+          pos: [pos[0], pos[1], pos[2]],
+          normal: [frame[0], frame[1], frame[2]],
+          normalForce: Math.abs(force[0]),
+          frictionForce: Math.hypot(force[1], force[2]),
+        });
+      } finally {
+        c.delete();
+      }
+    }
+    return out;
+  }
+
+  /** Frees the wasm memory of this world. */
+  dispose(): void {
+    this.wrench.delete();
+    this.data.delete();
+    this.model.delete();
+  }
+
+  private objType(kind: ObjectKind): number {
+    return (this.mj.mjtObj as unknown as Record<string, { value: number }>)[OBJ[kind]].value;
+  }
+}

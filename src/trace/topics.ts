@@ -1,0 +1,54 @@
+/**
+ * The topics every backend publishes, their ROS message types and flattened fields. The scorer
+ * and the viewer read these names, never backend internals.
+ */
+
+export const TOPIC = {
+  /** sensor_msgs/JointState of the arm joints. */
+  jointStates: '/joint_states',
+  /** geometry_msgs/WrenchStamped of the wrist force/torque sensor. */
+  wrench: '/wrench',
+  /** Gripper opening, command, force and finger-pad touch. */
+  gripper: '/gripper',
+  /** rosgraph_msgs/Clock: the time base of the episode. */
+  clock: '/clock',
+  /** Per control period: contact count and peak forces by pair class. */
+  contacts: '/contacts',
+  /** Per control period: what the safety envelope had to clamp. */
+  safety: '/safety',
+} as const;
+
+/** geometry_msgs/PoseStamped topic of a tracked object. */
+export const objectPoseTopic = (object: string) => `/object_pose/${object}`;
+
+export const TYPE = {
+  jointStates: 'sensor_msgs/JointState',
+  pose: 'geometry_msgs/PoseStamped',
+  wrench: 'geometry_msgs/WrenchStamped',
+  gripper: 'arbor_msgs/GripperState',
+  clock: 'rosgraph_msgs/Clock',
+  contacts: 'arbor_msgs/ContactSummary',
+  safety: 'arbor_msgs/SafetyReport',
+} as const;
+
+/** JointState flattened: positions, then velocities, then efforts, per joint. */
+export const jointStateFields = (joints: string[]) => [
+  ...joints.map((j) => `position.${j}`),
+  ...joints.map((j) => `velocity.${j}`),
+  ...joints.map((j) => `effort.${j}`),
+];
+export const POSE_FIELDS = [
+  'position.x', 'position.y', 'position.z',
+  'orientation.x', 'orientation.y', 'orientation.z', 'orientation.w',
+];
+export const WRENCH_FIELDS = ['force.x', 'force.y', 'force.z', 'torque.x', 'torque.y', 'torque.z'];
+/** Opening (m), commanded opening (m), finger force (N), pad touch left/right (N). */
+export const GRIPPER_FIELDS = ['position', 'command', 'effort', 'touch.left', 'touch.right'];
+export const CLOCK_FIELDS = ['clock'];
+/**
+ * Contacts in the last control period: count, and peak normal forces (N) between the robot and
+ * the static world (table), the object and the static world, and the robot and the object.
+ */
+export const CONTACT_FIELDS = ['count', 'robot_static_force', 'object_static_force', 'robot_object_force'];
+/** Joint targets clamped at position limits, at velocity limits, and tool outside the workspace (0/1). */
+export const SAFETY_FIELDS = ['position_clamps', 'velocity_clamps', 'workspace_violation'];
