@@ -228,13 +228,14 @@ export class SimLink implements RobotLink {
     writers.gripper.push(t, [width, this.gripperCommand, fingerForce, touch[0], touch[1]]);
     writers.clock.push(t, [t]);
 
-    // Contact forces by pair class; sampled once per control period.
+    // Contact forces by pair class; sampled once per control period. The contacts are read
+    // before the id tables: reading them allocates, which can detach earlier wasm views.
+    const contacts = world.contacts();
     const rootOf = model.body_rootid as Int32Array;
     const bodyOf = model.geom_bodyid as Int32Array;
     let robotStatic = 0;
     let objectStatic = 0;
     let robotObject = 0;
-    const contacts = world.contacts();
     for (const c of contacts) {
       const b1 = bodyOf[c.geom1];
       const b2 = bodyOf[c.geom2];

@@ -20,7 +20,7 @@ export interface PickPlaceMetrics {
   place_error: number;
   /** Highest lift of the object above its start (m). */
   lift_height: number;
-  /** Times the object fell while the gripper was still closed. */
+  /** Times the object fell out of the closed gripper after being lifted. */
   drops: number;
   /** Peak normal force between the robot and the table or floor (N). */
   peak_table_force: number;
@@ -46,6 +46,8 @@ export interface EpisodeScore {
 
 /** Lift (m) above the start that counts as "in the air". */
 const LIFTED = 0.02;
+/** Gripper opening (m) under which the closed fingers hold nothing. */
+const EMPTY_WIDTH = 0.005;
 /** Height (m) above the start under which the object counts as back on the table. */
 const ON_TABLE = 0.008;
 /** Robot–table force (N) that counts as a collision rather than a graze. */
@@ -94,18 +96,24 @@ function measure(trace: Trace, scenario: Pick<ScenarioSpec, 'task' | 'success' |
   const releaseWidth = scenario.success.release_width;
   let liftHeight = 0;
   let drops = 0;
-  let airborne = false;
+  let liftedInThisGrasp = false;
+  let droppedInThisGrasp = false;
   let releasedAt: number | undefined;
   for (let i = 0; i < n; i++) {
     liftHeight = Math.max(liftHeight, z[i] - z0);
     const gripperClosed = command[i] < openCommand - 1e-6;
-    if (z[i] - z0 > LIFTED) airborne = true;
-    if (airborne && z[i] - z0 < ON_TABLE) {
-      airborne = false;
-      // Back on the table with the gripper still closed: it fell out.
-      if (gripperClosed) drops++;
+    if (!gripperClosed) {
+      liftedInThisGrasp = false;
+      droppedInThisGrasp = false;
+    } else {
+      if (z[i] - z0 > LIFTED) liftedInThisGrasp = true;
+      // A held object keeps the fingers apart; closed fingers on nothing after a lift mean it fell.
+      if (liftedInThisGrasp && !droppedInThisGrasp && width[i] < EMPTY_WIDTH) {
+        drops++;
+        droppedInThisGrasp = true;
+      }
     }
-    // The release: the gripper commanded open again after having closed, with the object down.
+    // The release: the gripper commanded open again after having closed.
     if (releasedAt === undefined && i > 0 && !gripperClosed && command[i - 1] < openCommand - 1e-6) {
       releasedAt = stamps[i];
     }

@@ -100,17 +100,24 @@ function lineOf(text: string, needle: string): number | undefined {
 }
 
 /**
- * MuJoCo's compile errors say "Element 'geom', line 12" without naming the file. Find the file
- * whose line 12 opens a <geom> so the message can name it.
+ * MuJoCo's compile errors say "Element 'geom', line 12" without naming the file, and "line 0"
+ * for elements that came from an <include>. Find the file (and line) the error is about: the
+ * file whose line 12 opens a <geom>, or else the file that holds the quoted offending value.
  */
 export function locateMujocoError(message: string, files: ModelFile[]): { file: string; line?: number } {
-  const match = /Element '(\w+)', line (\d+)/.exec(message) ?? /line (\d+)/.exec(message);
-  if (!match) return { file: files[0].path };
-  const [tag, line] = match.length === 3 ? [match[1], Number(match[2])] : [undefined, Number(match[1])];
-  const candidates = files.filter((f) => {
-    const text = new TextDecoder().decode(f.data);
-    const row = text.split('\n')[line - 1];
-    return row !== undefined && (tag ? row.includes(`<${tag}`) : true) && f.path.endsWith('.xml');
-  });
-  return { file: (candidates.length === 1 ? candidates[0] : files[0]).path, line };
+  const texts = files.filter((f) => f.path.endsWith('.xml')).map((f) => ({ path: f.path, lines: new TextDecoder().decode(f.data).split('\n') }));
+  const element = /Element '(\w+)', line (\d+)/.exec(message);
+  if (element && Number(element[2]) > 0) {
+    const [tag, line] = [element[1], Number(element[2])];
+    const matches = texts.filter((t) => t.lines[line - 1]?.includes(`<${tag}`));
+    if (matches.length === 1) return { file: matches[0].path, line };
+    return { file: files[0].path, line };
+  }
+  for (const [, value] of message.matchAll(/'([^']+)'/g)) {
+    for (const t of texts) {
+      const index = t.lines.findIndex((l) => l.includes(`"${value}"`));
+      if (index >= 0) return { file: t.path, line: index + 1 };
+    }
+  }
+  return { file: files[0].path };
 }

@@ -78,7 +78,7 @@ export class World {
     } catch (error) {
       const message = cppExceptionMessage(mj, error) ?? String(error);
       const where = locateMujocoError(message, files);
-      const reason = message.replace(/\s*\n\s*/g, '; ').replace(/^XML Error: /, '');
+      const reason = message.replace(/\s*\n\s*/g, '; ').replace(/^XML Error: /, '').replace(/, line 0\b/, '');
       throw new MjcfError(where.file, `MuJoCo rejects the model: ${reason}`, where.line);
     }
     if (!model) {
@@ -148,13 +148,14 @@ export class World {
   /** Active contacts with their forces. */
   contacts(): ContactInfo[] {
     const out: ContactInfo[] = [];
-    const force = this.wrench.GetView() as Float64Array;
     const contacts = this.data.contact;
     for (let i = 0; i < this.data.ncon; i++) {
       const c = contacts.get(i);
       if (!c) continue;
       try {
         this.mj.mj_contactForce(this.model, this.data, i, this.wrench);
+        // Fetched after the calls above: any allocation may grow wasm memory and detach a view.
+        const force = this.wrench.GetView() as Float64Array;
         const frame = c.frame as Float64Array;
         const pos = c.pos as Float64Array;
         out.push({

@@ -1,0 +1,21 @@
+/**
+ * The `arbor` command line. Results go to stdout (JSON alone with --json); progress and logs go
+ * to stderr, so scripts and agents can pipe the output.
+ */
+import { Command } from 'commander';
+import { describeError, registerSimCommands } from './sim-commands.ts';
+
+const program = new Command();
+program
+  .name('arbor')
+  .description('Autoresearch for robots: propose policies, run them in MuJoCo or on a ROS 2 robot, keep what improves.')
+  .showHelpAfterError();
+
+registerSimCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.stderr.write(`arbor: ${describeError(error)}\n`);
+  process.exitCode = 1;
+}

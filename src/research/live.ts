@@ -1,0 +1,33 @@
+/**
+ * The live feed of a running study: every evaluating worker reports the state of the episode it
+ * runs, throttled to the viewer's frame rate. The study publishes here; whoever watches (the
+ * viewer's server, wired by the CLI) subscribes. research never imports the viewer.
+ */
+import { EventEmitter } from 'node:events';
+
+/** One live snapshot of an episode being evaluated. */
+export interface LiveFrame {
+  /** Worker index (0-based) that runs the episode. */
+  worker: number;
+  /** Study id. */
+  study: string;
+  /** Candidate id in the store. */
+  candidate: number;
+  /** Episode seed. */
+  seed: number;
+  /** Simulated time (s). */
+  time: number;
+  /** The full MuJoCo qpos of the world (robot joints, fingers, object free joint). */
+  qpos: Float64Array;
+}
+
+/** Study-level events the dashboard refreshes on. */
+export interface LiveEvents {
+  frame: [LiveFrame];
+  /** A candidate was added or got its result. */
+  candidate: [{ study: string; candidate: number }];
+  /** An episode was stored. */
+  episode: [{ study: string; candidate: number; seed: number }];
+}
+
+export class LiveFeed extends EventEmitter<LiveEvents> {}

@@ -1,0 +1,65 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultPolicy } from '../src/policy/policy.ts';
+import { EpisodeRunner } from '../src/research/episode.ts';
+import { decodeTrace, encodeTrace, loadTrace, saveTrace } from '../src/trace/trace.ts';
+import { TOPIC, objectPoseTopic } from '../src/trace/topics.ts';
+import { scenario, tunedPolicy } from './helpers.ts';
+
+const sc = scenario();
+let runner: EpisodeRunner;
+beforeAll(async () => {
+  runner = await EpisodeRunner.create(sc);
+});
+afterAll(() => runner.close());
+
+describe('episodes', () => {
+  it('the same scenario, policy and seed give the same episode, bit for bit', async () => {
+    const a = await runner.run(tunedPolicy(), 5);
+    await runner.run(defaultPolicy(sc), 9); // another episode in between must leave no trace
+    const b = await runner.run(tunedPolicy(), 5);
+    expect(Buffer.from(encodeTrace(a.trace)).equals(Buffer.from(encodeTrace(b.trace)))).toBe(true);
+    expect(b.score).toBe(a.score);
+    const c = await runner.run(tunedPolicy(), 6);
+    expect(Buffer.from(encodeTrace(c.trace)).equals(Buffer.from(encodeTrace(a.trace)))).toBe(false);
+  });
+
+  it('records every topic at the control rate, and the trace file loads back identically', async () => {
+    const run = await runner.run(tunedPolicy(), 2);
+    const names = [...run.trace.topics.keys()].sort();
+    expect(names).toEqual(
+      [TOPIC.jointStates, objectPoseTopic('box'), TOPIC.wrench, TOPIC.gripper, TOPIC.clock, TOPIC.contacts, TOPIC.safety].sort(),
+    );
+    const clock = run.trace.topic(TOPIC.clock);
+    expect(clock.stamps[1] - clock.stamps[0]).toBeCloseTo(1 / sc.episode.control_rate, 9);
+    expect(run.trace.topic(TOPIC.jointStates).type).toBe('sensor_msgs/JointState');
+    const path = join(mkdtempSync(join(tmpdir(), 'arbor-trace-')), 'ep.trace');
+    saveTrace(run.trace, path);
+    const loaded = loadTrace(path);
+    expect(loaded.meta).toEqual(JSON.parse(JSON.stringify(run.trace.meta)));
+    for (const [name, topic] of run.trace.topics) {
+      const back = loaded.topic(name);
+      expect(back.fields).toEqual(topic.fields);
+      expect(Array.from(back.stamps)).toEqual(Array.from(topic.stamps));
+      expect(Array.from(back.data)).toEqual(Array.from(topic.data));
+    }
+    expect(() => decodeTrace(new Uint8Array([1, 2, 3]))).toThrow(/Not an arbor trace/);
+  });
+
+  it('the tuned policy places the cube and scores high; the defaults mostly drop it', async () => {
+    const tuned = await runner.run(tunedPolicy(), 1001);
+    expect(tuned.metrics.outcome).toBe('success');
+    expect(tuned.metrics.place_error).toBeLessThan(0.02);
+    expect(tuned.score).toBeGreaterThan(0.85);
+    const outcomes = [];
+    for (const seed of [0, 1, 2, 3]) outcomes.push((await runner.run(defaultPolicy(sc), seed)).metrics.outcome);
+    expect(outcomes.filter((o) => o === 'drop').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a policy that throws fails the episode with its message', async () => {
+    const broken = { kind: 'params' as const, params: { ...tunedPolicy().params, ik_damping: Number.NaN } };
+    await expect(runner.run(broken, 1)).rejects.toThrow(/finite/);
+  });
+});
