@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { describeError, registerSimCommands } from './sim-commands.ts';
+import { registerStudyCommands } from './study-commands.ts';
 
 const program = new Command();
 program
@@ -12,6 +13,7 @@ program
   .showHelpAfterError();
 
 registerSimCommands(program);
+registerStudyCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -45,6 +45,8 @@ export class SimLink implements RobotLink {
   private seed = 0;
   private setup: ObjectSetup | undefined;
   private last: Observation | undefined;
+  /** Scratch row of /joint_states, reused every tick to keep the control loop allocation-light. */
+  private readonly jointRow: Float64Array;
 
   private constructor(
     /** The scenario this link runs. */
@@ -82,6 +84,7 @@ export class SimLink implements RobotLink {
       throw new Error(`Body '${scenario.task.object}' in ${scenario.worldPath} needs a free joint to be picked; add <freejoint/> to it.`);
     }
     this.sent = Float64Array.from(this.robot.home);
+    this.jointRow = new Float64Array(3 * this.robot.joints.length);
   }
 
   /** Loads the scenario's world. */
@@ -203,7 +206,11 @@ export class SimLink implements RobotLink {
       velocity[i] = qvel[ids.dof[i]];
       effort[i] = force[ids.actuators[i]];
     }
-    writers.joints.push(t, [...position, ...velocity, ...effort]);
+    const row = this.jointRow;
+    row.set(position, 0);
+    row.set(velocity, n);
+    row.set(effort, 2 * n);
+    writers.joints.push(t, row);
 
     const o = ids.objectQpos;
     // MuJoCo quaternions are (w, x, y, z); ROS poses are (x, y, z, w).

@@ -1,0 +1,411 @@
+/**
+ * The evaluator pool: worker threads, one MuJoCo world each, that run episodes in parallel.
+ * `evaluate(jobs)` spreads (policy, seed) jobs over the workers and answers in job order. An
+ * episode that throws, diverges or hangs becomes a crash result, never a rejection: a worker that
+ * does not answer within the scenario's wall-time limit × 1.5 + 5 s is stopped and replaced, so a
+ * hung policy cannot stall a study. Traces come back encoded (transferred) and are decoded here.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { PolicyFile } from '../policy/policy.ts';
+import type { EpisodeScore } from '../scoring/pick-place.ts';
+import { decodeTrace, type Trace } from '../trace/trace.ts';
+import type { LiveFrame } from './live.ts';
+import type { FromWorker, ToWorker, WorkerInit } from './worker.ts';
+
+/** worker-entry.js registers tsx in the thread, then loads worker.ts. */
+const WORKER_ENTRY = new URL('./worker-entry.js', import.meta.url);
+
+/** One episode to evaluate. */
+export interface EpisodeJob {
+  /** The policy to run. */
+  policy: PolicyFile;
+  /** The episode seed. */
+  seed: number;
+  /** Opaque, returned with the result; `{candidate: number}` also labels live frames. */
+  tag?: unknown;
+}
+
+/** What every result carries. */
+interface ResultBase {
+  /** The job, as given. */
+  job: EpisodeJob;
+  /** Index of the worker that ran it; -1 when no worker did (cancelled). */
+  worker: number;
+  /** The episode seed (a copy of `job.seed`). */
+  seed: number;
+  /** Wall-clock seconds the episode took (0 when it never ran). */
+  wallTime: number;
+}
+
+/** A finished episode, or why it has none. */
+export type EpisodeResult =
+  | (ResultBase & EpisodeScore & {
+      /** The episode finished and was scored. */
+      ok: true;
+      /** The recorded topics. */
+      trace: Trace;
+    })
+  | (ResultBase & {
+      /** The episode crashed, diverged, overran its wall time, or was cancelled. */
+      ok: false;
+      /** Why, as a sentence; exactly `cancelled` for jobs dropped by `drain()`. */
+      reason: string;
+    });
+
+/** Live viewing of the episodes being evaluated. */
+export interface PoolLiveOptions {
+  /** Study id stamped on every frame. */
+  study: string;
+  /** Frames per second of wall time, per worker (default 30). */
+  fps?: number;
+  /** Called in the main thread for each frame; must be cheap and must not throw. */
+  onFrame: (frame: LiveFrame) => void;
+}
+
+/** Options of `EvaluatorPool.create`. */
+export interface PoolOptions {
+  /** Worker threads (default `os.availableParallelism()`). */
+  workers?: number;
+  /** Post live frames while episodes run; off (and free) when absent. */
+  live?: PoolLiveOptions;
+}
+
+/** A job waiting for, or running on, a worker. */
+interface Pending {
+  /** Pool-wide job id. */
+  id: number;
+  /** The job. */
+  job: EpisodeJob;
+  /** Hands the result to its `evaluate` call. */
+  deliver: (result: EpisodeResult) => void;
+}
+
+/** A job on a worker. */
+interface Running extends Pending {
+  /** `performance.now()` when it was sent. */
+  sent: number;
+  /** The hang guard. */
+  timer: NodeJS.Timeout;
+}
+
+/** One worker position; its thread is replaced when it hangs or dies. */
+interface Slot {
+  /** Worker index, stable across replacements. */
+  index: number;
+  /** `idle` and `busy` have a worker; `starting` waits for a replacement; `dead` has none for good. */
+  state: 'idle' | 'busy' | 'starting' | 'dead';
+  /** The thread, when there is one. */
+  worker?: Worker;
+  /** The job in flight when `busy`. */
+  running?: Running;
+  /** Why the slot is dead. */
+  deadReason?: string;
+}
+
+export class EvaluatorPool {
+  private readonly queue: Pending[] = [];
+  private nextId = 0;
+  private draining = false;
+  private closing: Promise<void> | undefined;
+  /** Replacement workers still starting. */
+  private readonly starting = new Set<Promise<unknown>>();
+  /** Resolved whenever a job finishes (close waits for in-flight jobs). */
+  private idleWaiters: (() => void)[] = [];
+
+  private constructor(
+    /** Scenario file the workers load. */
+    private readonly scenarioPath: string,
+    private readonly live: PoolLiveOptions | undefined,
+    /** The scenario's `episode.wall_time_limit` (s). */
+    private readonly wallTimeLimit: number,
+    private readonly slots: Slot[],
+  ) {}
+
+  /**
+   * Starts the workers and waits until each has loaded the scenario and its world. Rejects with
+   * the worker's message when the scenario cannot be loaded.
+   */
+  static async create(scenarioPath: string, options: PoolOptions = {}): Promise<EvaluatorPool> {
+    const count = options.workers ?? availableParallelism();
+    if (!Number.isInteger(count) || count < 1) {
+      throw new Error(`\`workers=${count}\` must be a positive integer; leave it out to use one per core.`);
+    }
+    const fps = options.live?.fps;
+    if (fps !== undefined && !(fps > 0)) throw new Error(`\`live.fps=${fps}\` must be positive; leave it out for 30.`);
+    const init: WorkerInit = { scenarioPath, liveFps: options.live ? (fps ?? 30) : undefined };
+    const started = await Promise.allSettled(Array.from({ length: count }, () => startWorker(init)));
+    const failed = started.find((s) => s.status === 'rejected');
+    if (failed) {
+      await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.worker.terminate() : undefined)));
+      throw failed.reason;
+    }
+    const workers = started.map((s) => (s as PromiseFulfilledResult<Started>).value);
+    const slots: Slot[] = workers.map((_, index) => ({ index, state: 'idle' }));
+    const pool = new EvaluatorPool(scenarioPath, options.live, workers[0].wallTimeLimit, slots);
+    workers.forEach((w, i) => pool.attach(slots[i], w.worker));
+    return pool;
+  }
+
+  /** Number of worker positions. */
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Seconds the pool waits for an episode before it stops and replaces the worker. */
+  get guardSeconds(): number {
+    return this.wallTimeLimit * 1.5 + 5;
+  }
+
+  /**
+   * Runs jobs across the workers; resolves with the results in job order and calls `onResult`
+   * as each one finishes (completion order). Never rejects because of an episode: a throw, a
+   * diverged sim or a wall-time overrun is an `{ok: false}` result. Rejects only when the pool is
+   * closed, or (after all results are in) with the first error `onResult` threw.
+   */
+  evaluate(jobs: EpisodeJob[], onResult?: (result: EpisodeResult) => void): Promise<EpisodeResult[]> {
+    if (this.closing) return Promise.reject(new Error('The evaluator pool is closed; create a new one to evaluate more.'));
+    if (jobs.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      const results = new Array<EpisodeResult>(jobs.length);
+      let remaining = jobs.length;
+      let callbackError: { error: unknown } | undefined;
+      jobs.forEach((job, i) => {
+        this.queue.push({
+          id: this.nextId++,
+          job,
+          deliver: (result) => {
+            results[i] = result;
+            try {
+              onResult?.(result);
+            } catch (error) {
+              callbackError ??= { error };
+            }
+            if (--remaining === 0) {
+              if (callbackError) reject(callbackError.error);
+              else resolve(results);
+            }
+          },
+        });
+      });
+      this.pump();
+    });
+  }
+
+  /** Stops taking jobs: jobs in flight finish; queued and later jobs end as `cancelled` (Ctrl-C). */
+  drain(): void {
+    this.draining = true;
+    this.pump();
+  }
+
+  /** Drains, waits for the jobs in flight, and stops every worker. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.drain();
+      while (this.slots.some((s) => s.state === 'busy')) {
+        await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      }
+      while (this.starting.size) await Promise.allSettled([...this.starting]);
+      const workers = this.slots.flatMap((s) => (s.worker ? [s.worker] : []));
+      for (const slot of this.slots) kill(slot, 'the pool is closed');
+      await Promise.all(workers.map((w) => w.terminate()));
+    })();
+    return this.closing;
+  }
+
+  /** Hands queued jobs to idle workers, or ends them when no worker will ever take them. */
+  private pump(): void {
+    if (this.draining || this.slots.every((s) => s.state === 'dead')) {
+      const dead = this.slots.find((s) => s.deadReason)?.deadReason;
+      const reason = this.draining ? 'cancelled' : `No evaluator worker is left: ${dead}`;
+      for (const pending of this.queue.splice(0)) {
+        pending.deliver({ ok: false, job: pending.job, worker: -1, seed: pending.job.seed, reason, wallTime: 0 });
+      }
+      return;
+    }
+    for (const slot of this.slots) {
+      if (this.queue.length === 0) return;
+      if (slot.state === 'idle') this.dispatch(slot, this.queue.shift()!);
+    }
+  }
+
+  private dispatch(slot: Slot, pending: Pending): void {
+    const worker = slot.worker!;
+    const timer = setTimeout(() => this.onHang(slot), this.guardSeconds * 1000);
+    slot.state = 'busy';
+    slot.running = { ...pending, sent: performance.now(), timer };
+    worker.ref();
+    const message: ToWorker = { type: 'run', id: pending.id, policy: pending.job.policy, seed: pending.job.seed };
+    try {
+      worker.postMessage(message);
+    } catch (err) {
+      this.finish(slot, { ok: false, reason: `The job cannot be sent to a worker: ${(err as Error).message}` });
+    }
+  }
+
+  /** Ends the running job of a slot with `outcome`, frees the slot and moves the queue on. */
+  private finish(slot: Slot, outcome: DistributiveOmit<EpisodeResult, keyof ResultBase> & { wallTime?: number }): void {
+    const running = slot.running!;
+    clearTimeout(running.timer);
+    slot.running = undefined;
+    if (slot.state === 'busy') {
+      slot.state = 'idle';
+      slot.worker?.unref();
+    }
+    const wallTime = outcome.wallTime ?? (performance.now() - running.sent) / 1000;
+    const { job } = running;
+    running.deliver({ ...outcome, job, worker: slot.index, seed: job.seed, wallTime } as EpisodeResult);
+    for (const wake of this.idleWaiters.splice(0)) wake();
+    this.pump();
+  }
+
+  private onMessage(slot: Slot, message: FromWorker): void {
+    const running = slot.running;
+    if (message.type === 'ready' || message.type === 'startup-error' || running?.id !== message.id) return;
+    if (message.type === 'frame') {
+      const { tag, seed } = running.job;
+      const { time, qpos } = message;
+      this.live?.onFrame({ worker: slot.index, study: this.live.study, candidate: candidateOf(tag), seed, time, qpos });
+    } else if (message.type === 'failed') {
+      this.finish(slot, { ok: false, reason: message.reason, wallTime: message.wallTime });
+    } else {
+      const { success, score, breakdown, metrics, wallTime } = message;
+      if (!Number.isFinite(score)) {
+        this.finish(slot, { ok: false, reason: `The episode scored ${score}, so it counts as a crash (the sim likely diverged).`, wallTime });
+        return;
+      }
+      let trace: Trace;
+      try {
+        trace = decodeTrace(message.trace);
+      } catch (err) {
+        this.finish(slot, { ok: false, reason: `The episode's trace cannot be decoded: ${(err as Error).message}`, wallTime });
+        return;
+      }
+      this.finish(slot, { ok: true, success, score, breakdown, metrics, trace, wallTime });
+    }
+  }
+
+  /** The guard fired: the worker is stuck in an episode. Stop it, report, start a new one. */
+  private onHang(slot: Slot): void {
+    const worker = slot.worker;
+    this.retire(slot);
+    void worker?.terminate();
+    const limit = this.wallTimeLimit;
+    this.finish(slot, {
+      ok: false,
+      reason:
+        `The episode did not finish within ${this.guardSeconds} s (the scenario's wall-time limit of ${limit} s × 1.5 + 5 s), ` +
+        `so worker ${slot.index} was stopped and replaced.`,
+    });
+    this.replace(slot);
+  }
+
+  /** The worker thread ended on its own (an uncaught error, out of memory). */
+  private onExit(slot: Slot, worker: Worker, code: number, lastError: string | undefined): void {
+    if (slot.worker !== worker) return;
+    this.retire(slot);
+    const why = lastError ?? `it exited with code ${code}`;
+    if (slot.running) this.finish(slot, { ok: false, reason: `Worker ${slot.index} stopped during the episode: ${why}` });
+    this.replace(slot);
+  }
+
+  /** Detaches the slot's worker; the slot waits for a replacement. */
+  private retire(slot: Slot): void {
+    slot.worker = undefined;
+    slot.state = 'starting';
+  }
+
+  /** Starts a new worker for a slot; when even that fails, the slot is dead for good. */
+  private replace(slot: Slot): void {
+    if (this.draining) {
+      kill(slot, 'the pool was drained');
+      this.pump();
+      return;
+    }
+    const init: WorkerInit = { scenarioPath: this.scenarioPath, liveFps: this.live ? (this.live.fps ?? 30) : undefined };
+    const start = startWorker(init).then(
+      ({ worker }) => {
+        if (this.draining) {
+          kill(slot, 'the pool was drained');
+          return worker.terminate();
+        }
+        this.attach(slot, worker);
+        this.pump();
+      },
+      (err: Error) => {
+        kill(slot, `a replacement for worker ${slot.index} failed to start: ${err.message}`);
+        this.pump();
+      },
+    );
+    this.starting.add(start);
+    void start.finally(() => this.starting.delete(start));
+  }
+
+  /** Makes a started worker the slot's, idle and not keeping the process alive. */
+  private attach(slot: Slot, worker: Worker): void {
+    let lastError: string | undefined;
+    worker.on('message', (message: FromWorker) => this.onMessage(slot, message));
+    worker.on('error', (err) => (lastError = err.message));
+    worker.on('exit', (code) => this.onExit(slot, worker, code, lastError));
+    worker.unref();
+    slot.worker = worker;
+    slot.state = 'idle';
+  }
+}
+
+/** Marks a slot as never taking jobs again. */
+function kill(slot: Slot, reason: string): void {
+  slot.state = 'dead';
+  slot.worker = undefined;
+  slot.deadReason = reason;
+}
+
+/** `Omit` applied to each member of a union. */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+interface Started {
+  /** The ready worker. */
+  worker: Worker;
+  /** The scenario's `episode.wall_time_limit` (s). */
+  wallTimeLimit: number;
+}
+
+/** Starts one worker and waits for it to load the scenario, or for its startup error. */
+function startWorker(init: WorkerInit): Promise<Started> {
+  const worker = new Worker(WORKER_ENTRY, { workerData: init });
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    const onMessage = (message: FromWorker) => {
+      if (message.type === 'ready') {
+        done();
+        resolve({ worker, wallTimeLimit: message.wallTimeLimit });
+      } else if (message.type === 'startup-error') {
+        done();
+        void worker.terminate();
+        reject(new Error(message.message));
+      }
+    };
+    const onError = (err: Error) => {
+      done();
+      void worker.terminate();
+      reject(err);
+    };
+    const onExit = (code: number) => {
+      done();
+      reject(new Error(`An evaluator worker exited with code ${code} before it loaded the scenario ${init.scenarioPath}.`));
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+  });
+}
+
+/** The candidate id a job's tag carries, or -1. */
+function candidateOf(tag: unknown): number {
+  const candidate = (tag as { candidate?: unknown } | null | undefined)?.candidate;
+  return typeof candidate === 'number' ? candidate : -1;
+}

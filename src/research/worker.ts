@@ -1,0 +1,129 @@
+/**
+ * One evaluator worker thread (started by `EvaluatorPool` through worker-entry.js): loads the
+ * scenario and one MuJoCo world once, then runs the episodes the pool sends, one at a time, and
+ * posts each result back with its trace encoded (the buffer is transferred, not copied).
+ * Every episode failure is caught here and reported as a value; only a hang needs the pool's guard.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { PolicyFile } from '../policy/policy.ts';
+import { loadScenario } from '../scenario/load.ts';
+import type { EpisodeScore } from '../scoring/pick-place.ts';
+import { encodeTrace } from '../trace/trace.ts';
+import { EpisodeRunner } from './episode.ts';
+
+/** What the pool passes to a new worker. */
+export interface WorkerInit {
+  /** Scenario file to load. */
+  scenarioPath: string;
+  /** Live frames per second of wall time; absent when nobody watches. */
+  liveFps?: number;
+}
+
+/** Pool → worker. */
+export type ToWorker = {
+  type: 'run';
+  /** Pool-wide job id, echoed in every reply about this job. */
+  id: number;
+  /** The policy to run. */
+  policy: PolicyFile;
+  /** The episode seed. */
+  seed: number;
+};
+
+/** Worker → pool. */
+export type FromWorker =
+  | {
+      type: 'ready';
+      /** The scenario's `episode.wall_time_limit` (s), for the pool's hang guard. */
+      wallTimeLimit: number;
+    }
+  | {
+      type: 'startup-error';
+      /** Why the scenario or the world could not be loaded. */
+      message: string;
+    }
+  | {
+      type: 'frame';
+      /** Job id. */
+      id: number;
+      /** Simulated time (s). */
+      time: number;
+      /** A copy of the world's qpos. */
+      qpos: Float64Array;
+    }
+  | ({
+      type: 'done';
+      /** Job id. */
+      id: number;
+      /** The encoded trace (`encodeTrace`). */
+      trace: Uint8Array;
+      /** Wall-clock seconds of the episode. */
+      wallTime: number;
+    } & EpisodeScore)
+  | {
+      type: 'failed';
+      /** Job id. */
+      id: number;
+      /** The error's message. */
+      reason: string;
+      /** Wall-clock seconds until the failure. */
+      wallTime: number;
+    };
+
+const port = parentPort;
+if (!port) throw new Error('src/research/worker.ts runs inside a worker thread; use EvaluatorPool to start it.');
+const init = workerData as WorkerInit;
+const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
+
+/** Loads the scenario and its world; reports a failure to the pool instead of throwing. */
+async function start(): Promise<EpisodeRunner | undefined> {
+  try {
+    const scenario = loadScenario(init.scenarioPath);
+    const runner = await EpisodeRunner.create(scenario);
+    post({ type: 'ready', wallTimeLimit: scenario.episode.wall_time_limit });
+    return runner;
+  } catch (err) {
+    post({ type: 'startup-error', message: (err as Error)?.message ?? String(err) });
+    return undefined;
+  }
+}
+
+// Without a runner nothing listens, and the thread ends on its own after the error is posted.
+const runner = await start();
+if (runner) port.on('message', (message: ToWorker) => void runJob(runner, message));
+
+/** Posts the world's current state as a live frame. */
+function postFrame(runner: EpisodeRunner, id: number): void {
+  const { world } = runner.link;
+  const qpos = (world.data.qpos as Float64Array).slice();
+  post({ type: 'frame', id, time: world.time, qpos }, [qpos.buffer]);
+}
+
+/** A throttled per-tick hook that posts at most `fps` frames per second of wall time. */
+function liveHook(runner: EpisodeRunner, id: number, fps: number): () => void {
+  const interval = 1000 / fps;
+  let next = 0;
+  return () => {
+    const now = performance.now();
+    if (now < next) return;
+    next = now + interval;
+    postFrame(runner, id);
+  };
+}
+
+/** Runs one episode and posts its result. Episodes run one at a time: a run blocks this thread. */
+async function runJob(runner: EpisodeRunner, { id, policy, seed }: ToWorker): Promise<void> {
+  const started = performance.now();
+  const onTick = init.liveFps ? liveHook(runner, id, init.liveFps) : undefined;
+  try {
+    const run = await runner.run(policy, seed, onTick);
+    if (onTick) postFrame(runner, id);
+    const trace = encodeTrace(run.trace);
+    const { success, score, breakdown, metrics, wallTime } = run;
+    post({ type: 'done', id, success, score, breakdown, metrics, trace, wallTime }, [trace.buffer as ArrayBuffer]);
+  } catch (err) {
+    if (onTick && !runner.link.world.diverged()) postFrame(runner, id);
+    const reason = (err as Error)?.message ?? String(err);
+    post({ type: 'failed', id, reason, wallTime: (performance.now() - started) / 1000 });
+  }
+}

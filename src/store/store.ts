@@ -1,0 +1,615 @@
+/**
+ * The study store: one SQLite database (studies, candidates, episodes) plus one trace artifact file
+ * per episode under `<dir of db>/artifacts/<studyId>/`. This is the only code that touches SQLite.
+ *
+ * It takes ids and returns frozen plain records (camelCase, JSON columns parsed), so researchers
+ * and the viewer read snapshots and never hold the database. What can change:
+ * - a study, through `updateStudy`;
+ * - a candidate, once, through `decideCandidate` (pending → keep | discard | crash); then never;
+ * - an episode never: a recorded episode and its trace artifact are final.
+ *
+ * Durability: WAL with `synchronous = NORMAL`. A commit is in the WAL file (the OS page cache)
+ * before it returns, so a killed process (even `kill -9`) loses nothing committed; only an OS crash
+ * or power loss can roll back the last few commits, and never corrupts the database. FULL would
+ * add an fsync per commit for that case only.
+ *
+ * One process writes a study; others (the viewer) may open the same file with `{readonly: true}`
+ * and see each commit as it lands.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import type { z } from 'zod';
+import { ValidationError } from '../scenario/validate.ts';
+import { decodeTrace, encodeTrace, type Trace } from '../trace/trace.ts';
+import {
+  CandidateDecisionSchema,
+  CandidateInputSchema,
+  EpisodeInputSchema,
+  MIGRATIONS,
+  SCHEMA_VERSION,
+  StudyInputSchema,
+  StudyPatchSchema,
+  type CandidateDecision,
+  type CandidateInput,
+  type CandidateKind,
+  type CandidateRecord,
+  type CandidateStatus,
+  type EpisodeInput,
+  type EpisodeRecord,
+  type EpisodeStatus,
+  type JsonObject,
+  type JsonValue,
+  type ResultRow,
+  type Split,
+  type StudyInput,
+  type StudyPatch,
+  type StudyRecord,
+  type StudyStatus,
+} from './schema.ts';
+
+export * from './schema.ts';
+
+/** Where `Store.open` puts the database when given no path. */
+export const DEFAULT_STORE_PATH = '.arbor/arbor.db';
+
+/** How to open a store. */
+export interface StoreOptions {
+  /** Open an existing store for reading only (a viewer next to a running study). */
+  readonly?: boolean;
+}
+
+/** Which episodes to list; fields combine with AND, none lists every episode. */
+export interface EpisodeFilter {
+  /** Only this candidate's. */
+  candidateId?: number;
+  /** Only this study's. */
+  studyId?: string;
+  /** Only this split's. */
+  split?: Split;
+}
+
+export class Store {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private constructor(
+    private readonly db: Database.Database,
+    /** Absolute path of the database file. */
+    readonly path: string,
+    /** True when opened with `{readonly: true}`. */
+    readonly readonly: boolean,
+  ) {}
+
+  /** Directory holding the database and its `artifacts/`. */
+  get dir(): string {
+    return dirname(this.path);
+  }
+
+  /**
+   * Opens (creating if needed) the store at `path`, upgrading its schema. With `{readonly: true}`
+   * the store must exist and is never written.
+   */
+  static open(path = DEFAULT_STORE_PATH, options: StoreOptions = {}): Store {
+    const file = resolve(path);
+    const readonly = options.readonly ?? false;
+    if (readonly && !existsSync(file)) {
+      throw new Error(`No arbor store at ${file}. Run a study first, or pass the path of an existing arbor.db.`);
+    }
+    if (!readonly) mkdirSync(dirname(file), { recursive: true });
+    const db = new Database(file, { readonly, fileMustExist: readonly });
+    try {
+      db.pragma('busy_timeout = 5000');
+      if (!readonly) {
+        db.pragma('journal_mode = WAL');
+        // NORMAL is durable against process kills in WAL mode; see the top of this file.
+        db.pragma('synchronous = NORMAL');
+      }
+      db.pragma('foreign_keys = ON');
+      if (readonly) checkVersion(db, file, false);
+      else migrate(db, file);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return new Store(db, file, readonly);
+  }
+
+  /** Closes the database; the store can no longer be used. */
+  close(): void {
+    this.statements.clear();
+    this.db.close();
+  }
+
+  /** SQLite's `integrity_check`: `'ok'`, or its problems one per line. */
+  integrityCheck(): string {
+    const rows = this.db.pragma('integrity_check') as { integrity_check: string }[];
+    return rows.map((r) => r.integrity_check).join('\n');
+  }
+
+  // ----- studies -------------------------------------------------------------------------------
+
+  /** Creates a running study; its id is `<scenario>-<yyyymmdd>-<hhmmss>-<4 hex>` (UTC). */
+  createStudy(input: StudyInput): StudyRecord {
+    this.assertWritable('createStudy');
+    const s = parse(StudyInputSchema, input, 'createStudy');
+    const now = new Date();
+    const at = now.toISOString();
+    const insert = this.stmt(
+      `INSERT INTO studies (id, scenario_path, scenario_name, researcher, config, status, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, 'running', ?, ?) ON CONFLICT (id) DO NOTHING`,
+    );
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const id = studyId(s.scenarioName, now);
+      const info = insert.run(id, s.scenarioPath, s.scenarioName, s.researcher, toJson(s.config), at, at);
+      if (info.changes === 1) return this.study(id)!;
+    }
+    throw new Error(`Could not find a free study id for '${s.scenarioName}' after 8 tries; try again.`);
+  }
+
+  /** A study, or undefined when there is none with that id. */
+  study(id: string): StudyRecord | undefined {
+    const row = this.stmt('SELECT * FROM studies WHERE id = ?').get(id) as StudyRow | undefined;
+    return row && studyRecord(row);
+  }
+
+  /** Every study, newest first. */
+  studies(): StudyRecord[] {
+    const rows = this.stmt('SELECT * FROM studies ORDER BY created_at DESC, rowid DESC').all() as StudyRow[];
+    return rows.map(studyRecord);
+  }
+
+  /** Changes a study; returns it as it now is. */
+  updateStudy(id: string, patch: StudyPatch): StudyRecord {
+    this.assertWritable('updateStudy');
+    const p = parse(StudyPatchSchema, patch, 'updateStudy');
+    this.requireStudy(id, 'updateStudy');
+    if (p.bestCandidate != null) {
+      const best = this.candidate(p.bestCandidate);
+      if (!best || best.studyId !== id) {
+        throw new ValidationError([
+          { file: 'updateStudy', path: 'bestCandidate', message: `= ${p.bestCandidate} is not a candidate of study '${id}'`, hint: 'give the id of one of its candidates' },
+        ]);
+      }
+    }
+    const sets: string[] = [];
+    const values: unknown[] = [];
+    const set = (column: string, value: unknown) => {
+      sets.push(`${column} = ?`);
+      values.push(value);
+    };
+    if (p.status !== undefined) set('status', p.status);
+    if (p.researcherState !== undefined) set('researcher_state', toJsonOrNull(p.researcherState));
+    if (p.bestCandidate !== undefined) set('best_candidate', p.bestCandidate);
+    if (p.baseline !== undefined) set('baseline', toJsonOrNull(p.baseline));
+    if (p.validation !== undefined) set('validation', toJsonOrNull(p.validation));
+    if (p.summary !== undefined) set('summary', toJsonOrNull(p.summary));
+    set('updated_at', new Date().toISOString());
+    this.db.prepare(`UPDATE studies SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
+    return this.study(id)!;
+  }
+
+  // ----- candidates ----------------------------------------------------------------------------
+
+  /** Adds a pending candidate to a study. */
+  addCandidate(studyId: string, input: CandidateInput): CandidateRecord {
+    this.assertWritable('addCandidate');
+    const c = parse(CandidateInputSchema, input, 'addCandidate');
+    this.requireStudy(studyId, 'addCandidate');
+    const parentId = c.parentId ?? null;
+    if (parentId !== null) {
+      const parent = this.candidate(parentId);
+      if (!parent || parent.studyId !== studyId) {
+        throw new ValidationError([
+          { file: 'addCandidate', path: 'parentId', message: `= ${parentId} is not a candidate of study '${studyId}'`, hint: 'give the id of one of its candidates, or leave it out for a root' },
+        ]);
+      }
+    }
+    const info = this.stmt(
+      `INSERT INTO candidates (study_id, parent_id, generation, kind, body, rationale, description, status, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
+    ).run(studyId, parentId, c.generation, c.kind, toJson(c.body), c.rationale, c.description, new Date().toISOString());
+    return this.candidate(Number(info.lastInsertRowid))!;
+  }
+
+  /**
+   * Decides a pending candidate and stores the statistics behind the decision. Throws when it is
+   * already decided: a decided candidate never changes.
+   */
+  decideCandidate(id: number, decision: CandidateDecision): CandidateRecord {
+    this.assertWritable('decideCandidate');
+    const d = parse(CandidateDecisionSchema, decision, 'decideCandidate');
+    const info = this.stmt(
+      `UPDATE candidates SET status = ?, score_mean = ?, score_std = ?, success_rate = ?, n_episodes = ?, n_crashes = ?, decided_at = ?
+       WHERE id = ? AND status = 'pending'`,
+    ).run(d.status, d.scoreMean, d.scoreStd, d.successRate, d.nEpisodes, d.nCrashes, new Date().toISOString(), id);
+    if (info.changes === 0) {
+      const existing = this.candidate(id);
+      if (!existing) throw new Error(`decideCandidate: there is no candidate ${id}. Use the id addCandidate returned.`);
+      throw new Error(`decideCandidate: candidate ${id} is already decided (${existing.status}); a decided candidate never changes. Add a new candidate instead.`);
+    }
+    return this.candidate(id)!;
+  }
+
+  /** A candidate, or undefined. */
+  candidate(id: number): CandidateRecord | undefined {
+    const row = this.stmt('SELECT * FROM candidates WHERE id = ?').get(id) as CandidateRow | undefined;
+    return row && candidateRecord(row);
+  }
+
+  /** A study's candidates in id (proposal) order. */
+  candidates(studyId: string): CandidateRecord[] {
+    const rows = this.stmt('SELECT * FROM candidates WHERE study_id = ? ORDER BY id').all(studyId) as CandidateRow[];
+    return rows.map(candidateRecord);
+  }
+
+  // ----- episodes ------------------------------------------------------------------------------
+
+  /**
+   * Records a finished episode: writes its trace artifact (temp file, fsync, rename) and inserts
+   * its row, the rename and the insert under one write transaction. Returns the new record, or
+   * undefined when (candidate, split, seed) was already recorded: then nothing is written and the
+   * existing episode and its artifact stay as they were (find them with `episodes`). An artifact
+   * left without a row by a kill is harmless: recording the episode again rewrites it.
+   */
+  recordEpisode(input: EpisodeInput): EpisodeRecord | undefined {
+    this.assertWritable('recordEpisode');
+    const e = parse(EpisodeInputSchema, input, 'recordEpisode');
+    const candidate = this.candidate(e.candidateId);
+    if (!candidate || candidate.studyId !== e.studyId) {
+      throw new ValidationError([
+        { file: 'recordEpisode', path: 'candidateId', message: `= ${e.candidateId} is not a candidate of study '${e.studyId}'`, hint: 'record episodes of candidates made with addCandidate on that study' },
+      ]);
+    }
+    const existing = this.stmt('SELECT id FROM episodes WHERE candidate_id = ? AND split = ? AND seed = ?');
+    if (existing.get(e.candidateId, e.split, e.seed)) return undefined;
+
+    let tracePath: string | null = null;
+    let tmp: string | undefined;
+    let target = '';
+    if (e.trace) {
+      tracePath = join('artifacts', e.studyId, `c${e.candidateId}-${e.split}-s${e.seed}.trace`);
+      target = join(this.dir, tracePath);
+      mkdirSync(dirname(target), { recursive: true });
+      tmp = `${target}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
+      writeDurably(tmp, encodeTrace(e.trace));
+    }
+    const insert = this.stmt(
+      `INSERT INTO episodes (study_id, candidate_id, split, seed, status, success, score, outcome, metrics, breakdown,
+                             trace_path, wall_time, crash_reason, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (candidate_id, split, seed) DO NOTHING`,
+    );
+    try {
+      // IMMEDIATE takes the write lock first, so no other writer can record this key between the
+      // check and the rename: an existing episode's artifact is never overwritten.
+      const id = this.db
+        .transaction((): number | undefined => {
+          if (existing.get(e.candidateId, e.split, e.seed)) return undefined;
+          if (tmp) {
+            renameSync(tmp, target);
+            tmp = undefined;
+          }
+          const score = e.score === null || Number.isNaN(e.score) ? null : e.score;
+          const info = insert.run(
+            e.studyId, e.candidateId, e.split, e.seed, e.status, e.success ? 1 : 0, score, e.outcome,
+            toJson(e.metrics), toJson(e.breakdown), tracePath, e.wallTime, e.crashReason ?? null, new Date().toISOString(),
+          );
+          return info.changes === 1 ? Number(info.lastInsertRowid) : undefined;
+        })
+        .immediate();
+      return id === undefined ? undefined : this.episode(id);
+    } finally {
+      if (tmp) rmSync(tmp, { force: true });
+    }
+  }
+
+  /** An episode, or undefined. */
+  episode(id: number): EpisodeRecord | undefined {
+    const row = this.stmt('SELECT * FROM episodes WHERE id = ?').get(id) as EpisodeRow | undefined;
+    return row && episodeRecord(row);
+  }
+
+  /** Episodes matching the filter, in id (recording) order. */
+  episodes(filter: EpisodeFilter = {}): EpisodeRecord[] {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    if (filter.candidateId !== undefined) {
+      where.push('candidate_id = ?');
+      values.push(filter.candidateId);
+    }
+    if (filter.studyId !== undefined) {
+      where.push('study_id = ?');
+      values.push(filter.studyId);
+    }
+    if (filter.split !== undefined) {
+      where.push('split = ?');
+      values.push(filter.split);
+    }
+    const sql = `SELECT * FROM episodes${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
+    return (this.stmt(sql).all(...values) as EpisodeRow[]).map(episodeRecord);
+  }
+
+  /** Absolute path of an episode's trace artifact; undefined when it was recorded without one. */
+  tracePath(episode: EpisodeRecord): string | undefined {
+    return episode.tracePath === null ? undefined : join(this.dir, episode.tracePath);
+  }
+
+  /** Loads an episode's trace; throws naming the path when the artifact is missing. */
+  loadEpisodeTrace(episode: EpisodeRecord): Trace {
+    const path = this.tracePath(episode);
+    if (path === undefined) {
+      throw new Error(`Episode ${episode.id} (candidate ${episode.candidateId}, ${episode.split} seed ${episode.seed}) was recorded without a trace.`);
+    }
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new Error(`The trace of episode ${episode.id} is missing: ${path}. Artifacts live next to the database; was the artifacts/ directory moved or deleted?`);
+      }
+      throw err;
+    }
+    try {
+      return decodeTrace(bytes);
+    } catch (err) {
+      throw new Error(`The trace of episode ${episode.id} at ${path} cannot be read: ${(err as Error).message}`);
+    }
+  }
+
+  // ----- export --------------------------------------------------------------------------------
+
+  /** One results row per candidate of a study, in id order, for `arbor show` and exports. */
+  exportRows(studyId: string): ResultRow[] {
+    return this.candidates(studyId).map((c) =>
+      Object.freeze({
+        id: c.id,
+        generation: c.generation,
+        score: c.scoreMean,
+        success_rate: c.successRate,
+        n_episodes: c.nEpisodes,
+        status: c.status,
+        description: c.description,
+        parent: c.parentId,
+        rationale: c.rationale,
+        body: c.body,
+      }),
+    );
+  }
+
+  // ----- internals -----------------------------------------------------------------------------
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  private assertWritable(method: string): void {
+    if (this.readonly) {
+      throw new Error(`${method}: the store at ${this.path} is open read-only; open it without {readonly: true} to write.`);
+    }
+  }
+
+  private requireStudy(id: string, method: string): void {
+    if (!this.stmt('SELECT 1 FROM studies WHERE id = ?').get(id)) {
+      throw new Error(`${method}: there is no study '${id}' in ${this.path}. Use an id from createStudy or studies().`);
+    }
+  }
+}
+
+// ----- opening ---------------------------------------------------------------------------------
+
+function checkVersion(db: Database.Database, file: string, allowOlder: boolean): number {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SCHEMA_VERSION) {
+    throw new Error(`The store ${file} has schema version ${version}, newer than this arbor reads (${SCHEMA_VERSION}). Update arbor.`);
+  }
+  if (!allowOlder && version < SCHEMA_VERSION) {
+    throw new Error(
+      version === 0
+        ? `${file} is not an arbor store (it has no arbor tables). Pass the path of an arbor.db.`
+        : `The store ${file} has schema version ${version}; open it once for writing to upgrade it to ${SCHEMA_VERSION}.`,
+    );
+  }
+  return version;
+}
+
+/** Brings the schema up to date; runs under the write lock so two openers cannot both migrate. */
+function migrate(db: Database.Database, file: string): void {
+  if (checkVersion(db, file, true) === SCHEMA_VERSION) return;
+  db.transaction(() => {
+    const from = checkVersion(db, file, true);
+    if (from === 0 && db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table'").get()) {
+      throw new Error(`${file} is not an arbor store (it holds other tables). Pass a new path or the path of an arbor.db.`);
+    }
+    for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+// ----- records ---------------------------------------------------------------------------------
+
+interface StudyRow {
+  id: string;
+  scenario_path: string;
+  scenario_name: string;
+  researcher: string;
+  config: string;
+  status: StudyStatus;
+  created_at: string;
+  updated_at: string;
+  researcher_state: string | null;
+  best_candidate: number | null;
+  baseline: string | null;
+  validation: string | null;
+  summary: string | null;
+}
+
+interface CandidateRow {
+  id: number;
+  study_id: string;
+  parent_id: number | null;
+  generation: number;
+  kind: CandidateKind;
+  body: string;
+  rationale: string;
+  description: string;
+  status: CandidateStatus;
+  score_mean: number | null;
+  score_std: number | null;
+  success_rate: number | null;
+  n_episodes: number | null;
+  n_crashes: number | null;
+  created_at: string;
+  decided_at: string | null;
+}
+
+interface EpisodeRow {
+  id: number;
+  study_id: string;
+  candidate_id: number;
+  split: Split;
+  seed: number;
+  status: EpisodeStatus;
+  success: number;
+  score: number | null;
+  outcome: string;
+  metrics: string;
+  breakdown: string;
+  trace_path: string | null;
+  wall_time: number;
+  crash_reason: string | null;
+  created_at: string;
+}
+
+function studyRecord(r: StudyRow): StudyRecord {
+  return Object.freeze({
+    id: r.id,
+    scenarioPath: r.scenario_path,
+    scenarioName: r.scenario_name,
+    researcher: r.researcher,
+    config: fromJson(r.config),
+    status: r.status,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    researcherState: fromJsonOrNull(r.researcher_state),
+    bestCandidate: r.best_candidate,
+    baseline: fromJsonOrNull(r.baseline),
+    validation: fromJsonOrNull(r.validation),
+    summary: fromJsonOrNull(r.summary),
+  });
+}
+
+function candidateRecord(r: CandidateRow): CandidateRecord {
+  return Object.freeze({
+    id: r.id,
+    studyId: r.study_id,
+    parentId: r.parent_id,
+    generation: r.generation,
+    kind: r.kind,
+    body: fromJson(r.body),
+    rationale: r.rationale,
+    description: r.description,
+    status: r.status,
+    scoreMean: r.score_mean,
+    scoreStd: r.score_std,
+    successRate: r.success_rate,
+    nEpisodes: r.n_episodes,
+    nCrashes: r.n_crashes,
+    createdAt: r.created_at,
+    decidedAt: r.decided_at,
+  });
+}
+
+function episodeRecord(r: EpisodeRow): EpisodeRecord {
+  return Object.freeze({
+    id: r.id,
+    studyId: r.study_id,
+    candidateId: r.candidate_id,
+    split: r.split,
+    seed: r.seed,
+    status: r.status,
+    success: r.success === 1,
+    score: r.score,
+    outcome: r.outcome,
+    metrics: fromJson(r.metrics) as JsonObject,
+    breakdown: fromJson(r.breakdown) as { readonly [term: string]: number },
+    tracePath: r.trace_path,
+    wallTime: r.wall_time,
+    crashReason: r.crash_reason,
+    createdAt: r.created_at,
+  });
+}
+
+// ----- helpers ---------------------------------------------------------------------------------
+
+/** Validates an input; throws a `ValidationError` naming each bad field and its fix. */
+function parse<S extends z.ZodType>(schema: S, value: unknown, method: string): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ValidationError(
+    result.error.issues.map((issue) => ({ file: method, path: issue.path.map(String).join('.'), message: issue.message, hint: hintFor(issue) })),
+  );
+}
+
+function hintFor(issue: z.core.$ZodIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (/received undefined/.test(issue.message)) return 'add this field';
+      return issue.expected === 'int' ? 'give an integer' : `give a ${issue.expected}`;
+    case 'unrecognized_keys':
+      return 'remove it or check its spelling';
+    case 'invalid_value':
+      return `use one of: ${issue.values.map(String).join(', ')}`;
+    default:
+      return undefined;
+  }
+}
+
+function toJson(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+function toJsonOrNull(value: unknown): string | null {
+  return value === null ? null : JSON.stringify(value);
+}
+
+function fromJson(text: string): JsonValue {
+  return deepFreeze(JSON.parse(text) as JsonValue);
+}
+
+function fromJsonOrNull(text: string | null): JsonValue | null {
+  return text === null ? null : fromJson(text);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** `<scenario slug>-<yyyymmdd>-<hhmmss>-<4 hex>`, in UTC. */
+function studyId(scenarioName: string, at: Date): string {
+  const slug = scenarioName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'study';
+  const iso = at.toISOString(); // 2026-11-26T17:12:03.123Z
+  const stamp = `${iso.slice(0, 10).replaceAll('-', '')}-${iso.slice(11, 19).replaceAll(':', '')}`;
+  return `${slug}-${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+/** Writes a file and fsyncs it, so a committed row never points at a file the OS had not kept. */
+function writeDurably(path: string, bytes: Uint8Array): void {
+  const fd = openSync(path, 'w');
+  try {
+    let offset = 0;
+    while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
