@@ -114,6 +114,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Called as episodes finish. */
   onProgress?: (p: StudyProgress) => void;
+  /** A researcher to use instead of the one the config names (tests, LLM researchers); it must resume from `state`. */
+  researcher?: (state: unknown) => Researcher;
   /** Called when a candidate or an episode is stored (the live dashboard refreshes on it). */
   onStored?: (event: { kind: 'candidate' | 'episode'; candidate: number; seed?: number }) => void;
 }
@@ -130,7 +132,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
   const config = study.config as unknown as StudyConfig;
   const space = spaceOf(scenario.policy.params);
   const saved = study.researcherState as unknown as LoopState | null;
-  const researcher = makeResearcher(config, space, saved?.researcher);
+  const researcher = options.researcher?.(saved?.researcher) ?? makeResearcher(config, space, saved?.researcher);
   const started = performance.now();
   const elapsedBefore = saved?.elapsed ?? 0;
   const elapsed = () => elapsedBefore + (performance.now() - started) / 1000;
