@@ -96,10 +96,12 @@ function nodeAt(root: Node | null, path: string[]): Node | undefined {
   return deepest;
 }
 
-function hintFor(issue: z.core.$ZodIssue): string | undefined {
+/** A fix to suggest for a zod issue, when there is an obvious one. */
+export function hintFor(issue: z.core.$ZodIssue): string | undefined {
   switch (issue.code) {
     case 'invalid_type':
-      return /received undefined/.test(issue.message) ? 'add this field' : `give a ${issue.expected}`;
+      if (/received undefined/.test(issue.message)) return 'add this field';
+      return issue.expected === 'int' ? 'give an integer' : `give a ${issue.expected}`;
     case 'unrecognized_keys':
       return 'remove it or check its spelling';
     case 'too_small':

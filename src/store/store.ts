@@ -21,7 +21,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { z } from 'zod';
-import { ValidationError } from '../scenario/validate.ts';
+import { ValidationError, hintFor } from '../scenario/validate.ts';
 import { decodeTrace, encodeTrace, type Trace } from '../trace/trace.ts';
 import {
   CandidateDecisionSchema,
@@ -554,20 +554,6 @@ function parse<S extends z.ZodType>(schema: S, value: unknown, method: string): 
   throw new ValidationError(
     result.error.issues.map((issue) => ({ file: method, path: issue.path.map(String).join('.'), message: issue.message, hint: hintFor(issue) })),
   );
-}
-
-function hintFor(issue: z.core.$ZodIssue): string | undefined {
-  switch (issue.code) {
-    case 'invalid_type':
-      if (/received undefined/.test(issue.message)) return 'add this field';
-      return issue.expected === 'int' ? 'give an integer' : `give a ${issue.expected}`;
-    case 'unrecognized_keys':
-      return 'remove it or check its spelling';
-    case 'invalid_value':
-      return `use one of: ${issue.values.map(String).join(', ')}`;
-    default:
-      return undefined;
-  }
 }
 
 function toJson(value: unknown): string {
