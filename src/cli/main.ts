@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { describeError, registerSimCommands } from './sim-commands.ts';
 import { registerStudyCommands } from './study-commands.ts';
+import { registerView } from './view.ts';
 
 const program = new Command();
 program
@@ -14,6 +15,7 @@ program
 
 registerSimCommands(program);
 registerStudyCommands(program);
+registerView(program);
 
 try {
   await program.parseAsync(process.argv);

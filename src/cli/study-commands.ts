@@ -1,5 +1,6 @@
 /** `arbor run`, `resume`, `studies`, `show`, `export`, `best`: studies and their results. */
 import type { Command } from 'commander';
+import { LiveFeed } from '../research/live.ts';
 import { EvaluatorPool } from '../research/pool.ts';
 import { createStudy, defaultStudyConfig, runStudy, type StudyConfig, type StudySummary } from '../research/study.ts';
 import { loadScenario } from '../scenario/load.ts';
@@ -8,6 +9,7 @@ import type { StudyRecord } from '../store/schema.ts';
 import { fixed, percent, table } from './format.ts';
 import { progress } from './progress.ts';
 import { parseInteger } from './sim-commands.ts';
+import { publishLiveFeed, startLiveView } from './view.ts';
 
 const DEFAULT_DB = '.arbor/arbor.db';
 
@@ -20,6 +22,8 @@ interface RunFlags {
   workers?: number;
   db: string;
   json?: boolean;
+  view?: boolean;
+  port?: number;
 }
 
 export function registerStudyCommands(program: Command): void {
@@ -35,6 +39,8 @@ export function registerStudyCommands(program: Command): void {
     .option('--workers <n>', 'worker threads (default: one per core)', parseInteger)
     .option('--db <path>', 'study database', DEFAULT_DB)
     .option('--json', 'print {study, baseline, best, validation} as JSON on stdout')
+    .option('--view', 'serve the live viewer for this study (127.0.0.1)')
+    .option('--port <n>', 'viewer port with --view (default 8080)', parseInteger)
     .action(async (file: string, flags: RunFlags) => {
       const scenario = loadScenario(file);
       if (flags.researcher !== 'cmaes' && flags.researcher !== 'random') {
@@ -64,6 +70,8 @@ export function registerStudyCommands(program: Command): void {
     .option('--workers <n>', 'worker threads (default: one per core)', parseInteger)
     .option('--db <path>', 'study database', DEFAULT_DB)
     .option('--json', 'print {study, baseline, best, validation} as JSON on stdout')
+    .option('--view', 'serve the live viewer for this study (127.0.0.1)')
+    .option('--port <n>', 'viewer port with --view (default 8080)', parseInteger)
     .action(async (id: string, flags: RunFlags) => {
       const store = Store.open(flags.db);
       const study = requireStudy(store, id, flags.db);
@@ -152,10 +160,19 @@ function requireStudy(store: Store, id: string, db: string): StudyRecord {
 }
 
 /** Runs the study with a progress bar; Ctrl-C stops after the episodes in flight. */
-async function runAndReport(store: Store, study: StudyRecord, flags: Pick<RunFlags, 'workers' | 'db' | 'json'>): Promise<void> {
+async function runAndReport(store: Store, study: StudyRecord, flags: Pick<RunFlags, 'workers' | 'db' | 'json' | 'view' | 'port'>): Promise<void> {
   const scenario = loadScenario(study.scenarioPath);
   const config = study.config as unknown as StudyConfig;
-  const pool = await EvaluatorPool.create(scenario.file, { workers: flags.workers });
+  // Every run publishes its live feed: in-process with --view, else on a loopback relay that an
+  // `arbor view` beside it discovers next to the database. Frames cost little when nobody watches.
+  const feed = new LiveFeed();
+  const pool = await EvaluatorPool.create(scenario.file, {
+    workers: flags.workers,
+    live: { study: study.id, fps: 60, onFrame: (frame) => feed.emit('frame', frame) },
+  });
+  const watcher = flags.view
+    ? await startLiveView(feed, { dbPath: flags.db, port: flags.port ?? 8080 })
+    : await publishLiveFeed(feed, flags.db);
   const abort = new AbortController();
   const onSigint = () => {
     if (abort.signal.aborted) process.exit(130);
@@ -169,6 +186,10 @@ async function runAndReport(store: Store, study: StudyRecord, flags: Pick<RunFla
   try {
     summary = await runStudy(store, study.id, scenario, pool, {
       signal: abort.signal,
+      onStored: (event) => {
+        if (event.kind === 'episode') feed.emit('episode', { study: study.id, candidate: event.candidate, seed: event.seed ?? -1 });
+        else feed.emit('candidate', { study: study.id, candidate: event.candidate });
+      },
       onProgress: (p) => {
         // The wall-time budget usually binds first: estimate the episodes it allows.
         const rate = p.episodes / Math.max(p.elapsed, 1);
@@ -182,12 +203,19 @@ async function runAndReport(store: Store, study: StudyRecord, flags: Pick<RunFla
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
     await pool.close();
+    // The in-process viewer outlives the study (its results are worth a look); the relay does not.
+    if (!flags.view || abort.signal.aborted) await watcher.close();
   }
   if (summary.status === 'stopped') {
     process.stderr.write(`study ${study.id} stopped; every finished episode is stored. Resume with:\n  arbor resume ${study.id} --db ${flags.db}\n`);
     process.exitCode = 130;
   }
   printResults(store, store.study(study.id)!, flags.json, summary);
+  if (flags.view && !abort.signal.aborted) {
+    process.stderr.write('the study is done; the viewer keeps serving its results. Ctrl-C stops it.\n');
+    await new Promise<void>((done) => process.once('SIGINT', () => done()));
+    await watcher.close();
+  }
 }
 
 function printResults(store: Store, study: StudyRecord, json?: boolean, fresh?: StudySummary): void {

@@ -1,0 +1,226 @@
+/**
+ * The study dashboard: score per candidate over time (kept, discarded, crashed), the best-so-far
+ * curve, the candidate table, and each candidate's episodes to replay or compare. It renders
+ * plain snapshots (`StudyView`) and keeps the user's selection across refreshes.
+ */
+import uPlot from 'uplot';
+import type { EpisodeSummary, StudyView } from '../data.ts';
+
+/** What the dashboard asks the app to do. */
+export interface DashboardActions {
+  /** Replay an episode (and compare it with a second one). */
+  open(episode: number, compareWith?: number): void;
+}
+
+type Candidate = StudyView['candidates'][number];
+
+export class Dashboard {
+  private chart: uPlot | undefined;
+  private view: StudyView | undefined;
+  private selected: number | undefined;
+  /** Episode picked as A for a comparison. */
+  private pickA: number | undefined;
+
+  constructor(
+    private readonly el: { info: HTMLElement; chart: HTMLElement; compare: HTMLElement; table: HTMLTableElement; episodes: HTMLElement },
+    private readonly actions: DashboardActions,
+  ) {}
+
+  /** Number of candidate rows shown. */
+  get rows(): number {
+    return this.el.table.tBodies[0]?.rows.length ?? 0;
+  }
+
+  /** Shows a study (again, after a change: the selection stays). */
+  show(view: StudyView): void {
+    const sameStudy = this.view?.study.id === view.study.id;
+    this.view = view;
+    if (!sameStudy) {
+      this.selected = view.study.bestCandidate ?? undefined;
+      this.pickA = undefined;
+    }
+    this.renderInfo();
+    this.renderChart();
+    this.renderTable();
+    this.renderEpisodes();
+    this.renderCompare();
+  }
+
+  /** Empties the dashboard with a message. */
+  empty(message: string): void {
+    this.view = undefined;
+    this.chart?.destroy();
+    this.chart = undefined;
+    this.el.info.textContent = message;
+    this.el.chart.replaceChildren();
+    this.el.table.replaceChildren();
+    this.el.episodes.replaceChildren();
+    this.el.compare.replaceChildren();
+  }
+
+  private renderInfo(): void {
+    const { study, candidates, episodes } = this.view!;
+    const best = candidates.find((c) => c.id === study.bestCandidate);
+    this.el.info.replaceChildren(
+      h('div', { class: 'study-title' }, study.id),
+      h(
+        'div',
+        { class: 'muted' },
+        `${study.scenarioName} · ${study.researcher} · ${study.status} · ${candidates.length} candidates · ${episodes.length} episodes` +
+          (best ? ` · best #${best.id} score ${fmt(best.scoreMean)}` : ''),
+      ),
+    );
+  }
+
+  private renderChart(): void {
+    const { candidates } = this.view!;
+    const x = candidates.map((_, i) => i + 1);
+    const pick = (status: Candidate['status']) => candidates.map((c) => (c.status === status ? (c.scoreMean ?? 0) : null));
+    let best = -Infinity;
+    const bestSoFar = candidates.map((c) => {
+      if (c.status === 'keep' && c.scoreMean !== null) best = Math.max(best, c.scoreMean);
+      return Number.isFinite(best) ? best : null;
+    });
+    const data: uPlot.AlignedData = [x, pick('keep'), pick('discard'), pick('crash'), bestSoFar];
+    const width = Math.max(280, this.el.chart.clientWidth - 8);
+    if (this.chart && this.chart.width === width) {
+      this.chart.setData(data);
+      return;
+    }
+    this.chart?.destroy();
+    const points = (stroke: string, fill: string): uPlot.Series => ({ stroke, fill, paths: () => null, points: { show: true, size: 8, stroke, fill }, width: 0 });
+    this.chart = new uPlot(
+      {
+        title: 'score per candidate',
+        width,
+        height: 190,
+        scales: { x: { time: false }, y: { range: (_u, min, max) => [Math.min(0, min ?? 0), Math.max(1, max ?? 1)] } },
+        series: [
+          { label: 'candidate' },
+          { label: 'kept', ...points('#5fd38d', '#5fd38d') },
+          { label: 'discarded', ...points('#8a93a3', '#8a93a3') },
+          { label: 'crashed', ...points('#e2615b', '#e2615b') },
+          { label: 'best so far', stroke: '#4e9af1', width: 2, paths: uPlot.paths.stepped!({ align: 1 }), spanGaps: true },
+        ],
+        axes: [
+          { stroke: '#aab', grid: { stroke: '#2a2f37' }, label: 'candidate (in order)', incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] },
+          { stroke: '#aab', grid: { stroke: '#2a2f37' }, label: 'score' },
+        ],
+        cursor: { drag: { x: false, y: false } },
+      },
+      data,
+      this.el.chart,
+    );
+    this.chart.over.addEventListener('click', () => {
+      const i = this.chart?.cursor.idx;
+      if (i != null && candidates[i]) this.select(this.view!.candidates[i].id);
+    });
+  }
+
+  private renderTable(): void {
+    const { candidates, params } = this.view!;
+    const head = h('thead', {}, h('tr', {}, ...['#', 'status', 'score', 'success', 'eps', 'params', 'rationale'].map((t) => h('th', {}, t))));
+    const body = h('tbody', {});
+    for (const c of candidates) {
+      const values = (c.body as { params?: Record<string, number> } | null)?.params ?? {};
+      // Parameters that differ from the scenario's defaults say what the candidate tried.
+      const defaults = new Map(params.map((p) => [p.name, p.default]));
+      const changed = Object.keys(values).filter((p) => !defaults.has(p) || Math.abs(values[p] - defaults.get(p)!) > 1e-9);
+      const paramText = changed.length ? changed.map((p) => `${p}=${fmtNum(values[p])}`).join(' ') : 'defaults';
+      const row = h(
+        'tr',
+        { class: `status-${c.status}${c.id === this.selected ? ' selected' : ''}`, 'data-candidate': String(c.id) },
+        h('td', {}, `${c.id}${c.id === this.view!.study.bestCandidate ? ' ★' : ''}`),
+        h('td', {}, h('span', { class: `badge ${c.status}` }, c.status)),
+        h('td', {}, c.scoreMean === null ? '–' : `${fmt(c.scoreMean)} ± ${fmt(c.scoreStd)}`),
+        h('td', {}, c.successRate === null ? '–' : `${Math.round(100 * c.successRate)}%`),
+        h('td', {}, String(c.nEpisodes ?? '–')),
+        h('td', { class: 'params', title: paramText }, paramText),
+        h('td', { class: 'rationale', title: c.rationale }, c.description || c.rationale),
+      );
+      row.addEventListener('click', () => this.select(c.id));
+      body.append(row);
+    }
+    this.el.table.replaceChildren(head, body);
+  }
+
+  private select(candidate: number): void {
+    this.selected = candidate;
+    for (const row of Array.from(this.el.table.tBodies[0]?.rows ?? [])) row.classList.toggle('selected', row.dataset.candidate === String(candidate));
+    this.renderEpisodes();
+    const first = this.episodesOf(candidate)[0];
+    if (first) this.actions.open(first.id);
+  }
+
+  private episodesOf(candidate: number): EpisodeSummary[] {
+    return this.view!.episodes.filter((e) => e.candidateId === candidate);
+  }
+
+  private renderEpisodes(): void {
+    const c = this.selected;
+    if (c === undefined) {
+      this.el.episodes.replaceChildren(h('div', { class: 'muted' }, 'Click a candidate to list its episodes.'));
+      return;
+    }
+    const list = this.episodesOf(c);
+    const chips = list.map((e) => {
+      const chip = h(
+        'button',
+        { class: `chip ${e.success ? 'ok' : e.status === 'crash' ? 'crash' : 'fail'}`, 'data-episode': String(e.id), title: `episode ${e.id}: ${e.split} seed ${e.seed}, ${e.outcome}. Shift-click to pick it for a comparison.` },
+        `${e.split[0]}${e.seed} ${e.outcome} ${fmt(e.score)}`,
+      );
+      chip.addEventListener('click', (ev) => {
+        if ((ev as MouseEvent).shiftKey) {
+          if (this.pickA === undefined) this.pickA = e.id;
+          else {
+            this.actions.open(this.pickA, e.id);
+            this.pickA = undefined;
+          }
+          this.renderCompare();
+        } else this.actions.open(e.id);
+      });
+      return chip;
+    });
+    this.el.episodes.replaceChildren(h('div', { class: 'muted' }, `candidate ${c}: ${list.length} episodes (click to replay, shift-click two to compare)`), ...chips);
+  }
+
+  private renderCompare(): void {
+    const pair = this.baselineVsBest();
+    const button = h('button', { id: 'compare-best', disabled: pair ? undefined : 'true', title: 'replay the baseline and the best candidate on the same seed, side by side' }, 'Compare baseline vs best');
+    if (pair) button.addEventListener('click', () => this.actions.open(pair[0], pair[1]));
+    const note = this.pickA !== undefined ? h('span', { class: 'muted' }, ` A = episode ${this.pickA}; shift-click another to compare`) : '';
+    this.el.compare.replaceChildren(button, note);
+  }
+
+  /** Episodes of the baseline and the best candidate, on a common seed when there is one. */
+  private baselineVsBest(): [number, number] | undefined {
+    const v = this.view!;
+    const bestId = v.study.bestCandidate ?? [...v.candidates].filter((c) => c.status === 'keep').sort((a, b) => (b.scoreMean ?? 0) - (a.scoreMean ?? 0))[0]?.id;
+    const baselineEpisodes = v.episodes.filter((e) => e.split === 'baseline');
+    const baseline = baselineEpisodes.length ? baselineEpisodes : this.episodesOf(v.candidates[0]?.id ?? -1);
+    if (bestId === undefined || baseline.length === 0) return undefined;
+    const best = this.episodesOf(bestId).filter((e) => e.split !== 'baseline');
+    if (best.length === 0) return undefined;
+    for (const a of baseline) {
+      const b = best.find((e) => e.seed === a.seed);
+      if (b && b.id !== a.id) return [a.id, b.id];
+    }
+    return baseline[0].id === best[0].id ? undefined : [baseline[0].id, best[0].id];
+  }
+}
+
+function fmt(v: number | null | undefined): string {
+  return v === null || v === undefined ? '–' : v.toFixed(3);
+}
+
+function fmtNum(v: number): string {
+  return Math.abs(v) >= 100 ? v.toFixed(0) : Number(v.toPrecision(3)).toString();
+}
+
+/** A tiny element builder. */
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string | undefined>, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined) el.setAttribute(k, v);
+  el.append(...children);
+  return el;
+}

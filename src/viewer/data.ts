@@ -1,0 +1,212 @@
+/**
+ * What the viewer's server reads: studies from the store (opened read-only), scenes and replay
+ * blobs made by a private world per scene. Episodes never change once stored, so their blobs are
+ * cached (a few, least recently used first out).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { loadScenario, type LoadedScenario } from '../scenario/load.ts';
+import { Store, type CandidateRecord, type EpisodeRecord, type StudyRecord } from '../store/store.ts';
+import { Poser } from './poser.ts';
+import { encodeContacts, encodeEpisode } from './protocol.ts';
+import type { SceneSpec } from './scene-spec.ts';
+
+/** Episode blobs kept in memory. */
+const BLOB_CACHE = 12;
+
+/** An episode as the dashboard lists it. */
+export type EpisodeSummary = Pick<EpisodeRecord, 'id' | 'candidateId' | 'split' | 'seed' | 'status' | 'success' | 'score' | 'outcome'>;
+
+/** A study with everything its dashboard shows. */
+export interface StudyView {
+  /** The study. */
+  study: StudyRecord;
+  /** Its candidates, in id order. */
+  candidates: CandidateRecord[];
+  /** Its episodes, in recording order. */
+  episodes: EpisodeSummary[];
+  /** The parameter space with defaults, for the candidate table. */
+  params: { name: string; default: number }[];
+}
+
+/** A request for a value that does not exist; the server answers 404 with its message. */
+export class NotFound extends Error {}
+
+export class ViewerData {
+  private store: Store | undefined;
+  private readonly posers = new Map<string, Promise<Poser>>();
+  private readonly blobs = new Map<number, Uint8Array>();
+  private readonly contactBlobs = new Map<number, Uint8Array>();
+  private readonly scenarios = new Map<string, LoadedScenario>();
+
+  constructor(
+    /** Path of the study database (may not exist yet). */
+    readonly dbPath: string | undefined,
+    /** An MJCF model to show on its own (`arbor view --model`). */
+    readonly modelPath?: string,
+    /** Scenario of live studies the store does not know (yet): `arbor run --view` without a db. */
+    readonly liveScenario?: string,
+  ) {}
+
+  /** The store, opened read-only on first use; undefined while there is no database. */
+  getStore(): Store | undefined {
+    if (!this.store && this.dbPath && existsSync(this.dbPath)) this.store = Store.open(this.dbPath, { readonly: true });
+    return this.store;
+  }
+
+  /** All studies, newest first. */
+  studies(): (StudyRecord & { candidates: number })[] {
+    const store = this.getStore();
+    if (!store) return [];
+    return store
+      .studies()
+      .map((s) => ({ ...s, candidates: store.candidates(s.id).length }))
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+  }
+
+  /** One study with its candidates and episodes. */
+  study(id: string): StudyView {
+    const store = this.getStore();
+    const study = store?.study(id);
+    if (!store || !study) throw new NotFound(`There is no study '${id}' in ${this.dbPath ?? 'the store'}.`);
+    const episodes = store.episodes({ studyId: id }).map(({ id, candidateId, split, seed, status, success, score, outcome }) => ({ id, candidateId, split, seed, status, success, score, outcome }));
+    let params: StudyView['params'] = [];
+    try {
+      params = Object.entries(this.scenario(study.scenarioPath).policy.params).map(([name, p]) => ({ name, default: p.default }));
+    } catch {
+      // A moved scenario file still lets the dashboard list the study.
+    }
+    return { study, candidates: store.candidates(id), episodes, params };
+  }
+
+  /** A cheap fingerprint of a study's progress, to notice changes made by another process. */
+  fingerprint(id: string): string {
+    const store = this.getStore();
+    const study = store?.study(id);
+    if (!store || !study) return '';
+    const candidates = store.candidates(id);
+    const decided = candidates.filter((c) => c.status !== 'pending').length;
+    return `${study.updatedAt}|${study.status}|${candidates.length}|${decided}|${store.episodes({ studyId: id }).length}`;
+  }
+
+  /** The poser (private world) of a study's scenario. */
+  studyPoser(studyId: string): Promise<Poser> {
+    let scenario: LoadedScenario;
+    try {
+      scenario = this.studyScenario(studyId);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const key = sceneKey(scenario.file);
+    return this.poser(key, () => Poser.create(scenario.worldPath, scenario, key));
+  }
+
+  /** A fresh poser of a study's scenario (for a live stream: each has its own object setup). */
+  async newStudyPoser(studyId: string): Promise<Poser> {
+    const scenario = this.studyScenario(studyId);
+    return Poser.create(scenario.worldPath, scenario, sceneKey(scenario.file));
+  }
+
+  /** The scenario of a study: from the store, else the live scenario given at start. */
+  studyScenario(studyId: string): LoadedScenario {
+    const study = this.getStore()?.study(studyId);
+    if (study) return this.scenario(study.scenarioPath);
+    if (this.liveScenario) return this.scenario(this.liveScenario);
+    throw new NotFound(`There is no study '${studyId}' in ${this.dbPath ?? 'the store'}.`);
+  }
+
+  /** The poser of the `--model` file. */
+  modelPoser(): Promise<Poser> {
+    const path = this.modelPath;
+    if (!path) return Promise.reject(new NotFound('No model was given; start the viewer with --model FILE.xml.'));
+    return this.poser('model', () => Poser.create(path, undefined, 'model'));
+  }
+
+  /** The scene of a study, or of the `--model` file. */
+  async scene(query: { study?: string; model?: boolean }): Promise<SceneSpec> {
+    if (query.model) return (await this.modelPoser()).scene;
+    if (query.study) return (await this.studyPoser(query.study)).scene;
+    throw new NotFound('Ask for a scene with ?study=ID or ?model=1.');
+  }
+
+  /** The replay blob of a stored episode (cached). */
+  async episodeBlob(id: number): Promise<Uint8Array> {
+    const cached = this.blobs.get(id);
+    if (cached) {
+      this.blobs.delete(id);
+      this.blobs.set(id, cached);
+      return cached;
+    }
+    const store = this.getStore();
+    const episode = store?.episode(id);
+    if (!store || !episode) throw new NotFound(`There is no episode ${id} in ${this.dbPath ?? 'the store'}.`);
+    if (episode.tracePath === null) throw new NotFound(`Episode ${id} (${episode.outcome}) was recorded without a trace, so it cannot be replayed.`);
+    const poser = await this.studyPoser(episode.studyId);
+    const trace = store.loadEpisodeTrace(episode);
+    const { candidateId, split, seed, success, score, outcome } = episode;
+    const blob = encodeEpisode(poser.episode(trace, { id, study: episode.studyId, candidateId, split, seed, success, score, outcome }));
+    this.blobs.set(id, blob);
+    if (this.blobs.size > BLOB_CACHE) this.blobs.delete(this.blobs.keys().next().value!);
+    return blob;
+  }
+
+  /** The contacts of a stored episode's frames (cached; slower to make than its poses). */
+  async episodeContacts(id: number): Promise<Uint8Array> {
+    const cached = this.contactBlobs.get(id);
+    if (cached) return cached;
+    const store = this.getStore();
+    const episode = store?.episode(id);
+    if (!store || !episode) throw new NotFound(`There is no episode ${id} in ${this.dbPath ?? 'the store'}.`);
+    if (episode.tracePath === null) throw new NotFound(`Episode ${id} (${episode.outcome}) was recorded without a trace, so it cannot be replayed.`);
+    const poser = await this.studyPoser(episode.studyId);
+    const blob = encodeContacts(poser.episodeContacts(store.loadEpisodeTrace(episode)));
+    this.contactBlobs.set(id, blob);
+    if (this.contactBlobs.size > BLOB_CACHE) this.contactBlobs.delete(this.contactBlobs.keys().next().value!);
+    return blob;
+  }
+
+  /** Frees the worlds and closes the store. */
+  async close(): Promise<void> {
+    for (const p of this.posers.values()) (await p.catch(() => undefined))?.dispose();
+    this.posers.clear();
+    this.blobs.clear();
+    this.contactBlobs.clear();
+    this.store?.close();
+    this.store = undefined;
+  }
+
+  private poser(key: string, make: () => Promise<Poser>): Promise<Poser> {
+    let p = this.posers.get(key);
+    if (!p) {
+      p = make();
+      this.posers.set(key, p);
+      p.catch(() => this.posers.delete(key));
+    }
+    return p;
+  }
+
+  private scenario(path: string): LoadedScenario {
+    let s = this.scenarios.get(path);
+    if (!s) {
+      s = loadScenario(this.resolveScenario(path));
+      this.scenarios.set(path, s);
+    }
+    return s;
+  }
+
+  /** Study scenario paths are as given to `arbor run`: try the working directory, then the project of the db. */
+  private resolveScenario(path: string): string {
+    if (isAbsolute(path)) return path;
+    const tries = [resolve(path)];
+    if (this.dbPath) tries.push(resolve(dirname(resolve(this.dbPath)), '..', path));
+    const found = tries.find((p) => existsSync(p));
+    if (!found) throw new NotFound(`The study's scenario ${path} is not at ${tries.join(' or ')}; run arbor view from the project directory.`);
+    return found;
+  }
+}
+
+/** The scene key of a scenario file. */
+export function sceneKey(scenarioFile: string): string {
+  return `s-${createHash('sha1').update(scenarioFile).digest('hex').slice(0, 10)}`;
+}

@@ -1,0 +1,315 @@
+/**
+ * `arbor view`'s server: node:http for the page, its files and read-only JSON/binary endpoints,
+ * and one WebSocket path (/ws) for live frames and study-change notices.
+ *
+ * Security: it binds 127.0.0.1 unless told otherwise. Serving another interface needs a token
+ * (given, or generated and printed in the URL); with a token, every request and socket without it
+ * is refused with 401. The token is accepted as `?token=`, `Authorization: Bearer`, or the cookie
+ * the page gets when it is loaded with `?token=`. Without a token, requests must name a loopback
+ * host (no DNS rebinding), and sockets must come from the page's own origin. Everything is
+ * read-only: only GET/HEAD exist, and sockets accept only watch requests.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { dirname, resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { LiveFeed } from '../research/live.ts';
+import { asset, clientBundle, CSP } from './assets.ts';
+import { NotFound, ViewerData } from './data.ts';
+import { LiveHub, type LiveClient, type LiveHubOptions } from './live-hub.ts';
+import { tokenMatches, watchLiveRelays, type RelayWatcher } from './live-relay.ts';
+import { parseClientMessage, type Problem, type ServerMessage } from './messages.ts';
+
+/** How to start the viewer. */
+export interface ViewerOptions {
+  /** TCP port (0: any free port). Default 8080. */
+  port?: number;
+  /** Interface to bind. Default 127.0.0.1; anything else requires a token (generated if not given). */
+  host?: string;
+  /** Access token; required on every request and socket when set. */
+  token?: string;
+  /** Study database to read (read-only). */
+  dbPath?: string;
+  /** An MJCF model to show on its own. */
+  model?: string;
+  /** A live feed in this process (`arbor run --view`). */
+  live?: LiveFeed;
+  /** Scenario of live studies not (yet) in the store. */
+  liveScenario?: string;
+  /** Subscribe to studies running in other processes next to the db (default: true with a db). */
+  watchRelays?: boolean;
+  /** Live streaming tuning (tests). */
+  liveOptions?: LiveHubOptions;
+}
+
+/** A running viewer. */
+export interface ViewerServer {
+  /** The page's URL, with the token when there is one. */
+  url: string;
+  /** The bound port. */
+  port: number;
+  /** The token, when requests need one. */
+  token: string | undefined;
+  /** The live hub (for tests and benchmarks). */
+  hub: LiveHub;
+  /** Stops serving and frees everything. */
+  close(): Promise<void>;
+}
+
+/** Most sockets served at once. */
+const MAX_SOCKETS = 64;
+/** Socket messages above this are refused by closing the socket (1009); smaller oversized ones get an error reply. */
+const MAX_PAYLOAD = 1 << 20;
+/** How often watched studies are checked for changes made by another process (ms). */
+const POLL_MS = 2000;
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** Starts the viewer's server. */
+export async function startViewer(options: ViewerOptions = {}): Promise<ViewerServer> {
+  const host = options.host ?? '127.0.0.1';
+  const loopback = LOOPBACK.has(host);
+  const token = options.token ?? (loopback ? undefined : randomBytes(16).toString('hex'));
+  if (token !== undefined && token.length < 8) throw new Error(`--token must have at least 8 characters; got ${token.length}.`);
+  const dbPath = options.dbPath ? resolve(options.dbPath) : undefined;
+  const data = new ViewerData(dbPath, options.model ? resolve(options.model) : undefined, options.liveScenario);
+  const hub = new LiveHub(data, options.liveOptions);
+  if (options.live) hub.attach(options.live);
+  let relays: RelayWatcher | undefined;
+  if (dbPath && options.watchRelays !== false) {
+    relays = watchLiveRelays(dirname(dbPath), { db: dbPath });
+    hub.attach(relays.feed);
+  }
+  // Compile the page's code before the first request needs it.
+  const compiling = clientBundle();
+  compiling.catch(() => undefined);
+
+  let port = options.port ?? 8080;
+  const cookieName = () => `arbor_token_${port}`;
+
+  /** Why a request may not proceed, or undefined when it may. */
+  const refuse = (req: IncomingMessage, url: URL): { status: number; message: string } | undefined => {
+    if (token !== undefined) {
+      const given =
+        url.searchParams.get('token') ??
+        /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ??
+        parseCookies(req.headers.cookie)[cookieName()];
+      return tokenMatches(given, token) ? undefined : { status: 401, message: 'This viewer needs its token: open the URL arbor view printed (it ends in ?token=...).' };
+    }
+    const hostname = hostOf(req.headers.host);
+    if (!hostname || !LOOPBACK.has(hostname)) return { status: 403, message: `Host '${req.headers.host ?? ''}' is refused: this viewer serves loopback only.` };
+    return undefined;
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: Error) => sendProblem(res, 500, { severity: 'error', message: err.message }));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://viewer');
+    const refused = refuse(req, url);
+    if (refused) return sendProblem(res, refused.status, { severity: 'error', message: refused.message });
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return sendProblem(res, 405, { severity: 'error', message: 'The viewer is read-only: only GET and HEAD are served.' });
+    }
+    const path = url.pathname;
+    if (path.startsWith('/api/')) return api(path, url, res);
+    const file = await asset(path);
+    if (!file) return sendProblem(res, 404, { severity: 'error', message: `Nothing is served at ${path}.` });
+    if ((path === '/' || path === '/index.html') && token !== undefined && url.searchParams.get('token')) {
+      // The page's subresources and socket then carry the token as a cookie.
+      res.setHeader('Set-Cookie', `${cookieName()}=${token}; HttpOnly; SameSite=Strict; Path=/`);
+    }
+    send(res, 200, file.body, file.type, path.startsWith('/vendor/') ? 'max-age=3600' : 'no-cache', req.method === 'HEAD');
+  }
+
+  async function api(path: string, url: URL, res: ServerResponse): Promise<void> {
+    try {
+      let m: RegExpExecArray | null;
+      if (path === '/api/info') {
+        return sendJson(res, { live: hub.hasFeeds, model: Boolean(options.model), db: Boolean(data.getStore()), readonly: true });
+      }
+      if (path === '/api/studies') return sendJson(res, data.studies());
+      if ((m = /^\/api\/studies\/([^/]+)$/.exec(path))) return sendJson(res, data.study(decodeURIComponent(m[1])));
+      if (path === '/api/scene') {
+        return sendJson(res, await data.scene({ study: url.searchParams.get('study') ?? undefined, model: url.searchParams.get('model') === '1' }));
+      }
+      if ((m = /^\/api\/episodes\/(\d+)\/frames$/.exec(path))) {
+        const blob = await data.episodeBlob(Number(m[1]));
+        return send(res, 200, Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength), 'application/octet-stream', 'private, max-age=3600');
+      }
+      if ((m = /^\/api\/episodes\/(\d+)\/contacts$/.exec(path))) {
+        const blob = await data.episodeContacts(Number(m[1]));
+        return send(res, 200, Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength), 'application/octet-stream', 'private, max-age=3600');
+      }
+      return sendProblem(res, 404, { severity: 'error', message: `No endpoint ${path}.`, tip: 'endpoints: /api/info, /api/studies, /api/studies/ID, /api/scene?study=ID|model=1, /api/episodes/ID/frames, /api/episodes/ID/contacts' });
+    } catch (err) {
+      if (err instanceof NotFound) return sendProblem(res, 404, { severity: 'error', message: err.message });
+      return sendProblem(res, 500, { severity: 'error', message: (err as Error).message });
+    }
+  }
+
+  // ----- sockets -------------------------------------------------------------------------------
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD });
+  const watchers = new Map<WebSocket, string>();
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://viewer');
+    const refused = refuse(req, url) ?? (url.pathname !== '/ws' ? { status: 404, message: 'Not found' } : undefined) ?? (wss.clients.size >= MAX_SOCKETS ? { status: 503, message: 'Too many viewers' } : undefined);
+    const origin = req.headers.origin;
+    // Sockets come from the page itself: a page of another site may not use the viewer's cookie.
+    const badOrigin = origin !== undefined && originHost(origin) !== (req.headers.host ?? '').toLowerCase();
+    if (refused || badOrigin) {
+      const status = refused?.status ?? 403;
+      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 503 ? 'Service Unavailable' : 'Not Found'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+
+  wss.on('connection', (ws: WebSocket) => {
+    const client: LiveClient = hub.addClient(ws);
+    const say = (msg: ServerMessage) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(msg));
+    say({ type: 'hello', version: 1, live: hub.hasFeeds });
+    ws.on('message', (raw, isBinary) => {
+      const msg = parseClientMessage(raw as Buffer | Buffer[], isBinary);
+      if ('severity' in msg) return say({ type: 'error', problem: msg });
+      switch (msg.type) {
+        case 'live.subscribe':
+          return hub.subscribe(client, msg.stream);
+        case 'live.unsubscribe':
+          return hub.unsubscribe(client);
+        case 'live.ack':
+          return hub.ack(client, msg.seq);
+        case 'study.watch':
+          watchers.set(ws, msg.study);
+          fingerprints.set(msg.study, fingerprints.get(msg.study) ?? safeFingerprint(msg.study));
+          return updatePolling();
+        case 'study.unwatch':
+          watchers.delete(ws);
+          return updatePolling();
+        case 'ping':
+          return say({ type: 'pong', id: msg.id });
+      }
+    });
+    ws.on('close', () => {
+      hub.removeClient(client);
+      watchers.delete(ws);
+      updatePolling();
+    });
+    ws.on('error', () => undefined);
+  });
+
+  // Study changes: events from live feeds at once (debounced), and polling for other writers.
+  const fingerprints = new Map<string, string>();
+  const pendingNotices = new Map<string, NodeJS.Timeout>();
+  const notify = (study: string) => {
+    if (pendingNotices.has(study)) return;
+    pendingNotices.set(
+      study,
+      setTimeout(() => {
+        pendingNotices.delete(study);
+        fingerprints.set(study, safeFingerprint(study));
+        for (const [ws, s] of watchers) if (s === study && ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'study.changed', study } satisfies ServerMessage));
+      }, 150),
+    );
+  };
+  hub.on('study', notify);
+  const safeFingerprint = (study: string) => {
+    try {
+      return data.fingerprint(study);
+    } catch {
+      return '';
+    }
+  };
+  let poll: NodeJS.Timeout | undefined;
+  function updatePolling(): void {
+    if (watchers.size > 0 && !poll) {
+      poll = setInterval(() => {
+        for (const study of new Set(watchers.values())) {
+          const f = safeFingerprint(study);
+          if (f !== fingerprints.get(study)) notify(study);
+        }
+      }, POLL_MS);
+    } else if (watchers.size === 0 && poll) {
+      clearInterval(poll);
+      poll = undefined;
+    }
+  }
+
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
+  port = (server.address() as { port: number }).port;
+  const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  const url = `http://${shownHost}:${port}/${token !== undefined ? `?token=${token}` : ''}`;
+
+  return {
+    url,
+    port,
+    token,
+    hub,
+    async close() {
+      clearInterval(poll);
+      for (const t of pendingNotices.values()) clearTimeout(t);
+      relays?.close();
+      hub.close();
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((ok) => server.close(() => ok()));
+      await data.close();
+    },
+  };
+}
+
+function send(res: ServerResponse, status: number, body: Buffer, type: string, cache: string, headOnly = false): void {
+  res.writeHead(status, {
+    'Content-Type': type,
+    'Content-Length': body.length,
+    'Cache-Control': cache,
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Security-Policy': CSP,
+    'Referrer-Policy': 'no-referrer',
+  });
+  res.end(headOnly ? undefined : body);
+}
+
+function sendJson(res: ServerResponse, value: unknown): void {
+  send(res, 200, Buffer.from(JSON.stringify(value)), 'application/json; charset=utf-8', 'no-store');
+}
+
+function sendProblem(res: ServerResponse, status: number, problem: Problem): void {
+  if (res.headersSent) return void res.end();
+  send(res, status, Buffer.from(JSON.stringify({ problem })), 'application/json; charset=utf-8', 'no-store');
+}
+
+function parseCookies(header: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+function originHost(origin: string): string | undefined {
+  try {
+    return new URL(origin).host.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The hostname of a Host header (without port; IPv6 without brackets). */
+function hostOf(host: string | undefined): string | undefined {
+  if (!host) return undefined;
+  const m = /^\[([^\]]+)\](?::\d+)?$/.exec(host) ?? /^([^:]+)(?::\d+)?$/.exec(host);
+  return m?.[1].toLowerCase();
+}

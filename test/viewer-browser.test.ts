@@ -1,0 +1,290 @@
+/**
+ * The viewer end to end in headless Chromium (Debian's /usr/bin/chromium, WebGL on SwiftShader):
+ * a study made here (real store, real MuJoCo episodes) loads, its dashboard lists the candidates,
+ * the WebGL canvas shows the robot, scrubbing moves the arm, two episodes play side by side, a
+ * bare model shows, and a live run streams frames to the page.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EvaluatorPool } from '../src/research/pool.ts';
+import { LiveFeed } from '../src/research/live.ts';
+import { Store } from '../src/store/store.ts';
+import { makeDemoStudy, type DemoStudy } from '../src/viewer/demo-study.ts';
+import { startViewer, type ViewerServer } from '../src/viewer/server.ts';
+import { defaultPolicy } from '../src/policy/policy.ts';
+
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ROBOT = ['base', 'shoulder', 'upper_arm', 'forearm', 'wrist1', 'wrist2', 'wrist3', 'gripper', 'left_finger', 'right_finger'];
+
+let dir: string;
+let demo: DemoStudy;
+let feed: LiveFeed;
+let viewer: ViewerServer;
+let ctx: BrowserContext;
+let page: Page;
+let profile: string;
+const pageErrors: string[] = [];
+
+interface Status {
+  mode: string;
+  ready: boolean;
+  episodes: number[];
+  frames: number;
+  contactsLoaded: boolean;
+  t: number;
+  playing: boolean;
+  candidates: number;
+  liveReceived: number;
+  liveDrawn: number;
+  streams: number;
+  fps: number;
+  problems: string[];
+}
+const status = (p: Page = page) => p.evaluate(() => (window as unknown as { arbor: { status(): Status } }).arbor.status());
+const arbor = <T>(p: Page, fn: string, ...args: unknown[]) =>
+  p.evaluate(([f, a]) => (window as unknown as Record<string, Record<string, (...x: unknown[]) => unknown>>).arbor[f as string](...(a as unknown[])), [fn, args] as const) as Promise<T>;
+
+/** RGBA bytes of a rectangle of the canvas (CSS px), rendered now. */
+async function pixels(p: Page, x: number, y: number, w: number, h: number): Promise<Uint8Array> {
+  return new Uint8Array(Buffer.from(await arbor<string>(p, 'readPixels', x, y, w, h), 'base64'));
+}
+/** Fraction of pixels whose colour differs by more than `tol` in some channel. */
+function changed(a: Uint8Array, b: Uint8Array, tol = 24): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i += 4) if (Math.abs(a[i] - b[i]) > tol || Math.abs(a[i + 1] - b[i + 1]) > tol || Math.abs(a[i + 2] - b[i + 2]) > tol) n++;
+  return n / (a.length / 4);
+}
+async function canvasSize(p: Page): Promise<{ width: number; height: number }> {
+  const box = (await p.locator('#canvas').boundingBox())!;
+  return { width: Math.floor(box.width), height: Math.floor(box.height) };
+}
+async function open(p: Page, url: string): Promise<void> {
+  await p.goto(url);
+  await p.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 20_000 });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'arbor-viewer-browser-'));
+  demo = await makeDemoStudy(dir, [1]);
+  feed = new LiveFeed();
+  viewer = await startViewer({ port: 0, dbPath: demo.dbPath, live: feed, watchRelays: false });
+  profile = mkdtempSync(join(tmpdir(), 'arbor-chromium-'));
+  ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 800 },
+  });
+  page = await ctx.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await open(page, viewer.url);
+  // Pixel comparisons need one resolution: no adaptive scaling in these tests.
+  await arbor(page, 'lockScale', 1);
+});
+
+afterAll(async () => {
+  await ctx?.close();
+  await viewer?.close();
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(profile, { recursive: true, force: true });
+});
+
+describe('replay and dashboard', () => {
+  it('loads the study and lists its candidates', async () => {
+    const s = await status();
+    expect(s.mode).toBe('replay');
+    expect(s.candidates).toBe(4);
+    const rows = page.locator('#candidates tbody tr');
+    await expect.poll(() => rows.count()).toBe(4);
+    expect(await rows.nth(3).locator('.badge').textContent()).toBe('crash');
+    expect(await page.locator('#study-info').textContent()).toContain(demo.studyId);
+    // It opened the best candidate's episode.
+    expect(s.episodes).toEqual([demo.episodes[1][0]]);
+    expect(s.frames).toBeGreaterThan(100);
+    expect(await page.locator('#plots .plot').count()).toBe(4);
+  });
+
+  it('updates the dashboard without a reload when the study changes', async () => {
+    // Another process (here: another connection) records a new candidate.
+    const store = Store.open(demo.dbPath);
+    try {
+      const c = store.addCandidate(demo.studyId, { parentId: demo.candidates[1], generation: 2, kind: 'params', body: defaultPolicy(demo.scenario), rationale: 'late arrival', description: 'late arrival' });
+      await expect.poll(() => page.locator('#candidates tbody tr').count(), { timeout: 6000 }).toBe(5);
+      expect(await page.locator(`#candidates tr[data-candidate="${c.id}"] .badge`).textContent()).toBe('pending');
+      store.decideCandidate(c.id, { status: 'discard', scoreMean: 0.2, scoreStd: 0, successRate: 0, nEpisodes: 1, nCrashes: 0 });
+      await expect.poll(() => page.locator(`#candidates tr[data-candidate="${c.id}"] .badge`).textContent(), { timeout: 6000 }).toBe('discard');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('shows the robot on the WebGL canvas', async () => {
+    // Contacts follow the poses; wait for them so the picture stays put.
+    await expect.poll(async () => (await status()).contactsLoaded).toBe(true);
+    await arbor(page, 'seek', 0);
+    const { width, height } = await canvasSize(page);
+    const all = await pixels(page, 0, 0, width, height);
+    const hidden = await (async () => {
+      await arbor(page, 'setBodiesVisible', ROBOT, false);
+      try {
+        return await pixels(page, 0, 0, width, height);
+      } finally {
+        await arbor(page, 'setBodiesVisible', ROBOT, true);
+      }
+    })();
+    // Where the arm stands, the pixels are the arm's, not the background's.
+    for (const body of ['upper_arm', 'forearm', 'wrist2']) {
+      const at = (await arbor<{ x: number; y: number }>(page, 'project', body))!;
+      expect(at.x).toBeGreaterThan(0);
+      expect(at.x).toBeLessThan(width);
+      const r = 4;
+      const patch = (img: Uint8Array) => {
+        const out: number[] = [];
+        for (let y = Math.round(at.y) - r; y <= Math.round(at.y) + r; y++) {
+          const row = height - 1 - y; // readPixels rows go bottom-up
+          for (let x = Math.round(at.x) - r; x <= Math.round(at.x) + r; x++) out.push(...img.subarray(4 * (row * width + x), 4 * (row * width + x) + 4));
+        }
+        return new Uint8Array(out);
+      };
+      expect(changed(patch(all), patch(hidden)), body).toBeGreaterThan(0.5);
+      const background = [0x1c, 0x20, 0x26];
+      const p = patch(all);
+      let notBackground = 0;
+      for (let i = 0; i < p.length; i += 4) if (Math.abs(p[i] - background[0]) + Math.abs(p[i + 1] - background[1]) + Math.abs(p[i + 2] - background[2]) > 30) notBackground++;
+      expect(notBackground / (p.length / 4), body).toBeGreaterThan(0.9);
+    }
+    expect(changed(all, hidden)).toBeGreaterThan(0.01);
+  });
+
+  it('moves the arm when scrubbing the timeline, and steps with the arrow keys', async () => {
+    const { width, height } = await canvasSize(page);
+    const scrub = (ms: number) =>
+      page.locator('#scrubber').evaluate((el, v) => {
+        (el as HTMLInputElement).value = String(v);
+        el.dispatchEvent(new Event('input', { bubbles: true }));
+      }, ms);
+    await scrub(0);
+    const before = await pixels(page, 0, 0, width, height);
+    const fingerBefore = (await arbor<{ x: number; y: number }>(page, 'project', 'left_finger'))!;
+    await scrub(2500);
+    const s = await status();
+    expect(s.playing).toBe(false);
+    expect(s.t).toBeCloseTo(2.5, 3);
+    const after = await pixels(page, 0, 0, width, height);
+    const fingerAfter = (await arbor<{ x: number; y: number }>(page, 'project', 'left_finger'))!;
+    expect(Math.hypot(fingerAfter.x - fingerBefore.x, fingerAfter.y - fingerBefore.y)).toBeGreaterThan(20);
+    expect(changed(before, after)).toBeGreaterThan(0.005);
+    // The info line follows the timeline.
+    expect(await page.locator('#info').textContent()).toMatch(/^t 2\.50 s · frame \d+\/\d+ · contacts [1-9]/);
+
+    await page.locator('#canvas').focus();
+    const t0 = (await status()).t;
+    await page.keyboard.press('ArrowRight');
+    const t1 = (await status()).t;
+    expect(t1).toBeGreaterThan(t0);
+    expect(t1 - t0).toBeLessThan(0.05);
+    await page.keyboard.press('Shift+ArrowLeft');
+    expect((await status()).t).toBeLessThan(t0);
+    await page.keyboard.press('Space');
+    expect((await status()).playing).toBe(true);
+    await page.keyboard.press('Space');
+    expect((await status()).playing).toBe(false);
+  });
+
+  it('replays the baseline and the best side by side', async () => {
+    await page.locator('#compare-best').click();
+    await expect.poll(async () => (await status()).episodes.length).toBe(2);
+    const s = await status();
+    expect(s.episodes).toEqual([demo.episodes[0][0], demo.episodes[1][0]]);
+    expect(await page.locator('#labels .label-a').textContent()).toContain(`episode ${demo.episodes[0][0]}`);
+    // Same time, different episodes: the two halves differ (the cube is elsewhere).
+    await arbor(page, 'seek', 3);
+    const { width, height } = await canvasSize(page);
+    const half = Math.floor(width / 2);
+    const left = await pixels(page, 0, 0, half, height);
+    const right = await pixels(page, half, 0, half, height);
+    expect(changed(left, right)).toBeGreaterThan(0.002);
+  });
+});
+
+describe('live', () => {
+  it('streams a live run to the page, with a switch between workers', async () => {
+    await arbor(page, 'live');
+    expect((await status()).mode).toBe('live');
+    // A real live run: two worker threads evaluate episodes and post frames, as a study does.
+    const pool = await EvaluatorPool.create(demo.scenario.file, {
+      workers: 2,
+      live: { study: demo.studyId, fps: 60, onFrame: (f) => feed.emit('frame', f) },
+    });
+    const policy = defaultPolicy(demo.scenario);
+    // Episodes run about ten times faster than real time: a few dozen make a few seconds of streaming.
+    const jobs = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ policy, seed: from + i, tag: { candidate: demo.candidates[1] } }));
+    try {
+      const fingers: { x: number; y: number }[] = [];
+      const sampler = setInterval(() => {
+        void arbor<{ x: number; y: number } | undefined>(page, 'project', 'left_finger').then((p) => p && fingers.push(p), () => undefined);
+      }, 100);
+      // Both cores run episodes here, so the page draws fewer frames than it would beside a study
+      // on a bigger machine; run batches until it has drawn a few dozen.
+      for (let batch = 0; batch < 6 && (await status()).liveDrawn < 30; batch++) await pool.evaluate(jobs(100 + 24 * batch, 24));
+      clearInterval(sampler);
+      const s = await status();
+      expect(s.streams).toBe(2);
+      expect(s.liveDrawn).toBeGreaterThanOrEqual(30);
+      expect(s.liveReceived).toBeGreaterThanOrEqual(s.liveDrawn);
+      expect(await page.locator('#info').textContent()).toMatch(/^LIVE · study .* · worker \d · candidate \d+ · seed \d+/);
+      // The arm moved while the page watched.
+      const spread = Math.max(...fingers.map((p) => Math.hypot(p.x - fingers[0].x, p.y - fingers[0].y)));
+      expect(spread).toBeGreaterThan(20);
+
+      // Switch to the other worker; its frames are drawn from then on.
+      const other = (await page.locator('#live-workers button.current').getAttribute('data-stream')) === '0' ? 1 : 0;
+      await page.locator(`#live-workers button[data-stream="${other}"]`).click();
+      const drawn = (await status()).liveDrawn;
+      for (let batch = 0; batch < 6 && (await status()).liveDrawn < drawn + 10; batch++) await pool.evaluate(jobs(300 + 12 * batch, 12));
+      expect((await status()).liveDrawn).toBeGreaterThan(drawn + 10);
+      expect(await page.locator('#live-workers button.current').getAttribute('data-stream')).toBe(String(other));
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('a model on its own', () => {
+  it('shows any MJCF model (arbor view --model)', async () => {
+    const file = join(dir, 'model.xml');
+    writeFileSync(
+      file,
+      `<mujoco model="shapes"><asset><mesh name="t" vertex="0 0 0 .2 0 0 0 .2 0 0 0 .2"/></asset><worldbody>
+        <geom type="plane" size="1 1 .1" rgba=".3 .3 .35 1"/>
+        <body pos="0 0 .3"><joint type="hinge" axis="0 0 1"/>
+          <geom type="box" size=".1 .1 .1" rgba=".9 .2 .2 1"/><geom type="sphere" size=".08" pos=".3 0 0" rgba=".2 .9 .2 1"/>
+          <geom type="capsule" size=".04 .1" pos="-.3 0 0" rgba=".2 .2 .9 1"/><geom type="cylinder" size=".05 .1" pos="0 .3 0"/>
+          <geom type="ellipsoid" size=".1 .05 .03" pos="0 -.3 0"/><geom type="mesh" mesh="t" pos="0 0 .2"/></body>
+        <camera name="above" pos="0 0 2"/></worldbody></mujoco>`,
+    );
+    const v = await startViewer({ port: 0, model: file, watchRelays: false });
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => pageErrors.push(e.message));
+    try {
+      await open(p, v.url);
+      await arbor(p, 'lockScale', 1);
+      expect((await status(p)).mode).toBe('model');
+      expect(await p.locator('#info').textContent()).toMatch(/^model model · 2 bodies · 7 geoms · 1 cameras/);
+      const { width, height } = await canvasSize(p);
+      const img = await pixels(p, 0, 0, width, height);
+      let red = 0;
+      for (let i = 0; i < img.length; i += 4) if (img[i] > 60 && img[i] > 2 * img[i + 1] && img[i] > 2 * img[i + 2]) red++;
+      expect(red).toBeGreaterThan(100);
+      await p.locator('#camera').selectOption('model:0');
+      expect(changed(img, await pixels(p, 0, 0, width, height))).toBeGreaterThan(0.05);
+    } finally {
+      await p.close();
+      await v.close();
+    }
+    expect(pageErrors).toEqual([]);
+  });
+});

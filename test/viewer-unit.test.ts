@@ -1,0 +1,233 @@
+/**
+ * The viewer without a browser: wire formats, the MuJoCo → three.js conventions checked against
+ * MuJoCo's own geom poses, the scene built from every MJCF geom type, forward-kinematics replay
+ * of a real episode (and of a joint-states-only trace), and socket message validation.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as THREE from 'three';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultPolicy } from '../src/policy/policy.ts';
+import { EpisodeRunner, type EpisodeRun } from '../src/research/episode.ts';
+import { loadScenario } from '../src/scenario/load.ts';
+import { World } from '../src/sim/world.ts';
+import { TOPIC } from '../src/trace/topics.ts';
+import { Trace } from '../src/trace/trace.ts';
+import { setMjQuat, Y_TO_Z } from '../src/viewer/client/coords.ts';
+import { buildScene, setGeomSizes, syncFrame } from '../src/viewer/client/scene3d.ts';
+import { decodeRelayFrame, encodeRelayFrame } from '../src/viewer/live-relay.ts';
+import { MAX_CLIENT_MESSAGE, parseClientMessage } from '../src/viewer/messages.ts';
+import { Poser } from '../src/viewer/poser.ts';
+import {
+  CONTACT_STRIDE, POSE_STRIDE, attachContacts, decodeContacts, encodeContacts, decodeEpisode, decodeLiveFrame, encodeEpisode, encodeLiveFrame, frameAt, frameContacts, framePoses,
+} from '../src/viewer/protocol.ts';
+import { sceneFromWorld } from '../src/viewer/scene.ts';
+
+const SCENARIO = 'scenarios/pick-place.yaml';
+
+/** One geom of every MJCF type the viewer draws, on a moving body, plus a camera. */
+const ALL_GEOMS = `
+<mujoco model="all_geoms">
+  <asset>
+    <mesh name="tetra" vertex="0 0 0  0.1 0 0  0 0.1 0  0 0 0.1"/>
+    <material name="blue" rgba="0.1 0.2 0.9 1"/>
+  </asset>
+  <worldbody>
+    <geom name="floor" type="plane" size="1 1 0.1" rgba="0.3 0.3 0.3 1"/>
+    <body name="thing" pos="0.1 0.2 0.5" quat="0.9 0.1 0.3 0.2">
+      <freejoint/>
+      <geom name="box" type="box" size="0.1 0.05 0.02" pos="0.1 0 0"/>
+      <geom name="sphere" type="sphere" size="0.04" pos="0 0.1 0"/>
+      <geom name="capsule" type="capsule" size="0.02" fromto="0 0 0 0.1 0.1 0.1"/>
+      <geom name="cylinder" type="cylinder" size="0.03 0.05" pos="0 0 0.2" euler="0.4 0.2 0"/>
+      <geom name="ellipsoid" type="ellipsoid" size="0.05 0.03 0.02" pos="-0.1 0 0" material="blue"/>
+      <geom name="mesh" type="mesh" mesh="tetra" pos="0 -0.1 0"/>
+      <camera name="eye" pos="0 0 0.3" xyaxes="1 0 0 0 1 0"/>
+    </body>
+  </worldbody>
+</mujoco>`;
+
+let run: EpisodeRun;
+let poser: Poser;
+let runner: EpisodeRunner;
+const scenario = loadScenario(SCENARIO);
+
+beforeAll(async () => {
+  runner = await EpisodeRunner.create(scenario);
+  run = await runner.run(defaultPolicy(scenario), 5);
+  poser = await Poser.create(scenario.worldPath, scenario, 'test');
+});
+
+afterAll(async () => {
+  poser?.dispose();
+  await runner?.close();
+});
+
+describe('wire formats', () => {
+  it('round-trips a live frame and rejects a truncated one', () => {
+    const poses = Float32Array.from({ length: 3 * POSE_STRIDE }, (_, i) => i * 0.5);
+    const contacts = Float32Array.from({ length: 2 * CONTACT_STRIDE }, (_, i) => -i);
+    const bytes = encodeLiveFrame({ stream: 3, seq: 77, candidate: 12, seed: 1001, time: 1.25, poses, contacts });
+    // Decode from an unaligned copy too, as sockets may hand it over.
+    const unaligned = new Uint8Array(bytes.length + 1).subarray(1);
+    unaligned.set(bytes);
+    for (const b of [bytes, unaligned]) {
+      const f = decodeLiveFrame(b);
+      expect([f.stream, f.seq, f.candidate, f.seed, f.time]).toEqual([3, 77, 12, 1001, 1.25]);
+      expect(Array.from(f.poses)).toEqual(Array.from(poses));
+      expect(Array.from(f.contacts)).toEqual(Array.from(contacts));
+    }
+    expect(() => decodeLiveFrame(bytes.subarray(0, bytes.length - 4))).toThrow(/bytes/);
+    expect(() => decodeLiveFrame(new Uint8Array(10))).toThrow(/at least/);
+  });
+
+  it('round-trips a relay frame with the exact qpos', () => {
+    const qpos = Float64Array.from({ length: 15 }, (_, i) => Math.PI * i);
+    const f = decodeRelayFrame(encodeRelayFrame({ worker: 2, study: 'pick-place-x', candidate: 9, seed: 4, time: 0.123456789, qpos }));
+    expect(f).toMatchObject({ worker: 2, study: 'pick-place-x', candidate: 9, seed: 4, time: 0.123456789 });
+    expect(Array.from(f.qpos)).toEqual(Array.from(qpos));
+  });
+
+  it('finds frames by time', () => {
+    const times = Float32Array.from([0, 0.02, 0.04, 0.06]);
+    expect([-1, 0, 0.01, 0.02, 0.039, 0.05, 1].map((t) => frameAt(times, t))).toEqual([0, 0, 0, 1, 1, 2, 3]);
+  });
+});
+
+describe('MuJoCo (Z up, w-first quaternions) to three.js', () => {
+  it('reorders quaternions and turns three primitives from +Y to +Z', () => {
+    const q = new THREE.Quaternion();
+    setMjQuat(q, [0.5, 0.1, 0.2, 0.3, 0.9], 1);
+    expect([q.x, q.y, q.z, q.w]).toEqual([0.2, 0.3, 0.9, 0.1]);
+    const v = new THREE.Vector3(0, 1, 0).applyQuaternion(new THREE.Quaternion(...Y_TO_Z));
+    expect(v.x).toBeCloseTo(0, 12);
+    expect(v.y).toBeCloseTo(0, 12);
+    expect(v.z).toBeCloseTo(1, 12);
+  });
+
+  it('draws every geom type where MuJoCo puts it, from a copy of the model', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'arbor-viewer-unit-'));
+    const file = join(dir, 'all.xml');
+    writeFileSync(file, ALL_GEOMS);
+    const world = await World.load(file);
+    try {
+      world.forward();
+      const vertsBefore = (world.model.mesh_vert as Float32Array).slice();
+      const spec = sceneFromWorld(world, { key: 'all' });
+      expect(new Set(spec.geoms.map((g) => g.type))).toEqual(new Set(['plane', 'box', 'sphere', 'capsule', 'cylinder', 'ellipsoid', 'mesh']));
+      expect(spec.geoms.find((g) => g.name === 'ellipsoid')!.rgba).toEqual([0.1, 0.2, 0.9, 1]);
+      expect(spec.cameras.map((c) => c.name)).toEqual(['eye']);
+      expect(spec.meshes).toHaveLength(1);
+
+      // Move the body somewhere else, then sync the three scene from a frame of MuJoCo's poses.
+      const qpos = world.data.qpos as Float64Array;
+      qpos.set([0.3, -0.2, 0.8, 0.7, -0.3, 0.5, 0.4]);
+      world.forward();
+      const dynamic = spec.dynamic;
+      const frame = new Float32Array(dynamic.length * POSE_STRIDE);
+      dynamic.forEach((b, k) => {
+        frame.set((world.data.xpos as Float64Array).subarray(3 * b, 3 * b + 3), k * POSE_STRIDE);
+        frame.set((world.data.xquat as Float64Array).subarray(4 * b, 4 * b + 4), k * POSE_STRIDE + 3);
+      });
+      const view = buildScene(spec);
+      syncFrame(view, frame);
+      view.scene.updateMatrixWorld(true);
+
+      const xpos = world.data.geom_xpos as Float64Array;
+      const xmat = world.data.geom_xmat as Float64Array;
+      const p = new THREE.Vector3();
+      const q = new THREE.Quaternion();
+      const s = new THREE.Vector3();
+      for (const g of spec.geoms) {
+        const mesh = view.geoms.get(g.id)!;
+        mesh.matrixWorld.decompose(p, q, s);
+        for (let k = 0; k < 3; k++) expect(p.getComponent(k)).toBeCloseTo(xpos[3 * g.id + k], 5);
+        // The rotation of the drawn geom is MuJoCo's geom frame (row-major xmat).
+        const r = new THREE.Matrix4().makeRotationFromQuaternion(q).elements; // column-major
+        for (let row = 0; row < 3; row++) for (let col = 0; col < 3; col++) expect(r[col * 4 + row]).toBeCloseTo(xmat[9 * g.id + 3 * row + col], 4);
+      }
+      // A capsule's axis is MuJoCo's local z: its far end lies along geom_xmat's third column.
+      const capsule = spec.geoms.find((g) => g.type === 'capsule')!;
+      const mesh = view.geoms.get(capsule.id)!;
+      mesh.geometry.computeBoundingBox();
+      const len = mesh.geometry.boundingBox!.max.z;
+      expect(len).toBeCloseTo(capsule.size[0] + capsule.size[1], 4);
+      expect(mesh.geometry.boundingBox!.max.y).toBeCloseTo(capsule.size[0], 3);
+      // Geom sizes of one episode (a randomized cube) scale the drawing and go back after.
+      const box = spec.geoms.find((g) => g.type === 'box')!;
+      setGeomSizes(view, { [box.id]: [0.3, 0.3, 0.3] });
+      expect(view.geoms.get(box.id)!.scale.toArray()).toEqual([0.3, 0.3, 0.3]);
+      setGeomSizes(view, {});
+      expect(view.geoms.get(box.id)!.scale.toArray()).toEqual(box.size);
+      // The model's mesh buffer is untouched.
+      expect(Array.from(world.model.mesh_vert as Float32Array)).toEqual(Array.from(vertsBefore));
+      view.dispose();
+    } finally {
+      world.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('replay by forward kinematics', () => {
+  it('rebuilds the recorded episode: every body where the sim had it at the end', () => {
+    const parts = poser.episode(run.trace);
+    const ep = decodeEpisode(encodeEpisode(parts));
+    const n = run.trace.topic(TOPIC.jointStates).stamps.length;
+    expect(ep.header.frames).toBe(n);
+    expect(ep.header.hidden).toEqual([]);
+    expect(ep.header.series.map((s) => s.group)).toEqual(expect.arrayContaining(['joints', 'gripper', 'wrench', 'object']));
+    // The object's randomized size comes with the episode.
+    const setup = run.trace.meta.objectSetup as { halfSize: number };
+    expect(Object.values(ep.header.geomSizes)[0][0]).toBeCloseTo(setup.halfSize, 9);
+    const last = framePoses(ep, n - 1);
+    const sim = runner.link.world.data;
+    ep.header.bodies.forEach((b, k) => {
+      for (let j = 0; j < 3; j++) expect(last[k * POSE_STRIDE + j]).toBeCloseTo((sim.xpos as Float64Array)[3 * b + j], 4);
+    });
+    // Contacts come separately: at rest the cube touches the table with about its weight.
+    expect(ep.header.contactsPending).toBe(true);
+    expect(frameContacts(ep, n - 1)).toHaveLength(0);
+    attachContacts(ep, decodeContacts(encodeContacts(poser.episodeContacts(run.trace))));
+    const contacts = frameContacts(ep, n - 1);
+    expect(contacts.length / CONTACT_STRIDE).toBeGreaterThan(0);
+    let total = 0;
+    for (let i = 6; i < contacts.length; i += CONTACT_STRIDE) {
+      expect(contacts[i]).toBeGreaterThanOrEqual(0);
+      total += contacts[i];
+    }
+    expect(total).toBeGreaterThan(0);
+    expect(ep.header.contacts).toBe(ep.contactStart[n]);
+  });
+
+  it('replays a physical-robot trace (joint states only): the arm from its joints, the object hidden', () => {
+    const joints = run.trace.topic(TOPIC.jointStates);
+    const onlyJoints = new Trace(new Map([[TOPIC.jointStates, joints]]), { backend: 'ros2' });
+    const full = decodeEpisode(encodeEpisode(poser.episode(run.trace)));
+    const bare = decodeEpisode(encodeEpisode(poser.episode(onlyJoints)));
+    expect(bare.header.jointStatesOnly).toBe(true);
+    expect(bare.header.backend).toBe('ros2');
+    const box = poser.world.id('body', 'box');
+    expect(bare.header.hidden).toEqual([box]);
+    const shoulder = bare.header.bodies.indexOf(poser.world.id('body', 'wrist3'));
+    const i = Math.floor(bare.header.frames / 2);
+    for (let j = 0; j < 7; j++) expect(framePoses(bare, i)[shoulder * POSE_STRIDE + j]).toBeCloseTo(framePoses(full, i)[shoulder * POSE_STRIDE + j], 5);
+    expect(bare.header.series.every((s) => s.group === 'joints')).toBe(true);
+  });
+});
+
+describe('socket messages from the page', () => {
+  const text = (s: string) => Buffer.from(s);
+  it('accepts the watch requests and nothing else', () => {
+    expect(parseClientMessage(text('{"type":"live.subscribe","stream":null}'), false)).toEqual({ type: 'live.subscribe', stream: null });
+    expect(parseClientMessage(text('{"type":"study.watch","study":"s1"}'), false)).toEqual({ type: 'study.watch', study: 's1' });
+    const problem = (m: unknown) => (m as { message?: string }).message ?? '';
+    expect(problem(parseClientMessage(text('{oops'), false))).toMatch(/not JSON/);
+    expect(problem(parseClientMessage(text('{"type":"run","study":"x"}'), false))).toMatch(/not a viewer request/);
+    expect(problem(parseClientMessage(text('{"type":"live.subscribe","stream":-1}'), false))).toMatch(/'stream'/);
+    expect(problem(parseClientMessage(text('{"type":"ping","extra":1}'), false))).toMatch(/not a viewer request/);
+    expect(problem(parseClientMessage(Buffer.alloc(MAX_CLIENT_MESSAGE + 1, 32), false))).toMatch(/limit is 4096/);
+    expect(problem(parseClientMessage(text('{}'), true))).toMatch(/Binary/);
+  });
+});
