@@ -58,6 +58,21 @@ describe('episodes', () => {
     expect(outcomes.filter((o) => o === 'drop').length).toBeGreaterThanOrEqual(2);
   });
 
+  it('leaks no wasm memory from one episode to the next', async () => {
+    const world = runner.link.world;
+    const wasmBytes = () => {
+      const probe = new world.mj.DoubleBuffer(1);
+      const bytes = (probe.GetView() as Float64Array).buffer.byteLength;
+      probe.delete();
+      return bytes;
+    };
+    await runner.run(tunedPolicy(), 0);
+    const before = wasmBytes();
+    // A leak of even one contact list per tick would grow memory by megabytes over these.
+    for (let seed = 0; seed < 30; seed++) await runner.run(tunedPolicy(), seed);
+    expect(wasmBytes()).toBe(before);
+  });
+
   it('a policy that throws fails the episode with its message', async () => {
     const broken = { kind: 'params' as const, params: { ...tunedPolicy().params, ik_damping: Number.NaN } };
     await expect(runner.run(broken, 1)).rejects.toThrow(/finite/);

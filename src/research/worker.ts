@@ -122,8 +122,15 @@ async function runJob(runner: EpisodeRunner, { id, policy, seed }: ToWorker): Pr
     const { success, score, breakdown, metrics, wallTime } = run;
     post({ type: 'done', id, success, score, breakdown, metrics, trace, wallTime }, [trace.buffer as ArrayBuffer]);
   } catch (err) {
-    if (onTick && !runner.link.world.diverged()) postFrame(runner, id);
+    const wallTime = (performance.now() - started) / 1000;
     const reason = (err as Error)?.message ?? String(err);
-    post({ type: 'failed', id, reason, wallTime: (performance.now() - started) / 1000 });
+    if (err instanceof WebAssembly.RuntimeError) {
+      // MuJoCo's wasm instance aborted (out of memory, a trap): it cannot be trusted again. Report,
+      // then end this thread; the pool starts a fresh worker in its place.
+      post({ type: 'failed', id, reason: `MuJoCo's WebAssembly instance failed (${reason}); worker restarted`, wallTime });
+      process.exit(1);
+    }
+    if (onTick && !runner.link.world.diverged()) postFrame(runner, id);
+    post({ type: 'failed', id, reason, wallTime });
   }
 }

@@ -148,7 +148,19 @@ export class World {
   /** Active contacts with their forces. */
   contacts(): ContactInfo[] {
     const out: ContactInfo[] = [];
+    if (this.data.ncon === 0) return out;
+    // The getter copies every contact into a new C++ vector, which must be freed (else wasm
+    // memory grows each tick until the 2 GB cap aborts the module).
     const contacts = this.data.contact;
+    try {
+      this.readContacts(contacts, out);
+    } finally {
+      contacts.delete();
+    }
+    return out;
+  }
+
+  private readContacts(contacts: MjData['contact'], out: ContactInfo[]): void {
     for (let i = 0; i < this.data.ncon; i++) {
       const c = contacts.get(i);
       if (!c) continue;
@@ -170,7 +182,6 @@ export class World {
         c.delete();
       }
     }
-    return out;
   }
 
   /** Frees the wasm memory of this world. */
