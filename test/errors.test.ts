@@ -44,7 +44,7 @@ describe('scenario errors name the field, the line and the fix', () => {
   });
 
   it('reports a parameter default outside its bounds', () => {
-    const err = loadVariant((t) => t.replace('ik_gain:         { min: 0.1,  max: 1.0,  default: 0.25', 'ik_gain:         { min: 0.1,  max: 1.0,  default: 3'));
+    const err = loadVariant((t) => t.replace('ik_gain:         { min: 0.05, max: 1.0,  default: 0.25', 'ik_gain:         { min: 0.05, max: 1.0,  default: 3'));
     expect(err.problems[0].path).toBe('policy.params.ik_gain.default');
     expect(err.problems[0].message).toMatch(/within \[min, max\]/);
   });
@@ -71,7 +71,7 @@ describe('policy files are checked against the parameter space', () => {
     } catch (error) {
       const text = (error as Error).message;
       expect(text).toMatch(/mine\.json: params\.lift_heigth: is not a parameter of scenario 'pick-place' \(known: .*lift_height/);
-      expect(text).toMatch(/params\.ik_gain: = 7 is outside its range \[0\.1, 1\]/);
+      expect(text).toMatch(/params\.ik_gain: = 7 is outside its range \[0\.05, 1\]/);
     }
   });
   it('fills missing parameters from the defaults', () => {

@@ -14,6 +14,8 @@ export const PICK_PLACE_PARAMS = {
   approach_height: 'height of the tool above the object top before descending (m)',
   approach_speed: 'tool speed while approaching, descending, placing and retreating (m/s)',
   grasp_depth: 'how far below the object top the tool point goes to grasp (m); deeper grips more, too deep hits the table',
+  grasp_offset_x: 'correction added to the observed object x when grasping (m): compensates perception error',
+  grasp_offset_y: 'correction added to the observed object y when grasping (m): compensates perception error',
   close_speed: 'finger closing speed until both pads touch (m/s)',
   grasp_wait: 'time to hold still after the pads touch, before lifting (s)',
   lift_height: 'tool height above the table while carrying (m)',
@@ -84,7 +86,8 @@ export class PickPlaceController implements Policy {
     switch (this.phase) {
       case 'approach': {
         // Track the object until the descent starts.
-        const [ox, oy] = object.position;
+        const ox = object.position[0] + p.grasp_offset_x;
+        const oy = object.position[1] + p.grasp_offset_y;
         this.grasped = { x: ox, y: oy, top: 2 * this.objectHalf };
         this.rotation = downwardRotation(graspYaw(object.orientation));
         this.gripperCommand = open;

@@ -3,7 +3,7 @@
  * scenario's control rate, and every topic recorded once per control period.
  */
 import type { LoadedScenario } from '../scenario/load.ts';
-import { applyObjectSetup, sampleObjectSetup, type ObjectSetup } from '../sim/randomize.ts';
+import { applyObjectSetup, samplePerceptionError, sampleObjectSetup, type ObjectSetup } from '../sim/randomize.ts';
 import { World } from '../sim/world.ts';
 import { TraceRecorder, type TopicWriter, type Trace } from '../trace/trace.ts';
 import {
@@ -44,6 +44,8 @@ export class SimLink implements RobotLink {
   private gripperCommand = 0;
   private seed = 0;
   private setup: ObjectSetup | undefined;
+  /** This episode's error [x, y] (m) of the object position the policy observes. */
+  private perceptionError: [number, number] = [0, 0];
   private last: Observation | undefined;
   /** Scratch row of /joint_states, reused every tick to keep the control loop allocation-light. */
   private readonly jointRow: Float64Array;
@@ -104,6 +106,7 @@ export class SimLink implements RobotLink {
     // The object setup first: it recomputes model constants, which overwrites the state.
     this.setup = sampleObjectSetup(scenario.randomization, seed);
     applyObjectSetup(world, ids.objectBody, this.setup);
+    this.perceptionError = samplePerceptionError(scenario.perception, seed);
     const qpos = world.data.qpos as Float64Array;
     const ctrl = world.data.ctrl as Float64Array;
     robot.home.forEach((q, i) => {
@@ -153,6 +156,7 @@ export class SimLink implements RobotLink {
       backend: 'sim',
       object: this.scenario.task.object,
       objectSetup: this.setup,
+      perceptionError: this.perceptionError,
       zone: this.scenario.task.zone,
       controlPeriod: this.controlPeriod,
     });
@@ -266,8 +270,9 @@ export class SimLink implements RobotLink {
       touch,
       wrench,
       objects: {
+        // The policy sees the object through the (miscalibrated) perception; topics keep the truth.
         [this.scenario.task.object]: {
-          position: [objectPose[0], objectPose[1], objectPose[2]],
+          position: [objectPose[0] + this.perceptionError[0], objectPose[1] + this.perceptionError[1], objectPose[2]],
           orientation: [objectPose[3], objectPose[4], objectPose[5], objectPose[6]],
         },
       },

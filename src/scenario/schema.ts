@@ -77,6 +77,14 @@ export const Scenario = z.strictObject({
     wall_time_limit: z.number().positive().default(30),
   }),
   randomization: Randomization,
+  perception: z
+    .strictObject({
+      /** Systematic error [x, y] (m) of the object position the policy observes: a camera-to-robot calibration error. Scoring uses the true pose. */
+      object_offset: z.tuple([z.number(), z.number()]).default([0, 0]),
+      /** Per-episode error (m) added on each axis, drawn uniformly from [-jitter, jitter] by the seed. */
+      object_jitter: z.number().min(0).default(0),
+    })
+    .default({ object_offset: [0, 0], object_jitter: 0 }),
   success: z
     .strictObject({
       /** The object centre must be this far inside the zone edge (m). */

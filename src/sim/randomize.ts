@@ -2,7 +2,9 @@
  * Domain randomization of the pick-and-place object: its pose, size, mass and friction are drawn
  * from the scenario's ranges with a seeded generator, so a seed always means the same episode.
  */
-import type { Randomization } from '../scenario/schema.ts';
+import type { Randomization, ScenarioSpec } from '../scenario/schema.ts';
+
+type Perception = ScenarioSpec['perception'];
 import { Rng } from './rng.ts';
 import type { World } from './world.ts';
 
@@ -20,6 +22,17 @@ export interface ObjectSetup {
   mass: number;
   /** Sliding friction coefficient. */
   friction: number;
+}
+
+/**
+ * The error of the object position the policy observes in episode `seed`: the scenario's
+ * systematic offset plus a seeded jitter. Drawn from its own stream, so adding perception
+ * error to a scenario leaves its object setups as they were.
+ */
+export function samplePerceptionError(perception: Perception, seed: number): [number, number] {
+  const rng = new Rng(seed ^ 0x5eed_cafe);
+  const j = perception.object_jitter;
+  return [perception.object_offset[0] + rng.uniform(-j, j), perception.object_offset[1] + rng.uniform(-j, j)];
 }
 
 /** Draws the object setup of `seed`; every value lies inside its range. */
