@@ -4,14 +4,14 @@ import { LiveFeed } from '../research/live.ts';
 import { EvaluatorPool } from '../research/pool.ts';
 import { createStudy, defaultStudyConfig, runStudy, type StudyConfig, type StudySummary } from '../research/study.ts';
 import { loadScenario } from '../scenario/load.ts';
-import { Store } from '../store/store.ts';
+import { DEFAULT_STORE_PATH, Store } from '../store/store.ts';
 import type { StudyRecord } from '../store/schema.ts';
 import { fixed, percent, table } from './format.ts';
 import { progress } from './progress.ts';
 import { parseInteger } from './sim-commands.ts';
 import { publishLiveFeed, startLiveView } from './view.ts';
 
-const DEFAULT_DB = '.arbor/arbor.db';
+const DEFAULT_DB = DEFAULT_STORE_PATH;
 
 interface RunFlags {
   researcher?: string;
@@ -27,7 +27,7 @@ interface RunFlags {
 }
 
 export function registerStudyCommands(program: Command): void {
-  program
+  const run = program
     .command('run')
     .description('run a study: propose, evaluate in parallel, keep what beats the best, validate')
     .argument('<scenario>', 'scenario YAML file')
@@ -35,54 +35,44 @@ export function registerStudyCommands(program: Command): void {
     .option('--budget-episodes <n>', 'training episodes in all', parseInteger)
     .option('--budget-candidates <n>', 'candidates in all, the baseline included', parseInteger)
     .option('--wall-time <s>', 'wall-clock seconds for the search', parseInteger)
-    .option('--seed <n>', "seed of the researcher's random stream", parseInteger)
-    .option('--workers <n>', 'worker threads (default: one per core)', parseInteger)
-    .option('--db <path>', 'study database', DEFAULT_DB)
-    .option('--json', 'print {study, baseline, best, validation} as JSON on stdout')
-    .option('--view', 'serve the live viewer for this study (127.0.0.1)')
-    .option('--port <n>', 'viewer port with --view (default 8080)', parseInteger)
-    .action(async (file: string, flags: RunFlags) => {
-      const scenario = loadScenario(file);
-      if (flags.researcher !== 'cmaes' && flags.researcher !== 'random') {
-        throw new Error(`--researcher '${flags.researcher}' is not known; use cmaes or random.`);
-      }
-      const base = defaultStudyConfig(scenario);
-      const config: StudyConfig = {
-        ...base,
-        researcher: flags.researcher,
-        seed: flags.seed ?? base.seed,
-        budget: {
-          episodes: flags.budgetEpisodes ?? base.budget.episodes,
-          candidates: flags.budgetCandidates ?? base.budget.candidates,
-          wallTime: flags.wallTime ?? base.budget.wallTime,
-        },
-      };
-      const store = Store.open(flags.db);
-      const study = createStudy(store, scenario, config);
-      process.stderr.write(`study ${study.id}: ${scenario.name}, ${config.researcher}, budget ${config.budget.episodes} episodes / ${config.budget.candidates} candidates / ${config.budget.wallTime} s, db ${flags.db}\n`);
-      await runAndReport(store, study, flags);
-    });
+    .option('--seed <n>', "seed of the researcher's random stream", parseInteger);
+  withRunOptions(run).action(async (file: string, flags: RunFlags) => {
+    const scenario = loadScenario(file);
+    if (flags.researcher !== 'cmaes' && flags.researcher !== 'random') {
+      throw new Error(`--researcher '${flags.researcher}' is not known; use cmaes or random.`);
+    }
+    const base = defaultStudyConfig(scenario);
+    const config: StudyConfig = {
+      ...base,
+      researcher: flags.researcher,
+      seed: flags.seed ?? base.seed,
+      budget: {
+        episodes: flags.budgetEpisodes ?? base.budget.episodes,
+        candidates: flags.budgetCandidates ?? base.budget.candidates,
+        wallTime: flags.wallTime ?? base.budget.wallTime,
+      },
+    };
+    const store = Store.open(flags.db);
+    const study = createStudy(store, scenario, config);
+    process.stderr.write(`study ${study.id}: ${scenario.name}, ${config.researcher}, budget ${config.budget.episodes} episodes / ${config.budget.candidates} candidates / ${config.budget.wallTime} s, db ${flags.db}\n`);
+    await runAndReport(store, study, flags);
+  });
 
-  program
+  const resume = program
     .command('resume')
     .description('continue a stopped or killed study where it stopped')
-    .argument('<study>', 'study id (see arbor studies)')
-    .option('--workers <n>', 'worker threads (default: one per core)', parseInteger)
-    .option('--db <path>', 'study database', DEFAULT_DB)
-    .option('--json', 'print {study, baseline, best, validation} as JSON on stdout')
-    .option('--view', 'serve the live viewer for this study (127.0.0.1)')
-    .option('--port <n>', 'viewer port with --view (default 8080)', parseInteger)
-    .action(async (id: string, flags: RunFlags) => {
-      const store = Store.open(flags.db);
-      const study = requireStudy(store, id, flags.db);
-      if (study.status === 'done') {
-        process.stderr.write(`study ${id} is already done.\n`);
-        printResults(store, study, flags.json);
-        return;
-      }
-      process.stderr.write(`resuming study ${id} (${study.status})\n`);
-      await runAndReport(store, study, flags);
-    });
+    .argument('<study>', 'study id (see arbor studies)');
+  withRunOptions(resume).action(async (id: string, flags: RunFlags) => {
+    const store = Store.open(flags.db);
+    const study = requireStudy(store, id, flags.db);
+    if (study.status === 'done') {
+      process.stderr.write(`study ${id} is already done.\n`);
+      printResults(store, study, flags.json);
+      return;
+    }
+    process.stderr.write(`resuming study ${id} (${study.status})\n`);
+    await runAndReport(store, study, flags);
+  });
 
   program
     .command('studies')
@@ -148,6 +138,16 @@ export function registerStudyCommands(program: Command): void {
       console.log(JSON.stringify(best.body, null, 2));
       store.close();
     });
+}
+
+/** The options `run` and `resume` share: workers, database, output, live viewing. */
+function withRunOptions(command: Command): Command {
+  return command
+    .option('--workers <n>', 'worker threads (default: one per core)', parseInteger)
+    .option('--db <path>', 'study database', DEFAULT_DB)
+    .option('--json', 'print {study, baseline, best, validation} as JSON on stdout')
+    .option('--view', 'serve the live viewer for this study (127.0.0.1)')
+    .option('--port <n>', 'viewer port with --view (default 8080)', parseInteger);
 }
 
 function requireStudy(store: Store, id: string, db: string): StudyRecord {

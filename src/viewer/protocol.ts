@@ -160,15 +160,8 @@ export interface EpisodeFrames {
   series: Float32Array[];
 }
 
-/** Arrays to pack into an episode blob. */
-export interface EpisodeParts {
-  header: EpisodeHeader;
-  times: Float32Array;
-  poses: Float32Array;
-  contactStart: Uint32Array;
-  contacts: Float32Array;
-  series: Float32Array[];
-}
+/** Arrays to pack into an episode blob: the same parts a decoded episode has. */
+export type EpisodeParts = EpisodeFrames;
 
 /** Packs an episode into one buffer. */
 export function encodeEpisode(parts: EpisodeParts): Uint8Array {
