@@ -73,9 +73,10 @@ export class SimLink implements RobotLink {
       actuators: this.robot.joints.map((j) => world.id('actuator', j.actuator)),
       fingerQpos: fingerIds.map((id) => (model.jnt_qposadr as Int32Array)[id]),
       fingerActuators: this.robot.gripper.actuators.map((name) => world.id('actuator', name)),
-      touch: this.robot.gripper.touch_sensors.map((name) => world.id('sensor', name)),
-      force: this.robot.wrench ? world.id('sensor', this.robot.wrench.force_sensor) : -1,
-      torque: this.robot.wrench ? world.id('sensor', this.robot.wrench.torque_sensor) : -1,
+      // Sensor addresses in sensordata, resolved once: record() runs every control tick.
+      touch: this.robot.gripper.touch_sensors.map((name) => world.sensorAdr(world.id('sensor', name))),
+      force: this.robot.wrench ? world.sensorAdr(world.id('sensor', this.robot.wrench.force_sensor)) : -1,
+      torque: this.robot.wrench ? world.sensorAdr(world.id('sensor', this.robot.wrench.torque_sensor)) : -1,
       tcp,
       objectBody,
       objectQpos: objectJoint >= 0 ? (model.jnt_qposadr as Int32Array)[objectJoint] : -1,
@@ -221,10 +222,11 @@ export class SimLink implements RobotLink {
     const objectPose = [qpos[o], qpos[o + 1], qpos[o + 2], qpos[o + 4], qpos[o + 5], qpos[o + 6], qpos[o + 3]];
     writers.object.push(t, objectPose);
 
+    const sensordata = data.sensordata as Float64Array;
     const wrench = new Float64Array(6);
     if (ids.force >= 0) {
-      wrench.set(world.sensor(ids.force), 0);
-      wrench.set(world.sensor(ids.torque), 3);
+      wrench.set(sensordata.subarray(ids.force, ids.force + 3), 0);
+      wrench.set(sensordata.subarray(ids.torque, ids.torque + 3), 3);
     }
     writers.wrench.push(t, wrench);
 
@@ -233,8 +235,8 @@ export class SimLink implements RobotLink {
     let fingerForce = 0;
     for (const a of ids.fingerActuators) fingerForce += Math.abs(force[a]) / ids.fingerActuators.length;
     const touch: [number, number] = [
-      ids.touch[0] !== undefined ? world.sensor(ids.touch[0])[0] : 0,
-      ids.touch[1] !== undefined ? world.sensor(ids.touch[1])[0] : 0,
+      ids.touch[0] !== undefined ? sensordata[ids.touch[0]] : 0,
+      ids.touch[1] !== undefined ? sensordata[ids.touch[1]] : 0,
     ];
     writers.gripper.push(t, [width, this.gripperCommand, fingerForce, touch[0], touch[1]]);
     writers.clock.push(t, [t]);

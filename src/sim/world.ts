@@ -138,11 +138,9 @@ export class World {
     return false;
   }
 
-  /** Values of a named sensor. */
-  sensor(id: number): Float64Array {
-    const adr = (this.model.sensor_adr as Int32Array)[id];
-    const dim = (this.model.sensor_dim as Int32Array)[id];
-    return (this.data.sensordata as Float64Array).subarray(adr, adr + dim);
+  /** Where a sensor's values start in `data.sensordata` (a model constant, safe to keep). */
+  sensorAdr(id: number): number {
+    return (this.model.sensor_adr as Int32Array)[id];
   }
 
   /** Active contacts with their forces. */
