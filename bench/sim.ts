@@ -14,26 +14,26 @@ import { World } from '../src/sim/world.ts';
 import { loadMujoco } from '../src/sim/mujoco.ts';
 
 const STEPS = 20_000;
-const REPEATS = 3;
+const REPEATS = 7;
 const scenario = loadScenario('scenarios/pick-place.yaml');
 const home = scenario.robotConfig.home;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** The native protocol, in mujoco-js: arm at home, ctrl 0, 1000 warm-up steps, then timed steps. */
-async function wasmStepsPerSecond(): Promise<number> {
+async function wasmStepper(): Promise<{ rate(): number; dispose(): void }> {
   const world = await World.load(scenario.worldPath);
-  const rates: number[] = [];
-  for (let r = 0; r < REPEATS; r++) {
-    world.resetData();
-    (world.data.qpos as Float64Array).set(home, 0);
-    world.forward();
-    world.step(1000);
-    const t0 = performance.now();
-    world.step(STEPS);
-    rates.push(STEPS / ((performance.now() - t0) / 1000));
-  }
-  world.dispose();
-  return median(rates);
+  return {
+    rate() {
+      world.resetData();
+      (world.data.qpos as Float64Array).set(home, 0);
+      world.forward();
+      world.step(1000);
+      const t0 = performance.now();
+      world.step(STEPS);
+      return STEPS / ((performance.now() - t0) / 1000);
+    },
+    dispose: () => world.dispose(),
+  };
 }
 
 /**
@@ -97,7 +97,8 @@ async function episodesPerSecond(): Promise<{ perSecond: number; wallPer5s: numb
   return { perSecond: n / wall, wallPer5s: (wall / simulated) * 5 };
 }
 
-function native(): { rate: number; version: string } | { error: string } {
+/** Builds the native reference; returns a function timing one run of it, or why it cannot. */
+function nativeStepper(): { rate(): { rate: number; version: string } } | { error: string } {
   try {
     execFileSync('bash', ['bench/native/build.sh'], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (error) {
@@ -105,25 +106,38 @@ function native(): { rate: number; version: string } | { error: string } {
   }
   const binary = 'bench/native/build/step';
   if (!existsSync(binary)) return { error: 'native build produced no binary' };
-  const rates: number[] = [];
-  let version = '';
-  for (let r = 0; r < REPEATS; r++) {
-    const out = execFileSync(binary, [scenario.worldPath, String(STEPS), home.join(',')], { encoding: 'utf8' });
-    const json = JSON.parse(out.trim().split('\n').at(-1)!) as { steps_per_second: number; mujoco_version: string };
-    rates.push(json.steps_per_second);
-    version = json.mujoco_version;
-  }
-  return { rate: median(rates), version };
+  return {
+    rate() {
+      const out = execFileSync(binary, [scenario.worldPath, String(STEPS), home.join(',')], { encoding: 'utf8' });
+      const json = JSON.parse(out.trim().split('\n').at(-1)!) as { steps_per_second: number; mujoco_version: string };
+      return { rate: json.steps_per_second, version: json.mujoco_version };
+    },
+  };
 }
 
-const wasm = await wasmStepsPerSecond();
+// wasm and native runs alternate, so both see the same machine load (this one is noisy).
+const stepper = await wasmStepper();
+const nativeRef = nativeStepper();
+const wasmRates: number[] = [];
+const nativeRates: number[] = [];
+let nativeVersion = '';
+for (let r = 0; r < REPEATS; r++) {
+  wasmRates.push(stepper.rate());
+  if ('rate' in nativeRef) {
+    const n = nativeRef.rate();
+    nativeRates.push(n.rate);
+    nativeVersion = n.version;
+  }
+}
+stepper.dispose();
+const wasm = median(wasmRates);
+const reference = 'rate' in nativeRef ? { rate: median(nativeRates), version: nativeVersion } : nativeRef;
 const mjVersion = (await loadMujoco()).mj_versionString();
 const control = await controlOverhead();
 const episodes = await episodesPerSecond();
-const reference = native();
 
 console.log('# sim core (one core, sim/pick_place.xml, 2 ms timestep)');
-console.log(`physics_steps_per_s_mujoco_js:      ${wasm.toFixed(0)}   (mujoco-js 0.0.7 = MuJoCo ${mjVersion}, median of ${REPEATS} x ${STEPS} steps)`);
+console.log(`physics_steps_per_s_mujoco_js:      ${wasm.toFixed(0)}   (mujoco-js 0.0.7 = MuJoCo ${mjVersion}, median of ${REPEATS} x ${STEPS} steps, alternating with native)`);
 if ('rate' in reference) {
   console.log(`physics_steps_per_s_native:         ${reference.rate.toFixed(0)}   (Debian libmujoco ${reference.version}, gcc -O2; a different MuJoCo version)`);
   console.log(`mujoco_js_vs_native:                ${(wasm / reference.rate).toFixed(2)}x   (target >= 0.85x)`);
