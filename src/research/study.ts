@@ -140,15 +140,23 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
   let lastGenerationSeconds = 0;
   store.updateStudy(studyId, { status: 'running' });
 
-  const progress = (phase: StudyProgress['phase']) => {
+  // Progress is reported after every episode, so it reads counters, not the store: the training
+  // episode count is kept here, and the candidate count and best figure refresh per batch.
+  let trainEpisodes = store.episodes({ studyId, split: 'train' }).length;
+  let candidateCount = 0;
+  let bestFigure = { score: NaN, success_rate: NaN };
+  const refresh = () => {
+    candidateCount = store.candidates(studyId).length;
     const best = incumbent(store, studyId);
-    const figure = best ? trainFigure(store, best.id) : { score: NaN, success_rate: NaN };
+    if (best) bestFigure = figureOf(store, best.id);
+  };
+  const progress = (phase: StudyProgress['phase']) => {
     options.onProgress?.({
-      episodes: store.episodes({ studyId, split: 'train' }).length,
-      candidates: store.candidates(studyId).length,
+      episodes: trainEpisodes,
+      candidates: candidateCount,
       generation,
-      bestScore: figure.score,
-      bestSuccess: figure.success_rate,
+      bestScore: bestFigure.score,
+      bestSuccess: bestFigure.success_rate,
       phase,
       elapsed: (performance.now() - started) / 1000,
     });
@@ -160,10 +168,11 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
       for (const seed of seeds) if (!done.has(seed)) jobs.push({ policy: c.body as unknown as PolicyFile, seed, tag: { candidate: c.id, split } });
     }
     if (jobs.length === 0) return;
+    refresh();
     progress(phase);
     await pool.evaluate(jobs, (result) => {
       if (!result.ok && result.reason === 'cancelled') return;
-      recordResult(store, studyId, result, split);
+      if (recordResult(store, studyId, result, split) && split === 'train') trainEpisodes++;
       const { candidate } = result.job.tag as { candidate: number };
       options.onStored?.({ kind: 'episode', candidate, seed: result.seed });
       progress(phase);
@@ -179,7 +188,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     });
     await evaluate([baseline], trainSeeds(config, 0), 'train', 'baseline');
     if (aborted()) return stop();
-    const figure = trainFigure(store, baseline.id);
+    const figure = figureOf(store, baseline.id);
     store.decideCandidate(baseline.id, { status: 'keep', scoreMean: figure.score, scoreStd: figure.std, successRate: figure.success_rate, nEpisodes: figure.episodes, nCrashes: figure.crashes });
     generation = 1;
     saveLoop();
@@ -187,11 +196,10 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
 
   while (!aborted()) {
     const candidatesSoFar = store.candidates(studyId).length;
-    const episodesSoFar = store.episodes({ studyId, split: 'train' }).length;
     const proposals = researcher.ask();
     const perGeneration = (proposals.length + 1) * config.seedsPerCandidate;
     if (candidatesSoFar + proposals.length > config.budget.candidates) break;
-    if (episodesSoFar + perGeneration > config.budget.episodes) break;
+    if (trainEpisodes + perGeneration > config.budget.episodes) break;
     if (elapsed() + lastGenerationSeconds > config.budget.wallTime) break;
 
     const generationStarted = performance.now();
@@ -228,6 +236,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     lastGenerationSeconds = (performance.now() - generationStarted) / 1000;
     generation++;
     saveLoop();
+    refresh();
     progress('search');
   }
   if (aborted()) return stop();
@@ -259,7 +268,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
   }
   function summarize(status: 'done' | 'stopped', figures: Pick<StudySummary, 'validation' | 'baseline'>): StudySummary {
     const best = incumbent(store, studyId);
-    const train = best ? trainFigure(store, best.id) : { success_rate: NaN, score: NaN, episodes: 0 };
+    const train = best ? figureOf(store, best.id) : { success_rate: NaN, score: NaN, episodes: 0 };
     return {
       study: studyId,
       status,
@@ -298,19 +307,19 @@ function addCandidate(store: Store, studyId: string, options: RunOptions, input:
   return c;
 }
 
-function recordResult(store: Store, studyId: string, r: EpisodeResult, split: 'train' | 'validation' | 'baseline'): void {
+/** Stores a finished episode; false when it was already stored (a resumed duplicate). */
+function recordResult(store: Store, studyId: string, r: EpisodeResult, split: 'train' | 'validation' | 'baseline'): boolean {
   const { candidate } = r.job.tag as { candidate: number };
   if (r.ok) {
-    store.recordEpisode({
+    return !!store.recordEpisode({
       studyId, candidateId: candidate, split, seed: r.seed, status: 'ok', success: r.success, score: r.score,
       outcome: r.metrics.outcome, metrics: r.metrics, breakdown: r.breakdown, trace: r.trace, wallTime: r.wallTime,
     });
-  } else {
-    store.recordEpisode({
-      studyId, candidateId: candidate, split, seed: r.seed, status: 'crash', success: false, score: null,
-      outcome: 'crash', metrics: {}, breakdown: {}, wallTime: r.wallTime, crashReason: r.reason,
-    });
   }
+  return !!store.recordEpisode({
+    studyId, candidateId: candidate, split, seed: r.seed, status: 'crash', success: false, score: null,
+    outcome: 'crash', metrics: {}, breakdown: {}, wallTime: r.wallTime, crashReason: r.reason,
+  });
 }
 
 /** The current best: the study's best candidate, or the baseline before anything beat it. */
@@ -337,10 +346,6 @@ function figureOf(store: Store, candidateId: number, seeds?: number[], split: 't
     episodes: episodes.length,
     crashes: episodes.filter((e) => e.status === 'crash').length,
   };
-}
-
-function trainFigure(store: Store, candidateId: number) {
-  return figureOf(store, candidateId);
 }
 
 function pick<T extends Figure>(f: T): Figure {
