@@ -18,7 +18,7 @@ interface Throughput {
 
 /** Times `episodes` default-policy episodes on a fresh pool of `workers` threads. */
 async function measure(scenarioPath: string, workers: number, episodes: number): Promise<Throughput> {
-  const policy = defaultPolicy(loadScenario(scenarioPath));
+  const policy = defaultPolicy(await loadScenario(scenarioPath));
   const pool = await EvaluatorPool.create(scenarioPath, { workers });
   try {
     // Warm-up: two episodes per worker, so every thread's JIT and wasm are hot.

@@ -16,7 +16,7 @@ import { Store } from '../src/store/store.ts';
 const TARGET = 0.9;
 const CAP = { cmaes: Number(process.env.ARBOR_BENCH_CMAES_EPISODES ?? 2000), random: Number(process.env.ARBOR_BENCH_RANDOM_EPISODES ?? 4000) };
 const SEEDS = (process.env.ARBOR_BENCH_SEEDS ?? '1,2').split(',').map(Number);
-const scenario = loadScenario('scenarios/pick-place.yaml');
+const scenario = await loadScenario('scenarios/pick-place.yaml');
 const validationSeeds = Array.from({ length: 64 }, (_, i) => 1000 + i);
 const pool = await EvaluatorPool.create(scenario.file);
 const dir = mkdtempSync(join(tmpdir(), 'arbor-bench-'));

@@ -8,14 +8,14 @@ import { existsSync } from 'node:fs';
 import { defaultPolicy } from '../src/policy/policy.ts';
 import { createPolicy } from '../src/policy/create.ts';
 import { EpisodeRunner } from '../src/research/episode.ts';
+import { SimLink } from '../src/robot/sim-link.ts';
 import { loadScenario } from '../src/scenario/load.ts';
-import { Kinematics } from '../src/sim/kinematics.ts';
 import { World } from '../src/sim/world.ts';
 import { loadMujoco } from '../src/sim/mujoco.ts';
 
 const STEPS = 20_000;
 const REPEATS = 7;
-const scenario = loadScenario('scenarios/pick-place.yaml');
+const scenario = await loadScenario('scenarios/pick-place.yaml');
 const home = scenario.robotConfig.home;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -44,8 +44,9 @@ async function wasmStepper(): Promise<{ rate(): number; dispose(): void }> {
 async function controlOverhead(): Promise<{ withControl: number; bare: number; overhead: number }> {
   const runner = await EpisodeRunner.create(scenario);
   const link = runner.link;
-  const world = link.world;
-  const kinematics = new Kinematics(world, scenario.robotConfig.joints.map((j) => j.name), world.id('site', scenario.robotConfig.tcp_site));
+  const sim = link.inner as SimLink;
+  const world = sim.world;
+  const kinematics = link.kinematics;
   const policyFile = defaultPolicy(scenario);
   const ticks = Math.round(scenario.episode.duration / link.controlPeriod);
   let controlled = 0;
@@ -59,9 +60,9 @@ async function controlOverhead(): Promise<{ withControl: number; bare: number; o
     const ctrlLog: Float64Array[] = [];
     let t0 = performance.now();
     let obs = await link.reset(seed);
-    policy.reset(obs);
+    await policy.reset(obs);
     for (let i = 0; i < ticks; i++) {
-      obs = await link.act(policy.act(obs));
+      obs = await link.act(await policy.act(obs));
       ctrlLog.push(Float64Array.from(world.data.ctrl as Float64Array));
     }
     link.trace();
@@ -70,13 +71,12 @@ async function controlOverhead(): Promise<{ withControl: number; bare: number; o
     t0 = performance.now();
     for (const ctrl of ctrlLog) {
       (world.data.ctrl as Float64Array).set(ctrl);
-      world.step(link.substeps);
+      world.step(sim.substeps);
     }
     if (!counted) continue;
     bare += performance.now() - t0;
-    steps += ticks * link.substeps;
+    steps += ticks * sim.substeps;
   }
-  kinematics.dispose();
   await runner.close();
   return { withControl: steps / (controlled / 1000), bare: steps / (bare / 1000), overhead: controlled / bare - 1 };
 }

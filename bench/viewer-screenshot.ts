@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import { makeDemoStudy } from '../src/viewer/demo-study.ts';
+import { makeDemoStudy } from '../test/fixtures/demo-study.ts';
 import { startViewer } from '../src/viewer/server.ts';
 
 const out = resolve(process.argv[2] ?? 'docs/viewer.png');

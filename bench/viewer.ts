@@ -20,7 +20,7 @@ import { EpisodeRunner } from '../src/research/episode.ts';
 import { LiveFeed } from '../src/research/live.ts';
 import { Store } from '../src/store/store.ts';
 import { Trace, type TopicSeries } from '../src/trace/trace.ts';
-import { makeDemoStudy } from '../src/viewer/demo-study.ts';
+import { makeDemoStudy } from '../test/fixtures/demo-study.ts';
 import { Poser } from '../src/viewer/poser.ts';
 import { CONTACT_STRIDE, POSE_STRIDE, decodeEpisode, decodeLiveFrame, encodeEpisode, encodeLiveFrame } from '../src/viewer/protocol.ts';
 import { startViewer } from '../src/viewer/server.ts';
@@ -39,7 +39,7 @@ const demo = await makeDemoStudy(dir, [1]);
 // A real episode: its qpos per control tick (for the live stream) and its trace (for the 10k episode).
 const runner = await EpisodeRunner.create(demo.scenario);
 const qposes: Float64Array[] = [];
-const run = await runner.run(defaultPolicy(demo.scenario), 7, () => qposes.push((runner.link.world.data.qpos as Float64Array).slice()));
+const run = await runner.run(defaultPolicy(demo.scenario), 7, () => qposes.push(runner.link.snapshot()!.qpos));
 await runner.close();
 
 // ----- 1. wire formats ----------------------------------------------------------------------
@@ -98,7 +98,7 @@ for (const [name, topic] of run.trace.topics) {
 const store = Store.open(demo.dbPath);
 const big = store.recordEpisode({
   studyId: demo.studyId, candidateId: demo.candidates[1], split: 'validation', seed: 424242, status: 'ok', success: run.success, score: run.score,
-  outcome: run.metrics.outcome, metrics: run.metrics, breakdown: run.breakdown, trace: new Trace(bigTopics, run.trace.meta), wallTime: run.wallTime,
+  outcome: run.outcome, metrics: run.metrics, terms: run.terms, trace: new Trace(bigTopics, run.trace.meta), wallTime: run.wallTime,
 })!;
 store.close();
 

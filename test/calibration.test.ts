@@ -15,7 +15,7 @@ const seeds = (from: number, count: number) => Array.from({ length: count }, (_,
 
 describe('pick-place calibration', () => {
   it('the defaults succeed on 5% to 40% of seeds 0..63', async () => {
-    const policy = defaultPolicy(scenario());
+    const policy = defaultPolicy(await scenario());
     const results = await pool.evaluate(seeds(0, 64).map((seed) => ({ policy, seed })));
     expect(results.every((r) => r.ok)).toBe(true);
     const rate = results.filter((r) => r.ok && r.success).length / 64;

@@ -6,10 +6,12 @@ import { defaultPolicy } from '../src/policy/policy.ts';
 import { EpisodeRunner } from '../src/research/episode.ts';
 import { decodeTrace, encodeTrace, loadTrace, saveTrace } from '../src/trace/trace.ts';
 import { TOPIC, objectPoseTopic } from '../src/trace/topics.ts';
-import { samplePerceptionError } from '../src/sim/randomize.ts';
-import { scenario, tunedPolicy } from './helpers.ts';
+import { samplePerceptionError } from '../src/tasks/pick-place/scene.ts';
+import { SimLink } from '../src/robot/sim-link.ts';
+import { pickPlace, scenario, tunedPolicy } from './helpers.ts';
 
-const sc = scenario();
+const sc = await scenario();
+const perception = pickPlace(sc).perception;
 let runner: EpisodeRunner;
 beforeAll(async () => {
   runner = await EpisodeRunner.create(sc);
@@ -63,19 +65,19 @@ describe('episodes', () => {
     const link = runner.link;
     const obs = await link.reset(17);
     const truth = link.trace().topic(objectPoseTopic('box')).data;
-    const error = samplePerceptionError(sc.perception, 17);
+    const error = samplePerceptionError(perception, 17);
     expect(obs.objects.box.position[0] - truth[0]).toBeCloseTo(error[0], 6);
     expect(obs.objects.box.position[1] - truth[1]).toBeCloseTo(error[1], 6);
     for (let seed = 0; seed < 200; seed++) {
-      const [ex, ey] = samplePerceptionError(sc.perception, seed);
-      const j = sc.perception.object_jitter;
-      expect(Math.abs(ex - sc.perception.object_offset[0])).toBeLessThanOrEqual(j);
-      expect(Math.abs(ey - sc.perception.object_offset[1])).toBeLessThanOrEqual(j);
+      const [ex, ey] = samplePerceptionError(perception, seed);
+      const j = perception.object_jitter;
+      expect(Math.abs(ex - perception.object_offset[0])).toBeLessThanOrEqual(j);
+      expect(Math.abs(ey - perception.object_offset[1])).toBeLessThanOrEqual(j);
     }
   });
 
   it('leaks no wasm memory from one episode to the next', async () => {
-    const world = runner.link.world;
+    const world = (runner.link.inner as SimLink).world;
     const wasmBytes = () => {
       const probe = new world.mj.DoubleBuffer(1);
       const bytes = (probe.GetView() as Float64Array).buffer.byteLength;

@@ -12,13 +12,13 @@ import { scenario } from './helpers.ts';
 const original = readFileSync('scenarios/pick-place.yaml', 'utf8');
 
 /** Writes a scenario variant into a temp copy of the repo layout and loads it. */
-function loadVariant(edit: (text: string) => string): ValidationError {
+async function loadVariant(edit: (text: string) => string): Promise<ValidationError> {
   const dir = mkdtempSync(join(tmpdir(), 'arbor-scn-'));
   mkdirSync(join(dir, 'scenarios'));
   const file = join(dir, 'scenarios', 'bad.yaml');
   writeFileSync(file, edit(original).replaceAll('../robots/', `${process.cwd()}/robots/`).replaceAll('../sim/', `${process.cwd()}/sim/`));
   try {
-    loadScenario(file);
+    await loadScenario(file);
   } catch (error) {
     expect(error).toBeInstanceOf(ValidationError);
     return error as ValidationError;
@@ -27,43 +27,45 @@ function loadVariant(edit: (text: string) => string): ValidationError {
 }
 
 describe('scenario errors name the field, the line and the fix', () => {
-  it('reports a bad value with its path, line and range hint', () => {
-    const err = loadVariant((t) => t.replace('control_rate: 50', 'control_rate: -5'));
+  it('reports a bad value with its path, line and range hint', async () => {
+    const err = await loadVariant((t) => t.replace('control_rate: 50', 'control_rate: -5'));
     const p = err.problems[0];
     expect(p.path).toBe('episode.control_rate');
     expect(p.line).toBe(original.split('\n').findIndex((l) => l.includes('control_rate')) + 1);
     expect(err.message).toMatch(/bad\.yaml:\d+: episode\.control_rate: .*\(change the value to fit the range\)/);
   });
 
-  it('reports every problem at once, with typos and missing fields', () => {
-    const err = loadVariant((t) => t.replace('duration: 6.0', 'durration: 6.0').replace('object_mass: [0.1, 0.8]', 'object_mass: [0.8, 0.1]'));
+  it('reports every problem at once, with typos and missing fields', async () => {
+    const err = await loadVariant((t) => t.replace('duration: 6.0', 'durration: 6.0').replace('object_mass: [0.1, 0.8]', 'object_mass: [0.8, 0.1]'));
     const paths = err.problems.map((p) => p.path).sort();
-    expect(paths).toEqual(['episode', 'episode.duration', 'randomization.object_mass'].sort());
+    expect(paths).toEqual(['episode', 'episode.duration', 'task.randomization.object_mass'].sort());
     expect(err.problems.find((p) => p.path === 'episode.duration')?.hint).toBe('add this field');
     expect(err.problems.find((p) => p.path === 'episode')?.hint).toBe('remove it or check its spelling');
   });
 
-  it('reports a parameter default outside its bounds', () => {
-    const err = loadVariant((t) => t.replace('ik_gain:         { min: 0.05, max: 1.0,  default: 0.25', 'ik_gain:         { min: 0.05, max: 1.0,  default: 3'));
+  it('reports a parameter default outside its bounds', async () => {
+    const err = await loadVariant((t) => t.replace('ik_gain:         { min: 0.05,  max: 1.0,  default: 0.25', 'ik_gain:         { min: 0.05,  max: 1.0,  default: 3'));
     expect(err.problems[0].path).toBe('policy.params.ik_gain.default');
     expect(err.problems[0].message).toMatch(/within \[min, max\]/);
   });
 
-  it('reports broken YAML with its line', () => {
-    const err = loadVariant((t) => t.replace('kind: pick_place', 'kind: [pick_place'));
+  it('reports broken YAML with its line', async () => {
+    const err = await loadVariant((t) => t.replace('kind: pick_place', 'kind: [pick_place'));
     expect(err.problems[0].message).toMatch(/not valid YAML/);
     expect(err.problems[0].line).toBeGreaterThan(0);
   });
 
-  it('exports a JSON Schema that names the scenario fields', () => {
-    const schema = scenarioJsonSchema() as { properties: Record<string, unknown>; required: string[] };
-    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['robot', 'world', 'task', 'episode', 'randomization', 'policy', 'budget']));
+  it('exports a JSON Schema that names the scenario fields', async () => {
+    const schema = (await scenarioJsonSchema()) as { properties: Record<string, { properties?: Record<string, unknown> }>; required: string[] };
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['robot', 'world', 'task', 'episode', 'policy', 'budget']));
+    expect(Object.keys(schema.properties.task.properties ?? {})).toEqual(expect.arrayContaining(['kind', 'object', 'zone', 'randomization']));
     expect(schema.required).toEqual(expect.arrayContaining(['robot', 'world', 'task']));
   });
 });
 
+const sc = await scenario();
+
 describe('policy files are checked against the parameter space', () => {
-  const sc = scenario();
   it('names unknown parameters and out-of-range values', () => {
     try {
       resolvePolicy({ kind: 'params', params: { lift_heigth: 0.2, ik_gain: 7 } }, sc, 'mine.json');

@@ -1,14 +1,20 @@
 /** Shared test fixtures: the real scenario, a runner on it, and a tuned policy. */
 import { readFileSync } from 'node:fs';
 import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
-import type { PolicyFile } from '../src/policy/policy.ts';
+import type { ParamsPolicyFile } from '../src/policy/policy.ts';
+import type { PickPlaceSpec } from '../src/tasks/pick-place/schema.ts';
 
 export const SCENARIO_PATH = 'scenarios/pick-place.yaml';
 
-export function scenario(): LoadedScenario {
+export function scenario(): Promise<LoadedScenario> {
   return loadScenario(SCENARIO_PATH);
 }
 
-export function tunedPolicy(): PolicyFile {
-  return JSON.parse(readFileSync('scenarios/pick-place.tuned.json', 'utf8')) as PolicyFile;
+/** The pick-and-place task section of a scenario. */
+export function pickPlace(sc: LoadedScenario): PickPlaceSpec {
+  return sc.task as PickPlaceSpec;
+}
+
+export function tunedPolicy(): ParamsPolicyFile {
+  return JSON.parse(readFileSync('scenarios/pick-place.tuned.json', 'utf8')) as ParamsPolicyFile;
 }

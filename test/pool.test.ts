@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultPolicy, loadPolicyFile, type PolicyFile } from '../src/policy/policy.ts';
 import { EpisodeRunner } from '../src/research/episode.ts';
 import type { LiveFrame } from '../src/research/live.ts';
-import { EvaluatorPool, type EpisodeJob, type EpisodeResult } from '../src/research/pool.ts';
+import type { EpisodeJob, EpisodeResult } from '../src/research/evaluator.ts';
+import { EvaluatorPool } from '../src/research/pool.ts';
 import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
 
 const SCENARIO = 'scenarios/pick-place.yaml';
@@ -14,7 +15,7 @@ describe('EvaluatorPool (real MuJoCo, 2 workers)', () => {
   let pool: EvaluatorPool;
 
   beforeAll(async () => {
-    scenario = loadScenario(SCENARIO);
+    scenario = await loadScenario(SCENARIO);
     baseline = defaultPolicy(scenario);
     tuned = loadPolicyFile('scenarios/pick-place.tuned.json', scenario);
     pool = await EvaluatorPool.create(SCENARIO, { workers: 2 });
@@ -71,14 +72,14 @@ describe('EvaluatorPool (real MuJoCo, 2 workers)', () => {
 
   it('rejects create with the worker\'s message when the scenario path is bad', async () => {
     await expect(EvaluatorPool.create('scenarios/no-such-scenario.yaml', { workers: 2 })).rejects.toThrow(
-      /no-such-scenario\.yaml.*cannot be read/,
+      /no-such-scenario\.yaml.*does not exist/,
     );
   });
 });
 
 describe('EvaluatorPool drain and live frames', () => {
   it('finishes the jobs in flight, cancels the queued ones, and streams tagged frames', async () => {
-    const scenario = loadScenario(SCENARIO);
+    const scenario = await loadScenario(SCENARIO);
     const frames: LiveFrame[] = [];
     const pool = await EvaluatorPool.create(SCENARIO, {
       workers: 2,

@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { scorePickPlace } from '../src/scoring/pick-place.ts';
+import { scorePickPlace as score } from '../src/tasks/pick-place/score.ts';
 import { TraceRecorder } from '../src/trace/trace.ts';
 import {
   CONTACT_FIELDS, GRIPPER_FIELDS, POSE_FIELDS, SAFETY_FIELDS, TOPIC, TYPE, jointStateFields, objectPoseTopic,
 } from '../src/trace/topics.ts';
-import { scenario } from './helpers.ts';
+import { pickPlace, scenario } from './helpers.ts';
 
-const sc = scenario();
-const [zx, zy] = sc.task.zone.center;
+const sc = await scenario();
+const spec = pickPlace(sc);
+const scorePickPlace = (trace: Parameters<typeof score>[0], _: unknown) => score(trace, spec, sc.episode.duration);
+const [zx, zy] = spec.zone.center;
 const OPEN = 0.09;
 const H = 0.025;
 
@@ -29,7 +31,7 @@ function traceOf(ticks: Tick[]) {
     pose.push(t, [k.x, k.y, k.z, 0, 0, 0, 1]);
     grip.push(t, [k.width ?? k.command, k.command, 0, 0, 0]);
     contacts.push(t, [0, k.tableForce ?? 0, 0, 0]);
-    safety.push(t, [0, 0, 0]);
+    safety.push(t, [0, 0, 0, 0, 0]);
   });
   return rec.finish();
 }
@@ -73,7 +75,7 @@ describe('pick-and-place scoring from topics', () => {
     expect(s.metrics.outcome).toBe('miss');
     expect(s.success).toBe(false);
     expect(s.metrics.place_error).toBeCloseTo(0.2, 5);
-    expect(s.breakdown.success).toBe(0);
+    expect(s.terms.success).toBe(0);
     expect(s.score).toBeLessThan(0.4);
   });
 
@@ -88,7 +90,7 @@ describe('pick-and-place scoring from topics', () => {
     const s = scorePickPlace(episode({ tableForce: 300 }), sc);
     expect(s.metrics.outcome).toBe('collision');
     expect(s.metrics.peak_table_force).toBe(300);
-    expect(s.breakdown.contact_force).toBeCloseTo(1 - 300 / sc.score.force_scale, 6);
+    expect(s.terms.contact_force).toBeCloseTo(1 - 300 / spec.score.force_scale, 6);
     expect(s.success).toBe(false);
   });
 

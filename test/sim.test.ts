@@ -2,12 +2,13 @@ import { describe, expect, it, beforeAll, afterAll } from 'vitest';
 import { World } from '../src/sim/world.ts';
 import { Kinematics } from '../src/sim/kinematics.ts';
 import { RayCamera } from '../src/sim/ray-camera.ts';
-import { applyObjectSetup, sampleObjectSetup } from '../src/sim/randomize.ts';
+import { applyObjectSetup } from '../src/sim/randomize.ts';
+import { sampleObjectSetup } from '../src/tasks/pick-place/scene.ts';
 import { solveIk, downwardRotation } from '../src/policy/ik.ts';
 import { Rng } from '../src/sim/rng.ts';
-import { scenario } from './helpers.ts';
+import { pickPlace, scenario } from './helpers.ts';
 
-const sc = scenario();
+const sc = await scenario();
 let world: World;
 beforeAll(async () => {
   world = await World.load(sc.worldPath);
@@ -89,7 +90,7 @@ describe('inverse kinematics', () => {
 
 describe('randomization', () => {
   it('keeps every drawn value inside its range, and a seed always draws the same', () => {
-    const r = sc.randomization;
+    const r = pickPlace(sc).randomization;
     const inside = (v: number, [lo, hi]: [number, number]) => v >= lo && v <= hi;
     const seen = { x: new Set<number>() };
     for (let seed = 0; seed < 500; seed++) {
@@ -105,7 +106,7 @@ describe('randomization', () => {
 
   it('writes the drawn size, mass and friction into the model', () => {
     const body = world.id('body', 'box');
-    const setup = sampleObjectSetup(sc.randomization, 11);
+    const setup = sampleObjectSetup(pickPlace(sc).randomization, 11);
     world.resetData();
     applyObjectSetup(world, body, setup);
     const geom = world.id('geom', 'box');

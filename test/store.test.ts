@@ -75,7 +75,7 @@ function episodeInput(studyId: string, candidateId: number, seed: number, extra:
     score: 0.75,
     outcome: 'success',
     metrics: { success: true, outcome: 'success', place_error: 0.01, drops: 0 },
-    breakdown: { success: 1, place_error: 0.9 },
+    terms: { success: 1, place_error: 0.9 },
     wallTime: 1.25,
     ...extra,
   };
@@ -140,8 +140,8 @@ describe('Store', () => {
     expect(() => store.addCandidate(other.id, { parentId: root.id, generation: 1, kind: 'params', body: {}, rationale: '', description: '' })).toThrow(/parentId.*not a candidate of study/);
 
     expect(store.exportRows(study.id)).toEqual([
-      { id: root.id, generation: 0, score: null, success_rate: null, n_episodes: null, status: 'pending', description: 'baseline', parent: null, rationale: 'the defaults', body: { kind: 'params', params: { lift_height: 0.1 } } },
-      { id: child.id, generation: 1, score: 0.8, success_rate: 0.9, n_episodes: 10, status: 'keep', description: 'lift 0.12', parent: root.id, rationale: 'lift higher to clear the rim', body: { kind: 'params', params: { lift_height: 0.12 } } },
+      { id: root.id, generation: 0, score: null, success_rate: null, n_episodes: null, status: 'pending', description: 'baseline', parent: null, rationale: 'the defaults', body: { kind: 'params', params: { lift_height: 0.1 } }, note: null, cost_usd: 0 },
+      { id: child.id, generation: 1, score: 0.8, success_rate: 0.9, n_episodes: 10, status: 'keep', description: 'lift 0.12', parent: root.id, rationale: 'lift higher to clear the rim', body: { kind: 'params', params: { lift_height: 0.12 } }, note: null, cost_usd: 0 },
     ]);
   });
 
@@ -152,7 +152,7 @@ describe('Store', () => {
     const ep = store.recordEpisode({ ...episodeInput(study.id, candidate.id, 3), trace })!;
     expect(ep).toMatchObject({ studyId: study.id, candidateId: candidate.id, split: 'train', seed: 3, status: 'ok', success: true, score: 0.75, outcome: 'success', wallTime: 1.25, crashReason: null });
     expect(ep.metrics).toEqual({ success: true, outcome: 'success', place_error: 0.01, drops: 0 });
-    expect(ep.breakdown).toEqual({ success: 1, place_error: 0.9 });
+    expect(ep.terms).toEqual({ success: 1, place_error: 0.9 });
     expect(ep.tracePath).toBe(join('artifacts', study.id, `c${candidate.id}-train-s3.trace`));
     expect(store.tracePath(ep)).toBe(join(dir, 'nested', ep.tracePath!));
     expectSameTrace(trace, store.loadEpisodeTrace(ep));
@@ -168,7 +168,7 @@ describe('Store', () => {
     expect(readdirSync(join(dir, 'nested', 'artifacts', study.id))).toEqual([`c${candidate.id}-train-s3.trace`]);
 
     // Another split with the same seed is another episode; a crash may have no score (NaN → null).
-    const crash = store.recordEpisode(episodeInput(study.id, candidate.id, 3, { split: 'validation', status: 'crash', success: false, score: NaN, outcome: 'crash', metrics: {}, breakdown: {}, crashReason: 'policy threw: boom' }))!;
+    const crash = store.recordEpisode(episodeInput(study.id, candidate.id, 3, { split: 'validation', status: 'crash', success: false, score: NaN, outcome: 'crash', metrics: {}, terms: {}, crashReason: 'policy threw: boom' }))!;
     expect(crash).toMatchObject({ split: 'validation', status: 'crash', score: null, tracePath: null, crashReason: 'policy threw: boom' });
     expect(() => store.loadEpisodeTrace(crash)).toThrow(/recorded without a trace/);
     const base = store.recordEpisode(episodeInput(study.id, candidate.id, 1, { split: 'baseline' }))!;
@@ -188,7 +188,7 @@ describe('Store', () => {
     const { study, candidate } = setup(store);
     const ep = store.recordEpisode(episodeInput(study.id, candidate.id, 0))!;
     const row = store.exportRows(study.id)[0];
-    for (const value of [study, study.config, candidate, candidate.body, ep, ep.metrics, ep.breakdown, row]) {
+    for (const value of [study, study.config, candidate, candidate.body, ep, ep.metrics, ep.terms, row]) {
       expect(Object.isFrozen(value)).toBe(true);
     }
     expect(() => {
@@ -218,7 +218,7 @@ describe('Store', () => {
     expect(attempt({ seed: 1.5 })).toMatch(/seed: must be an integer \(give an integer\)/);
     expect(attempt({ metrics: { place_error: NaN } })).toMatch(/metrics\.place_error: is NaN; only finite numbers can be stored/);
     expect(attempt({ metrics: { image: new Float32Array(2) } })).toMatch(/metrics\.image: is a Float32Array/);
-    expect(attempt({ breakdown: { success: Infinity } })).toMatch(/breakdown\.success/);
+    expect(attempt({ terms: { success: Infinity } })).toMatch(/terms\.success/);
     expect(attempt({ status: 'crash', success: false, score: null })).toMatch(/crashReason: is required for a crash/);
     expect(attempt({ sede: 5 })).toMatch(/Unrecognized key.*sede.*remove it or check its spelling/);
     expect(attempt({ studyId: 'another-study' })).toMatch(/candidateId: = \d+ is not a candidate of study 'another-study'/);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EvaluatorPool } from '../src/research/pool.ts';
 import { LiveFeed } from '../src/research/live.ts';
 import { Store } from '../src/store/store.ts';
-import { makeDemoStudy, type DemoStudy } from '../src/viewer/demo-study.ts';
+import { makeDemoStudy, type DemoStudy } from './fixtures/demo-study.ts';
 import { startViewer, type ViewerServer } from '../src/viewer/server.ts';
 import { defaultPolicy } from '../src/policy/policy.ts';
 

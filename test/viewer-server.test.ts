@@ -13,7 +13,7 @@ import { WebSocket } from 'ws';
 import { LiveFeed } from '../src/research/live.ts';
 import type { StudyView } from '../src/viewer/data.ts';
 import { publishLiveFeed, watchLiveRelays } from '../src/viewer/live-relay.ts';
-import { makeDemoStudy, type DemoStudy } from '../src/viewer/demo-study.ts';
+import { makeDemoStudy, type DemoStudy } from './fixtures/demo-study.ts';
 import type { SceneSpec } from '../src/viewer/scene-spec.ts';
 import { decodeEpisode, decodeLiveFrame, type LiveFrameMessage } from '../src/viewer/protocol.ts';
 import { startViewer, type ViewerServer } from '../src/viewer/server.ts';

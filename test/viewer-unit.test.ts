@@ -10,6 +10,7 @@ import * as THREE from 'three';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultPolicy } from '../src/policy/policy.ts';
 import { EpisodeRunner, type EpisodeRun } from '../src/research/episode.ts';
+import { SimLink } from '../src/robot/sim-link.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { World } from '../src/sim/world.ts';
 import { TOPIC } from '../src/trace/topics.ts';
@@ -51,7 +52,7 @@ const ALL_GEOMS = `
 let run: EpisodeRun;
 let poser: Poser;
 let runner: EpisodeRunner;
-const scenario = loadScenario(SCENARIO);
+const scenario = await loadScenario(SCENARIO);
 
 beforeAll(async () => {
   runner = await EpisodeRunner.create(scenario);
@@ -182,7 +183,7 @@ describe('replay by forward kinematics', () => {
     const setup = run.trace.meta.objectSetup as { halfSize: number };
     expect(Object.values(ep.header.geomSizes)[0][0]).toBeCloseTo(setup.halfSize, 9);
     const last = framePoses(ep, n - 1);
-    const sim = runner.link.world.data;
+    const sim = (runner.link.inner as SimLink).world.data;
     ep.header.bodies.forEach((b, k) => {
       for (let j = 0; j < 3; j++) expect(last[k * POSE_STRIDE + j]).toBeCloseTo((sim.xpos as Float64Array)[3 * b + j], 4);
     });

@@ -17,13 +17,3 @@ export function fixed(value: number | null | undefined, digits = 3): string {
 export function percent(value: number | null | undefined): string {
   return value === null || value === undefined || !Number.isFinite(value) ? '-' : `${(value * 100).toFixed(1)}%`;
 }
-
-/** Parses `A..B` (inclusive) into the list of seeds. */
-export function parseSeedRange(text: string): number[] {
-  const match = /^(\d+)\.\.(\d+)$/.exec(text.trim());
-  if (!match) throw new Error(`--seeds '${text}' must look like A..B, e.g. 0..63.`);
-  const [a, b] = [Number(match[1]), Number(match[2])];
-  if (b < a) throw new Error(`--seeds ${text}: the end ${b} is before the start ${a}; write ${b}..${a}.`);
-  if (b - a >= 100_000) throw new Error(`--seeds ${text} asks for ${b - a + 1} episodes; use at most 100000.`);
-  return Array.from({ length: b - a + 1 }, (_, i) => a + i);
-}

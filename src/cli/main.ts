@@ -3,7 +3,8 @@
  * to stderr, so scripts and agents can pipe the output.
  */
 import { Command } from 'commander';
-import { describeError, registerSimCommands } from './sim-commands.ts';
+import { describeError } from './options.ts';
+import { registerSimCommands } from './sim-commands.ts';
 import { registerStudyCommands } from './study-commands.ts';
 import { registerView } from './view.ts';
 

@@ -1,13 +1,13 @@
 /** `arbor check`, `arbor schema`, `arbor episode`, `arbor eval`: the scenario and one-policy commands. */
 import type { Command } from 'commander';
-import { defaultPolicy, loadPolicyFile, type PolicyFile } from '../policy/policy.ts';
 import { EpisodeRunner } from '../research/episode.ts';
-import { EvaluatorPool } from '../research/pool.ts';
+import { EvaluatorPool, workerCount } from '../research/pool.ts';
 import { meanStd } from '../research/stats.ts';
-import { loadScenario, scenarioJsonSchema, type LoadedScenario } from '../scenario/load.ts';
-import { ValidationError, formatProblem } from '../scenario/validate.ts';
+import { loadScenario, scenarioJsonSchema } from '../scenario/load.ts';
 import { World } from '../sim/world.ts';
-import { fixed, parseSeedRange, percent, table } from './format.ts';
+import { getTask } from '../tasks/registry.ts';
+import { fixed, percent, table } from './format.ts';
+import { choosePolicy, integer, parseSeedRange, seed } from './options.ts';
 import { progress } from './progress.ts';
 
 export function registerSimCommands(program: Command): void {
@@ -16,48 +16,60 @@ export function registerSimCommands(program: Command): void {
     .description('validate a scenario file (and its robot and world) and print every problem')
     .argument('<scenario>', 'scenario YAML file')
     .action(async (file: string) => {
-      const scenario = loadScenario(file);
-      // Loading the world proves the MJCF and every name the scenario and robot refer to.
+      const scenario = await loadScenario(file);
+      const robot = scenario.robotConfig;
+      // The robot's own model must load on its own too: network links use it for kinematics.
+      (await World.load(robot.mjcfPath)).dispose();
+      // Loading the world proves the MJCF and every name the scenario, robot and task refer to.
       const world = await World.load(scenario.worldPath);
       try {
-        world.id('body', scenario.task.object);
-        if (scenario.task.zone.geom) world.id('geom', scenario.task.zone.geom);
-        world.id('site', scenario.robotConfig.tcp_site);
-        for (const j of scenario.robotConfig.joints) {
+        const task = getTask(scenario.task.kind);
+        for (const need of task.requiredNames?.(scenario.task) ?? []) world.id(need.kind, need.name);
+        world.id('site', robot.tcp_site);
+        for (const j of robot.joints) {
           world.id('joint', j.name);
           world.id('actuator', j.actuator);
         }
+        for (const name of robot.gripper?.joints ?? []) world.id('joint', name);
+        for (const name of robot.gripper?.actuators ?? []) world.id('actuator', name);
+        for (const name of robot.gripper?.touch_sensors ?? []) world.id('sensor', name);
+        if (robot.wrench) {
+          world.id('sensor', robot.wrench.force_sensor);
+          world.id('sensor', robot.wrench.torque_sensor);
+        }
+        // The task's scene checks what names cannot (a free joint, a box geom).
+        task.scene(world, scenario.task, scenario);
       } finally {
         world.dispose();
       }
-      console.log(`${file}: ok (${scenario.name}: robot ${scenario.robotConfig.name}, ${Object.keys(scenario.policy.params).length} parameters)`);
+      console.log(`${file}: ok (${scenario.name}: task ${scenario.task.kind}, robot ${robot.name}, ${Object.keys(scenario.policy.params).length} parameters)`);
     });
 
   program
     .command('schema')
     .description('print the JSON Schema of scenario files')
-    .action(() => console.log(JSON.stringify(scenarioJsonSchema(), null, 2)));
+    .action(async () => console.log(JSON.stringify(await scenarioJsonSchema(), null, 2)));
 
   program
     .command('episode')
     .description('run one episode and print its metrics')
     .argument('<scenario>', 'scenario YAML file')
-    .requiredOption('--seed <n>', 'episode seed', parseInteger)
+    .requiredOption('--seed <n>', 'episode seed', seed)
     .option('--policy <file>', 'policy JSON file (default: the scenario defaults)')
-    .option('--json', 'print {success, score, metrics} as JSON on stdout')
+    .option('--json', 'print {success, score, outcome, terms, metrics} as JSON on stdout')
     .action(async (file: string, opts: { seed: number; policy?: string; json?: boolean }) => {
-      const scenario = loadScenario(file);
+      const scenario = await loadScenario(file);
       const policy = choosePolicy(opts.policy, scenario);
       const runner = await EpisodeRunner.create(scenario);
       try {
         const run = await runner.run(policy, opts.seed);
         if (opts.json) {
-          console.log(JSON.stringify({ success: run.success, score: run.score, breakdown: run.breakdown, metrics: run.metrics }));
+          console.log(JSON.stringify({ success: run.success, score: run.score, outcome: run.outcome, terms: run.terms, metrics: run.metrics }));
           return;
         }
-        console.log(`episode ${scenario.name} seed ${opts.seed}: ${run.metrics.outcome}, score ${fixed(run.score)} (${fixed(run.wallTime, 3)} s wall)\n`);
+        console.log(`episode ${scenario.name} seed ${opts.seed}: ${run.outcome}, score ${fixed(run.score)} (${fixed(run.wallTime, 3)} s wall)\n`);
         console.log(table(['metric', 'value'], Object.entries(run.metrics).map(([k, v]) => [k, typeof v === 'number' ? fixed(v) : String(v)])));
-        console.log(`\n${table(['score term', 'value'], Object.entries(run.breakdown).map(([k, v]) => [k, fixed(v)]))}`);
+        console.log(`\n${table(['score term', 'value'], Object.entries(run.terms).map(([k, v]) => [k, fixed(v)]))}`);
       } finally {
         await runner.close();
       }
@@ -67,21 +79,23 @@ export function registerSimCommands(program: Command): void {
     .command('eval')
     .description('run a policy on a range of seeds and print its success rate and score')
     .argument('<scenario>', 'scenario YAML file')
-    .requiredOption('--seeds <A..B>', 'seeds A to B inclusive, e.g. 0..63')
+    .requiredOption('--seeds <A..B>', 'seeds A to B inclusive, e.g. 0..63', parseSeedRange)
     .option('--policy <file>', 'policy JSON file (default: the scenario defaults)')
-    .option('--workers <n>', 'worker threads (default: one per core)', parseInteger)
+    .option('--workers <n>', 'worker threads (default: one per core)', integer(1, 4096))
     .option('--json', 'print {success_rate, score_mean, score_std, episodes} as JSON on stdout')
-    .action(async (file: string, opts: { seeds: string; policy?: string; workers?: number; json?: boolean }) => {
-      const scenario = loadScenario(file);
+    .action(async (file: string, opts: { seeds: number[]; policy?: string; workers?: number; json?: boolean }) => {
+      const scenario = await loadScenario(file);
       const policy = choosePolicy(opts.policy, scenario);
-      const seeds = parseSeedRange(opts.seeds);
-      const pool = await EvaluatorPool.create(scenario.file, { workers: opts.workers });
+      const seeds = opts.seeds;
+      const sizing = workerCount({ workers: opts.workers, jobs: seeds.length });
+      if (sizing.capped) process.stderr.write(`arbor: ${sizing.capped}\n`);
+      const pool = await EvaluatorPool.create(scenario.file, { workers: sizing.count });
       const bar = progress('eval', seeds.length, 'success {success}');
       let done = 0;
       let successes = 0;
       try {
         const results = await pool.evaluate(
-          seeds.map((seed) => ({ policy, seed })),
+          seeds.map((s) => ({ policy, seed: s })),
           (r) => {
             done++;
             if (r.ok && r.success) successes++;
@@ -91,11 +105,10 @@ export function registerSimCommands(program: Command): void {
         bar.stop();
         const episodes = results.map((r) =>
           r.ok
-            ? { seed: r.seed, success: r.success, score: r.score, outcome: r.metrics.outcome }
+            ? { seed: r.seed, success: r.success, score: r.score, outcome: r.outcome }
             : { seed: r.seed, success: false, score: 0, outcome: 'crash', reason: r.reason },
         );
-        const scores = episodes.map((e) => e.score);
-        const { mean, std } = meanStd(scores);
+        const { mean, std } = meanStd(episodes.map((e) => e.score));
         const successRate = episodes.filter((e) => e.success).length / episodes.length;
         if (opts.json) {
           console.log(JSON.stringify({ success_rate: successRate, score_mean: mean, score_std: std, episodes }));
@@ -103,7 +116,7 @@ export function registerSimCommands(program: Command): void {
         }
         const outcomes = new Map<string, number>();
         for (const e of episodes) outcomes.set(e.outcome, (outcomes.get(e.outcome) ?? 0) + 1);
-        console.log(`eval ${scenario.name} seeds ${opts.seeds} (${episodes.length} episodes)`);
+        console.log(`eval ${scenario.name} seeds ${seeds[0]}..${seeds.at(-1)} (${episodes.length} episodes)`);
         console.log(`success_rate: ${fixed(successRate)}`);
         console.log(`score_mean:   ${fixed(mean)}`);
         console.log(`score_std:    ${fixed(std)}`);
@@ -113,20 +126,4 @@ export function registerSimCommands(program: Command): void {
         await pool.close();
       }
     });
-}
-
-function choosePolicy(file: string | undefined, scenario: LoadedScenario): PolicyFile {
-  return file ? loadPolicyFile(file, scenario) : defaultPolicy(scenario);
-}
-
-export function parseInteger(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`'${text}' must be a whole number of 0 or more.`);
-  return n;
-}
-
-/** Prints a validation error as one line per problem. */
-export function describeError(error: unknown): string {
-  if (error instanceof ValidationError) return error.problems.map(formatProblem).join('\n');
-  return error instanceof Error ? error.message : String(error);
 }

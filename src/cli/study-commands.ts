@@ -1,24 +1,35 @@
 /** `arbor run`, `resume`, `studies`, `show`, `export`, `best`: studies and their results. */
 import type { Command } from 'commander';
+import { Option } from 'commander';
 import { LiveFeed } from '../research/live.ts';
-import { EvaluatorPool } from '../research/pool.ts';
-import { createStudy, defaultStudyConfig, runStudy, type StudyConfig, type StudySummary } from '../research/study.ts';
+import { EvaluatorPool, workerCount } from '../research/pool.ts';
+import {
+  createStudy, defaultStudyConfig, describeStop, incumbent, runStudy, studyConfigOf, studySummaryOf,
+  type StudyConfig, type StudySummary,
+} from '../research/study.ts';
+import { parseBackend } from '../robot/links.ts';
 import { loadScenario } from '../scenario/load.ts';
+import { RESEARCHER_NAMES, type ResearcherName } from '../scenario/schema.ts';
 import { DEFAULT_STORE_PATH, Store } from '../store/store.ts';
 import type { StudyRecord } from '../store/schema.ts';
 import { fixed, percent, table } from './format.ts';
+import { integer, number, seed } from './options.ts';
 import { progress } from './progress.ts';
-import { parseInteger } from './sim-commands.ts';
 import { publishLiveFeed, startLiveView } from './view.ts';
 
 const DEFAULT_DB = DEFAULT_STORE_PATH;
 
 interface RunFlags {
-  researcher?: string;
+  researcher?: ResearcherName;
   budgetEpisodes?: number;
   budgetCandidates?: number;
   wallTime?: number;
+  patience?: number;
+  targetSuccess?: number;
+  maxCostUsd?: number;
+  model?: string;
   seed?: number;
+  backend?: string;
   workers?: number;
   db: string;
   json?: boolean;
@@ -31,30 +42,42 @@ export function registerStudyCommands(program: Command): void {
     .command('run')
     .description('run a study: propose, evaluate in parallel, keep what beats the best, validate')
     .argument('<scenario>', 'scenario YAML file')
-    .option('--researcher <name>', 'cmaes or random', 'cmaes')
-    .option('--budget-episodes <n>', 'training episodes in all', parseInteger)
-    .option('--budget-candidates <n>', 'candidates in all, the baseline included', parseInteger)
-    .option('--wall-time <s>', 'wall-clock seconds for the search', parseInteger)
-    .option('--seed <n>', "seed of the researcher's random stream", parseInteger);
+    .addOption(new Option('--researcher <name>', "who proposes (default: the scenario's researcher.name, else cmaes)").choices(RESEARCHER_NAMES))
+    .option('--model <name>', 'the model of an LLM researcher')
+    .option('--budget-episodes <n>', 'training episodes in all', integer(1, 10_000_000))
+    .option('--budget-candidates <n>', 'candidates in all, the baseline included', integer(1, 100_000))
+    .option('--wall-time <s>', 'wall-clock seconds for the search', number(1, 30 * 24 * 3600))
+    .option('--patience <n>', 'stop after n generations in a row keep no candidate', integer(1, 100_000))
+    .option('--target-success <rate>', "stop once the best's training success rate reaches rate (0..1)", number(0, 1))
+    .option('--max-cost-usd <dollars>', 'stop before the researcher spends more than this', number(0, 1e6))
+    .option('--seed <n>', "seed of the researcher's random stream", seed)
+    .option('--backend <backend>', 'where episodes run: sim, rosbridge://HOST:PORT, ros2[:NAMESPACE]', 'sim');
   withRunOptions(run).action(async (file: string, flags: RunFlags) => {
-    const scenario = loadScenario(file);
-    if (flags.researcher !== 'cmaes' && flags.researcher !== 'random') {
-      throw new Error(`--researcher '${flags.researcher}' is not known; use cmaes or random.`);
-    }
+    const scenario = await loadScenario(file);
+    parseBackend(flags.backend ?? 'sim');
     const base = defaultStudyConfig(scenario);
     const config: StudyConfig = {
       ...base,
-      researcher: flags.researcher,
+      researcher: flags.researcher ?? base.researcher,
       seed: flags.seed ?? base.seed,
+      model: flags.model ?? base.model,
+      patience: flags.patience ?? base.patience,
+      targetSuccess: flags.targetSuccess ?? base.targetSuccess,
+      backend: flags.backend ?? base.backend,
       budget: {
         episodes: flags.budgetEpisodes ?? base.budget.episodes,
         candidates: flags.budgetCandidates ?? base.budget.candidates,
         wallTime: flags.wallTime ?? base.budget.wallTime,
+        costUsd: flags.maxCostUsd ?? base.budget.costUsd,
       },
     };
     const store = Store.open(flags.db);
     const study = createStudy(store, scenario, config);
-    process.stderr.write(`study ${study.id}: ${scenario.name}, ${config.researcher}, budget ${config.budget.episodes} episodes / ${config.budget.candidates} candidates / ${config.budget.wallTime} s, db ${flags.db}\n`);
+    const stops = [config.patience !== undefined ? `patience ${config.patience}` : '', config.targetSuccess !== undefined ? `target success ${percent(config.targetSuccess)}` : ''].filter(Boolean);
+    process.stderr.write(
+      `study ${study.id}: ${scenario.name}, ${config.researcher}, budget ${config.budget.episodes} episodes / ${config.budget.candidates} candidates / ${config.budget.wallTime} s` +
+        `${config.budget.costUsd !== undefined ? ` / $${config.budget.costUsd}` : ''}${stops.length ? `, stops early at ${stops.join(' or ')}` : ''}, db ${flags.db}\n`,
+    );
     await runAndReport(store, study, flags);
   });
 
@@ -81,10 +104,10 @@ export function registerStudyCommands(program: Command): void {
     .action((flags: { db: string }) => {
       const store = Store.open(flags.db, { readonly: true });
       const rows = store.studies().map((s) => {
-        const summary = s.summary as Partial<StudySummary> | null;
-        return [s.id, s.scenarioName, s.researcher, s.status, store.candidates(s.id).length, percent(summary?.validation?.success_rate), s.createdAt];
+        const summary = studySummaryOf(s);
+        return [s.id, s.scenarioName, s.researcher, s.status, store.candidates(s.id).length, percent(summary?.validation?.success_rate), s.stopReason ?? '-', s.createdAt];
       });
-      console.log(rows.length ? table(['study', 'scenario', 'researcher', 'status', 'candidates', 'validation', 'created'], rows) : `no studies in ${flags.db}`);
+      console.log(rows.length ? table(['study', 'scenario', 'researcher', 'status', 'candidates', 'validation', 'stopped by', 'created'], rows) : `no studies in ${flags.db}`);
       store.close();
     });
 
@@ -114,10 +137,10 @@ export function registerStudyCommands(program: Command): void {
         for (const row of rows) console.log(JSON.stringify(row));
       } else if (flags.format === 'tsv') {
         const clean = (v: string) => v.replace(/[\t\n]/g, ' ');
-        console.log(['id', 'generation', 'score', 'success_rate', 'n_episodes', 'status', 'description', 'parent', 'rationale', 'params'].join('\t'));
+        console.log(['id', 'generation', 'score', 'success_rate', 'n_episodes', 'status', 'description', 'parent', 'rationale', 'cost_usd', 'note', 'policy'].join('\t'));
         for (const r of rows) {
           const params = (r.body as { params?: unknown } | null)?.params ?? r.body;
-          console.log([r.id, r.generation, r.score ?? '', r.success_rate ?? '', r.n_episodes ?? '', r.status, clean(r.description), r.parent ?? '', clean(r.rationale), JSON.stringify(params)].join('\t'));
+          console.log([r.id, r.generation, r.score ?? '', r.success_rate ?? '', r.n_episodes ?? '', r.status, clean(r.description), r.parent ?? '', clean(r.rationale), r.cost_usd, clean(r.note ?? ''), JSON.stringify(params)].join('\t'));
         }
       } else {
         throw new Error(`--format '${flags.format}' is not known; use tsv or jsonl.`);
@@ -132,8 +155,8 @@ export function registerStudyCommands(program: Command): void {
     .option('--db <path>', 'study database', DEFAULT_DB)
     .action((id: string, flags: { db: string }) => {
       const store = Store.open(flags.db, { readonly: true });
-      const study = requireStudy(store, id, flags.db);
-      const best = study.bestCandidate !== null ? store.candidate(study.bestCandidate) : store.candidates(id)[0];
+      requireStudy(store, id, flags.db);
+      const best = incumbent(store, id);
       if (!best) throw new Error(`Study ${id} has no candidates yet.`);
       console.log(JSON.stringify(best.body, null, 2));
       store.close();
@@ -143,11 +166,11 @@ export function registerStudyCommands(program: Command): void {
 /** The options `run` and `resume` share: workers, database, output, live viewing. */
 function withRunOptions(command: Command): Command {
   return command
-    .option('--workers <n>', 'worker threads (default: one per core)', parseInteger)
+    .option('--workers <n>', 'worker threads (default: one per core; capped by the cores)', integer(1, 4096))
     .option('--db <path>', 'study database', DEFAULT_DB)
     .option('--json', 'print {study, baseline, best, validation} as JSON on stdout')
     .option('--view', 'serve the live viewer for this study (127.0.0.1)')
-    .option('--port <n>', 'viewer port with --view (default 8080)', parseInteger);
+    .option('--port <n>', 'viewer port with --view (default 8080)', integer(0, 65535));
 }
 
 function requireStudy(store: Store, id: string, db: string): StudyRecord {
@@ -159,15 +182,39 @@ function requireStudy(store: Store, id: string, db: string): StudyRecord {
   return study;
 }
 
-/** Runs the study with a progress bar; Ctrl-C stops after the episodes in flight. */
+/**
+ * Runs the study with a progress bar; Ctrl-C stops after the episodes in flight. Whatever goes
+ * wrong, the study is never left marked `running`: a failure marks it `failed` with the reason.
+ */
 async function runAndReport(store: Store, study: StudyRecord, flags: Pick<RunFlags, 'workers' | 'db' | 'json' | 'view' | 'port'>): Promise<void> {
-  const scenario = loadScenario(study.scenarioPath);
-  const config = study.config as unknown as StudyConfig;
+  let summary: StudySummary;
+  try {
+    summary = await runWithPool(store, study, flags);
+  } catch (error) {
+    if (store.study(study.id)?.status === 'running') {
+      store.updateStudy(study.id, { status: 'failed' });
+      store.addEvent(study.id, { kind: 'stop', message: `The run failed: ${(error as Error)?.message ?? String(error)}` });
+    }
+    throw error;
+  }
+  if (summary.status === 'stopped') {
+    process.stderr.write(`study ${study.id} stopped; every finished episode is stored. Resume with:\n  arbor resume ${study.id} --db ${flags.db}\n`);
+    process.exitCode = 130;
+  }
+  printResults(store, store.study(study.id)!, flags.json, summary);
+}
+
+async function runWithPool(store: Store, study: StudyRecord, flags: Pick<RunFlags, 'workers' | 'db' | 'json' | 'view' | 'port'>): Promise<StudySummary> {
+  const scenario = await loadScenario(study.scenarioPath);
+  const config = studyConfigOf(study);
+  const sizing = workerCount({ workers: flags.workers, backend: config.backend });
+  if (sizing.capped) process.stderr.write(`arbor: ${sizing.capped}\n`);
   // Every run publishes its live feed: in-process with --view, else on a loopback relay that an
   // `arbor view` beside it discovers next to the database. Frames cost little when nobody watches.
   const feed = new LiveFeed();
   const pool = await EvaluatorPool.create(scenario.file, {
-    workers: flags.workers,
+    workers: sizing.count,
+    backend: config.backend,
     live: { study: study.id, fps: 60, onFrame: (frame) => feed.emit('frame', frame) },
   });
   const watcher = flags.view
@@ -181,10 +228,9 @@ async function runAndReport(store: Store, study: StudyRecord, flags: Pick<RunFla
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
-  const bar = progress('study', config.budget.episodes, 'cand {candidates} | best {best} | success {success} | {phase}');
-  let summary: StudySummary;
+  const bar = progress('study', config.budget.episodes, 'cand {candidates} | best {best} | success {success}{cost} | {phase}');
   try {
-    summary = await runStudy(store, study.id, scenario, pool, {
+    return await runStudy(store, study.id, scenario, pool, {
       signal: abort.signal,
       onStored: (event) => {
         if (event.kind === 'episode') feed.emit('episode', { study: study.id, candidate: event.candidate, seed: event.seed ?? -1 });
@@ -195,7 +241,8 @@ async function runAndReport(store: Store, study: StudyRecord, flags: Pick<RunFla
         const rate = p.episodes / Math.max(p.elapsed, 1);
         const reachable = p.elapsed > 5 ? Math.min(config.budget.episodes, Math.round(rate * config.budget.wallTime)) : config.budget.episodes;
         bar.setTotal(Math.max(reachable, p.episodes));
-        bar.update(p.episodes, { candidates: p.candidates, best: fixed(p.bestScore), success: percent(p.bestSuccess), phase: p.phase });
+        const cost = p.costUsd > 0 ? ` | $${p.costUsd.toFixed(4)}` : '';
+        bar.update(p.episodes, { candidates: p.candidates, best: fixed(p.bestScore), success: percent(p.bestSuccess), cost, phase: p.phase });
       },
     });
   } finally {
@@ -203,28 +250,23 @@ async function runAndReport(store: Store, study: StudyRecord, flags: Pick<RunFla
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
     await pool.close();
-    // The in-process viewer outlives the study (its results are worth a look); the relay does not.
-    if (!flags.view || abort.signal.aborted) await watcher.close();
-  }
-  if (summary.status === 'stopped') {
-    process.stderr.write(`study ${study.id} stopped; every finished episode is stored. Resume with:\n  arbor resume ${study.id} --db ${flags.db}\n`);
-    process.exitCode = 130;
-  }
-  printResults(store, store.study(study.id)!, flags.json, summary);
-  if (flags.view && !abort.signal.aborted) {
-    process.stderr.write('the study is done; the viewer keeps serving its results. Ctrl-C stops it.\n');
-    await new Promise<void>((done) => process.once('SIGINT', () => done()));
+    if (flags.view && !abort.signal.aborted) {
+      process.stderr.write('the viewer keeps serving the results. Ctrl-C stops it.\n');
+      await new Promise<void>((done) => process.once('SIGINT', () => done()));
+    }
     await watcher.close();
   }
 }
 
 function printResults(store: Store, study: StudyRecord, json?: boolean, fresh?: StudySummary): void {
-  const summary = fresh ?? (study.summary as unknown as StudySummary | null);
+  const summary = fresh ?? studySummaryOf(study);
   if (json) {
-    const figure = (f: { success_rate: number; score: number } | null | undefined) => (f ? { success_rate: f.success_rate, score: f.score } : null);
+    const figure = (f: { success_rate: number | null; score: number | null } | null | undefined) => (f ? { success_rate: f.success_rate, score: f.score } : null);
     console.log(JSON.stringify({
       study: study.id,
       status: study.status,
+      stop_reason: study.stopReason,
+      cost_usd: study.costUsd,
       baseline: figure(summary?.baseline),
       best: summary ? { candidate: summary.best.candidate, ...figure(summary.best), params: summary.best.params } : null,
       validation: summary?.validation ? { ...figure(summary.validation), seeds: summary.validation.seeds } : null,
@@ -232,13 +274,18 @@ function printResults(store: Store, study: StudyRecord, json?: boolean, fresh?: 
     }));
     return;
   }
-  const rows = store.exportRows(study.id).map((r) => [r.id, r.generation, fixed(r.score), percent(r.success_rate), r.n_episodes ?? '-', r.status, r.description]);
-  console.log(table(['candidate', 'gen', 'score', 'success', 'episodes', 'status', 'description'], rows));
+  const showCost = store.exportRows(study.id).some((r) => r.cost_usd > 0) || study.costUsd > 0;
+  const rows = store.exportRows(study.id).map((r) => [
+    r.id, r.generation, fixed(r.score), percent(r.success_rate), r.n_episodes ?? '-', r.status, ...(showCost ? [`$${r.cost_usd.toFixed(4)}`] : []),
+    r.status === 'invalid' || r.status === 'crash' ? `${r.description} — ${r.note ?? ''}`.slice(0, 160) : r.description,
+  ]);
+  console.log(table(['candidate', 'gen', 'score', 'success', 'episodes', 'status', ...(showCost ? ['cost'] : []), 'description'], rows));
   console.log('');
   console.log(`study:               ${study.id}`);
   console.log(`scenario:            ${study.scenarioName} (${study.scenarioPath})`);
   console.log(`researcher:          ${study.researcher}`);
   console.log(`status:              ${study.status}`);
+  if (study.status === 'done' || study.stopReason) console.log(`stopped_by:          ${study.stopReason ?? '-'} (${describeStop(study.stopReason)})`);
   if (summary) {
     console.log(`best_candidate:      ${summary.best.candidate}`);
     console.log(`best_train_score:    ${fixed(summary.best.score)} (${summary.best.episodes} episodes, success ${percent(summary.best.success_rate)})`);
@@ -247,5 +294,6 @@ function printResults(store: Store, study: StudyRecord, json?: boolean, fresh?: 
     console.log(`train_episodes:      ${summary.train_episodes}`);
     console.log(`wall_time_s:         ${fixed(summary.wall_time, 1)}`);
   }
+  console.log(`cost_usd:            ${study.costUsd.toFixed(4)}`);
   console.log(`results:             ${store.path} (arbor show ${study.id}; arbor best ${study.id} > policy.json)`);
 }

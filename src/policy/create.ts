@@ -1,13 +1,20 @@
-/** Builds a runnable policy from a policy file. */
-import { PICK_PLACE_PARAMS, PickPlaceController, type PickPlaceParams } from './pick-place.ts';
+/** Builds a runnable policy from a resolved policy file: by kind, then (params) by the task's controller. */
+import { getTask } from '../tasks/registry.ts';
 import type { Policy, PolicyContext, PolicyFile } from './policy.ts';
 
 export function createPolicy(file: PolicyFile, context: PolicyContext): Policy {
-  const missing = Object.keys(PICK_PLACE_PARAMS).filter((name) => !(name in file.params));
-  if (missing.length) {
-    throw new Error(
-      `The pick_place controller needs parameters ${missing.join(', ')}; add them to scenario ${context.scenario.file} (policy.params).`,
-    );
+  switch (file.kind) {
+    case 'params': {
+      const { scenario } = context;
+      const task = getTask(scenario.task.kind);
+      const family = task.controllers[scenario.policy.controller];
+      const missing = Object.keys(family.params).filter((name) => !Object.hasOwn(file.params, name));
+      if (missing.length) {
+        throw new Error(
+          `The ${scenario.policy.controller} controller needs parameters ${missing.join(', ')}; add them to scenario ${scenario.file} (policy.params).`,
+        );
+      }
+      return family.create(context, file.params);
+    }
   }
-  return new PickPlaceController(context, file.params as PickPlaceParams);
 }

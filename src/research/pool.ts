@@ -7,51 +7,16 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { PolicyFile } from '../policy/policy.ts';
-import type { EpisodeScore } from '../scoring/pick-place.ts';
 import { decodeTrace, type Trace } from '../trace/trace.ts';
+import type { EpisodeJob, EpisodeResult, Evaluator } from './evaluator.ts';
 import type { LiveFrame } from './live.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './worker.ts';
 
 /** worker-entry.js registers tsx in the thread, then loads worker.ts. */
 const WORKER_ENTRY = new URL('./worker-entry.js', import.meta.url);
 
-/** One episode to evaluate. */
-export interface EpisodeJob {
-  /** The policy to run. */
-  policy: PolicyFile;
-  /** The episode seed. */
-  seed: number;
-  /** Opaque, returned with the result; `{candidate: number}` also labels live frames. */
-  tag?: unknown;
-}
-
-/** What every result carries. */
-interface ResultBase {
-  /** The job, as given. */
-  job: EpisodeJob;
-  /** Index of the worker that ran it; -1 when no worker did (cancelled). */
-  worker: number;
-  /** The episode seed (a copy of `job.seed`). */
-  seed: number;
-  /** Wall-clock seconds the episode took (0 when it never ran). */
-  wallTime: number;
-}
-
-/** A finished episode, or why it has none. */
-export type EpisodeResult =
-  | (ResultBase & EpisodeScore & {
-      /** The episode finished and was scored. */
-      ok: true;
-      /** The recorded topics. */
-      trace: Trace;
-    })
-  | (ResultBase & {
-      /** The episode crashed, diverged, overran its wall time, or was cancelled. */
-      ok: false;
-      /** Why, as a sentence; exactly `cancelled` for jobs dropped by `drain()`. */
-      reason: string;
-    });
+/** The parts of a result the pool adds to a worker's answer. */
+type ResultBase = Pick<EpisodeResult, 'job' | 'worker' | 'seed' | 'wallTime'>;
 
 /** Live viewing of the episodes being evaluated. */
 export interface PoolLiveOptions {
@@ -65,8 +30,12 @@ export interface PoolLiveOptions {
 
 /** Options of `EvaluatorPool.create`. */
 export interface PoolOptions {
-  /** Worker threads (default `os.availableParallelism()`). */
+  /** Worker threads (default `os.availableParallelism()`); capped by the cores (sim) and by `jobs`. */
   workers?: number;
+  /** The most jobs the pool will ever run at once (e.g. the seeds of an eval): no more workers than that. */
+  jobs?: number;
+  /** Where episodes run: `sim` (default), `rosbridge://HOST:PORT`, `ros2[:NS]`. */
+  backend?: string;
   /** Post live frames while episodes run; off (and free) when absent. */
   live?: PoolLiveOptions;
 }
@@ -103,7 +72,7 @@ interface Slot {
   deadReason?: string;
 }
 
-export class EvaluatorPool {
+export class EvaluatorPool implements Evaluator {
   private readonly queue: Pending[] = [];
   private nextId = 0;
   private draining = false;
@@ -114,8 +83,8 @@ export class EvaluatorPool {
   private idleWaiters: (() => void)[] = [];
 
   private constructor(
-    /** Scenario file the workers load. */
-    private readonly scenarioPath: string,
+    /** What each worker (and each replacement) starts with. */
+    private readonly init: WorkerInit,
     private readonly live: PoolLiveOptions | undefined,
     /** The scenario's `episode.wall_time_limit` (s). */
     private readonly wallTimeLimit: number,
@@ -127,13 +96,10 @@ export class EvaluatorPool {
    * the worker's message when the scenario cannot be loaded.
    */
   static async create(scenarioPath: string, options: PoolOptions = {}): Promise<EvaluatorPool> {
-    const count = options.workers ?? availableParallelism();
-    if (!Number.isInteger(count) || count < 1) {
-      throw new Error(`\`workers=${count}\` must be a positive integer; leave it out to use one per core.`);
-    }
+    const { count } = workerCount(options);
     const fps = options.live?.fps;
     if (fps !== undefined && !(fps > 0)) throw new Error(`\`live.fps=${fps}\` must be positive; leave it out for 30.`);
-    const init: WorkerInit = { scenarioPath, liveFps: options.live ? (fps ?? 30) : undefined };
+    const init: WorkerInit = { scenarioPath, backend: options.backend, liveFps: options.live ? (fps ?? 30) : undefined };
     const started = await Promise.allSettled(Array.from({ length: count }, () => startWorker(init)));
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) {
@@ -142,7 +108,7 @@ export class EvaluatorPool {
     }
     const workers = started.map((s) => (s as PromiseFulfilledResult<Started>).value);
     const slots: Slot[] = workers.map((_, index) => ({ index, state: 'idle' }));
-    const pool = new EvaluatorPool(scenarioPath, options.live, workers[0].wallTimeLimit, slots);
+    const pool = new EvaluatorPool(init, options.live, workers[0].wallTimeLimit, slots);
     workers.forEach((w, i) => pool.attach(slots[i], w.worker));
     return pool;
   }
@@ -269,7 +235,7 @@ export class EvaluatorPool {
     } else if (message.type === 'failed') {
       this.finish(slot, { ok: false, reason: message.reason, wallTime: message.wallTime });
     } else {
-      const { success, score, breakdown, metrics, wallTime } = message;
+      const { success, score, outcome, terms, metrics, wallTime } = message;
       if (!Number.isFinite(score)) {
         this.finish(slot, { ok: false, reason: `The episode scored ${score}, so it counts as a crash (the sim likely diverged).`, wallTime });
         return;
@@ -281,7 +247,7 @@ export class EvaluatorPool {
         this.finish(slot, { ok: false, reason: `The episode's trace cannot be decoded: ${(err as Error).message}`, wallTime });
         return;
       }
-      this.finish(slot, { ok: true, success, score, breakdown, metrics, trace, wallTime });
+      this.finish(slot, { ok: true, success, score, outcome, terms, metrics, trace, wallTime });
     }
   }
 
@@ -322,8 +288,7 @@ export class EvaluatorPool {
       this.pump();
       return;
     }
-    const init: WorkerInit = { scenarioPath: this.scenarioPath, liveFps: this.live ? (this.live.fps ?? 30) : undefined };
-    const start = startWorker(init).then(
+    const start = startWorker(this.init).then(
       ({ worker }) => {
         if (this.draining) {
           kill(slot, 'the pool was drained');
@@ -351,6 +316,29 @@ export class EvaluatorPool {
     slot.worker = worker;
     slot.state = 'idle';
   }
+}
+
+/** Most worker threads per core for network backends, whose episodes mostly wait on the robot. */
+const NETWORK_WORKERS_PER_CORE = 4;
+
+/**
+ * How many workers to start: the request (default one per core), capped by the cores (sim
+ * episodes are CPU-bound; network ones get a few per core) and by the jobs there will be. `capped`
+ * says why in a sentence when the request was cut.
+ */
+export function workerCount(options: Pick<PoolOptions, 'workers' | 'jobs' | 'backend'>): { count: number; capped?: string } {
+  const cores = availableParallelism();
+  const requested = options.workers ?? cores;
+  if (!Number.isInteger(requested) || requested < 1) {
+    throw new Error(`\`--workers ${requested}\` must be a positive whole number; leave it out to use one per core.`);
+  }
+  const network = options.backend !== undefined && options.backend !== 'sim';
+  const byCores = network ? cores * NETWORK_WORKERS_PER_CORE : cores;
+  const byJobs = options.jobs !== undefined ? Math.max(1, options.jobs) : Infinity;
+  const count = Math.min(requested, byCores, byJobs);
+  if (count === requested) return { count };
+  const why = count === byJobs ? `there are only ${options.jobs} episodes to run` : `this machine has ${cores} cores${network ? ` (${NETWORK_WORKERS_PER_CORE} network workers per core)` : ''}`;
+  return { count, capped: `--workers ${requested} is capped at ${count}: ${why}.` };
 }
 
 /** Marks a slot as never taking jobs again. */

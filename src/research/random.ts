@@ -1,6 +1,6 @@
 /** Random search: every candidate drawn uniformly inside the bounds. The yardstick for CMA-ES. */
 import { Rng } from '../sim/rng.ts';
-import { toParams, type Proposal, type Researcher, type Space, type Told } from './researcher.ts';
+import { paramsProposal, type Outcome, type Proposal, type Researcher, type Space } from './researcher.ts';
 
 export class RandomResearcher implements Researcher {
   readonly name = 'random';
@@ -9,25 +9,24 @@ export class RandomResearcher implements Researcher {
   constructor(
     private readonly space: Space,
     /** Proposals per generation. */
-    private readonly batch: number,
+    readonly batchSize: number,
     seed: number,
     state?: unknown,
   ) {
     this.rng = state ? Rng.fromState((state as { rng: number[] }).rng) : new Rng(seed);
   }
 
-  ask(): Proposal[] {
+  async ask(): Promise<Proposal[]> {
     // Draw from a copy, so asking again before `tell` (a resume) proposes the same points.
     const rng = Rng.fromState(this.rng.state());
-    return Array.from({ length: this.batch }, () => ({
-      params: toParams(this.space, this.space.lower.map((lo, i) => rng.uniform(lo, this.space.upper[i]))),
-      rationale: 'uniform random sample of the parameter space',
-    }));
+    return Array.from({ length: this.batchSize }, () =>
+      paramsProposal(this.space, this.space.lower.map((lo, i) => rng.uniform(lo, this.space.upper[i])), 'uniform random sample of the parameter space'),
+    );
   }
 
-  tell(results: Told[]): void {
+  tell(outcomes: Outcome[]): void {
     // Advance past the points just told; scores do not steer random search.
-    for (let i = 0; i < results.length * this.space.names.length; i++) this.rng.next();
+    for (let i = 0; i < outcomes.length * this.space.names.length; i++) this.rng.next();
   }
 
   state(): unknown {

@@ -6,8 +6,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PolicyFile } from '../policy/policy.ts';
+import { parseBackend } from '../robot/links.ts';
+import { SimDivergedError } from '../robot/sim-link.ts';
 import { loadScenario } from '../scenario/load.ts';
-import type { EpisodeScore } from '../scoring/pick-place.ts';
+import type { Score } from '../tasks/task.ts';
 import { encodeTrace } from '../trace/trace.ts';
 import { EpisodeRunner } from './episode.ts';
 
@@ -15,6 +17,8 @@ import { EpisodeRunner } from './episode.ts';
 export interface WorkerInit {
   /** Scenario file to load. */
   scenarioPath: string;
+  /** Where episodes run (`sim`, `rosbridge://...`, `ros2`); default sim. */
+  backend?: string;
   /** Live frames per second of wall time; absent when nobody watches. */
   liveFps?: number;
 }
@@ -59,7 +63,7 @@ export type FromWorker =
       trace: Uint8Array;
       /** Wall-clock seconds of the episode. */
       wallTime: number;
-    } & EpisodeScore)
+    } & Score)
   | {
       type: 'failed';
       /** Job id. */
@@ -78,8 +82,8 @@ const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMes
 /** Loads the scenario and its world; reports a failure to the pool instead of throwing. */
 async function start(): Promise<EpisodeRunner | undefined> {
   try {
-    const scenario = loadScenario(init.scenarioPath);
-    const runner = await EpisodeRunner.create(scenario);
+    const scenario = await loadScenario(init.scenarioPath);
+    const runner = await EpisodeRunner.create(scenario, parseBackend(init.backend ?? 'sim'));
     post({ type: 'ready', wallTimeLimit: scenario.episode.wall_time_limit });
     return runner;
   } catch (err) {
@@ -92,11 +96,11 @@ async function start(): Promise<EpisodeRunner | undefined> {
 const runner = await start();
 if (runner) port.on('message', (message: ToWorker) => void runJob(runner, message));
 
-/** Posts the world's current state as a live frame. */
+/** Posts the world's current state as a live frame (links that have a world state to show). */
 function postFrame(runner: EpisodeRunner, id: number): void {
-  const { world } = runner.link;
-  const qpos = (world.data.qpos as Float64Array).slice();
-  post({ type: 'frame', id, time: world.time, qpos }, [qpos.buffer]);
+  const snapshot = runner.link.snapshot();
+  if (!snapshot) return;
+  post({ type: 'frame', id, time: snapshot.time, qpos: snapshot.qpos }, [snapshot.qpos.buffer as ArrayBuffer]);
 }
 
 /** A throttled per-tick hook that posts at most `fps` frames per second of wall time. */
@@ -119,8 +123,8 @@ async function runJob(runner: EpisodeRunner, { id, policy, seed }: ToWorker): Pr
     const run = await runner.run(policy, seed, onTick);
     if (onTick) postFrame(runner, id);
     const trace = encodeTrace(run.trace);
-    const { success, score, breakdown, metrics, wallTime } = run;
-    post({ type: 'done', id, success, score, breakdown, metrics, trace, wallTime }, [trace.buffer as ArrayBuffer]);
+    const { success, score, outcome, terms, metrics, wallTime } = run;
+    post({ type: 'done', id, success, score, outcome, terms, metrics, trace, wallTime }, [trace.buffer as ArrayBuffer]);
   } catch (err) {
     const wallTime = (performance.now() - started) / 1000;
     const reason = (err as Error)?.message ?? String(err);
@@ -130,7 +134,7 @@ async function runJob(runner: EpisodeRunner, { id, policy, seed }: ToWorker): Pr
       post({ type: 'failed', id, reason: `MuJoCo's WebAssembly instance failed (${reason}); worker restarted`, wallTime });
       process.exit(1);
     }
-    if (onTick && !runner.link.world.diverged()) postFrame(runner, id);
+    if (onTick && !(err instanceof SimDivergedError)) postFrame(runner, id);
     post({ type: 'failed', id, reason, wallTime });
   }
 }

@@ -1,9 +1,10 @@
 /**
  * `RobotLink`: the one interface a policy acts through, whether the robot is the in-process
  * MuJoCo sim, the sim served over rosbridge, or a physical arm. The sim link is fast; network
- * links are the same interface with latency.
+ * links are the same interface with latency. Every link is used through a `SafeLink`.
  */
 import type { RobotConfig } from '../scenario/robot.ts';
+import type { Kinematics } from '../sim/kinematics.ts';
 import type { Trace } from '../trace/trace.ts';
 
 /** A pose: position (m) and orientation quaternion (x, y, z, w), as in geometry_msgs/Pose. */
@@ -24,13 +25,13 @@ export interface Observation {
   velocity: Float64Array;
   /** Arm joint efforts (N·m). */
   effort: Float64Array;
-  /** Gripper opening (m). */
+  /** Gripper opening (m); 0 for a robot without a gripper. */
   gripperWidth: number;
-  /** Finger-pad touch forces [left, right] (N). */
+  /** Finger-pad touch forces [left, right] (N); zeros without touch sensors. */
   touch: [number, number];
-  /** Wrist wrench [fx, fy, fz, tx, ty, tz]. */
+  /** Wrist wrench [fx, fy, fz, tx, ty, tz]; zeros without a wrist sensor. */
   wrench: Float64Array;
-  /** Tracked objects by name. */
+  /** Tracked objects by name (as the policy perceives them). */
   objects: Record<string, Pose>;
 }
 
@@ -38,23 +39,33 @@ export interface Observation {
 export interface Action {
   /** Joint position targets (rad), in robot.yaml order. */
   position: ArrayLike<number>;
-  /** Gripper opening target (m). */
+  /** Gripper opening target (m); ignored by a robot without a gripper. */
   gripperWidth: number;
+  /** Most force the gripper may squeeze with (N); absent: the robot's gripper effort limit. */
+  gripperEffort?: number;
 }
 
 export interface RobotLink {
   /** The robot this link drives. */
   readonly robot: RobotConfig;
+  /** Where episodes run: `sim`, `rosbridge`, `ros2`. */
+  readonly backend: string;
   /** Control period in seconds. */
   readonly controlPeriod: number;
+  /** Forward kinematics and Jacobians of the robot's tool site (for IK and the safety envelope). */
+  readonly kinematics: Kinematics;
   /** Starts a new episode (sim: the world of `seed`); returns the first observation. */
   reset(seed: number): Promise<Observation>;
-  /** Applies an action for one control period (through the safety envelope); returns what follows. */
+  /** Sends an action (already through the safety envelope) for one control period; returns what follows. */
   act(action: Action): Promise<Observation>;
   /** The latest observation. */
   observe(): Observation;
   /** The topics recorded since the last reset. */
   trace(): Trace;
+  /** The whole world state now, for live viewing (the sim: time and the full qpos); absent elsewhere. */
+  snapshot?(): { time: number; qpos: Float64Array } | undefined;
+  /** Seconds since the last joint state arrived (network links); 0 for the in-process sim. */
+  stateAge?(): number;
   /** Safe halt: hold the current position, open nothing. */
   stop(): Promise<void>;
   /** Releases the connection or the simulation. */

@@ -1,32 +1,47 @@
 /**
- * The safety envelope of a robot (from robot.yaml): joint targets are clamped into the position
- * limits and may move at most `velocity × dt` per control period; non-finite targets are
- * refused. Every link passes actions through it, the physical ones above all.
+ * The safety envelope of a robot (from robot.yaml): joint targets must stay inside the position
+ * limits and may change at most `velocity × dt` per control period (and, with an acceleration
+ * limit, change their speed by at most `acceleration × dt`); the tool-centre point of the target
+ * must stay inside the workspace box. What happens beyond a limit is robot.yaml's `safety:` —
+ * clamp, or reject the command (the robot holds its last target). Non-finite targets are refused.
+ * `SafeLink` passes every command of every link through this, the physical ones above all.
  */
 import type { RobotConfig } from '../scenario/robot.ts';
 
-/** What the envelope did to one action. */
+/** What the envelope did to one command. */
 export interface SafetyVerdict {
-  /** The joint targets that may be sent. */
+  /** The joint targets that may be sent (the previous ones when the command was rejected). */
   position: Float64Array;
-  /** How many joints were clamped at a position limit. */
+  /** Joints clamped at a position limit. */
   positionClamps: number;
-  /** How many joints were slowed to their velocity limit. */
+  /** Joints slowed to their velocity limit. */
   velocityClamps: number;
+  /** Joints whose change of speed was limited. */
+  accelerationClamps: number;
+  /** True when the target's tool point lies outside the workspace box. */
+  outsideWorkspace: boolean;
+  /** Why the command was rejected (the robot holds), or undefined when it may be sent. */
+  rejected?: string;
 }
 
 export class SafetyEnvelope {
   constructor(private readonly robot: RobotConfig) {}
 
-  /** Filters `target` given the previously sent targets and the control period `dt`. */
-  filter(previous: ArrayLike<number>, target: ArrayLike<number>, dt: number): SafetyVerdict {
-    const joints = this.robot.joints;
+  /**
+   * Filters `target` given the two previously sent targets (`before` may equal `previous` at the
+   * start) and the control period `dt`. `toolPoint(q)` gives the tool-centre point of joint
+   * positions, for the workspace check.
+   */
+  filter(previous: ArrayLike<number>, before: ArrayLike<number>, target: ArrayLike<number>, dt: number, toolPoint: (q: Float64Array) => ArrayLike<number>): SafetyVerdict {
+    const { joints, safety } = this.robot;
     if (target.length !== joints.length) {
       throw new Error(`An action must give ${joints.length} joint targets (robot ${this.robot.name}), got ${target.length}.`);
     }
     const position = new Float64Array(joints.length);
     let positionClamps = 0;
     let velocityClamps = 0;
+    let accelerationClamps = 0;
+    const reasons: string[] = [];
     for (let i = 0; i < joints.length; i++) {
       const joint = joints[i];
       let q = target[i];
@@ -35,17 +50,35 @@ export class SafetyEnvelope {
       }
       const [lo, hi] = joint.position;
       if (q < lo || q > hi) {
+        if (safety.position === 'reject') reasons.push(`${joint.name} target ${q.toFixed(4)} rad is outside [${lo}, ${hi}]`);
         q = Math.min(hi, Math.max(lo, q));
         positionClamps++;
       }
       const step = joint.velocity * dt;
       if (Math.abs(q - previous[i]) > step) {
+        if (safety.velocity === 'reject') reasons.push(`${joint.name} would move faster than ${joint.velocity} rad/s`);
         q = previous[i] + Math.sign(q - previous[i]) * step;
         velocityClamps++;
       }
+      if (joint.acceleration !== undefined) {
+        // Speeds over the last period and this one; their change is bounded by a·dt.
+        const lastSpeed = (previous[i] - before[i]) / dt;
+        const speed = (q - previous[i]) / dt;
+        const most = joint.acceleration * dt;
+        if (Math.abs(speed - lastSpeed) > most) {
+          if (safety.acceleration === 'reject') reasons.push(`${joint.name} would accelerate beyond ${joint.acceleration} rad/s²`);
+          q = previous[i] + (lastSpeed + Math.sign(speed - lastSpeed) * most) * dt;
+          accelerationClamps++;
+        }
+      }
       position[i] = q;
     }
-    return { position, positionClamps, velocityClamps };
+    const outsideWorkspace = !this.inWorkspace(toolPoint(position));
+    if (outsideWorkspace && safety.workspace === 'reject') reasons.push('the tool point would leave the workspace box');
+    if (reasons.length) {
+      return { position: Float64Array.from(previous), positionClamps, velocityClamps, accelerationClamps, outsideWorkspace, rejected: reasons.join('; ') };
+    }
+    return { position, positionClamps, velocityClamps, accelerationClamps, outsideWorkspace };
   }
 
   /** True when a tool-centre point lies inside the workspace box. */
@@ -55,10 +88,20 @@ export class SafetyEnvelope {
     return true;
   }
 
-  /** Clamps a gripper opening into the gripper's range. */
+  /** Clamps a gripper opening into the gripper's range (0 without a gripper). */
   gripperWidth(width: number): number {
     if (!Number.isFinite(width)) throw new Error(`The action's gripper width is ${width}; it must be a finite number.`);
-    const [lo, hi] = this.robot.gripper.width;
+    const gripper = this.robot.gripper;
+    if (!gripper) return 0;
+    const [lo, hi] = gripper.width;
     return Math.min(hi, Math.max(lo, width));
+  }
+
+  /** Clamps a gripper force request to the gripper's effort limit (the limit when absent). */
+  gripperEffort(effort: number | undefined): number {
+    const limit = this.robot.gripper?.effort ?? 0;
+    if (effort === undefined) return limit;
+    if (!Number.isFinite(effort) || effort < 0) throw new Error(`The action's gripper effort is ${effort}; it must be a finite number >= 0.`);
+    return Math.min(effort, limit);
   }
 }

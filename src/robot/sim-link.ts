@@ -1,17 +1,19 @@
 /**
  * The in-process MuJoCo sim as a `RobotLink`: physics at the model timestep, the policy at the
- * scenario's control rate, and every topic recorded once per control period.
+ * scenario's control rate, and every topic recorded once per control period. What the world holds
+ * besides the robot (objects, zones, workpieces) is the task's: its scene randomizes it per seed.
  */
 import type { LoadedScenario } from '../scenario/load.ts';
-import { applyObjectSetup, samplePerceptionError, sampleObjectSetup, type ObjectSetup } from '../sim/randomize.ts';
+import { Kinematics } from '../sim/kinematics.ts';
 import { World } from '../sim/world.ts';
+import { getTask } from '../tasks/registry.ts';
+import type { TaskScene } from '../tasks/task.ts';
 import { TraceRecorder, type TopicWriter, type Trace } from '../trace/trace.ts';
 import {
-  CLOCK_FIELDS, CONTACT_FIELDS, GRIPPER_FIELDS, POSE_FIELDS, SAFETY_FIELDS, TOPIC, TYPE, WRENCH_FIELDS,
+  CLOCK_FIELDS, CONTACT_FIELDS, GRIPPER_FIELDS, POSE_FIELDS, TOPIC, TYPE, WRENCH_FIELDS,
   jointStateFields, objectPoseTopic,
 } from '../trace/topics.ts';
-import type { Action, Observation, RobotLink } from './link.ts';
-import { SafetyEnvelope } from './safety.ts';
+import type { Action, Observation, Pose, RobotLink } from './link.ts';
 
 /** Thrown when the physics blows up (NaN or Inf in the state). */
 export class SimDivergedError extends Error {
@@ -21,31 +23,38 @@ export class SimDivergedError extends Error {
   }
 }
 
+/** A tracked object: its body, and where its free joint's pose is in qpos (-1: not free). */
+interface Tracked {
+  name: string;
+  body: number;
+  qpos: number;
+  writer?: TopicWriter;
+}
+
 interface Writers {
   joints: TopicWriter;
-  object: TopicWriter;
   wrench: TopicWriter;
-  gripper: TopicWriter;
+  gripper?: TopicWriter;
   clock: TopicWriter;
   contacts: TopicWriter;
-  safety: TopicWriter;
 }
 
 export class SimLink implements RobotLink {
   readonly robot;
+  readonly backend = 'sim';
   readonly controlPeriod: number;
+  readonly kinematics: Kinematics;
   /** Physics steps per control period. */
   readonly substeps: number;
-  private readonly envelope;
+  /** The task's hold on this world. */
+  readonly scene: TaskScene;
   private readonly ids;
+  private readonly tracked: Tracked[];
   private recorder = new TraceRecorder();
   private writers!: Writers;
-  private sent: Float64Array;
   private gripperCommand = 0;
   private seed = 0;
-  private setup: ObjectSetup | undefined;
-  /** This episode's error [x, y] (m) of the object position the policy observes. */
-  private perceptionError: [number, number] = [0, 0];
+  private taskMeta: Record<string, unknown> = {};
   private last: Observation | undefined;
   /** Scratch row of /joint_states, reused every tick to keep the control loop allocation-light. */
   private readonly jointRow: Float64Array;
@@ -57,91 +66,80 @@ export class SimLink implements RobotLink {
     readonly world: World,
   ) {
     this.robot = scenario.robotConfig;
-    this.envelope = new SafetyEnvelope(this.robot);
     this.substeps = Math.max(1, Math.round(1 / scenario.episode.control_rate / world.timestep));
     this.controlPeriod = this.substeps * world.timestep;
     const { model } = world;
-    const jointIds = this.robot.joints.map((j) => world.id('joint', j.name));
-    const fingerIds = this.robot.gripper.joints.map((name) => world.id('joint', name));
-    const objectBody = world.id('body', scenario.task.object);
-    const objectJoint = (model.body_jntadr as Int32Array)[objectBody];
-    const tcp = world.id('site', this.robot.tcp_site);
+    const robot = this.robot;
+    const jointIds = robot.joints.map((j) => world.id('joint', j.name));
+    const fingerIds = (robot.gripper?.joints ?? []).map((name) => world.id('joint', name));
+    const tcp = world.id('site', robot.tcp_site);
     const robotRoot = (model.body_rootid as Int32Array)[(model.site_bodyid as Int32Array)[tcp]];
     this.ids = {
       qpos: jointIds.map((id) => (model.jnt_qposadr as Int32Array)[id]),
       dof: jointIds.map((id) => (model.jnt_dofadr as Int32Array)[id]),
-      actuators: this.robot.joints.map((j) => world.id('actuator', j.actuator)),
+      actuators: robot.joints.map((j) => world.id('actuator', j.actuator)),
       fingerQpos: fingerIds.map((id) => (model.jnt_qposadr as Int32Array)[id]),
-      fingerActuators: this.robot.gripper.actuators.map((name) => world.id('actuator', name)),
+      fingerActuators: (robot.gripper?.actuators ?? []).map((name) => world.id('actuator', name)),
       // Sensor addresses in sensordata, resolved once: record() runs every control tick.
-      touch: this.robot.gripper.touch_sensors.map((name) => world.sensorAdr(world.id('sensor', name))),
-      force: this.robot.wrench ? world.sensorAdr(world.id('sensor', this.robot.wrench.force_sensor)) : -1,
-      torque: this.robot.wrench ? world.sensorAdr(world.id('sensor', this.robot.wrench.torque_sensor)) : -1,
-      tcp,
-      objectBody,
-      objectQpos: objectJoint >= 0 ? (model.jnt_qposadr as Int32Array)[objectJoint] : -1,
+      touch: (robot.gripper?.touch_sensors ?? []).map((name) => world.sensorAdr(world.id('sensor', name))),
+      force: robot.wrench ? world.sensorAdr(world.id('sensor', robot.wrench.force_sensor)) : -1,
+      torque: robot.wrench ? world.sensorAdr(world.id('sensor', robot.wrench.torque_sensor)) : -1,
       robotRoot,
-      zoneGeom: scenario.task.zone.geom ? world.id('geom', scenario.task.zone.geom) : -1,
     };
-    if (this.ids.objectQpos < 0) {
-      throw new Error(`Body '${scenario.task.object}' in ${scenario.worldPath} needs a free joint to be picked; add <freejoint/> to it.`);
-    }
-    this.sent = Float64Array.from(this.robot.home);
-    this.jointRow = new Float64Array(3 * this.robot.joints.length);
+    const task = getTask(scenario.task.kind);
+    this.tracked = task.objects(scenario.task).map((name) => {
+      const body = world.id('body', name);
+      const joint = (model.body_jntadr as Int32Array)[body];
+      const free = joint >= 0 && (model.jnt_type as Int32Array)[joint] === world.mj.mjtJoint.mjJNT_FREE.value;
+      return { name, body, qpos: free ? (model.jnt_qposadr as Int32Array)[joint] : -1 };
+    });
+    this.scene = task.scene(world, scenario.task, scenario);
+    this.kinematics = new Kinematics(world, robot.joints.map((j) => j.name), tcp);
+    this.jointRow = new Float64Array(3 * robot.joints.length);
   }
 
   /** Loads the scenario's world. */
   static async create(scenario: LoadedScenario): Promise<SimLink> {
-    return new SimLink(scenario, await World.load(scenario.worldPath));
-  }
-
-  /** The object setup drawn for the current episode. */
-  get objectSetup(): ObjectSetup | undefined {
-    return this.setup;
+    const world = await World.load(scenario.worldPath);
+    try {
+      return new SimLink(scenario, world);
+    } catch (err) {
+      world.dispose();
+      throw err;
+    }
   }
 
   async reset(seed: number): Promise<Observation> {
-    const { world, ids, robot, scenario } = this;
+    const { world, ids, robot } = this;
     this.seed = seed;
     world.resetData();
-    // The object setup first: it recomputes model constants, which overwrites the state.
-    this.setup = sampleObjectSetup(scenario.randomization, seed);
-    applyObjectSetup(world, ids.objectBody, this.setup);
-    this.perceptionError = samplePerceptionError(scenario.perception, seed);
+    // The task first: it may recompute model constants, which overwrites the state.
+    this.taskMeta = this.scene.reset(seed);
     const qpos = world.data.qpos as Float64Array;
     const ctrl = world.data.ctrl as Float64Array;
     robot.home.forEach((q, i) => {
       qpos[ids.qpos[i]] = q;
       ctrl[ids.actuators[i]] = q;
     });
-    this.gripperCommand = robot.gripper.width[1];
+    this.gripperCommand = robot.gripper?.width[1] ?? 0;
     this.setGripperCtrl(this.gripperCommand);
     ids.fingerQpos.forEach((adr) => (qpos[adr] = this.gripperCommand / ids.fingerQpos.length));
-    this.sent = Float64Array.from(robot.home);
-    if (ids.zoneGeom >= 0) {
-      const { center, half_size } = scenario.task.zone;
-      (world.model.geom_pos as Float64Array).set([center[0], center[1]], 3 * ids.zoneGeom);
-      (world.model.geom_size as Float64Array).set(half_size, 3 * ids.zoneGeom);
-    }
     world.forward();
     this.recorder = new TraceRecorder();
     this.writers = this.openWriters();
-    this.record(0, 0, false);
+    this.record();
     return this.last!;
   }
 
   async act(action: Action): Promise<Observation> {
     const { world, ids } = this;
-    const verdict = this.envelope.filter(this.sent, action.position, this.controlPeriod);
-    this.sent = verdict.position;
     const ctrl = world.data.ctrl as Float64Array;
-    for (let i = 0; i < ids.actuators.length; i++) ctrl[ids.actuators[i]] = verdict.position[i];
-    this.gripperCommand = this.envelope.gripperWidth(action.gripperWidth);
+    for (let i = 0; i < ids.actuators.length; i++) ctrl[ids.actuators[i]] = action.position[i];
+    this.gripperCommand = action.gripperWidth;
     this.setGripperCtrl(this.gripperCommand);
     world.step(this.substeps);
     if (world.diverged()) throw new SimDivergedError(world.time);
-    const tcp = (world.data.site_xpos as Float64Array).subarray(3 * ids.tcp, 3 * ids.tcp + 3);
-    this.record(verdict.positionClamps, verdict.velocityClamps, !this.envelope.inWorkspace(tcp));
+    this.record();
     return this.last!;
   }
 
@@ -155,12 +153,18 @@ export class SimLink implements RobotLink {
       scenario: this.scenario.name,
       seed: this.seed,
       backend: 'sim',
-      object: this.scenario.task.object,
-      objectSetup: this.setup,
-      perceptionError: this.perceptionError,
-      zone: this.scenario.task.zone,
+      ...this.taskMeta,
       controlPeriod: this.controlPeriod,
     });
+  }
+
+  snapshot(): { time: number; qpos: Float64Array } {
+    return { time: this.world.time, qpos: (this.world.data.qpos as Float64Array).slice() };
+  }
+
+  /** True when the sim state holds NaN or Inf. */
+  diverged(): boolean {
+    return this.world.diverged();
   }
 
   async stop(): Promise<void> {
@@ -171,10 +175,12 @@ export class SimLink implements RobotLink {
   }
 
   async close(): Promise<void> {
+    this.kinematics.dispose();
     this.world.dispose();
   }
 
   private setGripperCtrl(width: number): void {
+    if (this.ids.fingerActuators.length === 0) return;
     const ctrl = this.world.data.ctrl as Float64Array;
     const each = width / this.ids.fingerActuators.length;
     for (const a of this.ids.fingerActuators) ctrl[a] = each;
@@ -183,19 +189,20 @@ export class SimLink implements RobotLink {
   private openWriters(): Writers {
     const joints = this.robot.joints.map((j) => j.name);
     const r = this.recorder;
+    // Topic order as before tasks were plug-ins: joints, objects, wrench, gripper, clock, contacts.
+    const jointWriter = r.topic(TOPIC.jointStates, TYPE.jointStates, jointStateFields(joints));
+    for (const t of this.tracked) t.writer = r.topic(objectPoseTopic(t.name), TYPE.pose, POSE_FIELDS);
     return {
-      joints: r.topic(TOPIC.jointStates, TYPE.jointStates, jointStateFields(joints)),
-      object: r.topic(objectPoseTopic(this.scenario.task.object), TYPE.pose, POSE_FIELDS),
+      joints: jointWriter,
       wrench: r.topic(TOPIC.wrench, TYPE.wrench, WRENCH_FIELDS),
-      gripper: r.topic(TOPIC.gripper, TYPE.gripper, GRIPPER_FIELDS),
+      gripper: this.robot.gripper ? r.topic(TOPIC.gripper, TYPE.gripper, GRIPPER_FIELDS) : undefined,
       clock: r.topic(TOPIC.clock, TYPE.clock, CLOCK_FIELDS),
       contacts: r.topic(TOPIC.contacts, TYPE.contacts, CONTACT_FIELDS),
-      safety: r.topic(TOPIC.safety, TYPE.safety, SAFETY_FIELDS),
     };
   }
 
   /** Reads the state into an observation and appends every topic's message for this tick. */
-  private record(positionClamps: number, velocityClamps: number, outsideWorkspace: boolean): void {
+  private record(): void {
     const { world, ids, writers } = this;
     const { data, model } = world;
     const t = data.time;
@@ -217,10 +224,12 @@ export class SimLink implements RobotLink {
     row.set(effort, 2 * n);
     writers.joints.push(t, row);
 
-    const o = ids.objectQpos;
-    // MuJoCo quaternions are (w, x, y, z); ROS poses are (x, y, z, w).
-    const objectPose = [qpos[o], qpos[o + 1], qpos[o + 2], qpos[o + 4], qpos[o + 5], qpos[o + 6], qpos[o + 3]];
-    writers.object.push(t, objectPose);
+    const truth: Record<string, Pose> = {};
+    for (const o of this.tracked) {
+      const pose = this.bodyPose(o);
+      o.writer!.push(t, pose);
+      truth[o.name] = { position: [pose[0], pose[1], pose[2]], orientation: [pose[3], pose[4], pose[5], pose[6]] };
+    }
 
     const sensordata = data.sensordata as Float64Array;
     const wrench = new Float64Array(6);
@@ -238,7 +247,7 @@ export class SimLink implements RobotLink {
       ids.touch[0] !== undefined ? sensordata[ids.touch[0]] : 0,
       ids.touch[1] !== undefined ? sensordata[ids.touch[1]] : 0,
     ];
-    writers.gripper.push(t, [width, this.gripperCommand, fingerForce, touch[0], touch[1]]);
+    writers.gripper?.push(t, [width, this.gripperCommand, fingerForce, touch[0], touch[1]]);
     writers.clock.push(t, [t]);
 
     // Contact forces by pair class; sampled once per control period. The contacts are read
@@ -254,30 +263,38 @@ export class SimLink implements RobotLink {
       const b2 = bodyOf[c.geom2];
       const robot1 = rootOf[b1] === ids.robotRoot;
       const robot2 = rootOf[b2] === ids.robotRoot;
-      const object = b1 === ids.objectBody || b2 === ids.objectBody;
+      const object = this.isTracked(b1) || this.isTracked(b2);
       const fixed = b1 === 0 || b2 === 0;
       if ((robot1 || robot2) && fixed) robotStatic = Math.max(robotStatic, c.normalForce);
       else if (object && fixed) objectStatic = Math.max(objectStatic, c.normalForce);
       else if (object && (robot1 || robot2)) robotObject = Math.max(robotObject, c.normalForce);
     }
     writers.contacts.push(t, [contacts.length, robotStatic, objectStatic, robotObject]);
-    writers.safety.push(t, [positionClamps, velocityClamps, outsideWorkspace ? 1 : 0]);
+    this.scene.record?.(t, this.recorder);
 
-    this.last = {
-      time: t,
-      position,
-      velocity,
-      effort,
-      gripperWidth: width,
-      touch,
-      wrench,
-      objects: {
-        // The policy sees the object through the (miscalibrated) perception; topics keep the truth.
-        [this.scenario.task.object]: {
-          position: [objectPose[0] + this.perceptionError[0], objectPose[1] + this.perceptionError[1], objectPose[2]],
-          orientation: [objectPose[3], objectPose[4], objectPose[5], objectPose[6]],
-        },
-      },
-    };
+    this.last = { time: t, position, velocity, effort, gripperWidth: width, touch, wrench, objects: this.scene.observe(truth) };
+  }
+
+  private isTracked(body: number): boolean {
+    for (const o of this.tracked) if (o.body === body) return true;
+    return false;
+  }
+
+  /**
+   * A tracked body's pose as [x, y, z, qx, qy, qz, qw]. A free body's comes from qpos (the state
+   * after the step); any other body's from its computed frame.
+   */
+  private bodyPose(o: Tracked): number[] {
+    const { data } = this.world;
+    if (o.qpos >= 0) {
+      const q = data.qpos as Float64Array;
+      const a = o.qpos;
+      // MuJoCo quaternions are (w, x, y, z); ROS poses are (x, y, z, w).
+      return [q[a], q[a + 1], q[a + 2], q[a + 4], q[a + 5], q[a + 6], q[a + 3]];
+    }
+    const p = data.xpos as Float64Array;
+    const r = data.xquat as Float64Array;
+    const b = o.body;
+    return [p[3 * b], p[3 * b + 1], p[3 * b + 2], r[4 * b + 1], r[4 * b + 2], r[4 * b + 3], r[4 * b]];
   }
 }

@@ -1,12 +1,23 @@
-/** Loads a scenario file with its robot, resolving paths relative to the scenario. */
+/**
+ * Loads a scenario file with its robot and its task: paths resolve relative to the scenario, the
+ * task plug-ins load first (built-ins and the scenario's own `plugins:`), then the whole file is
+ * validated at once, the `task:` section by its kind's schema and `policy.params` against the
+ * controller it tunes, so every problem comes back with its line.
+ */
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { allTasks, getTask, loadTasks, taskKinds } from '../tasks/registry.ts';
+import type { TaskSpec } from '../tasks/task.ts';
 import { loadRobot, type RobotConfig } from './robot.ts';
 import { Scenario, type ScenarioSpec } from './schema.ts';
-import { loadValidated } from './validate.ts';
+import { ValidationError, validateText } from './validate.ts';
 
 /** A validated scenario with its robot loaded and its paths made absolute. */
-export type LoadedScenario = ScenarioSpec & {
+export type LoadedScenario = Omit<ScenarioSpec, 'task'> & {
+  /** The task section, validated by its kind's schema (defaults filled in). */
+  task: TaskSpec & Record<string, unknown>;
   /** Absolute path of the scenario file. */
   file: string;
   /** Absolute path of the MJCF world. */
@@ -15,19 +26,120 @@ export type LoadedScenario = ScenarioSpec & {
   robotConfig: RobotConfig;
 };
 
-export function loadScenario(file: string): LoadedScenario {
+/** Reads, validates and resolves a scenario file; throws `ValidationError` naming every problem. */
+export async function loadScenario(file: string): Promise<LoadedScenario> {
   const path = resolve(file);
-  const spec = loadValidated(Scenario, path);
+  const text = readText(path);
   const dir = dirname(path);
-  return {
-    ...spec,
-    file: path,
-    worldPath: resolve(dir, spec.world),
-    robotConfig: loadRobot(resolve(dir, spec.robot)),
-  };
+  await loadTasks(pluginsOf(text, path).map((p) => resolve(dir, p)));
+  const result = validateText(fullSchema(), text, path);
+  if (!result.ok) throw new ValidationError(result.problems);
+  const spec = result.value;
+  const worldPath = resolve(dir, spec.world);
+  requireFile(worldPath, path, 'world', 'an MJCF world file');
+  const robotPath = resolve(dir, spec.robot);
+  requireFile(robotPath, path, 'robot', 'a robot.yaml');
+  return { ...spec, file: path, worldPath, robotConfig: loadRobot(robotPath) };
 }
 
-/** The JSON Schema of scenario files, for editors and LLM researchers. */
-export function scenarioJsonSchema(): object {
-  return z.toJSONSchema(Scenario, { io: 'input', unrepresentable: 'any' });
+/** The scenario schema with the task section of every registered kind and the parameter check. */
+function fullSchema() {
+  return Scenario.extend({
+    task: z.looseObject({ kind: z.string().min(1) }).transform((section, ctx) => {
+      if (!taskKinds().includes(section.kind)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['kind'],
+          message: `'${section.kind}' is not a known task kind`,
+          params: { hint: `use one of: ${taskKinds().join(', ')}, or list your task's plug-in under plugins:` },
+        });
+        return z.NEVER;
+      }
+      const parsed = getTask(section.kind).schema.safeParse(section);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) ctx.addIssue({ ...issue } as z.core.$ZodRawIssue);
+        return z.NEVER;
+      }
+      return parsed.data as TaskSpec & Record<string, unknown>;
+    }),
+  }).superRefine((scenario, ctx) => {
+    const task = getTask(scenario.task.kind);
+    const family = Object.hasOwn(task.controllers, scenario.policy.controller) ? task.controllers[scenario.policy.controller] : undefined;
+    if (!family) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['policy', 'controller'],
+        message: `'${scenario.policy.controller}' is not a controller of task '${task.kind}'`,
+        params: { hint: `use one of: ${Object.keys(task.controllers).join(', ')}` },
+      });
+      return;
+    }
+    for (const name of Object.keys(scenario.policy.params)) {
+      if (!Object.hasOwn(family.params, name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policy', 'params', name],
+          message: `is not a parameter of controller '${scenario.policy.controller}'`,
+          params: { hint: `its parameters: ${Object.keys(family.params).join(', ')}` },
+        });
+      }
+    }
+    for (const name of Object.keys(family.params)) {
+      if (!Object.hasOwn(scenario.policy.params, name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policy', 'params'],
+          message: `lacks '${name}' (${family.params[name]})`,
+          params: { hint: `give it a range and a default: ${name}: { min: ..., max: ..., default: ... }` },
+        });
+      }
+    }
+  });
+}
+
+/** The JSON Schema of scenario files (every registered task kind), for editors and LLM researchers. */
+export async function scenarioJsonSchema(): Promise<object> {
+  await loadTasks();
+  const tasks = allTasks().map((t) => t.schema);
+  const task = tasks.length === 1 ? tasks[0] : z.union(tasks as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]]);
+  return z.toJSONSchema(Scenario.extend({ task }), { io: 'input', unrepresentable: 'any' });
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory, not a scenario file' : `cannot be read (${(err as Error).message})`;
+    throw new ValidationError([{ file: path, path: '', message: why, hint: 'give the path of a scenario YAML file' }]);
+  }
+}
+
+/** The `plugins:` list, read before validation (the task section needs its plug-in). */
+function pluginsOf(text: string, path: string): string[] {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch {
+    return []; // validateText reports the YAML error with its line.
+  }
+  const plugins = (raw as { plugins?: unknown } | null)?.plugins;
+  if (plugins === undefined) return [];
+  if (!Array.isArray(plugins) || !plugins.every((p) => typeof p === 'string')) {
+    throw new ValidationError([{ file: path, path: 'plugins', message: 'must be a list of module paths', hint: 'plugins: [./my-task/index.ts]' }]);
+  }
+  return plugins;
+}
+
+/** A file the scenario names must exist and be a file; the problem names the scenario field. */
+function requireFile(path: string, scenarioPath: string, field: string, what: string): void {
+  let isFile = false;
+  try {
+    isFile = statSync(path).isFile();
+  } catch {
+    throw new ValidationError([{ file: scenarioPath, path: field, message: `names ${path}, which does not exist`, hint: `give the path of ${what}, relative to the scenario` }]);
+  }
+  if (!isFile) {
+    throw new ValidationError([{ file: scenarioPath, path: field, message: `names ${path}, which is a directory`, hint: `give the path of ${what}, relative to the scenario` }]);
+  }
 }

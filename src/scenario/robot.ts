@@ -22,7 +22,30 @@ export const RobotJoint = z.strictObject({
   velocity: z.number().positive(),
   /** Effort limit in N·m. */
   effort: z.number().positive(),
+  /** Acceleration limit in rad/s² (absent: none). */
+  acceleration: z.number().positive().optional(),
 });
+
+/** What the safety envelope does with a command beyond a limit. */
+const LimitAction = z.enum(['clamp', 'reject']);
+
+export const SafetyConfig = z.strictObject({
+  /** Joint targets beyond their position limits: clamped into them, or the command rejected (the robot holds). */
+  position: LimitAction.default('clamp'),
+  /** Joint targets that would move faster than the velocity limit: slowed to it, or rejected. */
+  velocity: LimitAction.default('clamp'),
+  /** Joint targets that would accelerate beyond the acceleration limit: limited, or rejected. */
+  acceleration: LimitAction.default('clamp'),
+  /** A command whose tool-centre point leaves the workspace box: rejected (the robot holds), or only logged. */
+  workspace: z.enum(['reject', 'log']).default('reject'),
+  /** Seconds without a command or a joint state after which the watchdog holds the robot. */
+  watchdog: z.number().positive().max(60).default(0.5),
+  /** Tool-point speed (m/s) of a new candidate's first runs on hardware (ISO 10218-1 reduced speed is 0.25). */
+  reduced_speed: z.number().positive().max(0.25).default(0.25),
+});
+export type SafetyConfig = z.infer<typeof SafetyConfig>;
+
+const SAFETY_DEFAULTS: SafetyConfig = { position: 'clamp', velocity: 'clamp', acceleration: 'clamp', workspace: 'reject', watchdog: 0.5, reduced_speed: 0.25 };
 
 export const RobotConfig = z.strictObject({
   /** Robot name, e.g. `arm6`. */
@@ -39,6 +62,7 @@ export const RobotConfig = z.strictObject({
   home: z.array(z.number()),
   /** MJCF site at the tool-centre point. */
   tcp_site: z.string().min(1),
+  /** The gripper, when the robot has one (a spindle or a probe needs none). */
   gripper: z.strictObject({
     /** MJCF finger joints (slides), each opening by half the width. */
     joints: z.array(z.string()).min(1),
@@ -50,19 +74,21 @@ export const RobotConfig = z.strictObject({
     effort: z.number().positive(),
     /** MJCF touch sensors on the finger pads. */
     touch_sensors: z.array(z.string()).default([]),
-  }),
+  }).optional(),
   /** MJCF force and torque sensors of the wrist force/torque sensor. */
   wrench: z.strictObject({ force_sensor: z.string(), torque_sensor: z.string() }).optional(),
   /** The box the tool-centre point must stay inside (world frame, metres). */
   workspace: z.strictObject({ min: Vec3, max: Vec3 }),
+  /** How the safety envelope treats commands beyond the limits. */
+  safety: SafetyConfig.default(SAFETY_DEFAULTS),
   /** ROS names the robot uses on a real graph. */
   ros: z.strictObject({
     /** sensor_msgs/JointState topic. */
     joint_states: z.string().default('/joint_states'),
     /** JointTrajectoryController namespace. */
     trajectory_controller: z.string(),
-    /** control_msgs/GripperCommand action or topic. */
-    gripper_command: z.string(),
+    /** control_msgs/GripperCommand action or topic (robots with a gripper). */
+    gripper_command: z.string().optional(),
     /** geometry_msgs/WrenchStamped topic of the wrist sensor. */
     wrench: z.string().optional(),
   }),
@@ -84,7 +110,13 @@ export const RobotConfig = z.strictObject({
       });
     }
   });
-  if (robot.gripper.actuators.length !== robot.gripper.joints.length) {
+  const { min, max } = robot.workspace;
+  for (let i = 0; i < 3; i++) {
+    if (!(min[i] < max[i])) {
+      ctx.addIssue({ code: 'custom', path: ['workspace', 'max', i], message: `must be above workspace.min[${i}] = ${min[i]}` });
+    }
+  }
+  if (robot.gripper && robot.gripper.actuators.length !== robot.gripper.joints.length) {
     ctx.addIssue({ code: 'custom', path: ['gripper', 'actuators'], message: 'needs one actuator per gripper joint' });
   }
 });

@@ -1,26 +1,72 @@
 /**
  * The scenario: a goal for the researcher. One YAML per task variant (scenarios/*.yaml): the
- * robot and world, the episode, its randomization, what counts as success, the score, the
- * policy family with its parameter space, and the study budget.
+ * robot and world, the task (its own section, validated by the task kind's plug-in), the episode,
+ * the policy family with its parameter space, and the study budget.
+ *
+ * Every number has bounds a physical set-up can have, so a typo (`1e9` seeds, a zero mass) fails
+ * `arbor check` with a hint instead of exhausting memory or diverging later.
  */
 import { z } from 'zod';
 
-/** A closed interval [low, high]; low == high fixes the value. */
-export const Range = z
-  .tuple([z.number(), z.number()])
-  .refine(([lo, hi]) => lo <= hi, { message: 'must be [low, high] with low <= high' });
-export type Range = z.infer<typeof Range>;
+/** Seeds are integers in [0, SEED_MAX]: the episode generator keeps 32 bits, so larger ones would alias. */
+export const SEED_MAX = 2 ** 31 - 1;
+
+/** A finite number in [lo, hi]; the message names the unit and what the value is. */
+export function bounded(lo: number, hi: number, unit: string, what: string) {
+  const u = unit ? ` ${unit}` : '';
+  return z
+    .number()
+    .min(lo, { message: `must be at least ${lo}${u} (${what})` })
+    .max(hi, { message: `must be at most ${hi}${u} (${what})` });
+}
+
+/** An integer in [lo, hi]. */
+export function boundedInt(lo: number, hi: number, what: string) {
+  return z
+    .number()
+    .int({ message: `must be a whole number (${what})` })
+    .min(lo, { message: `must be at least ${lo} (${what})` })
+    .max(hi, { message: `must be at most ${hi} (${what})` });
+}
+
+/** A closed interval [low, high] of `inner` values; low == high fixes the value. */
+export function Range(inner: z.ZodNumber = z.number()) {
+  return z.tuple([inner, inner]).refine(([lo, hi]) => lo <= hi, { message: 'must be [low, high] with low <= high' });
+}
+
+/** Names that reach plain objects as keys: identifiers, never a member of Object.prototype. */
+export const Identifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be an identifier: letters, digits and _, not starting with a digit' })
+  .refine((name) => !(name in Object.prototype) && name !== 'prototype', {
+    message: 'is a reserved JavaScript name; choose another',
+  });
+
+/**
+ * A record whose keys are `Identifier`s. The keys are checked on the raw input: zod drops a
+ * `__proto__` key silently, and a dropped parameter must be an error, not a surprise.
+ */
+export function namedRecord<T extends z.ZodType>(value: T) {
+  return z
+    .unknown()
+    .superRefine((raw, ctx) => {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return;
+      for (const key of Object.keys(raw)) {
+        const checked = Identifier.safeParse(key);
+        if (!checked.success) ctx.addIssue({ code: 'custom', path: [key], message: `'${key}' ${checked.error.issues[0].message}` });
+      }
+    })
+    .pipe(z.record(z.string(), value));
+}
 
 export const ParamSpec = z
   .strictObject({
     /** Lowest value the researcher may propose. */
-    min: z.number(),
+    min: bounded(-1e6, 1e6, '', 'a parameter bound'),
     /** Highest value the researcher may propose. */
-    max: z.number(),
+    max: bounded(-1e6, 1e6, '', 'a parameter bound'),
     /** The starting value (the baseline policy). */
-    default: z.number(),
-    /** What the parameter does, shown to people and to LLM researchers. */
-    description: z.string().optional(),
+    default: bounded(-1e6, 1e6, '', 'a parameter default'),
   })
   .refine((p) => p.min < p.max, { message: 'needs min < max', path: ['max'] })
   .refine((p) => p.default >= p.min && p.default <= p.max, {
@@ -29,21 +75,46 @@ export const ParamSpec = z
   });
 export type ParamSpec = z.infer<typeof ParamSpec>;
 
-export const Randomization = z.strictObject({
-  /** Object centre x on the table (m). */
-  object_x: Range,
-  /** Object centre y on the table (m). */
-  object_y: Range,
-  /** Object yaw about z (rad). */
-  object_yaw: Range.default([0, 0]),
-  /** Object half-size: the box is a cube of this half edge (m). */
-  object_half_size: Range,
-  /** Object mass (kg). */
-  object_mass: Range,
-  /** Sliding friction coefficient of the object. */
-  object_friction: Range,
+/** Names of the researchers a scenario or `--researcher` may pick. */
+export const RESEARCHER_NAMES = ['cmaes', 'random', 'claude'] as const;
+export type ResearcherName = (typeof RESEARCHER_NAMES)[number];
+
+const Budget = z.strictObject({
+  /** Candidates to evaluate, the baseline included. */
+  candidates: boundedInt(1, 100_000, 'candidates').default(60),
+  /** Episodes in all, validation excluded. */
+  episodes: boundedInt(1, 10_000_000, 'episodes').default(100_000),
+  /** Wall-clock seconds for the whole study. */
+  wall_time: bounded(1, 30 * 24 * 3600, 's', 'a wall time').default(3600),
+  /** Seeds each candidate runs on (shared by a generation). */
+  seeds_per_candidate: boundedInt(1, 10_000, 'seeds per candidate').default(16),
+  /** Fresh seeds the best is validated on; never used in training. */
+  validation_seeds: z
+    .strictObject({
+      from: boundedInt(0, SEED_MAX - 100_000, 'the first validation seed'),
+      count: boundedInt(1, 100_000, 'validation seeds'),
+    })
+    .default({ from: 1000, count: 64 }),
+  /** Stop after this many generations in a row keep no candidate (absent: never). */
+  patience: boundedInt(1, 100_000, 'generations without a kept candidate').optional(),
+  /** Stop once the best candidate's training success rate reaches this (absent: never). */
+  target_success: bounded(0, 1, '', 'a success rate').optional(),
+  /** Dollars the researcher (and prompt policies) may spend (absent: no limit). */
+  max_cost_usd: bounded(0, 1e6, 'USD', 'a cost cap').optional(),
 });
-export type Randomization = z.infer<typeof Randomization>;
+
+const ResearcherBlock = z.strictObject({
+  /** Which researcher proposes candidates (`--researcher` overrides it). */
+  name: z.enum(RESEARCHER_NAMES).default('cmaes'),
+  /** The model an LLM researcher uses (`--model` overrides it). */
+  model: z.string().min(1).optional(),
+  /** Proposals per generation (CMA-ES: its population; absent: the researcher's own default). */
+  batch: boundedInt(1, 256, 'proposals per generation').optional(),
+  /** Probe episodes an LLM researcher may run per generation before proposing. */
+  probes: boundedInt(0, 64, 'probe episodes per generation').default(4),
+  /** Candidate kinds the researcher may propose. */
+  kinds: z.array(z.enum(['params', 'code', 'prompt'])).min(1).default(['params']),
+});
 
 export const Scenario = z.strictObject({
   /** Short name, used in study names. */
@@ -54,99 +125,36 @@ export const Scenario = z.strictObject({
   robot: z.string().min(1),
   /** MJCF world, relative to the scenario file. */
   world: z.string().min(1),
-  task: z.strictObject({
-    /** The task family; the scorer is chosen by it. */
-    kind: z.literal('pick_place'),
-    /** Body name of the object to move (it needs a free joint). */
-    object: z.string().min(1),
-    zone: z.strictObject({
-      /** Geom that draws the zone in the world; arbor moves it to `center`. */
-      geom: z.string().optional(),
-      /** Zone centre [x, y] on the table (m). */
-      center: z.tuple([z.number(), z.number()]),
-      /** Zone half extents [x, y] (m). */
-      half_size: z.tuple([z.number().positive(), z.number().positive()]),
-    }),
-  }),
+  /** Task plug-in modules (relative to the scenario file) to load before `task` is read. */
+  plugins: z.array(z.string().min(1)).default([]),
+  /** The task: `kind` picks the plug-in, which validates the rest of this section. */
+  task: z.looseObject({ kind: z.string().min(1) }),
   episode: z.strictObject({
     /** Simulated seconds per episode. */
-    duration: z.number().positive().max(600),
+    duration: bounded(0.01, 600, 's', 'an episode duration'),
     /** Policy (control) rate in Hz; physics runs at the model timestep. */
-    control_rate: z.number().positive().max(1000),
+    control_rate: bounded(0.1, 1000, 'Hz', 'a control rate'),
     /** Wall-clock seconds after which a sim episode is stopped as a crash. */
-    wall_time_limit: z.number().positive().default(30),
+    wall_time_limit: bounded(0.1, 3600, 's', 'a wall-time limit').default(30),
   }),
-  randomization: Randomization,
-  perception: z
-    .strictObject({
-      /** Systematic error [x, y] (m) of the object position the policy observes: a camera-to-robot calibration error. Scoring uses the true pose. */
-      object_offset: z.tuple([z.number(), z.number()]).default([0, 0]),
-      /** Per-episode error (m) added on each axis, drawn uniformly from [-jitter, jitter] by the seed. */
-      object_jitter: z.number().min(0).default(0),
-    })
-    .default({ object_offset: [0, 0], object_jitter: 0 }),
-  success: z
-    .strictObject({
-      /** The object centre must be this far inside the zone edge (m). */
-      zone_margin: z.number().min(0).default(0),
-      /** Object speed below which it counts as resting (m/s). */
-      rest_speed: z.number().positive().default(0.05),
-      /** Gripper width above which the object counts as released (m). */
-      release_width: z.number().positive().default(0.06),
-    })
-    .default({ zone_margin: 0, rest_speed: 0.05, release_width: 0.06 }),
-  score: z
-    .strictObject({
-      /** Weights of the score terms; they are normalised to sum to 1. */
-      weights: z
-        .strictObject({
-          success: z.number().min(0).default(0.6),
-          place_error: z.number().min(0).default(0.2),
-          cycle_time: z.number().min(0).default(0.1),
-          contact_force: z.number().min(0).default(0.1),
-        })
-        .default({ success: 0.6, place_error: 0.2, cycle_time: 0.1, contact_force: 0.1 }),
-      /** Place error (m) at which the place-error term reaches 0. */
-      place_error_scale: z.number().positive().default(0.15),
-      /** Peak table contact force (N) at which the force term reaches 0. */
-      force_scale: z.number().positive().default(400),
-    })
-    .default({
-      weights: { success: 0.6, place_error: 0.2, cycle_time: 0.1, contact_force: 0.1 },
-      place_error_scale: 0.15,
-      force_scale: 400,
-    }),
   policy: z.strictObject({
-    /** Policy family: `params` tunes a built-in skill controller. */
-    kind: z.literal('params'),
-    /** The built-in controller the parameters drive. */
-    controller: z.literal('pick_place'),
-    /** The parameter space: names, bounds, defaults. */
-    params: z.record(z.string(), ParamSpec).refine((p) => Object.keys(p).length > 0, {
+    /** Policy family of the parameter space: `params` tunes a built-in controller. */
+    kind: z.literal('params').default('params'),
+    /** The task's controller the parameters drive. */
+    controller: z.string().min(1),
+    /** The parameter space: each of the controller's parameters with its bounds and default. */
+    params: namedRecord(ParamSpec).refine((p) => Object.keys(p).length > 0, {
       message: 'needs at least one parameter',
     }),
   }),
-  budget: z
-    .strictObject({
-      /** Candidates to evaluate, the baseline included. */
-      candidates: z.number().int().positive().default(60),
-      /** Episodes in all, validation excluded. */
-      episodes: z.number().int().positive().default(100_000),
-      /** Wall-clock seconds for the whole study. */
-      wall_time: z.number().positive().default(3600),
-      /** Seeds each candidate runs on (shared by a generation). */
-      seeds_per_candidate: z.number().int().positive().default(16),
-      /** Fresh seeds the best is validated on; never used in training. */
-      validation_seeds: z
-        .strictObject({ from: z.number().int().min(0), count: z.number().int().positive() })
-        .default({ from: 1000, count: 64 }),
-    })
-    .default({
-      candidates: 60,
-      episodes: 100_000,
-      wall_time: 3600,
-      seeds_per_candidate: 16,
-      validation_seeds: { from: 1000, count: 64 },
-    }),
+  /** Who proposes candidates, and how. */
+  researcher: ResearcherBlock.default({ name: 'cmaes', probes: 4, kinds: ['params'] }),
+  budget: Budget.default({
+    candidates: 60,
+    episodes: 100_000,
+    wall_time: 3600,
+    seeds_per_candidate: 16,
+    validation_seeds: { from: 1000, count: 64 },
+  }),
 });
 export type ScenarioSpec = z.infer<typeof Scenario>;

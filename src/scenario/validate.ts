@@ -109,6 +109,11 @@ export function hintFor(issue: z.core.$ZodIssue): string | undefined {
       return 'change the value to fit the range';
     case 'invalid_value':
       return `use one of: ${issue.values.map(String).join(', ')}`;
+    case 'custom': {
+      // Refinements that know the fix carry it as `params.hint`.
+      const hint = (issue.params as { hint?: unknown } | undefined)?.hint;
+      return typeof hint === 'string' ? hint : undefined;
+    }
     default:
       return undefined;
   }

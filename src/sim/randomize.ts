@@ -1,14 +1,10 @@
 /**
- * Domain randomization of the pick-and-place object: its pose, size, mass and friction are drawn
- * from the scenario's ranges with a seeded generator, so a seed always means the same episode.
+ * Changes a free-jointed cube body in a loaded world: its size, mass, friction and resting pose,
+ * with every model constant that depends on them. Tasks draw the values (seeded) and call this.
  */
-import type { Randomization, ScenarioSpec } from '../scenario/schema.ts';
-
-type Perception = ScenarioSpec['perception'];
-import { Rng } from './rng.ts';
 import type { World } from './world.ts';
 
-/** What one seed makes of the object. */
+/** A cube body's drawn pose and properties. */
 export interface ObjectSetup {
   /** Centre x (m). */
   x: number;
@@ -22,31 +18,6 @@ export interface ObjectSetup {
   mass: number;
   /** Sliding friction coefficient. */
   friction: number;
-}
-
-/**
- * The error of the object position the policy observes in episode `seed`: the scenario's
- * systematic offset plus a seeded jitter. Drawn from its own stream, so adding perception
- * error to a scenario leaves its object setups as they were.
- */
-export function samplePerceptionError(perception: Perception, seed: number): [number, number] {
-  const rng = new Rng(seed ^ 0x5eed_cafe);
-  const j = perception.object_jitter;
-  return [perception.object_offset[0] + rng.uniform(-j, j), perception.object_offset[1] + rng.uniform(-j, j)];
-}
-
-/** Draws the object setup of `seed`; every value lies inside its range. */
-export function sampleObjectSetup(ranges: Randomization, seed: number): ObjectSetup {
-  const rng = new Rng(seed);
-  const draw = ([lo, hi]: readonly [number, number]) => rng.uniform(lo, hi);
-  return {
-    x: draw(ranges.object_x),
-    y: draw(ranges.object_y),
-    yaw: draw(ranges.object_yaw),
-    halfSize: draw(ranges.object_half_size),
-    mass: draw(ranges.object_mass),
-    friction: draw(ranges.object_friction),
-  };
 }
 
 /**

@@ -129,6 +129,15 @@ export class World {
     this.mj.mj_resetData(this.model, this.data);
   }
 
+  /**
+   * Moves a flat marker geom (a zone drawn on the table) in the table plane and sets its half
+   * extents in x and y; its height and thickness stay as modelled.
+   */
+  placeFlatGeom(id: number, center: readonly [number, number], halfSize: readonly [number, number]): void {
+    (this.model.geom_pos as Float64Array).set(center, 3 * id);
+    (this.model.geom_size as Float64Array).set(halfSize, 3 * id);
+  }
+
   /** True when the state holds NaN or Inf (the simulation diverged). */
   diverged(): boolean {
     const qpos = this.data.qpos as Float64Array;

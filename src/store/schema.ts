@@ -66,8 +66,60 @@ CREATE TABLE episodes (
 CREATE INDEX episodes_by_study ON episodes(study_id, id);
 `;
 
+/*
+ * V2: candidates may be `invalid` (a proposal that failed validation, recorded with its reason and
+ * never evaluated) and carry what they cost; studies say why they stopped and what they spent;
+ * an events log per study (safety, operator decisions, stops); score terms are called terms.
+ * SQLite cannot change a CHECK constraint in place, so the candidates table is rebuilt (foreign
+ * keys are off while migrations run: see `migrate`).
+ */
+const V2 = `
+CREATE TABLE candidates_v2 (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  study_id     TEXT NOT NULL REFERENCES studies(id),
+  parent_id    INTEGER REFERENCES candidates(id),
+  generation   INTEGER NOT NULL CHECK (generation >= 0),
+  kind         TEXT NOT NULL,
+  body         TEXT NOT NULL CHECK (json_valid(body)),
+  rationale    TEXT NOT NULL,
+  description  TEXT NOT NULL,
+  status       TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'keep', 'discard', 'crash', 'invalid')),
+  score_mean   REAL,
+  score_std    REAL,
+  success_rate REAL,
+  n_episodes   INTEGER,
+  n_crashes    INTEGER,
+  created_at   TEXT NOT NULL,
+  decided_at   TEXT,
+  note         TEXT,
+  cost_usd     REAL NOT NULL DEFAULT 0 CHECK (cost_usd >= 0)
+) STRICT;
+INSERT INTO candidates_v2 (id, study_id, parent_id, generation, kind, body, rationale, description, status, score_mean, score_std,
+                           success_rate, n_episodes, n_crashes, created_at, decided_at)
+  SELECT id, study_id, parent_id, generation, kind, body, rationale, description, status, score_mean, score_std,
+         success_rate, n_episodes, n_crashes, created_at, decided_at FROM candidates;
+DROP TABLE candidates;
+ALTER TABLE candidates_v2 RENAME TO candidates;
+CREATE INDEX candidates_by_study ON candidates(study_id, id);
+
+ALTER TABLE studies ADD COLUMN stop_reason TEXT;
+ALTER TABLE studies ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0 CHECK (cost_usd >= 0);
+ALTER TABLE episodes RENAME COLUMN breakdown TO terms;
+
+CREATE TABLE events (
+  id           INTEGER PRIMARY KEY,
+  study_id     TEXT NOT NULL REFERENCES studies(id),
+  candidate_id INTEGER REFERENCES candidates(id),
+  at           TEXT NOT NULL,
+  kind         TEXT NOT NULL,
+  message      TEXT NOT NULL,
+  data         TEXT CHECK (data IS NULL OR json_valid(data))
+) STRICT;
+CREATE INDEX events_by_study ON events(study_id, id);
+`;
+
 /** Schema migrations: entry i upgrades `PRAGMA user_version` i to i + 1. */
-export const MIGRATIONS: readonly string[] = [V1];
+export const MIGRATIONS: readonly string[] = [V1, V2];
 /** The schema version this code reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -83,7 +135,7 @@ export const STUDY_STATUSES = ['running', 'done', 'stopped', 'failed'] as const;
 export type StudyStatus = (typeof STUDY_STATUSES)[number];
 export const CANDIDATE_KINDS = ['params', 'code', 'prompt'] as const;
 export type CandidateKind = (typeof CANDIDATE_KINDS)[number];
-export const CANDIDATE_STATUSES = ['pending', 'keep', 'discard', 'crash'] as const;
+export const CANDIDATE_STATUSES = ['pending', 'keep', 'discard', 'crash', 'invalid'] as const;
 export type CandidateStatus = (typeof CANDIDATE_STATUSES)[number];
 export const SPLITS = ['train', 'validation', 'baseline'] as const;
 export type Split = (typeof SPLITS)[number];
@@ -118,6 +170,10 @@ export interface StudyRecord {
   readonly validation: JsonValue | null;
   /** Final summary; null while running. */
   readonly summary: JsonValue | null;
+  /** Why the search ended (`patience`, `budget-episodes`, ...); null while it goes on or when interrupted. */
+  readonly stopReason: string | null;
+  /** Dollars spent by the researcher and the policies (LLM calls), over all runs. */
+  readonly costUsd: number;
 }
 
 /** One candidate. Immutable once decided (status other than `pending`). */
@@ -154,6 +210,10 @@ export interface CandidateRecord {
   readonly createdAt: string;
   /** When it was decided; null while pending. */
   readonly decidedAt: string | null;
+  /** Why it is invalid or crashed, or other feedback for the researcher; null when there is none. */
+  readonly note: string | null;
+  /** Dollars its proposal and its episodes cost (LLM calls). */
+  readonly costUsd: number;
 }
 
 /** One finished episode. Immutable: a recorded episode (and its trace artifact) never changes. */
@@ -179,7 +239,7 @@ export interface EpisodeRecord {
   /** Measurements, by name. */
   readonly metrics: JsonObject;
   /** Score terms before weighting, by name. */
-  readonly breakdown: { readonly [term: string]: number };
+  readonly terms: { readonly [term: string]: number };
   /** Trace artifact path relative to the database's directory; null when recorded without one. */
   readonly tracePath: string | null;
   /** Wall-clock seconds the episode took. */
@@ -202,7 +262,7 @@ export interface ResultRow {
   readonly success_rate: number | null;
   /** Episodes behind the score; null while pending. */
   readonly n_episodes: number | null;
-  /** `pending`, `keep`, `discard` or `crash`. */
+  /** `pending`, `keep`, `discard`, `crash` or `invalid`. */
   readonly status: CandidateStatus;
   /** One line a person can scan. */
   readonly description: string;
@@ -212,6 +272,10 @@ export interface ResultRow {
   readonly rationale: string;
   /** The policy body. */
   readonly body: JsonValue;
+  /** Why it is invalid or crashed; null when there is nothing to say. */
+  readonly note: string | null;
+  /** Dollars it cost. */
+  readonly cost_usd: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -243,6 +307,10 @@ export interface StudyPatch {
   validation?: unknown;
   /** Final summary (JSON). */
   summary?: unknown;
+  /** Why the search ended; `null` clears it (a resumed study goes on). */
+  stopReason?: string | null;
+  /** Dollars to add to the study's spend (>= 0). */
+  addCostUsd?: number;
 }
 
 /** A new candidate. */
@@ -259,12 +327,18 @@ export interface CandidateInput {
   rationale: string;
   /** One line a person can scan. */
   description: string;
+  /** `pending` (default) to be evaluated, or `invalid`: recorded with its reason in `note`, never evaluated. */
+  status?: 'pending' | 'invalid';
+  /** Why it is invalid (required for `invalid`). */
+  note?: string;
+  /** Dollars its proposal cost (default 0). */
+  costUsd?: number;
 }
 
 /** The verdict on a candidate. */
 export interface CandidateDecision {
   /** `keep`, `discard` or `crash`. */
-  status: Exclude<CandidateStatus, 'pending'>;
+  status: Exclude<CandidateStatus, 'pending' | 'invalid'>;
   /** Mean score, or null when no episode gave one. */
   scoreMean: number | null;
   /** Standard deviation of the scores, or null. */
@@ -275,6 +349,40 @@ export interface CandidateDecision {
   nEpisodes: number;
   /** Crashed episodes among them. */
   nCrashes: number;
+  /** Feedback to keep with it (e.g. why it crashed). */
+  note?: string;
+  /** Dollars its episodes cost, added to its proposal's cost. */
+  addCostUsd?: number;
+}
+
+/** Something that happened in a study, for its log: a stop, an operator's decision, a safety event. */
+export interface EventInput {
+  /** What kind of event (`stop`, `operator`, `safety`, `researcher`, ...). */
+  kind: string;
+  /** What happened, in a sentence. */
+  message: string;
+  /** The candidate it concerns, if any. */
+  candidateId?: number | null;
+  /** Details (JSON). */
+  data?: unknown;
+}
+
+/** One logged event. Immutable. */
+export interface EventRecord {
+  /** Id, in logging order. */
+  readonly id: number;
+  /** The study. */
+  readonly studyId: string;
+  /** The candidate it concerns; null when none. */
+  readonly candidateId: number | null;
+  /** When it happened. */
+  readonly at: string;
+  /** What kind of event. */
+  readonly kind: string;
+  /** What happened. */
+  readonly message: string;
+  /** Details; null when none. */
+  readonly data: JsonValue | null;
 }
 
 /** A finished episode to record. */
@@ -298,7 +406,7 @@ export interface EpisodeInput {
   /** Measurements (a JSON object, e.g. `PickPlaceMetrics`; `{}` for a crash). */
   metrics: object;
   /** Score terms by name (finite numbers; `{}` for a crash). */
-  breakdown: Readonly<Record<string, number>>;
+  terms: Readonly<Record<string, number>>;
   /** The recorded topics; saved as an artifact next to the database. */
   trace?: Trace;
   /** Wall-clock seconds, >= 0. */
@@ -375,6 +483,8 @@ export const StudyPatchSchema = z.strictObject({
   baseline: json().optional(),
   validation: json().optional(),
   summary: json().optional(),
+  stopReason: z.string().min(1).nullable().optional(),
+  addCostUsd: finite.nonnegative('must be >= 0').optional(),
 });
 
 export const CandidateInputSchema = z.strictObject({
@@ -384,6 +494,16 @@ export const CandidateInputSchema = z.strictObject({
   body: json(),
   rationale: text,
   description: text,
+  status: z.enum(['pending', 'invalid']).optional(),
+  note: z.string().optional(),
+  costUsd: finite.nonnegative('must be >= 0').optional(),
+}).refine((c) => c.status !== 'invalid' || !!c.note, { path: ['note'], message: 'is required for an invalid candidate; say why it is invalid' });
+
+export const EventInputSchema = z.strictObject({
+  kind: name,
+  message: name,
+  candidateId: id.nullable().optional(),
+  data: json().optional(),
 });
 
 export const CandidateDecisionSchema = z
@@ -394,6 +514,8 @@ export const CandidateDecisionSchema = z
     successRate: nullableFinite.refine((v) => v === null || (v >= 0 && v <= 1), 'must be in [0, 1]'),
     nEpisodes: z.number().int('must be an integer').nonnegative('must be >= 0'),
     nCrashes: z.number().int('must be an integer').nonnegative('must be >= 0'),
+    note: z.string().optional(),
+    addCostUsd: finite.nonnegative('must be >= 0').optional(),
   })
   .refine((d) => d.nCrashes <= d.nEpisodes, { path: ['nCrashes'], message: 'must not exceed nEpisodes' });
 
@@ -412,7 +534,7 @@ export const EpisodeInputSchema = z
     ),
     outcome: name,
     metrics: json(true),
-    breakdown: z.record(z.string(), finite),
+    terms: z.record(z.string(), finite),
     trace: z.instanceof(Trace, { message: 'must be a Trace (from TraceRecorder.finish or loadTrace)' }).optional(),
     wallTime: finite.nonnegative('must be >= 0'),
     crashReason: z.string().optional(),

@@ -27,6 +27,7 @@ import {
   CandidateDecisionSchema,
   CandidateInputSchema,
   EpisodeInputSchema,
+  EventInputSchema,
   MIGRATIONS,
   SCHEMA_VERSION,
   StudyInputSchema,
@@ -39,6 +40,8 @@ import {
   type EpisodeInput,
   type EpisodeRecord,
   type EpisodeStatus,
+  type EventInput,
+  type EventRecord,
   type JsonObject,
   type JsonValue,
   type ResultRow,
@@ -105,9 +108,10 @@ export class Store {
         // NORMAL is durable against process kills in WAL mode; see the top of this file.
         db.pragma('synchronous = NORMAL');
       }
-      db.pragma('foreign_keys = ON');
+      // Migrations rebuild tables, which needs foreign keys off; they are checked after.
       if (readonly) checkVersion(db, file, false);
       else migrate(db, file);
+      db.pragma('foreign_keys = ON');
     } catch (err) {
       db.close();
       throw err;
@@ -184,6 +188,11 @@ export class Store {
     if (p.baseline !== undefined) set('baseline', toJsonOrNull(p.baseline));
     if (p.validation !== undefined) set('validation', toJsonOrNull(p.validation));
     if (p.summary !== undefined) set('summary', toJsonOrNull(p.summary));
+    if (p.stopReason !== undefined) set('stop_reason', p.stopReason);
+    if (p.addCostUsd !== undefined) {
+      sets.push('cost_usd = cost_usd + ?');
+      values.push(p.addCostUsd);
+    }
     set('updated_at', new Date().toISOString());
     this.db.prepare(`UPDATE studies SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
     return this.study(id)!;
@@ -205,10 +214,12 @@ export class Store {
         ]);
       }
     }
+    const at = new Date().toISOString();
+    const status = c.status ?? 'pending';
     const info = this.stmt(
-      `INSERT INTO candidates (study_id, parent_id, generation, kind, body, rationale, description, status, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
-    ).run(studyId, parentId, c.generation, c.kind, toJson(c.body), c.rationale, c.description, new Date().toISOString());
+      `INSERT INTO candidates (study_id, parent_id, generation, kind, body, rationale, description, status, created_at, decided_at, note, cost_usd)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(studyId, parentId, c.generation, c.kind, toJson(c.body), c.rationale, c.description, status, at, status === 'invalid' ? at : null, c.note ?? null, c.costUsd ?? 0);
     return this.candidate(Number(info.lastInsertRowid))!;
   }
 
@@ -220,9 +231,10 @@ export class Store {
     this.assertWritable('decideCandidate');
     const d = parse(CandidateDecisionSchema, decision, 'decideCandidate');
     const info = this.stmt(
-      `UPDATE candidates SET status = ?, score_mean = ?, score_std = ?, success_rate = ?, n_episodes = ?, n_crashes = ?, decided_at = ?
+      `UPDATE candidates SET status = ?, score_mean = ?, score_std = ?, success_rate = ?, n_episodes = ?, n_crashes = ?, decided_at = ?,
+              note = coalesce(?, note), cost_usd = cost_usd + ?
        WHERE id = ? AND status = 'pending'`,
-    ).run(d.status, d.scoreMean, d.scoreStd, d.successRate, d.nEpisodes, d.nCrashes, new Date().toISOString(), id);
+    ).run(d.status, d.scoreMean, d.scoreStd, d.successRate, d.nEpisodes, d.nCrashes, new Date().toISOString(), d.note ?? null, d.addCostUsd ?? 0, id);
     if (info.changes === 0) {
       const existing = this.candidate(id);
       if (!existing) throw new Error(`decideCandidate: there is no candidate ${id}. Use the id addCandidate returned.`);
@@ -275,7 +287,7 @@ export class Store {
       writeDurably(tmp, encodeTrace(e.trace));
     }
     const insert = this.stmt(
-      `INSERT INTO episodes (study_id, candidate_id, split, seed, status, success, score, outcome, metrics, breakdown,
+      `INSERT INTO episodes (study_id, candidate_id, split, seed, status, success, score, outcome, metrics, terms,
                              trace_path, wall_time, crash_reason, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (candidate_id, split, seed) DO NOTHING`,
@@ -293,7 +305,7 @@ export class Store {
           const score = e.score === null || Number.isNaN(e.score) ? null : e.score;
           const info = insert.run(
             e.studyId, e.candidateId, e.split, e.seed, e.status, e.success ? 1 : 0, score, e.outcome,
-            toJson(e.metrics), toJson(e.breakdown), tracePath, e.wallTime, e.crashReason ?? null, new Date().toISOString(),
+            toJson(e.metrics), toJson(e.terms), tracePath, e.wallTime, e.crashReason ?? null, new Date().toISOString(),
           );
           return info.changes === 1 ? Number(info.lastInsertRowid) : undefined;
         })
@@ -357,6 +369,34 @@ export class Store {
     }
   }
 
+  // ----- events --------------------------------------------------------------------------------
+
+  /** Logs an event of a study (immutable once logged). */
+  addEvent(studyId: string, input: EventInput): EventRecord {
+    this.assertWritable('addEvent');
+    const e = parse(EventInputSchema, input, 'addEvent');
+    this.requireStudy(studyId, 'addEvent');
+    const info = this.stmt('INSERT INTO events (study_id, candidate_id, at, kind, message, data) VALUES (?, ?, ?, ?, ?, ?)').run(
+      studyId, e.candidateId ?? null, new Date().toISOString(), e.kind, e.message, e.data === undefined ? null : toJson(e.data),
+    );
+    return this.events(studyId, Number(info.lastInsertRowid) - 1)[0];
+  }
+
+  /** A study's events in logging order, those after event id `after` when given. */
+  events(studyId: string, after = 0): EventRecord[] {
+    const rows = this.stmt('SELECT * FROM events WHERE study_id = ? AND id > ? ORDER BY id').all(studyId, after) as EventRow[];
+    return rows.map(eventRecord);
+  }
+
+  /**
+   * Runs `fn` as one write transaction: either every write in it lands or none does (a kill in
+   * the middle leaves the store as before). `fn` must be synchronous, as every store method is.
+   */
+  transaction<T>(fn: () => T): T {
+    this.assertWritable('transaction');
+    return this.db.transaction(fn).immediate();
+  }
+
   // ----- export --------------------------------------------------------------------------------
 
   /** One results row per candidate of a study, in id order, for `arbor show` and exports. */
@@ -373,6 +413,8 @@ export class Store {
         parent: c.parentId,
         rationale: c.rationale,
         body: c.body,
+        note: c.note,
+        cost_usd: c.costUsd,
       }),
     );
   }
@@ -427,6 +469,8 @@ function migrate(db: Database.Database, file: string): void {
       throw new Error(`${file} is not an arbor store (it holds other tables). Pass a new path or the path of an arbor.db.`);
     }
     for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]);
+    const broken = db.pragma('foreign_key_check') as unknown[];
+    if (broken.length) throw new Error(`Upgrading ${file} would break ${broken.length} references between its tables; the file is left as it was.`);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }
@@ -447,6 +491,8 @@ interface StudyRow {
   baseline: string | null;
   validation: string | null;
   summary: string | null;
+  stop_reason: string | null;
+  cost_usd: number;
 }
 
 interface CandidateRow {
@@ -466,6 +512,8 @@ interface CandidateRow {
   n_crashes: number | null;
   created_at: string;
   decided_at: string | null;
+  note: string | null;
+  cost_usd: number;
 }
 
 interface EpisodeRow {
@@ -479,7 +527,7 @@ interface EpisodeRow {
   score: number | null;
   outcome: string;
   metrics: string;
-  breakdown: string;
+  terms: string;
   trace_path: string | null;
   wall_time: number;
   crash_reason: string | null;
@@ -501,6 +549,8 @@ function studyRecord(r: StudyRow): StudyRecord {
     baseline: fromJsonOrNull(r.baseline),
     validation: fromJsonOrNull(r.validation),
     summary: fromJsonOrNull(r.summary),
+    stopReason: r.stop_reason,
+    costUsd: r.cost_usd,
   });
 }
 
@@ -522,6 +572,8 @@ function candidateRecord(r: CandidateRow): CandidateRecord {
     nCrashes: r.n_crashes,
     createdAt: r.created_at,
     decidedAt: r.decided_at,
+    note: r.note,
+    costUsd: r.cost_usd,
   });
 }
 
@@ -537,12 +589,26 @@ function episodeRecord(r: EpisodeRow): EpisodeRecord {
     score: r.score,
     outcome: r.outcome,
     metrics: fromJson(r.metrics) as JsonObject,
-    breakdown: fromJson(r.breakdown) as { readonly [term: string]: number },
+    terms: fromJson(r.terms) as { readonly [term: string]: number },
     tracePath: r.trace_path,
     wallTime: r.wall_time,
     crashReason: r.crash_reason,
     createdAt: r.created_at,
   });
+}
+
+interface EventRow {
+  id: number;
+  study_id: string;
+  candidate_id: number | null;
+  at: string;
+  kind: string;
+  message: string;
+  data: string | null;
+}
+
+function eventRecord(r: EventRow): EventRecord {
+  return Object.freeze({ id: r.id, studyId: r.study_id, candidateId: r.candidate_id, at: r.at, kind: r.kind, message: r.message, data: fromJsonOrNull(r.data) });
 }
 
 // ----- helpers ---------------------------------------------------------------------------------

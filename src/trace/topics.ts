@@ -50,5 +50,9 @@ export const CLOCK_FIELDS = ['clock'];
  * the static world (table), the object and the static world, and the robot and the object.
  */
 export const CONTACT_FIELDS = ['count', 'robot_static_force', 'object_static_force', 'robot_object_force'];
-/** Joint targets clamped at position limits, at velocity limits, and tool outside the workspace (0/1). */
-export const SAFETY_FIELDS = ['position_clamps', 'velocity_clamps', 'workspace_violation'];
+/**
+ * Per control period, what the safety envelope did: joint targets clamped at position limits and
+ * at velocity limits, the measured tool point outside the workspace (0/1), targets whose
+ * acceleration was limited, and the command rejected (0/1: the robot held its last target).
+ */
+export const SAFETY_FIELDS = ['position_clamps', 'velocity_clamps', 'workspace_violation', 'acceleration_clamps', 'rejected'];

@@ -38,7 +38,7 @@ export class ViewerData {
   private readonly posers = new Map<string, Promise<Poser>>();
   private readonly blobs = new Map<number, Uint8Array>();
   private readonly contactBlobs = new Map<number, Uint8Array>();
-  private readonly scenarios = new Map<string, LoadedScenario>();
+  private readonly scenarios = new Map<string, Promise<LoadedScenario>>();
 
   constructor(
     /** Path of the study database (may not exist yet). */
@@ -66,14 +66,14 @@ export class ViewerData {
   }
 
   /** One study with its candidates and episodes. */
-  study(id: string): StudyView {
+  async study(id: string): Promise<StudyView> {
     const store = this.getStore();
     const study = store?.study(id);
     if (!store || !study) throw new NotFound(`There is no study '${id}' in ${this.dbPath ?? 'the store'}.`);
     const episodes = store.episodes({ studyId: id }).map(({ id, candidateId, split, seed, status, success, score, outcome }) => ({ id, candidateId, split, seed, status, success, score, outcome }));
     let params: StudyView['params'] = [];
     try {
-      params = Object.entries(this.scenario(study.scenarioPath).policy.params).map(([name, p]) => ({ name, default: p.default }));
+      params = Object.entries((await this.scenario(study.scenarioPath)).policy.params).map(([name, p]) => ({ name, default: p.default }));
     } catch {
       // A moved scenario file still lets the dashboard list the study.
     }
@@ -91,29 +91,24 @@ export class ViewerData {
   }
 
   /** The poser (private world) of a study's scenario. */
-  studyPoser(studyId: string): Promise<Poser> {
-    let scenario: LoadedScenario;
-    try {
-      scenario = this.studyScenario(studyId);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  async studyPoser(studyId: string): Promise<Poser> {
+    const scenario = await this.studyScenario(studyId);
     const key = sceneKey(scenario.file);
     return this.poser(key, () => Poser.create(scenario.worldPath, scenario, key));
   }
 
   /** A fresh poser of a study's scenario (for a live stream: each has its own object setup). */
   async newStudyPoser(studyId: string): Promise<Poser> {
-    const scenario = this.studyScenario(studyId);
+    const scenario = await this.studyScenario(studyId);
     return Poser.create(scenario.worldPath, scenario, sceneKey(scenario.file));
   }
 
   /** The scenario of a study: from the store, else the live scenario given at start. */
-  studyScenario(studyId: string): LoadedScenario {
+  studyScenario(studyId: string): Promise<LoadedScenario> {
     const study = this.getStore()?.study(studyId);
     if (study) return this.scenario(study.scenarioPath);
     if (this.liveScenario) return this.scenario(this.liveScenario);
-    throw new NotFound(`There is no study '${studyId}' in ${this.dbPath ?? 'the store'}.`);
+    return Promise.reject(new NotFound(`There is no study '${studyId}' in ${this.dbPath ?? 'the store'}.`));
   }
 
   /** The poser of the `--model` file. */
@@ -186,11 +181,12 @@ export class ViewerData {
     return p;
   }
 
-  private scenario(path: string): LoadedScenario {
+  private scenario(path: string): Promise<LoadedScenario> {
     let s = this.scenarios.get(path);
     if (!s) {
-      s = loadScenario(this.resolveScenario(path));
+      s = (async () => loadScenario(this.resolveScenario(path)))();
       this.scenarios.set(path, s);
+      s.catch(() => this.scenarios.delete(path));
     }
     return s;
   }

@@ -8,7 +8,6 @@
 import { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
 import type { LiveFeed, LiveFrame } from '../research/live.ts';
-import { sampleObjectSetup } from '../sim/randomize.ts';
 import type { ViewerData } from './data.ts';
 import type { LiveStreamInfo, ServerMessage } from './messages.ts';
 import type { Poser } from './poser.ts';
@@ -214,7 +213,7 @@ export class LiveHub extends EventEmitter<HubEvents> {
     const poser = s.poser;
     try {
       if (s.setupSeed !== f.seed && poser.scenario) {
-        s.info.geomSizes = poser.setEpisode(sampleObjectSetup(poser.scenario.randomization, f.seed));
+        s.info.geomSizes = poser.setEpisodeOfSeed(f.seed);
         s.setupSeed = f.seed;
         this.statusDirty = true;
       }

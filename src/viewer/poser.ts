@@ -9,8 +9,9 @@
  */
 import { basename } from 'node:path';
 import type { LoadedScenario } from '../scenario/load.ts';
-import { applyObjectSetup, type ObjectSetup } from '../sim/randomize.ts';
 import { World } from '../sim/world.ts';
+import { getTask } from '../tasks/registry.ts';
+import type { TaskScene } from '../tasks/task.ts';
 import { TOPIC, objectPoseTopic } from '../trace/topics.ts';
 import type { TopicSeries, Trace } from '../trace/trace.ts';
 import { POSE_STRIDE, type EpisodeContacts, type EpisodeHeader, type EpisodeParts, type SeriesInfo } from './protocol.ts';
@@ -34,10 +35,12 @@ export class Poser {
   private readonly servos: Servo[];
   private readonly jointQpos = new Map<string, number>();
   private readonly jointDof = new Map<string, number>();
-  private readonly objectGeom: number = -1;
-  private readonly objectSize: [number, number, number] | undefined;
+  /** The task's hold on this world (places its zones, restores an episode's objects). */
+  private readonly taskScene: TaskScene | undefined;
+  /** The task's tracked objects: name, body, and qpos address of a free joint (-1: none). */
+  private readonly objects: { name: string; body: number; qpos: number }[] = [];
   private baseQpos: Float64Array;
-  private currentSetup: ObjectSetup | undefined;
+  private currentMeta = '';
 
   private constructor(
     /** The private world. */
@@ -72,15 +75,14 @@ export class Poser {
       });
     }
     if (scenario) {
-      const objectBody = world.id('body', scenario.task.object);
-      this.objectGeom = i32(model.body_geomadr)[objectBody];
-      this.objectSize = Array.from((model.geom_size as Float64Array).subarray(3 * this.objectGeom, 3 * this.objectGeom + 3)) as [number, number, number];
-      const zone = scenario.task.zone;
-      if (zone.geom) {
-        // As the sim link does: the zone geom is drawn where the scenario puts it.
-        const g = world.id('geom', zone.geom);
-        (model.geom_pos as Float64Array).set(zone.center, 3 * g);
-        (model.geom_size as Float64Array).set(zone.half_size, 3 * g);
+      const task = getTask(scenario.task.kind);
+      // The same scene the sim link uses: zones and objects are placed by one piece of code.
+      this.taskScene = task.scene(world, scenario.task, scenario);
+      this.taskScene.restore?.({});
+      for (const name of task.objects(scenario.task)) {
+        const body = world.id('body', name);
+        const jnt = i32(model.body_jntadr)[body];
+        this.objects.push({ name, body, qpos: jnt >= 0 ? i32(model.jnt_qposadr)[jnt] : -1 });
       }
     }
     world.forward();
@@ -89,7 +91,7 @@ export class Poser {
     this.bodies = this.scene.dynamic;
   }
 
-  /** Loads the world of a scenario (with its zone and object), or a bare MJCF model. */
+  /** Loads the world of a scenario (as its task sets it up), or a bare MJCF model. */
   static async create(worldPath: string, scenario: LoadedScenario | undefined, key: string): Promise<Poser> {
     return new Poser(await World.load(worldPath), scenario, key);
   }
@@ -100,21 +102,28 @@ export class Poser {
   }
 
   /**
-   * Sets up the randomized object of an episode (size, friction, mass) so contacts and drawing
-   * match it; returns the geom sizes that differ from the model's.
+   * Puts the world in the configuration the sim link gives episode `seed` (for live frames, which
+   * carry the seed but no meta); returns the geom sizes that differ from the model's.
    */
-  setEpisode(setup: ObjectSetup | undefined): Record<string, [number, number, number]> {
-    if (!this.scenario || this.objectGeom < 0) return {};
-    const { world } = this;
-    if (!sameSetup(setup, this.currentSetup)) {
-      const body = world.id('body', this.scenario.task.object);
-      if (setup) applyObjectSetup(world, body, setup);
-      else if (this.objectSize) (world.model.geom_size as Float64Array).set(this.objectSize, 3 * this.objectGeom);
-      this.currentSetup = setup;
-      world.forward();
-      this.baseQpos = (world.data.qpos as Float64Array).slice();
+  setEpisodeOfSeed(seed: number): Record<string, [number, number, number]> {
+    if (!this.taskScene) return {};
+    return this.setEpisode(this.taskScene.reset(seed));
+  }
+
+  /**
+   * Puts the world in an episode's configuration (its task's randomized objects, from the trace
+   * meta) so contacts and drawing match it; returns the geom sizes that differ from the model's.
+   */
+  setEpisode(meta: Readonly<Record<string, unknown>>): Record<string, [number, number, number]> {
+    if (!this.taskScene?.restore) return {};
+    const key = JSON.stringify(meta);
+    const sizes = this.taskScene.restore(meta);
+    if (key !== this.currentMeta) {
+      this.currentMeta = key;
+      this.world.forward();
+      this.baseQpos = (this.world.data.qpos as Float64Array).slice();
     }
-    return setup ? { [this.objectGeom]: [setup.halfSize, setup.halfSize, setup.halfSize] } : {};
+    return sizes;
   }
 
   /**
@@ -195,7 +204,7 @@ export class Poser {
       r.setFrame(i, false);
       this.writePoses(poses, i * nb * POSE_STRIDE);
     }
-    const { infos, columns } = plotSeries(trace, r.joints, this.scenario?.task.object);
+    const { infos, columns } = plotSeries(trace, r.joints, this.objects.map((o) => o.name));
     const header: EpisodeHeader = {
       frames: r.frames,
       bodies: this.bodies,
@@ -231,7 +240,7 @@ export class Poser {
   private replayer(trace: Trace) {
     const joints = trace.topics.get(TOPIC.jointStates);
     if (!joints || joints.stamps.length === 0) throw new Error('The trace has no /joint_states messages, so there is no pose to replay.');
-    const geomSizes = this.setEpisode(trace.meta.objectSetup as ObjectSetup | undefined);
+    const geomSizes = this.setEpisode(trace.meta);
     const n = joints.stamps.length;
     const t0 = joints.stamps[0];
     const times = new Float32Array(n);
@@ -255,7 +264,7 @@ export class Poser {
 
     const gripper = trace.topics.get(TOPIC.gripper);
     const gw = gripper?.fields.length ?? 0;
-    const fingerAdr = (this.scenario?.robotConfig.gripper.joints ?? [])
+    const fingerAdr = (this.scenario?.robotConfig.gripper?.joints ?? [])
       .map((name) => this.jointQpos.get(name))
       .filter((adr): adr is number => adr !== undefined && !drivenQpos.has(adr));
     const fingerServos = this.servos.filter((s) => fingerAdr.includes(s.qposAdr)).map((s) => s.actuator);
@@ -263,53 +272,50 @@ export class Poser {
     const gripperPos = gripper?.fields.indexOf('position') ?? -1;
     const gripperCmd = gripper?.fields.indexOf('command') ?? -1;
 
-    const objectName = this.scenario?.task.object;
-    const objectTopic = objectName ? trace.topics.get(objectPoseTopic(objectName)) : undefined;
-    const objectCursor = objectTopic ? cursor(objectTopic) : undefined;
-    let objectAdr = -1;
+    // Each free tracked object follows its pose topic; one without a topic is hidden.
     const hidden: number[] = [];
-    if (objectName) {
-      const objectBody = this.world.id('body', objectName);
-      const jnt = (this.world.model.body_jntadr as Int32Array)[objectBody];
-      objectAdr = jnt >= 0 ? (this.world.model.jnt_qposadr as Int32Array)[jnt] : -1;
-      if (!objectTopic) hidden.push(objectBody);
-    }
+    const tracked = this.objects.flatMap((o) => {
+      const topic = trace.topics.get(objectPoseTopic(o.name));
+      if (!topic) hidden.push(o.body);
+      return topic && o.qpos >= 0 ? [{ adr: o.qpos, topic, at: cursor(topic), row: -1 }] : [];
+    });
 
     const efforts = new Map<number, { effort: number; velocity: number }>();
     const commands = new Map<number, number>();
     let row = 0;
     let g = -1;
-    let o = -1;
     const fill = (qpos: Float64Array) => {
       for (const [col, adr] of posCols) qpos[adr] = joints.data[row + col];
       if (g >= 0 && gripperPos >= 0) {
         const each = gripper!.data[g * gw + gripperPos] / Math.max(1, fingerAdr.length);
         for (const adr of fingerAdr) qpos[adr] = each;
       }
-      if (o >= 0 && objectAdr >= 0) {
+      for (const o of tracked) {
+        if (o.row < 0) continue;
         // ROS orientation is (x, y, z, w); MuJoCo's quaternion is (w, x, y, z).
-        const p = objectTopic!.data;
-        const k = o * 7;
-        qpos[objectAdr] = p[k];
-        qpos[objectAdr + 1] = p[k + 1];
-        qpos[objectAdr + 2] = p[k + 2];
-        qpos[objectAdr + 3] = p[k + 6];
-        qpos[objectAdr + 4] = p[k + 3];
-        qpos[objectAdr + 5] = p[k + 4];
-        qpos[objectAdr + 6] = p[k + 5];
+        const p = o.topic.data;
+        const k = o.row * 7;
+        const a = o.adr;
+        qpos[a] = p[k];
+        qpos[a + 1] = p[k + 1];
+        qpos[a + 2] = p[k + 2];
+        qpos[a + 3] = p[k + 6];
+        qpos[a + 4] = p[k + 3];
+        qpos[a + 5] = p[k + 4];
+        qpos[a + 6] = p[k + 5];
       }
     };
     const setFrame = (i: number, dynamics: boolean) => {
       const t = joints.stamps[i];
       row = i * width;
       g = gripperCursor?.(t) ?? -1;
-      o = objectCursor?.(t) ?? -1;
+      for (const o of tracked) o.row = o.at(t);
       if (!dynamics) return this.poseKinematics(fill);
       for (const [actuator, ec, vc] of servoCols) efforts.set(actuator, { effort: joints.data[row + ec], velocity: vc >= 0 ? joints.data[row + vc] : 0 });
       if (g >= 0 && gripperCmd >= 0) for (const a of fingerServos) commands.set(a, gripper!.data[g * gw + gripperCmd] / fingerServos.length);
       this.pose(fill, efforts, commands);
     };
-    return { frames: n, times, joints, hidden, geomSizes, hasObjectPose: Boolean(objectTopic), setFrame };
+    return { frames: n, times, joints, hidden, geomSizes, hasObjectPose: tracked.length > 0, setFrame };
   }
 
   /** Positions only: qpos from `fill`, then `mj_kinematics` (body poses, no contacts). */
@@ -327,7 +333,7 @@ export class Poser {
 }
 
 /** The series the replay page plots, resampled (sample and hold) on the /joint_states stamps. */
-function plotSeries(trace: Trace, joints: TopicSeries, objectName: string | undefined): { infos: SeriesInfo[]; columns: Float32Array[] } {
+function plotSeries(trace: Trace, joints: TopicSeries, objects: string[]): { infos: SeriesInfo[]; columns: Float32Array[] } {
   const infos: SeriesInfo[] = [];
   const columns: Float32Array[] = [];
   const add = (topic: TopicSeries | undefined, field: string, info: SeriesInfo) => {
@@ -352,7 +358,7 @@ function plotSeries(trace: Trace, joints: TopicSeries, objectName: string | unde
   const wrench = trace.topics.get(TOPIC.wrench);
   for (const axis of ['x', 'y', 'z']) add(wrench, `force.${axis}`, { key: `force.${axis}`, label: `F${axis}`, group: 'wrench', unit: 'N' });
   for (const axis of ['x', 'y', 'z']) add(wrench, `torque.${axis}`, { key: `torque.${axis}`, label: `T${axis}`, group: 'wrench', unit: 'N·m' });
-  if (objectName) add(trace.topics.get(objectPoseTopic(objectName)), 'position.z', { key: 'object.z', label: `${objectName} height`, group: 'object', unit: 'm' });
+  for (const name of objects) add(trace.topics.get(objectPoseTopic(name)), 'position.z', { key: `object.${name}.z`, label: `${name} height`, group: 'object', unit: 'm' });
   return { infos, columns };
 }
 
@@ -365,9 +371,4 @@ function cursor(topic: TopicSeries): (t: number) => number {
     while (i + 1 < stamps.length && stamps[i + 1] <= t) i++;
     return i;
   };
-}
-
-function sameSetup(a: ObjectSetup | undefined, b: ObjectSetup | undefined): boolean {
-  if (!a || !b) return a === b;
-  return a.x === b.x && a.y === b.y && a.yaw === b.yaw && a.halfSize === b.halfSize && a.mass === b.mass && a.friction === b.friction;
 }

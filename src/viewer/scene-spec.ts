@@ -135,11 +135,9 @@ export interface SceneSpec {
   poses: number[];
   /** Ids of the bodies live and replay frames carry poses for, in frame order. */
   dynamic: number[];
-  /** The scenario's target zone, when a scenario is known. */
-  zone?: { geom: number; center: [number, number]; halfSize: [number, number] };
-  /** The task object, when a scenario is known. */
-  object?: { body: number; name: string };
-  /** Bodies the follow camera can track (object, tool). */
+  /** Geoms that mark the task's targets (zones, paths), outlined; empty without a scenario. */
+  targets?: number[];
+  /** Bodies the follow camera can track (the task's objects, the tool). */
   follow: { id: number; name: string }[];
   /** Centre and size of the model (MuJoCo's statistics), to frame the camera. */
   center: [number, number, number];

@@ -5,6 +5,7 @@
  */
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { World } from '../sim/world.ts';
+import { getTask } from '../tasks/registry.ts';
 import type { BodySpec, CameraSpec, GeomKind, GeomSpec, LightSpec, MaterialSpec, MeshSpec, SceneSpec, TextureSpec } from './scene-spec.ts';
 
 /** MuJoCo geom enum names → the kinds the viewer draws (others, e.g. SDF, are skipped). */
@@ -173,11 +174,9 @@ export function sceneFromWorld(world: World, options: SceneOptions): SceneSpec {
 
   const scenario = options.scenario;
   if (scenario) {
-    const object = world.id('body', scenario.task.object);
-    scene.object = { body: object, name: scenario.task.object };
-    scene.follow.push({ id: object, name: scenario.task.object });
-    const zone = scenario.task.zone;
-    if (zone.geom) scene.zone = { geom: world.id('geom', zone.geom), center: zone.center, halfSize: zone.half_size };
+    const task = getTask(scenario.task.kind);
+    for (const name of task.objects(scenario.task)) scene.follow.push({ id: world.id('body', name), name });
+    scene.targets = (task.targets?.(scenario.task) ?? []).map((name) => world.id('geom', name));
     const tcpBody = i32(m.site_bodyid)[world.id('site', scenario.robotConfig.tcp_site)];
     scene.follow.push({ id: tcpBody, name: `${bodyNames[tcpBody] || 'tool'} (tool)` });
   }

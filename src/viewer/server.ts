@@ -132,7 +132,7 @@ export async function startViewer(options: ViewerOptions = {}): Promise<ViewerSe
         return sendJson(res, { live: hub.hasFeeds, model: Boolean(options.model), db: Boolean(data.getStore()), readonly: true });
       }
       if (path === '/api/studies') return sendJson(res, data.studies());
-      if ((m = /^\/api\/studies\/([^/]+)$/.exec(path))) return sendJson(res, data.study(decodeURIComponent(m[1])));
+      if ((m = /^\/api\/studies\/([^/]+)$/.exec(path))) return sendJson(res, await data.study(decodeURIComponent(m[1])));
       if (path === '/api/scene') {
         return sendJson(res, await data.scene({ study: url.searchParams.get('study') ?? undefined, model: url.searchParams.get('model') === '1' }));
       }

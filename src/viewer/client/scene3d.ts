@@ -82,8 +82,8 @@ export function buildScene(spec: SceneSpec, options: BuildOptions = {}): SceneVi
     applySize(mesh, g.type, g.size);
     bodies[g.body].add(mesh);
     geoms.set(g.id, mesh);
-    if (spec.zone?.geom === g.id) {
-      // The target zone gets an outline so it reads at a glance.
+    if (spec.targets?.includes(g.id)) {
+      // A target (zone, path) gets an outline so it reads at a glance.
       const edges = new THREE.LineSegments(own(new THREE.EdgesGeometry(unit.box)), own(new THREE.LineBasicMaterial({ color: 0x5cff7a })));
       mesh.add(edges);
     }

@@ -83,7 +83,7 @@ export class Stage {
     const framed = (all: boolean) => {
       const box = new THREE.Box3();
       for (const g of spec.geoms) {
-        if (g.type !== 'plane' && (all || moving.has(g.body) || g.id === spec.zone?.geom)) box.expandByObject(view.geoms.get(g.id)!);
+        if (g.type !== 'plane' && (all || moving.has(g.body) || spec.targets?.includes(g.id))) box.expandByObject(view.geoms.get(g.id)!);
       }
       return box;
     };

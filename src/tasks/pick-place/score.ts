@@ -3,15 +3,17 @@
  * joint states, safety), so one scorer serves the sim and a physical robot alike.
  * This is the fixed harness: researchers change policies, never this file.
  */
-import type { ScenarioSpec } from '../scenario/schema.ts';
-import type { Trace } from '../trace/trace.ts';
-import { TOPIC, objectPoseTopic } from '../trace/topics.ts';
+import type { Trace } from '../../trace/trace.ts';
+import { TOPIC, objectPoseTopic } from '../../trace/topics.ts';
+import type { Score } from '../task.ts';
+import type { PickPlaceSpec } from './schema.ts';
 
 /** How an episode ended. */
 export type Outcome = 'success' | 'miss' | 'drop' | 'collision' | 'timeout';
 
 /** Everything measured about one episode. */
-export interface PickPlaceMetrics {
+// A type, not an interface: it must fit `Score['metrics']`'s index signature.
+export type PickPlaceMetrics = {
   /** The task was done: object resting inside the zone, released, never dropped. */
   success: boolean;
   /** Why it ended as it did. */
@@ -30,16 +32,12 @@ export interface PickPlaceMetrics {
   joint_limit_hits: number;
   /** Integral of the summed absolute joint efforts over the episode (N·m·s). */
   effort: number;
-}
+};
 
-/** One scored episode. */
-export interface EpisodeScore {
-  /** Success flag (a copy of `metrics.success`). */
-  success: boolean;
-  /** Score in [0, 1], higher is better. */
-  score: number;
+/** A scored pick-and-place episode: the task-neutral score with this task's terms and metrics. */
+export interface PickPlaceScore extends Score {
   /** Each weighted term of the score, before weighting, in [0, 1]. */
-  breakdown: Record<'success' | 'place_error' | 'cycle_time' | 'contact_force', number>;
+  terms: Record<'success' | 'place_error' | 'cycle_time' | 'contact_force', number>;
   /** The measurements behind the score. */
   metrics: PickPlaceMetrics;
 }
@@ -55,11 +53,11 @@ const COLLISION_FORCE = 80;
 /** The object must have rested this long (s) at the end to count as resting. */
 const REST_WINDOW = 0.2;
 
-export function scorePickPlace(trace: Trace, scenario: Pick<ScenarioSpec, 'task' | 'success' | 'score' | 'episode'>): EpisodeScore {
-  const metrics = measure(trace, scenario);
-  const s = scenario.score;
-  const duration = scenario.episode.duration;
-  const breakdown = {
+/** Scores an episode of `duration` seconds from its topics. */
+export function scorePickPlace(trace: Trace, spec: PickPlaceSpec, duration: number): PickPlaceScore {
+  const metrics = measure(trace, spec, duration);
+  const s = spec.score;
+  const terms = {
     success: metrics.success ? 1 : 0,
     place_error: 1 - Math.min(metrics.place_error / s.place_error_scale, 1),
     cycle_time: metrics.success ? 1 - Math.min(metrics.cycle_time / duration, 1) : 0,
@@ -69,17 +67,17 @@ export function scorePickPlace(trace: Trace, scenario: Pick<ScenarioSpec, 'task'
   const total = w.success + w.place_error + w.cycle_time + w.contact_force;
   const score =
     total > 0
-      ? (w.success * breakdown.success +
-          w.place_error * breakdown.place_error +
-          w.cycle_time * breakdown.cycle_time +
-          w.contact_force * breakdown.contact_force) /
+      ? (w.success * terms.success +
+          w.place_error * terms.place_error +
+          w.cycle_time * terms.cycle_time +
+          w.contact_force * terms.contact_force) /
         total
       : 0;
-  return { success: metrics.success, score, breakdown, metrics };
+  return { success: metrics.success, score, outcome: metrics.outcome, terms, metrics };
 }
 
-function measure(trace: Trace, scenario: Pick<ScenarioSpec, 'task' | 'success' | 'episode'>): PickPlaceMetrics {
-  const poseTopic = objectPoseTopic(scenario.task.object);
+function measure(trace: Trace, spec: PickPlaceSpec, duration: number): PickPlaceMetrics {
+  const poseTopic = objectPoseTopic(spec.object);
   const stamps = trace.topic(poseTopic).stamps;
   const x = trace.column(poseTopic, 'position.x');
   const y = trace.column(poseTopic, 'position.y');
@@ -93,7 +91,7 @@ function measure(trace: Trace, scenario: Pick<ScenarioSpec, 'task' | 'success' |
 
   const z0 = z[0];
   const openCommand = Math.max(...command);
-  const releaseWidth = scenario.success.release_width;
+  const releaseWidth = spec.success.release_width;
   let liftHeight = 0;
   let drops = 0;
   let liftedInThisGrasp = false;
@@ -120,13 +118,13 @@ function measure(trace: Trace, scenario: Pick<ScenarioSpec, 'task' | 'success' |
   }
 
   const last = n - 1;
-  const { center, half_size } = scenario.task.zone;
-  const margin = scenario.success.zone_margin;
+  const { center, half_size } = spec.zone;
+  const margin = spec.success.zone_margin;
   const dx = x[last] - center[0];
   const dy = y[last] - center[1];
   const inZone = Math.abs(dx) <= half_size[0] - margin && Math.abs(dy) <= half_size[1] - margin;
   const onTable = z[last] - z0 < ON_TABLE;
-  const resting = restingAtEnd(stamps, x, y, z, scenario.success.rest_speed);
+  const resting = restingAtEnd(stamps, x, y, z, spec.success.rest_speed);
   const released = width[last] >= releaseWidth || command[last] >= releaseWidth;
   const peakTableForce = Math.max(0, ...robotTable);
   const collided = peakTableForce > COLLISION_FORCE;
@@ -146,7 +144,7 @@ function measure(trace: Trace, scenario: Pick<ScenarioSpec, 'task' | 'success' |
     lift_height: liftHeight,
     drops,
     peak_table_force: peakTableForce,
-    cycle_time: success && releasedAt !== undefined ? releasedAt : scenario.episode.duration,
+    cycle_time: success && releasedAt !== undefined ? releasedAt : duration,
     joint_limit_hits: positionClamps.reduce((a, b) => a + (b > 0 ? 1 : 0), 0),
     effort: effortIntegral(trace),
   };

@@ -5,11 +5,12 @@
  * IK step per control tick turns it into joint targets. Every number that shapes the motion is a
  * named parameter, so a researcher can tune the skill without touching code.
  */
-import type { Action, Observation } from '../robot/link.ts';
-import { downwardRotation, dlsStep, poseError } from './ik.ts';
-import type { Policy, PolicyContext } from './policy.ts';
+import { downwardRotation, dlsStep, poseError } from '../../policy/ik.ts';
+import type { Policy, PolicyContext } from '../../policy/policy.ts';
+import type { Action, Observation } from '../../robot/link.ts';
+import type { PickPlaceSpec } from './schema.ts';
 
-/** The parameters this controller reads, with what they do. */
+/** The parameters this controller reads, with what they do: the one place they are described. */
 export const PICK_PLACE_PARAMS = {
   approach_height: 'height of the tool above the object top before descending (m)',
   approach_speed: 'tool speed while approaching, descending, placing and retreating (m/s)',
@@ -48,10 +49,18 @@ export class PickPlaceController implements Policy {
   private grasped = { x: 0, y: 0, top: 0 };
   private touchedAt: number | undefined;
 
+  /** Gripper opening when open (m). */
+  private readonly open: number;
+
   constructor(
     private readonly context: PolicyContext,
+    private readonly spec: PickPlaceSpec,
     private readonly params: PickPlaceParams,
-  ) {}
+  ) {
+    const gripper = context.scenario.robotConfig.gripper;
+    if (!gripper) throw new Error(`Pick-and-place needs a gripper; robot ${context.scenario.robotConfig.name} has none in its robot.yaml.`);
+    this.open = gripper.width[1];
+  }
 
   get phase(): Phase {
     return PHASES[this.phaseIndex];
@@ -66,7 +75,7 @@ export class PickPlaceController implements Policy {
     this.phaseStart = obs.time;
     this.qCommand = Float64Array.from(obs.position);
     this.setpoint.set(this.context.kinematics.pose(obs.position).pos);
-    this.gripperCommand = this.context.scenario.robotConfig.gripper.width[1];
+    this.gripperCommand = this.open;
     this.touchedAt = undefined;
     const object = this.object(obs);
     // The object rests on the table, so its centre height is its half height.
@@ -77,8 +86,8 @@ export class PickPlaceController implements Policy {
   act(obs: Observation): Action {
     const p = this.params;
     const dt = this.context.controlPeriod;
-    const [zx, zy] = this.context.scenario.task.zone.center;
-    const open = this.context.scenario.robotConfig.gripper.width[1];
+    const [zx, zy] = this.spec.zone.center;
+    const open = this.open;
     const object = this.object(obs);
     const elapsed = obs.time - this.phaseStart;
     const heightWhileHeld = (bottom: number) => bottom + 2 * this.objectHalf - p.grasp_depth;
@@ -137,7 +146,7 @@ export class PickPlaceController implements Policy {
   }
 
   private object(obs: Observation) {
-    const name = this.context.scenario.task.object;
+    const name = this.spec.object;
     const pose = obs.objects[name];
     if (!pose) throw new Error(`The observation has no pose for object '${name}'; the link must publish /object_pose/${name}.`);
     return pose;

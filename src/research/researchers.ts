@@ -1,0 +1,39 @@
+/**
+ * The researchers by name: the one place a name becomes a researcher. The names themselves are
+ * the scenario schema's (`RESEARCHER_NAMES`), so a scenario, `--researcher` and this table always
+ * agree (TypeScript checks every name has an entry).
+ */
+import type { LoadedScenario } from '../scenario/load.ts';
+import type { ResearcherName } from '../scenario/schema.ts';
+import { CmaesResearcher } from './cmaes-researcher.ts';
+import { RandomResearcher } from './random.ts';
+import type { Researcher, Space } from './researcher.ts';
+import type { StudyConfig } from './study.ts';
+
+/** What a researcher is made from. */
+export interface ResearcherContext {
+  /** The parameter space. */
+  space: Space;
+  /** The study's configuration (seed, batch, model, kinds...). */
+  config: StudyConfig;
+  /** The scenario. */
+  scenario: LoadedScenario;
+  /** Saved state to continue from; null or undefined for a new study. */
+  state: unknown;
+}
+
+/** Proposals per generation of random search when the study does not say. */
+const RANDOM_BATCH = 8;
+
+const RESEARCHERS: Record<ResearcherName, (context: ResearcherContext) => Researcher | Promise<Researcher>> = {
+  cmaes: ({ space, config, state }) => new CmaesResearcher(space, config.seed, state ?? undefined, { sigma0: config.sigma0, popsize: config.batch }),
+  random: ({ space, config, state }) => new RandomResearcher(space, config.batch ?? RANDOM_BATCH, config.seed, state ?? undefined),
+  claude: () => {
+    throw new Error('The claude researcher is not available in this build of arbor; use --researcher cmaes or random.');
+  },
+};
+
+/** Makes the researcher a study names. */
+export async function createResearcher(name: ResearcherName, context: ResearcherContext): Promise<Researcher> {
+  return RESEARCHERS[name](context);
+}

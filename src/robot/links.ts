@@ -1,0 +1,40 @@
+/**
+ * The link factory: a backend name picks the transport, and every link comes back wrapped in a
+ * `SafeLink`, so no command of any episode bypasses the safety envelope.
+ *   sim                 the in-process MuJoCo world of the scenario
+ *   rosbridge://H:P     a robot (or `arbor sim-serve`) behind a rosbridge v2 WebSocket
+ *   ros2[:NAMESPACE]    a ROS 2 robot through rclnodejs (a sourced ROS 2 distro)
+ */
+import type { LoadedScenario } from '../scenario/load.ts';
+import { SafeLink } from './safe-link.ts';
+import { SimLink } from './sim-link.ts';
+
+/** A parsed backend. */
+export type Backend =
+  | { kind: 'sim' }
+  | { kind: 'rosbridge'; url: string }
+  | { kind: 'ros2'; namespace: string };
+
+/** Parses `sim`, `rosbridge://HOST:PORT` or `ros2[:NAMESPACE]`; throws naming the forms. */
+export function parseBackend(text: string): Backend {
+  if (text === 'sim') return { kind: 'sim' };
+  const bridge = /^rosbridge:\/\/([^/:\s]+|\[[^\]]+\]):(\d{1,5})\/?$/.exec(text);
+  if (bridge) {
+    const port = Number(bridge[2]);
+    if (port < 1 || port > 65535) throw new Error(`--backend ${text}: the port must be in 1..65535.`);
+    return { kind: 'rosbridge', url: `ws://${bridge[1]}:${port}` };
+  }
+  const ros2 = /^ros2(?::(\/?[A-Za-z][A-Za-z0-9_/]*))?$/.exec(text);
+  if (ros2) return { kind: 'ros2', namespace: ros2[1] ? `/${ros2[1].replace(/^\/+/, '').replace(/\/+$/, '')}` : '' };
+  throw new Error(`--backend '${text}' is not a backend; use sim, rosbridge://HOST:PORT or ros2[:NAMESPACE].`);
+}
+
+/** Opens a link to the scenario's robot on `backend`, wrapped in its safety envelope. */
+export async function createLink(scenario: LoadedScenario, backend: Backend = { kind: 'sim' }): Promise<SafeLink> {
+  switch (backend.kind) {
+    case 'sim':
+      return new SafeLink(await SimLink.create(scenario));
+    default:
+      throw new Error(`The ${backend.kind} backend is not available in this build of arbor; use --backend sim.`);
+  }
+}

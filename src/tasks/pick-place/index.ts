@@ -1,0 +1,32 @@
+/**
+ * The pick-and-place task: pick a randomized cube off the table and leave it released and
+ * resting inside the target zone. Scored from the object's pose, the gripper and the contacts.
+ */
+import type { Task } from '../task.ts';
+import { PICK_PLACE_PARAMS, PickPlaceController, type PickPlaceParams } from './controller.ts';
+import { PickPlaceScene } from './scene.ts';
+import { PickPlaceSpec } from './schema.ts';
+import { scorePickPlace } from './score.ts';
+
+const pickPlace: Task<PickPlaceSpec> = {
+  kind: 'pick_place',
+  description: 'Pick a randomized cube off the table with a parallel gripper and leave it released and resting inside the target zone.',
+  schema: PickPlaceSpec,
+  objects: (spec) => [spec.object],
+  requiredNames: (spec) => [
+    { kind: 'body', name: spec.object, field: 'task.object' },
+    ...(spec.zone.geom ? [{ kind: 'geom' as const, name: spec.zone.geom, field: 'task.zone.geom' }] : []),
+  ],
+  targets: (spec) => (spec.zone.geom ? [spec.zone.geom] : []),
+  scene: (world, spec, scenario) => new PickPlaceScene(world, spec, scenario.worldPath),
+  controllers: {
+    pick_place: {
+      description: 'A skill state machine: approach, descend, grasp, lift, transport, place, release, retreat, with one IK step per tick.',
+      params: PICK_PLACE_PARAMS,
+      create: (context, params) => new PickPlaceController(context, context.scenario.task as PickPlaceSpec, params as PickPlaceParams),
+    },
+  },
+  score: (trace, spec, scenario) => scorePickPlace(trace, spec, scenario.episode.duration),
+};
+
+export default pickPlace;

@@ -1,0 +1,93 @@
+/**
+ * What a task kind brings to arbor: the `task:` section of its scenarios, how it sets up and
+ * randomizes a sim world, which objects it tracks, the controller families a `params` policy can
+ * tune, and the scorer. Everything outside `src/tasks/<kind>/` works through this interface and
+ * the task-neutral `Score`, so a new task is a new folder and nothing else.
+ */
+import type { z } from 'zod';
+import type { Policy, PolicyContext } from '../policy/policy.ts';
+import type { Pose } from '../robot/link.ts';
+import type { LoadedScenario } from '../scenario/load.ts';
+import type { World } from '../sim/world.ts';
+import type { Trace, TraceRecorder } from '../trace/trace.ts';
+
+/** A scored episode, the same shape for every task. Higher is better. */
+export interface Score {
+  /** The task was done. */
+  success: boolean;
+  /** Score in [0, 1] where the task can bound it; higher is better. */
+  score: number;
+  /** How the episode ended, one word (`success`, `drop`, `timeout`, ...). */
+  outcome: string;
+  /** Each score term before weighting, by name, in [0, 1] where possible. */
+  terms: Record<string, number>;
+  /** The measurements behind the score, by name. */
+  metrics: Record<string, number | string | boolean>;
+}
+
+/** A controller family a `params` policy tunes: its parameter names and how to build it. */
+export interface ControllerFamily {
+  /** One line on what the controller does. */
+  description: string;
+  /**
+   * Every parameter the controller reads, with what it does and its unit. A scenario gives each
+   * one a range and a default (`policy.params`), and may give no others: the descriptions live here
+   * only.
+   */
+  params: Readonly<Record<string, string>>;
+  /** Builds the controller for one episode. `params` holds exactly the names above. */
+  create(context: PolicyContext, params: Readonly<Record<string, number>>): Policy;
+}
+
+/** The task's hold on one sim world: made once per world, reset once per episode. */
+export interface TaskScene {
+  /**
+   * Draws the episode of `seed` into the world: randomizes what the task randomizes and moves
+   * what the scenario places. The world's state was just reset; the robot is set after this, so
+   * this may reset the state again (e.g. `mj_setConst`). Returns facts to keep in the trace meta.
+   */
+  reset(seed: number): Record<string, unknown>;
+  /**
+   * The object poses the policy observes, given the true ones (a task with perception error adds
+   * it here; topics keep the truth).
+   */
+  observe(truth: Readonly<Record<string, Pose>>): Record<string, Pose>;
+  /** Records the task's own topics for this control tick (optional). */
+  record?(time: number, recorder: TraceRecorder): void;
+  /**
+   * Puts the world's model back in the configuration of a recorded episode, from its trace meta
+   * (what `reset` returned), for replay; returns the geoms whose size differs from the model's.
+   */
+  restore?(meta: Readonly<Record<string, unknown>>): Record<number, [number, number, number]>;
+}
+
+/** Everything arbor knows about one task kind. `Spec` is the parsed `task:` section. */
+export interface Task<Spec extends TaskSpec = TaskSpec> {
+  /** The `task.kind` value scenarios use, e.g. `pick_place`. */
+  readonly kind: string;
+  /** One line on the task, for people and LLM researchers. */
+  readonly description: string;
+  /** zod schema of the scenario's `task:` section (with `kind`), defaults filled in. */
+  readonly schema: z.ZodType<Spec, unknown>;
+  /** The bodies whose poses the task's policies observe and its scorer reads (`/object_pose/<name>`). */
+  objects(spec: Spec): string[];
+  /**
+   * Names the task needs in the world (bodies, geoms, sites), checked by `arbor check` and when a
+   * world is loaded; a missing one is reported with what exists.
+   */
+  requiredNames?(spec: Spec): { kind: 'body' | 'geom' | 'site'; name: string; field: string }[];
+  /** Geoms that mark where the task wants things (zones, paths): the viewer outlines them. */
+  targets?(spec: Spec): string[];
+  /** Sets up a loaded sim world for this task (throws naming the fix when the world does not fit). */
+  scene(world: World, spec: Spec, scenario: LoadedScenario): TaskScene;
+  /** Controller families by name; `policy.controller` picks one. */
+  readonly controllers: Readonly<Record<string, ControllerFamily>>;
+  /** Scores one episode from its topics alone: the fixed harness researchers never change. */
+  score(trace: Trace, spec: Spec, scenario: LoadedScenario): Score;
+}
+
+/** The smallest shape of any `task:` section. */
+export interface TaskSpec {
+  /** The task kind. */
+  kind: string;
+}
