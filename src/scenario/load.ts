@@ -1,6 +1,7 @@
 /** Loads a scenario file with its robot, resolving paths relative to the scenario. */
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { namesFiles } from './paths.ts';
 import { loadRobot, type RobotConfig } from './robot.ts';
 import { Scenario, type ScenarioSpec } from './schema.ts';
 import { loadValidated } from './validate.ts';
@@ -17,8 +18,9 @@ export type LoadedScenario = ScenarioSpec & {
 
 export function loadScenario(file: string): LoadedScenario {
   const path = resolve(file);
-  const spec = loadValidated(Scenario, path);
   const dir = dirname(path);
+  const files = namesFiles<ScenarioSpec>(dir, { robot: 'the robot.yaml (relative to the scenario)', world: 'the MJCF world file (relative to the scenario)' });
+  const spec = loadValidated(Scenario.superRefine(files), path);
   return {
     ...spec,
     file: path,
