@@ -1,14 +1,21 @@
 /**
- * `study.watch` from a hostile page: thousands of distinct ids must not grow the server's state,
- * ids that are not studies are refused with an error reply, and watching a real study still
- * brings change notices. A real SQLite store, the real server on 127.0.0.1, real sockets.
+ * The viewer against hostile or unlucky input: `study.watch` with thousands of distinct ids must
+ * not grow the server's state, ids that are not studies are refused with an error reply, and
+ * watching a real study still brings change notices; a broken percent-encoding is a 400; the
+ * live-<pid>.json of a killed study does not stay. A real SQLite store, the real server on
+ * 127.0.0.1, real sockets and processes.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { LiveFeed } from '../src/research/live.ts';
 import { Store } from '../src/store/store.ts';
+import { publishLiveFeed, watchLiveRelays } from '../src/viewer/live-relay.ts';
 import type { ServerMessage } from '../src/viewer/messages.ts';
 import { startViewer, type ViewerServer } from '../src/viewer/server.ts';
 
@@ -84,5 +91,64 @@ describe('study.watch', () => {
     b.ws.close();
     await a.until(() => viewer.studyWatch.studyCount === 0);
     a.ws.close();
+  });
+});
+
+describe('the HTTP API', () => {
+  it('answers a path with broken percent-encoding with 400 and a problem, not 500', async () => {
+    for (const path of ['/api/studies/%', '/api/studies/%E0%A4%A', '/api/studies/abc%zz']) {
+      const { status, body } = await new Promise<{ status: number; body: string }>((done, fail) => {
+        get({ host: '127.0.0.1', port: viewer.port, path }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => done({ status: res.statusCode ?? 0, body }));
+        }).on('error', fail);
+      });
+      expect(status, path).toBe(400);
+      expect(JSON.parse(body).problem.message).toBe(`${path} is not a valid path: a % must start a percent-encoded byte such as %20.`);
+    }
+  });
+});
+
+describe('live relay announcements', () => {
+  /** Starts a relay in another process; resolves with it and its announcement file once it is up. */
+  async function publisher(db: string): Promise<{ child: ChildProcess; file: string }> {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'relay-publisher.ts'), db], { stdio: ['ignore', 'pipe', 'inherit'] });
+    for await (const line of createInterface({ input: child.stdout! })) {
+      const m = /^ready (.+)$/.exec(line);
+      if (m) return { child, file: m[1] };
+    }
+    throw new Error('the relay publisher exited before it was ready');
+  }
+
+  it("a killed study's live-<pid>.json is removed when the next one starts, and readers skip it", async () => {
+    const db = join(dir, 'relays', 'arbor.db');
+    const killed = await publisher(db);
+    killed.child.kill('SIGKILL');
+    await new Promise((done) => killed.child.on('exit', done));
+    const running = await publisher(db);
+    try {
+      // The kill left its announcement behind; the running one removed it when it started.
+      expect(existsSync(running.file)).toBe(true);
+      expect(existsSync(killed.file)).toBe(false);
+
+      // A dead announcement written by hand (another kind of crash) is skipped by readers.
+      const dead = join(dir, 'relays', `live-${killed.child.pid}.json`);
+      writeFileSync(dead, readFileSync(running.file, 'utf8').replace(`"pid":${running.child.pid}`, `"pid":${killed.child.pid}`));
+      const watcher = watchLiveRelays(join(dir, 'relays'), { intervalMs: 50 });
+      try {
+        await new Promise((r) => setTimeout(r, 500));
+        expect(watcher.connected()).toHaveLength(1);
+      } finally {
+        watcher.close();
+      }
+      // And the next study to start removes it too.
+      const relay = await publishLiveFeed(new LiveFeed(), db);
+      expect(existsSync(dead)).toBe(false);
+      expect(existsSync(running.file)).toBe(true);
+      await relay.close();
+    } finally {
+      running.child.kill('SIGKILL');
+    }
   });
 });

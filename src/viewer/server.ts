@@ -150,6 +150,9 @@ export async function startViewer(options: ViewerOptions = {}): Promise<ViewerSe
       return sendProblem(res, 404, { severity: 'error', message: `No endpoint ${path}.`, tip: 'endpoints: /api/info, /api/studies, /api/studies/ID, /api/scene?study=ID|model=1, /api/episodes/ID/frames, /api/episodes/ID/contacts' });
     } catch (err) {
       if (err instanceof NotFound) return sendProblem(res, 404, { severity: 'error', message: err.message });
+      if (err instanceof URIError) {
+        return sendProblem(res, 400, { severity: 'error', message: `${path} is not a valid path: a % must start a percent-encoded byte such as %20.`, tip: 'encode ids with encodeURIComponent' });
+      }
       return sendProblem(res, 500, { severity: 'error', message: (err as Error).message });
     }
   }
