@@ -2,7 +2,8 @@
  * Bringing one's own robot: a Menagerie-style arm whose links are meshes (binary STL, OBJ), with a
  * PNG texture and a binary height field, all under `<compiler meshdir/texturedir>`. It must load in
  * real MuJoCo with the geometry of those files, pass `arbor check`, and be served to the viewer
- * with its mesh vertices; a missing asset is named with the file and line that refer to it.
+ * and drawn (meshes and height field); a missing asset is named with the file and line that
+ * refer to it.
  */
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MjcfError } from '../src/sim/model-files.ts';
 import { World } from '../src/sim/world.ts';
+import { buildScene } from '../src/viewer/client/scene3d.ts';
 import type { SceneSpec } from '../src/viewer/scene-spec.ts';
 import { startViewer } from '../src/viewer/server.ts';
 import { HFIELD, OBJ_HALF, PNG, STL_HALF, writeMeshRobot, type MeshRobot } from './fixtures/mesh-robot.ts';
@@ -102,6 +104,22 @@ describe('models with meshes, textures and height fields', () => {
       sorted(spans).forEach((span, k) => expect(span).toBeCloseTo(2 * sorted(STL_HALF)[k], 5));
       expect(scene.geoms.filter((g) => g.type === 'mesh').map((g) => g.name)).toEqual(['base', 'link1']);
       expect(scene.textures[0]).toMatchObject({ width: PNG.width, height: PNG.height });
+
+      // The page draws the meshes and the height field from that JSON.
+      const view = buildScene(scene);
+      try {
+        const drawn = (name: string) => view.geoms.get(scene.geoms.find((g) => g.name === name)!.id)!.geometry;
+        expect(drawn('base').getAttribute('position').count).toBe(8);
+        const floor = drawn('floor');
+        expect(floor.getAttribute('position').count).toBe(HFIELD.rows * HFIELD.cols);
+        expect(floor.getIndex()!.count).toBe(6 * (HFIELD.rows - 1) * (HFIELD.cols - 1));
+        floor.computeBoundingBox();
+        const box = floor.boundingBox!;
+        expect([box.min.x, box.max.x, box.min.y, box.max.y]).toEqual([-1, 1, -1, 1]);
+        expect(box.max.z).toBeCloseTo(0.05, 6); // the top elevation of size="1 1 0.05 0.1"
+      } finally {
+        view.dispose();
+      }
     } finally {
       await viewer.close();
     }
