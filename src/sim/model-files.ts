@@ -109,8 +109,8 @@ export function collectModelFiles(mainPath: string): ModelFile[] {
     });
   };
 
-  if (!existsSync(main)) throw new MjcfError(main, 'does not exist; check the path (scenario `world`, robot.yaml `mjcf`)');
-  if (!statSync(main).isFile()) throw new MjcfError(main, 'is a directory, not an MJCF file; name the model XML file inside it (scenario `world`, robot.yaml `mjcf`)');
+  if (!existsSync(main)) throw new MjcfError(main, 'does not exist; check the path (scenario `world`, robot.yaml `mjcf` or view --model)');
+  if (!statSync(main).isFile()) throw new MjcfError(main, 'is a directory, not an MJCF file; name the model XML file inside it (scenario `world`, robot.yaml `mjcf` or view --model)');
   visitXml(main);
 
   const compiler = compilerDirs(compilers);
