@@ -263,7 +263,7 @@ describe('Store', () => {
     foreign.exec('CREATE TABLE notes (text TEXT)');
     foreign.close();
     expect(() => Store.open(other, { readonly: true })).toThrow(/not an arbor store/);
-    expect(() => Store.open(other)).toThrow(/not an arbor store \(it holds other tables\)/);
+    expect(() => Store.open(other)).toThrow(/not an arbor store: it holds other tables \(notes\)/);
   });
 
   it('keeps every committed episode exactly once through kill -9 and a rerun', async () => {

@@ -4,12 +4,13 @@
  * validated at once, the `task:` section by its kind's schema and `policy.params` against the
  * controller it tunes, so every problem comes back with its line.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { allTasks, getTask, loadTasks, taskKinds } from '../tasks/registry.ts';
 import type { TaskSpec } from '../tasks/task.ts';
+import { namesFiles } from './paths.ts';
 import { loadRobot, type RobotConfig } from './robot.ts';
 import { Scenario, type ScenarioSpec } from './schema.ts';
 import { ValidationError, validateText } from './validate.ts';
@@ -32,18 +33,18 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
   const text = readText(path);
   const dir = dirname(path);
   await loadTasks(pluginsOf(text, path).map((p) => resolve(dir, p)));
-  const result = validateText(fullSchema(), text, path);
+  const result = validateText(fullSchema(dir), text, path);
   if (!result.ok) throw new ValidationError(result.problems);
   const spec = result.value;
-  const worldPath = resolve(dir, spec.world);
-  requireFile(worldPath, path, 'world', 'an MJCF world file');
-  const robotPath = resolve(dir, spec.robot);
-  requireFile(robotPath, path, 'robot', 'a robot.yaml');
-  return { ...spec, file: path, worldPath, robotConfig: loadRobot(robotPath) };
+  return { ...spec, file: path, worldPath: resolve(dir, spec.world), robotConfig: loadRobot(resolve(dir, spec.robot)) };
 }
 
-/** The scenario schema with the task section of every registered kind and the parameter check. */
-function fullSchema() {
+/**
+ * The scenario schema with the task section of every registered kind, the check of the parameters
+ * against the controller, and the files the scenario names (relative to `dir`).
+ */
+function fullSchema(dir: string) {
+  const files = namesFiles<ScenarioSpec>(dir, { robot: 'the robot.yaml (relative to the scenario)', world: 'the MJCF world file (relative to the scenario)' });
   return Scenario.extend({
     task: z.looseObject({ kind: z.string().min(1) }).transform((section, ctx) => {
       if (!taskKinds().includes(section.kind)) {
@@ -62,7 +63,7 @@ function fullSchema() {
       }
       return parsed.data as TaskSpec & Record<string, unknown>;
     }),
-  }).superRefine((scenario, ctx) => {
+  }).superRefine(files).superRefine((scenario, ctx) => {
     const task = getTask(scenario.task.kind);
     const family = Object.hasOwn(task.controllers, scenario.policy.controller) ? task.controllers[scenario.policy.controller] : undefined;
     if (!family) {
@@ -129,17 +130,4 @@ function pluginsOf(text: string, path: string): string[] {
     throw new ValidationError([{ file: path, path: 'plugins', message: 'must be a list of module paths', hint: 'plugins: [./my-task/index.ts]' }]);
   }
   return plugins;
-}
-
-/** A file the scenario names must exist and be a file; the problem names the scenario field. */
-function requireFile(path: string, scenarioPath: string, field: string, what: string): void {
-  let isFile = false;
-  try {
-    isFile = statSync(path).isFile();
-  } catch {
-    throw new ValidationError([{ file: scenarioPath, path: field, message: `names ${path}, which does not exist`, hint: `give the path of ${what}, relative to the scenario` }]);
-  }
-  if (!isFile) {
-    throw new ValidationError([{ file: scenarioPath, path: field, message: `names ${path}, which is a directory`, hint: `give the path of ${what}, relative to the scenario` }]);
-  }
 }

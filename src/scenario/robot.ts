@@ -4,6 +4,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { namesFiles } from './paths.ts';
 import { loadValidated } from './validate.ts';
 
 const Vec3 = z.tuple([z.number(), z.number(), z.number()]);
@@ -131,6 +132,8 @@ export type RobotConfig = z.infer<typeof RobotConfig> & {
 /** Loads and validates a robot.yaml (throws `ValidationError` naming every problem). */
 export function loadRobot(file: string): RobotConfig {
   const path = resolve(file);
-  const robot = loadValidated(RobotConfig, path);
-  return { ...robot, file: path, mjcfPath: resolve(dirname(path), robot.mjcf) };
+  const dir = dirname(path);
+  const files = namesFiles<z.infer<typeof RobotConfig>>(dir, { mjcf: 'the MJCF model of the robot (relative to robot.yaml)', urdf: 'its URDF (relative to robot.yaml), or leave urdf out' });
+  const robot = loadValidated(RobotConfig.superRefine(files), path);
+  return { ...robot, file: path, mjcfPath: resolve(dir, robot.mjcf) };
 }

@@ -17,11 +17,12 @@
  * and see each commit as it lands.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { z } from 'zod';
 import { ValidationError, hintFor } from '../scenario/validate.ts';
+import { openForReading, openForWriting } from './open.ts';
 import { decodeTrace, encodeTrace, type Trace } from '../trace/trace.ts';
 import {
   CandidateDecisionSchema,
@@ -82,6 +83,8 @@ export class Store {
     readonly path: string,
     /** True when opened with `{readonly: true}`. */
     readonly readonly: boolean,
+    /** Closes the connection (and removes the private copy a read-only place needs). */
+    private readonly release: () => void,
   ) {}
 
   /** Directory holding the database and its `artifacts/`. */
@@ -90,19 +93,16 @@ export class Store {
   }
 
   /**
-   * Opens (creating if needed) the store at `path`, upgrading its schema. With `{readonly: true}`
-   * the store must exist and is never written.
+   * Opens (creating if needed) the store at `path`, upgrading its schema. A file that is not empty
+   * and not an arbor store is refused before anything is written. With `{readonly: true}` the
+   * store must exist and is never written; in a read-only folder a private copy is read.
    */
   static open(path = DEFAULT_STORE_PATH, options: StoreOptions = {}): Store {
     const file = resolve(path);
     const readonly = options.readonly ?? false;
-    if (readonly && !existsSync(file)) {
-      throw new Error(`No arbor store at ${file}. Run a study first, or pass the path of an existing arbor.db.`);
-    }
-    if (!readonly) mkdirSync(dirname(file), { recursive: true });
-    const db = new Database(file, { readonly, fileMustExist: readonly });
+    const opened = readonly ? openForReading(file) : openForWriting(file);
+    const db = opened.db;
     try {
-      db.pragma('busy_timeout = 5000');
       if (!readonly) {
         db.pragma('journal_mode = WAL');
         // NORMAL is durable against process kills in WAL mode; see the top of this file.
@@ -113,16 +113,16 @@ export class Store {
       else migrate(db, file);
       db.pragma('foreign_keys = ON');
     } catch (err) {
-      db.close();
+      opened.close();
       throw err;
     }
-    return new Store(db, file, readonly);
+    return new Store(db, file, readonly, opened.close);
   }
 
   /** Closes the database; the store can no longer be used. */
   close(): void {
     this.statements.clear();
-    this.db.close();
+    this.release();
   }
 
   /** SQLite's `integrity_check`: `'ok'`, or its problems one per line. */

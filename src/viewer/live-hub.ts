@@ -108,6 +108,12 @@ export class LiveHub extends EventEmitter<HubEvents> {
     return this.detach.length > 0;
   }
 
+  /** True when a live stream of this study is known (it may not be in the store yet). */
+  isLiveStudy(study: string): boolean {
+    for (const s of this.streams.values()) if (s.info.study === study) return true;
+    return false;
+  }
+
   /** Registers a page's socket. */
   addClient(ws: WebSocket): LiveClient {
     const client: LiveClient = { ws, stream: undefined, seq: 0, acked: 0, sentVersion: new Map(), stats: { sent: 0, dropped: 0 } };

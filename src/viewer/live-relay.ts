@@ -20,6 +20,8 @@ const RELAY_VERSION = 1;
 const RELAY_HEADER = 24;
 /** Socket buffer (bytes) above which frames are dropped for a subscriber. */
 const MAX_BUFFERED = 1 << 20;
+/** A relay announcement's file name; the number is the pid of the study process. */
+const ANNOUNCEMENT_NAME = /^live-(\d+)\.json$/;
 
 /** What a relay file announces. */
 const Announcement = z.object({
@@ -101,6 +103,7 @@ export async function publishLiveFeed(feed: LiveFeed, dbPath: string, options: {
   const port = (wss.address() as { port: number }).port;
   const dir = dirname(resolve(dbPath));
   mkdirSync(dir, { recursive: true });
+  removeDeadAnnouncements(dir);
   const file = join(dir, `live-${process.pid}.json`);
   const announcement: Announcement = { pid: process.pid, port, token, db: resolve(dbPath), started: new Date().toISOString() };
   writeFileSync(file, JSON.stringify(announcement), { mode: 0o600 });
@@ -159,13 +162,7 @@ export function watchLiveRelays(dir: string, options: { intervalMs?: number; db?
   let closed = false;
   const scan = () => {
     if (closed) return;
-    let names: string[] = [];
-    try {
-      names = readdirSync(dir).filter((n) => /^live-\d+\.json$/.test(n));
-    } catch {
-      return; // no directory yet
-    }
-    for (const name of names) {
+    for (const name of announcementFiles(dir)) {
       const path = join(dir, name);
       if (sockets.has(path)) continue;
       let a: Announcement;
@@ -210,6 +207,23 @@ export function watchLiveRelays(dir: string, options: { intervalMs?: number; db?
       sockets.clear();
     },
   };
+}
+
+/** Names of the relay announcements in `dir` (none when it does not exist yet). */
+function announcementFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((n) => ANNOUNCEMENT_NAME.test(n));
+  } catch {
+    return [];
+  }
+}
+
+/** Removes announcements whose process is gone (killed studies cannot remove their own). */
+function removeDeadAnnouncements(dir: string): void {
+  for (const name of announcementFiles(dir)) {
+    const pid = Number(ANNOUNCEMENT_NAME.exec(name)![1]);
+    if (!alive(pid)) rmSync(join(dir, name), { force: true });
+  }
 }
 
 function alive(pid: number): boolean {

@@ -41,6 +41,8 @@ export interface GeomSpec {
   material: number;
   /** Mesh index for `mesh` geoms, else -1. */
   mesh: number;
+  /** Height field index for `hfield` geoms, else -1. */
+  hfield: number;
   /** Visibility group (0-5); groups 0-2 are shown, as in MuJoCo's simulate. */
   group: number;
 }
@@ -71,6 +73,18 @@ export interface MeshSpec {
   vertices: string;
   /** Base64 of Uint32 triangle vertex indices. */
   faces: string;
+}
+
+/** A height field, copied out of the model: a grid of elevations over a rectangle. */
+export interface HfieldSpec {
+  /** Rows (along y). */
+  nrow: number;
+  /** Columns (along x). */
+  ncol: number;
+  /** MuJoCo's size: x and y half extents, top elevation, base depth (m). */
+  size: [number, number, number, number];
+  /** Base64 of Float32 elevations in [0, 1], row-major (row 0 at -y, column 0 at -x). */
+  data: string;
 }
 
 /** A 2D texture, copied out of the model. */
@@ -125,6 +139,8 @@ export interface SceneSpec {
   materials: MaterialSpec[];
   /** Meshes by index. */
   meshes: MeshSpec[];
+  /** Height fields by index. */
+  hfields: HfieldSpec[];
   /** 2D textures by index (null for other texture types). */
   textures: (TextureSpec | null)[];
   /** The model's cameras. */

@@ -6,7 +6,7 @@
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { World } from '../sim/world.ts';
 import { getTask } from '../tasks/registry.ts';
-import type { BodySpec, CameraSpec, GeomKind, GeomSpec, LightSpec, MaterialSpec, MeshSpec, SceneSpec, TextureSpec } from './scene-spec.ts';
+import type { BodySpec, CameraSpec, GeomKind, GeomSpec, HfieldSpec, LightSpec, MaterialSpec, MeshSpec, SceneSpec, TextureSpec } from './scene-spec.ts';
 
 /** MuJoCo geom enum names → the kinds the viewer draws (others, e.g. SDF, are skipped). */
 const GEOM_KINDS: Record<string, GeomKind> = {
@@ -85,6 +85,7 @@ export function sceneFromWorld(world: World, options: SceneOptions): SceneSpec {
       rgba,
       material: geomMat[g],
       mesh: type === 'mesh' ? geomData[g] : -1,
+      hfield: type === 'hfield' ? geomData[g] : -1,
       group: geomGroup[g],
     });
   }
@@ -113,6 +114,13 @@ export function sceneFromWorld(world: World, options: SceneOptions): SceneSpec {
       vertices: base64(f32(m.mesh_vert).slice(3 * vadr, 3 * (vadr + vnum))),
       faces: base64(Uint32Array.from(i32(m.mesh_face).subarray(3 * fadr, 3 * (fadr + fnum)))),
     };
+  });
+
+  const hfields: HfieldSpec[] = Array.from({ length: m.nhfield }, (_, k) => {
+    const nrow = i32(m.hfield_nrow)[k];
+    const ncol = i32(m.hfield_ncol)[k];
+    const adr = i32(m.hfield_adr)[k];
+    return { nrow, ncol, size: vec(f64(m.hfield_size), k, 4) as [number, number, number, number], data: base64(f32(m.hfield_data).slice(adr, adr + nrow * ncol)) };
   });
 
   const tex2d = enumValue(world, 'mjtTexture', 'mjTEXTURE_2D');
@@ -157,6 +165,7 @@ export function sceneFromWorld(world: World, options: SceneOptions): SceneSpec {
     geoms,
     materials,
     meshes,
+    hfields,
     textures,
     cameras,
     lights,

@@ -20,6 +20,7 @@ import { NotFound, ViewerData } from './data.ts';
 import { LiveHub, type LiveClient, type LiveHubOptions } from './live-hub.ts';
 import { tokenMatches, watchLiveRelays, type RelayWatcher } from './live-relay.ts';
 import { parseClientMessage, type Problem, type ServerMessage } from './messages.ts';
+import { StudyWatch } from './study-watch.ts';
 
 /** How to start the viewer. */
 export interface ViewerOptions {
@@ -53,6 +54,8 @@ export interface ViewerServer {
   token: string | undefined;
   /** The live hub (for tests and benchmarks). */
   hub: LiveHub;
+  /** Pages watching studies (for tests). */
+  studyWatch: StudyWatch;
   /** Stops serving and frees everything. */
   close(): Promise<void>;
 }
@@ -147,6 +150,9 @@ export async function startViewer(options: ViewerOptions = {}): Promise<ViewerSe
       return sendProblem(res, 404, { severity: 'error', message: `No endpoint ${path}.`, tip: 'endpoints: /api/info, /api/studies, /api/studies/ID, /api/scene?study=ID|model=1, /api/episodes/ID/frames, /api/episodes/ID/contacts' });
     } catch (err) {
       if (err instanceof NotFound) return sendProblem(res, 404, { severity: 'error', message: err.message });
+      if (err instanceof URIError) {
+        return sendProblem(res, 400, { severity: 'error', message: `${path} is not a valid path: a % must start a percent-encoded byte such as %20.`, tip: 'encode ids with encodeURIComponent' });
+      }
       return sendProblem(res, 500, { severity: 'error', message: (err as Error).message });
     }
   }
@@ -154,7 +160,8 @@ export async function startViewer(options: ViewerOptions = {}): Promise<ViewerSe
   // ----- sockets -------------------------------------------------------------------------------
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD });
-  const watchers = new Map<WebSocket, string>();
+  const studyWatch = new StudyWatch(data, (study) => hub.isLiveStudy(study), POLL_MS);
+  hub.on('study', (study) => studyWatch.changed(study));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://viewer');
     const refused = refuse(req, url) ?? (url.pathname !== '/ws' ? { status: 404, message: 'Not found' } : undefined) ?? (wss.clients.size >= MAX_SOCKETS ? { status: 503, message: 'Too many viewers' } : undefined);
@@ -183,61 +190,22 @@ export async function startViewer(options: ViewerOptions = {}): Promise<ViewerSe
           return hub.unsubscribe(client);
         case 'live.ack':
           return hub.ack(client, msg.seq);
-        case 'study.watch':
-          watchers.set(ws, msg.study);
-          fingerprints.set(msg.study, fingerprints.get(msg.study) ?? safeFingerprint(msg.study));
-          return updatePolling();
+        case 'study.watch': {
+          const problem = studyWatch.watch(ws, msg.study);
+          return problem && say({ type: 'error', problem });
+        }
         case 'study.unwatch':
-          watchers.delete(ws);
-          return updatePolling();
+          return studyWatch.unwatch(ws);
         case 'ping':
           return say({ type: 'pong', id: msg.id });
       }
     });
     ws.on('close', () => {
       hub.removeClient(client);
-      watchers.delete(ws);
-      updatePolling();
+      studyWatch.unwatch(ws);
     });
     ws.on('error', () => undefined);
   });
-
-  // Study changes: events from live feeds at once (debounced), and polling for other writers.
-  const fingerprints = new Map<string, string>();
-  const pendingNotices = new Map<string, NodeJS.Timeout>();
-  const notify = (study: string) => {
-    if (pendingNotices.has(study)) return;
-    pendingNotices.set(
-      study,
-      setTimeout(() => {
-        pendingNotices.delete(study);
-        fingerprints.set(study, safeFingerprint(study));
-        for (const [ws, s] of watchers) if (s === study && ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'study.changed', study } satisfies ServerMessage));
-      }, 150),
-    );
-  };
-  hub.on('study', notify);
-  const safeFingerprint = (study: string) => {
-    try {
-      return data.fingerprint(study);
-    } catch {
-      return '';
-    }
-  };
-  let poll: NodeJS.Timeout | undefined;
-  function updatePolling(): void {
-    if (watchers.size > 0 && !poll) {
-      poll = setInterval(() => {
-        for (const study of new Set(watchers.values())) {
-          const f = safeFingerprint(study);
-          if (f !== fingerprints.get(study)) notify(study);
-        }
-      }, POLL_MS);
-    } else if (watchers.size === 0 && poll) {
-      clearInterval(poll);
-      poll = undefined;
-    }
-  }
 
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
@@ -255,9 +223,9 @@ export async function startViewer(options: ViewerOptions = {}): Promise<ViewerSe
     port,
     token,
     hub,
+    studyWatch,
     async close() {
-      clearInterval(poll);
-      for (const t of pendingNotices.values()) clearTimeout(t);
+      studyWatch.close();
       relays?.close();
       hub.close();
       for (const ws of wss.clients) ws.terminate();

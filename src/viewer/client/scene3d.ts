@@ -6,7 +6,7 @@
  */
 import * as THREE from 'three';
 import { CONTACT_STRIDE, POSE_STRIDE } from '../protocol.ts';
-import type { GeomSpec, MaterialSpec, SceneSpec, TextureSpec } from '../scene-spec.ts';
+import type { GeomSpec, HfieldSpec, MaterialSpec, SceneSpec, TextureSpec } from '../scene-spec.ts';
 import { setMjQuat, Y_TO_Z } from './coords.ts';
 
 /** Most contacts the overlay draws in one frame. */
@@ -64,6 +64,7 @@ export function buildScene(spec: SceneSpec, options: BuildOptions = {}): SceneVi
 
   const textures = spec.textures.map((t) => (t ? own(dataTexture(t)) : null));
   const meshGeometries = spec.meshes.map((m) => own(meshGeometry(m.vertices, m.faces)));
+  const hfieldGeometries = spec.hfields.map((h) => own(hfieldGeometry(h)));
   const unit = {
     box: own(new THREE.BoxGeometry(2, 2, 2)),
     sphere: own(new THREE.SphereGeometry(1, 32, 16)),
@@ -71,7 +72,7 @@ export function buildScene(spec: SceneSpec, options: BuildOptions = {}): SceneVi
   };
   const geoms = new Map<number, THREE.Mesh>();
   for (const g of spec.geoms) {
-    const geometry = geometryOf(g, unit, meshGeometries, own);
+    const geometry = geometryOf(g, unit, { meshes: meshGeometries, hfields: hfieldGeometries }, own);
     if (!geometry) continue;
     const material = own(materialOf(g, g.material >= 0 ? spec.materials[g.material] : undefined, textures));
     const mesh = new THREE.Mesh(geometry, material);
@@ -238,7 +239,10 @@ function capsule(radius: number, halfLength: number): THREE.BufferGeometry {
 
 type Unit = { box: THREE.BufferGeometry; sphere: THREE.BufferGeometry; cylinder: THREE.BufferGeometry };
 
-function geometryOf(g: GeomSpec, unit: Unit, meshes: THREE.BufferGeometry[], own: <T extends { dispose(): void }>(x: T) => T): THREE.BufferGeometry | undefined {
+/** Geometries of the model's meshes and height fields, by index. */
+type Shapes = { meshes: THREE.BufferGeometry[]; hfields: THREE.BufferGeometry[] };
+
+function geometryOf(g: GeomSpec, unit: Unit, shapes: Shapes, own: <T extends { dispose(): void }>(x: T) => T): THREE.BufferGeometry | undefined {
   switch (g.type) {
     case 'plane':
       return own(new THREE.PlaneGeometry(2, 2));
@@ -252,9 +256,11 @@ function geometryOf(g: GeomSpec, unit: Unit, meshes: THREE.BufferGeometry[], own
     case 'capsule':
       return capsule(g.size[0], g.size[1]);
     case 'mesh':
-      return meshes[g.mesh];
+      return shapes.meshes[g.mesh];
+    case 'hfield':
+      return shapes.hfields[g.hfield];
     default:
-      return undefined; // height fields are not drawn yet
+      return undefined;
   }
 }
 
@@ -330,6 +336,31 @@ function meshGeometry(vertices: string, faces: string): THREE.BufferGeometry {
   const g = new THREE.BufferGeometry();
   g.setAttribute('position', new THREE.BufferAttribute(v, 3));
   g.setIndex(new THREE.BufferAttribute(f, 1));
+  g.computeVertexNormals();
+  return g;
+}
+
+/** The top surface of a height field: one vertex per elevation sample, two triangles per cell. */
+function hfieldGeometry(h: HfieldSpec): THREE.BufferGeometry {
+  const elevation = new Float32Array(fromBase64(h.data).buffer);
+  const [rx, ry, top] = h.size;
+  const position = new Float32Array(3 * h.nrow * h.ncol);
+  for (let r = 0; r < h.nrow; r++) {
+    for (let c = 0; c < h.ncol; c++) {
+      const i = r * h.ncol + c;
+      position.set([(2 * c) / (h.ncol - 1) * rx - rx, (2 * r) / (h.nrow - 1) * ry - ry, elevation[i] * top], 3 * i);
+    }
+  }
+  const index: number[] = [];
+  for (let r = 0; r + 1 < h.nrow; r++) {
+    for (let c = 0; c + 1 < h.ncol; c++) {
+      const i = r * h.ncol + c;
+      index.push(i, i + 1, i + h.ncol + 1, i, i + h.ncol + 1, i + h.ncol);
+    }
+  }
+  const g = new THREE.BufferGeometry();
+  g.setAttribute('position', new THREE.BufferAttribute(position, 3));
+  g.setIndex(index);
   g.computeVertexNormals();
   return g;
 }
