@@ -85,7 +85,7 @@ describe('models with meshes, textures and height fields', () => {
 
   it('pass arbor check through a scenario and robot.yaml', async () => {
     const { stdout } = await run(process.execPath, ['bin/arbor.js', 'check', robot.scenario]);
-    expect(stdout).toMatch(/mesh-arm\.yaml: ok \(pick-place: robot mesh-arm/);
+    expect(stdout).toMatch(/mesh-arm\.yaml: ok \(pick-place: task pick_place, robot mesh-arm/);
   });
 
   it('are served to the viewer with their mesh vertices (arbor view --model)', async () => {
