@@ -351,7 +351,8 @@ async function arborFails(args: string[]): Promise<string> {
   return error!.stderr.toString();
 }
 
-describe('arbor export --format mcap', () => {
+// Each check starts arbor (tsx compiles it at start): seconds apiece on a loaded machine.
+describe('arbor export --format mcap', { timeout: 180_000 }, () => {
   it('writes a whole study to stdout, skipping the episodes without a trace', async () => {
     const { stdout, stderr } = await arbor(['export', demo.studyId, '--format', 'mcap', '--db', demo.dbPath]);
     expectEpisodes(await readMcap(stdout), store.episodes({ studyId: demo.studyId }));
@@ -371,17 +372,24 @@ describe('arbor export --format mcap', () => {
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
-  it('refuses bad choices with the option, the value and the fix', async () => {
-    const base = ['export', demo.studyId, '--format', 'mcap', '--db', demo.dbPath];
-    expect(await arborFails([...base, '--candidate', '999'])).toMatch(new RegExp(`--candidate 999 is not a candidate of study '${demo.studyId}'. Its candidates are ${demo.candidates.join(', ')}`));
-    expect(await arborFails([...base, '--episode', '999'])).toMatch(/--episode 999: there is no episode 999 in/);
-    expect(await arborFails([...base, '--episode', String(foreignEpisode)])).toMatch(new RegExp(`--episode ${foreignEpisode} is an episode of study 'other-.*', not of '${demo.studyId}'. Export it with: arbor export other-`));
-    expect(await arborFails([...base, '--episode', String(demo.episodes[3][0])])).toMatch(/was recorded without a trace \(demo: the controller diverged\)/);
-    expect(await arborFails([...base, '--candidate', String(demo.candidates[3])])).toMatch(/has no episode with a trace to export \(its 2 episodes crashed before recording one\)/);
-    expect(await arborFails([...base, '--episode', String(demo.episodes[0][0]), '--candidate', String(demo.candidates[1])])).toMatch(/is an episode of candidate \d+, not of --candidate/);
-    expect(await arborFails([...base, '--out', join(dir, 'missing', 'x.mcap')])).toMatch(/--out .*missing\/x.mcap cannot be written: ENOENT/);
-    expect(await arborFails(['export', demo.studyId, '--format', 'tsv', '--db', demo.dbPath, '--candidate', '1'])).toMatch(/--candidate works with --format mcap only/);
+  const base = () => ['export', demo.studyId, '--format', 'mcap', '--db', demo.dbPath];
+
+  it('refuses a candidate or episode that is not in the study, naming the option and the fix', async () => {
+    expect(await arborFails([...base(), '--candidate', '999'])).toMatch(new RegExp(`--candidate 999 is not a candidate of study '${demo.studyId}'. Its candidates are ${demo.candidates.join(', ')}`));
+    expect(await arborFails([...base(), '--episode', '999'])).toMatch(/--episode 999: there is no episode 999 in/);
+    expect(await arborFails([...base(), '--episode', String(foreignEpisode)])).toMatch(new RegExp(`--episode ${foreignEpisode} is an episode of study 'other-.*', not of '${demo.studyId}'. Export it with: arbor export other-`));
+  });
+
+  it('refuses choices with nothing to export', async () => {
+    expect(await arborFails([...base(), '--episode', String(demo.episodes[3][0])])).toMatch(/was recorded without a trace \(demo: the controller diverged\)/);
+    expect(await arborFails([...base(), '--candidate', String(demo.candidates[3])])).toMatch(/has no episode with a trace to export \(its 2 episodes crashed before recording one\)/);
+    expect(await arborFails([...base(), '--episode', String(demo.episodes[0][0]), '--candidate', String(demo.candidates[1])])).toMatch(/is an episode of candidate \d+, not of --candidate/);
+  });
+
+  it('refuses an --out it cannot write, and the mcap options with the row formats', async () => {
+    expect(await arborFails([...base(), '--out', join(dir, 'missing', 'x.mcap')])).toMatch(/--out .*missing\/x.mcap cannot be written: ENOENT/);
     expect(existsSync(join(dir, 'missing'))).toBe(false);
+    expect(await arborFails(['export', demo.studyId, '--format', 'tsv', '--db', demo.dbPath, '--candidate', '1'])).toMatch(/--candidate works with --format mcap only/);
   });
 
   it('refuses to write the binary file to a terminal', async () => {
