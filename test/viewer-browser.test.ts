@@ -4,7 +4,7 @@
  * the WebGL canvas shows the robot, scrubbing moves the arm, two episodes play side by side, a
  * bare model shows, and a live run streams frames to the page.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -105,6 +105,15 @@ describe('replay and dashboard', () => {
     expect(s.episodes).toEqual([demo.episodes[1][0]]);
     expect(s.frames).toBeGreaterThan(100);
     expect(await page.locator('#plots .plot').count()).toBe(4);
+  });
+
+  it('offers the episode on screen as an MCAP download', async () => {
+    const link = page.locator('#mcap');
+    expect(await link.isVisible()).toBe(true);
+    expect(await link.getAttribute('href')).toBe(`/api/episodes/${demo.episodes[1][0]}/mcap`);
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    expect(download.suggestedFilename()).toMatch(new RegExp(`^${demo.studyId}-episode-${demo.episodes[1][0]}-.*\\.mcap$`));
+    expect(readFileSync((await download.path())!).subarray(0, 8).toString('latin1')).toBe('\x89MCAP0\r\n');
   });
 
   it('updates the dashboard without a reload when the study changes', async () => {

@@ -12,6 +12,7 @@ import { loadScenario } from '../scenario/load.ts';
 import { RESEARCHER_NAMES, type ResearcherName } from '../scenario/schema.ts';
 import { DEFAULT_STORE_PATH, Store } from '../store/store.ts';
 import type { StudyRecord } from '../store/schema.ts';
+import { exportMcap, type McapExportFlags } from './export-mcap.ts';
 import { fixed, percent, table } from './format.ts';
 import { integer, number, seed } from './options.ts';
 import { progress } from './progress.ts';
@@ -125,13 +126,23 @@ export function registerStudyCommands(program: Command): void {
 
   program
     .command('export')
-    .description('export the results rows of a study')
+    .description('export a study: its results rows (tsv, jsonl), or its episodes as one MCAP file for Foxglove and ros2 bag')
     .argument('<study>', 'study id')
-    .requiredOption('--format <format>', 'tsv or jsonl')
+    .requiredOption('--format <format>', 'tsv, jsonl or mcap')
+    .option('--out <file>', 'mcap: write this file instead of stdout')
+    .option('--candidate <n>', "mcap: only this candidate's episodes", parseInteger)
+    .option('--episode <n>', 'mcap: only this episode', parseInteger)
     .option('--db <path>', 'study database', DEFAULT_DB)
-    .action((id: string, flags: { db: string; format: string }) => {
+    .action(async (id: string, flags: McapExportFlags & { format: string }) => {
       const store = Store.open(flags.db, { readonly: true });
       requireStudy(store, id, flags.db);
+      if (flags.format === 'mcap') {
+        await exportMcap(store, id, flags);
+        return store.close();
+      }
+      for (const option of ['out', 'candidate', 'episode'] as const) {
+        if (flags[option] !== undefined) throw new Error(`--${option} works with --format mcap only; the ${flags.format} rows are one per candidate of the whole study.`);
+      }
       const rows = store.exportRows(id);
       if (flags.format === 'jsonl') {
         for (const row of rows) console.log(JSON.stringify(row));
@@ -143,7 +154,7 @@ export function registerStudyCommands(program: Command): void {
           console.log([r.id, r.generation, r.score ?? '', r.success_rate ?? '', r.n_episodes ?? '', r.status, clean(r.description), r.parent ?? '', clean(r.rationale), r.cost_usd, clean(r.note ?? ''), JSON.stringify(params)].join('\t'));
         }
       } else {
-        throw new Error(`--format '${flags.format}' is not known; use tsv or jsonl.`);
+        throw new Error(`--format '${flags.format}' is not known; use tsv, jsonl or mcap.`);
       }
       store.close();
     });

@@ -100,6 +100,7 @@ const HTML = `<!doctype html>
       <label title="L"><input id="loop" type="checkbox" checked> loop</label>
       <label title="C"><input id="contacts-toggle" type="checkbox" checked> contacts</label>
       <select id="camera" title="camera"><option value="orbit">orbit camera</option></select>
+      <a id="mcap" class="button" hidden download title="download this episode as an MCAP file for Foxglove and ros2 bag">MCAP</a>
     </div>
     <div id="plots"></div>
   </section>

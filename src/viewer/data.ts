@@ -7,7 +7,9 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { loadScenario, type LoadedScenario } from '../scenario/load.ts';
+import { writeEpisodesMcap } from '../store/mcap-export.ts';
 import { Store, type CandidateRecord, type EpisodeRecord, type StudyRecord } from '../store/store.ts';
+import { MemorySink } from '../trace/mcap.ts';
 import { Poser } from './poser.ts';
 import { encodeContacts, encodeEpisode } from './protocol.ts';
 import type { SceneSpec } from './scene-spec.ts';
@@ -159,6 +161,18 @@ export class ViewerData {
     this.contactBlobs.set(id, blob);
     if (this.contactBlobs.size > BLOB_CACHE) this.contactBlobs.delete(this.contactBlobs.keys().next().value!);
     return blob;
+  }
+
+  /** A stored episode as an MCAP file (Foxglove, ros2 bag), with the file name to offer. */
+  async episodeMcap(id: number): Promise<{ bytes: Buffer; fileName: string }> {
+    const store = this.getStore();
+    const episode = store?.episode(id);
+    if (!store || !episode) throw new NotFound(`There is no episode ${id} in ${this.dbPath ?? 'the store'}.`);
+    if (episode.tracePath === null) throw new NotFound(`Episode ${id} (${episode.outcome}) was recorded without a trace, so it has no MCAP file.`);
+    const sink = new MemorySink();
+    await writeEpisodesMcap(store, [episode], sink);
+    const fileName = `${episode.studyId}-episode-${id}-c${episode.candidateId}-s${episode.seed}.mcap`.replace(/[^A-Za-z0-9._-]/g, '_');
+    return { bytes: sink.bytes(), fileName };
   }
 
   /** Frees the worlds and closes the store. */

@@ -147,7 +147,11 @@ export async function startViewer(options: ViewerOptions = {}): Promise<ViewerSe
         const blob = await data.episodeContacts(Number(m[1]));
         return send(res, 200, Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength), 'application/octet-stream', 'private, max-age=3600');
       }
-      return sendProblem(res, 404, { severity: 'error', message: `No endpoint ${path}.`, tip: 'endpoints: /api/info, /api/studies, /api/studies/ID, /api/scene?study=ID|model=1, /api/episodes/ID/frames, /api/episodes/ID/contacts' });
+      if ((m = /^\/api\/episodes\/(\d+)\/mcap$/.exec(path))) {
+        const { bytes, fileName } = await data.episodeMcap(Number(m[1]));
+        return send(res, 200, bytes, 'application/octet-stream', 'private, max-age=3600', false, { 'Content-Disposition': `attachment; filename="${fileName}"` });
+      }
+      return sendProblem(res, 404, { severity: 'error', message: `No endpoint ${path}.`, tip: 'endpoints: /api/info, /api/studies, /api/studies/ID, /api/scene?study=ID|model=1, /api/episodes/ID/frames, /api/episodes/ID/contacts, /api/episodes/ID/mcap' });
     } catch (err) {
       if (err instanceof NotFound) return sendProblem(res, 404, { severity: 'error', message: err.message });
       if (err instanceof URIError) {
@@ -237,8 +241,9 @@ export async function startViewer(options: ViewerOptions = {}): Promise<ViewerSe
   };
 }
 
-function send(res: ServerResponse, status: number, body: Buffer, type: string, cache: string, headOnly = false): void {
+function send(res: ServerResponse, status: number, body: Buffer, type: string, cache: string, headOnly = false, headers: Record<string, string> = {}): void {
   res.writeHead(status, {
+    ...headers,
     'Content-Type': type,
     'Content-Length': body.length,
     'Cache-Control': cache,

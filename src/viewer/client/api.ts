@@ -45,6 +45,11 @@ export async function getContacts(id: number): Promise<EpisodeContacts> {
   return decodeContacts(await (await get(`/api/episodes/${id}/contacts`)).arrayBuffer());
 }
 
+/** The address of a stored episode as an MCAP file (Foxglove, ros2 bag); a link to it downloads the file. */
+export function episodeMcapUrl(id: number): string {
+  return url(`/api/episodes/${id}/mcap`);
+}
+
 const scenes = new Map<string, Promise<SceneSpec>>();
 /** The scene of a study or of the `--model` file (cached per query). */
 export function getScene(query: { study?: string; model?: boolean }): Promise<SceneSpec> {

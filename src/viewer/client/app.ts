@@ -8,7 +8,7 @@ import type { StudyView } from '../data.ts';
 import type { LiveStreamInfo, Problem } from '../messages.ts';
 import { attachContacts, frameAt, frameContacts, framePoses, type EpisodeFrames, type LiveFrameMessage } from '../protocol.ts';
 import type { SceneSpec } from '../scene-spec.ts';
-import { getContacts, getEpisode, getJson, getScene, Socket } from './api.ts';
+import { episodeMcapUrl, getContacts, getEpisode, getJson, getScene, Socket } from './api.ts';
 import { Dashboard, h } from './dashboard.ts';
 import { Plots } from './plots.ts';
 import { setGeomSizes, setHiddenBodies, syncFrame } from './scene3d.ts';
@@ -195,6 +195,9 @@ async function openReplay(a: number, b?: number): Promise<void> {
   scrubber.max = String(Math.round(duration * 1000));
   plots.show(episodes[0], episodes[1]);
   renderLabels();
+  const mcap = $<HTMLAnchorElement>('mcap');
+  mcap.href = episodeMcapUrl(a);
+  mcap.hidden = false;
   setRoute({ study: state.study, episode: a, compare: b });
   state.t = 0;
   state.playing = true;
