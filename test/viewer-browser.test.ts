@@ -1,5 +1,6 @@
 /**
- * The viewer end to end in headless Chromium (Debian's /usr/bin/chromium, WebGL on SwiftShader):
+ * The viewer end to end in headless Chromium (see ./browser.ts: Debian's or the packaged one, WebGL
+ * on SwiftShader):
  * a study made here (real store, real MuJoCo episodes) loads, its dashboard lists the candidates,
  * the WebGL canvas shows the robot, scrubbing moves the arm, two episodes play side by side, a
  * bare model shows, and a live run streams frames to the page.
@@ -7,7 +8,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EvaluatorPool } from '../src/research/pool.ts';
 import { LiveFeed } from '../src/research/live.ts';
@@ -15,17 +16,17 @@ import { Store } from '../src/store/store.ts';
 import { makeDemoStudy, type DemoStudy } from '../src/viewer/demo-study.ts';
 import { startViewer, type ViewerServer } from '../src/viewer/server.ts';
 import { defaultPolicy } from '../src/policy/policy.ts';
+import { launchChromium, type TestBrowser } from './browser.ts';
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ROBOT = ['base', 'shoulder', 'upper_arm', 'forearm', 'wrist1', 'wrist2', 'wrist3', 'gripper', 'left_finger', 'right_finger'];
 
 let dir: string;
 let demo: DemoStudy;
 let feed: LiveFeed;
 let viewer: ViewerServer;
+let browser: TestBrowser;
 let ctx: BrowserContext;
 let page: Page;
-let profile: string;
 const pageErrors: string[] = [];
 
 interface Status {
@@ -71,13 +72,8 @@ beforeAll(async () => {
   demo = await makeDemoStudy(dir, [1]);
   feed = new LiveFeed();
   viewer = await startViewer({ port: 0, dbPath: demo.dbPath, live: feed, watchRelays: false });
-  profile = mkdtempSync(join(tmpdir(), 'arbor-chromium-'));
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 800 },
-  });
+  browser = await launchChromium({ width: 1280, height: 800 });
+  ctx = browser.context;
   page = await ctx.newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await open(page, viewer.url);
@@ -86,10 +82,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await ctx?.close();
+  await browser?.close();
   await viewer?.close();
   rmSync(dir, { recursive: true, force: true });
-  rmSync(profile, { recursive: true, force: true });
 });
 
 describe('replay and dashboard', () => {
