@@ -18,7 +18,7 @@ import type { IWritable } from '@mcap/core';
 import { mcapEpisodeInfo, writeEpisodesMcap } from '../src/store/mcap-export.ts';
 import { Store } from '../src/store/store.ts';
 import { EpisodeMcapWriter, StreamSink } from '../src/trace/mcap.ts';
-import { makeDemoStudy } from '../src/viewer/demo-study.ts';
+import { makeDemoStudy } from '../test/fixtures/demo-study.ts';
 
 const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '3' } } });
 const seconds = Number(args.seconds);

@@ -2,8 +2,9 @@
  * Viewer benchmarks: `npx tsx bench/viewer.ts [--seconds 5] [--width 1280 --height 800]`.
  *
  * 1. Wire formats: live frames encoded and decoded per second; episode blobs decoded (MB/s).
- * 2. Page frame time in headless Chromium (Debian's, WebGL on SwiftShader) while a live stream of
- *    the arm6 pick-and-place world plays at 60 frames per second (target: >= 60 fps).
+ * 2. Page frame time in headless Chromium (Debian's or the packaged one, see test/browser.ts; WebGL
+ *    on SwiftShader) while a live stream of the arm6 pick-and-place world plays at 60 frames per
+ *    second (target: >= 60 fps).
  * 3. Load time of a 10,000-frame episode (200 s at 50 Hz): the server's first build (trace read,
  *    forward kinematics and contacts per frame, encode), a cached fetch, and in the page (fetch,
  *    decode, plots, first frame drawn) (target: < 1 s).
@@ -14,7 +15,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
 import { defaultPolicy } from '../src/policy/policy.ts';
 import { EpisodeRunner } from '../src/research/episode.ts';
 import { LiveFeed } from '../src/research/live.ts';
@@ -24,6 +24,7 @@ import { makeDemoStudy } from '../test/fixtures/demo-study.ts';
 import { Poser } from '../src/viewer/poser.ts';
 import { CONTACT_STRIDE, POSE_STRIDE, decodeEpisode, decodeLiveFrame, encodeEpisode, encodeLiveFrame } from '../src/viewer/protocol.ts';
 import { startViewer } from '../src/viewer/server.ts';
+import { launchChromium } from '../test/browser.ts';
 
 const { values: args } = parseArgs({
   options: { seconds: { type: 'string', default: '5' }, width: { type: 'string', default: '1280' }, height: { type: 'string', default: '800' } },
@@ -125,14 +126,10 @@ const base = viewer.url.replace(/\/$/, '');
 
 // ----- 2 and 3b. the page ---------------------------------------------------------------------
 
-const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'arbor-bench-chromium-')), {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  viewport: { width: Number(args.width), height: Number(args.height) },
-});
+const browser = await launchChromium({ width: Number(args.width), height: Number(args.height) });
+results.chromium = browser.choice.source;
 try {
-  const page = await ctx.newPage();
+  const page = await browser.context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(`${viewer.url}#live`);
@@ -192,28 +189,23 @@ try {
   results.episode_10k_page_load_ms_cached = Math.round(warm.loadMs);
   results.page_errors = errors.length;
 } finally {
-  await ctx.close();
+  await browser.close();
   await viewer.close();
 }
 
 // The whole cold path in a fresh server: build + transfer + decode + plots + first frame.
 {
   const fresh = await startViewer({ port: 0, dbPath: demo.dbPath, watchRelays: false });
-  const ctx2 = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'arbor-bench-chromium-')), {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: Number(args.width), height: Number(args.height) },
-  });
+  const browser2 = await launchChromium({ width: Number(args.width), height: Number(args.height) });
   try {
-    const page = await ctx2.newPage();
+    const page = await browser2.context.newPage();
     await page.goto(`${fresh.url}#study=${demo.studyId}&episode=${demo.episodes[0][0]}`);
     await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 30_000 });
     await page.evaluate((id) => (window as unknown as { arbor: { open(id: number): Promise<void> } }).arbor.open(id), big.id);
     const s = await page.evaluate(() => (window as unknown as { arbor: { status(): { loadMs: number } } }).arbor.status());
     results.episode_10k_page_load_ms_cold = Math.round(s.loadMs);
   } finally {
-    await ctx2.close();
+    await browser2.close();
     await fresh.close();
   }
 }

@@ -18,7 +18,8 @@ import { Store, type EpisodeRecord } from '../src/store/store.ts';
 import { EPISODE_METADATA, EpisodeMcapWriter, MemorySink, SCORE_TOPIC, TF_TOPIC, type McapEpisodeInfo } from '../src/trace/mcap.ts';
 import { POSE_FIELDS, TYPE, objectPoseTopic } from '../src/trace/topics.ts';
 import { TraceRecorder, type Trace, type TopicSeries } from '../src/trace/trace.ts';
-import { makeDemoStudy, type DemoStudy } from '../src/viewer/demo-study.ts';
+import { makeDemoStudy, type DemoStudy } from './fixtures/demo-study.ts';
+import { pickPlace } from './helpers.ts';
 import { startViewer } from '../src/viewer/server.ts';
 
 const run = promisify(execFile);
@@ -36,8 +37,8 @@ beforeAll(async () => {
   const other = writable.createStudy({ scenarioPath: demo.scenario.file, scenarioName: 'other', researcher: 'demo', config: {} });
   const candidate = writable.addCandidate(other.id, { parentId: null, generation: 0, kind: 'params', body: {}, rationale: 'another study', description: 'another study' });
   const source = writable.episode(demo.episodes[0][0])!;
-  const { split, seed, status, success, score, outcome, metrics, breakdown, wallTime } = source;
-  foreignEpisode = writable.recordEpisode({ studyId: other.id, candidateId: candidate.id, split, seed, status, success, score, outcome, metrics, breakdown, wallTime, trace: writable.loadEpisodeTrace(source) })!.id;
+  const { split, seed, status, success, score, outcome, metrics, terms, wallTime } = source;
+  foreignEpisode = writable.recordEpisode({ studyId: other.id, candidateId: candidate.id, split, seed, status, success, score, outcome, metrics, terms, wallTime, trace: writable.loadEpisodeTrace(source) })!.id;
   writable.close();
   store = Store.open(demo.dbPath, { readonly: true });
 });
@@ -145,7 +146,7 @@ function expectEpisode(file: ReadFile, episode: EpisodeRecord, trace: Trace): nu
   expect(scores[0].schemaName).toBe('std_msgs/msg/String');
   const score = JSON.parse(scores[0].msg.data as string);
   expect(score).toMatchObject({ id: episode.id, study: episode.studyId, candidate: episode.candidateId, split: episode.split, seed: episode.seed, status: episode.status, success: episode.success, score: episode.score, outcome: episode.outcome, timeShift: shift });
-  expect(score.terms).toEqual(episode.breakdown);
+  expect(score.terms).toEqual(episode.terms);
   expect(score.metrics).toEqual(episode.metrics);
   const first = Math.min(...[...trace.topics.values()].map((t) => t.stamps[0]));
   expectTime({ sec: Number(scores[0].logTime / 1_000_000_000n), nanosec: Number(scores[0].logTime % 1_000_000_000n) }, first, shift, 'score log time');
@@ -253,7 +254,7 @@ describe('MCAP export of stored episodes', () => {
     expect(Object.fromEntries(channels)).toEqual({
       [SCORE_TOPIC]: 'std_msgs/msg/String',
       '/joint_states': 'sensor_msgs/msg/JointState',
-      [objectPoseTopic(demo.scenario.task.object)]: 'geometry_msgs/msg/PoseStamped',
+      [objectPoseTopic(pickPlace(demo.scenario).object)]: 'geometry_msgs/msg/PoseStamped',
       [TF_TOPIC]: 'tf2_msgs/msg/TFMessage',
       '/wrench': 'geometry_msgs/msg/WrenchStamped',
       '/gripper': 'arbor_msgs/msg/GripperState',

@@ -1,13 +1,14 @@
 /**
- * The viewer end to end in headless Chromium (Debian's /usr/bin/chromium, WebGL on SwiftShader):
+ * The viewer end to end in headless Chromium (see ./browser.ts: Debian's or the packaged one, WebGL
+ * on SwiftShader):
  * a study made here (real store, real MuJoCo episodes) loads, its dashboard lists the candidates,
  * the WebGL canvas shows the robot, scrubbing moves the arm, two episodes play side by side, a
- * bare model shows, and a live run streams frames to the page.
+ * live run streams frames to the page, the page survives a POSIX locale, and a bare model shows.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EvaluatorPool } from '../src/research/pool.ts';
 import { LiveFeed } from '../src/research/live.ts';
@@ -15,17 +16,17 @@ import { Store } from '../src/store/store.ts';
 import { makeDemoStudy, type DemoStudy } from './fixtures/demo-study.ts';
 import { startViewer, type ViewerServer } from '../src/viewer/server.ts';
 import { defaultPolicy } from '../src/policy/policy.ts';
+import { launchChromium, type TestBrowser } from './browser.ts';
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ROBOT = ['base', 'shoulder', 'upper_arm', 'forearm', 'wrist1', 'wrist2', 'wrist3', 'gripper', 'left_finger', 'right_finger'];
 
 let dir: string;
 let demo: DemoStudy;
 let feed: LiveFeed;
 let viewer: ViewerServer;
+let browser: TestBrowser;
 let ctx: BrowserContext;
 let page: Page;
-let profile: string;
 const pageErrors: string[] = [];
 
 interface Status {
@@ -66,18 +67,54 @@ async function open(p: Page, url: string): Promise<void> {
   await p.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 20_000 });
 }
 
+/**
+ * At the episode's start, where three links of the arm stand, the pixels are the arm's: they
+ * change when the robot is hidden, and they are not the background.
+ */
+async function expectArmDrawnAtStart(p: Page): Promise<void> {
+  // Contacts follow the poses; wait for them so the picture stays put.
+  await expect.poll(async () => (await status(p)).contactsLoaded).toBe(true);
+  await arbor(p, 'seek', 0);
+  const { width, height } = await canvasSize(p);
+  const all = await pixels(p, 0, 0, width, height);
+  const hidden = await (async () => {
+    await arbor(p, 'setBodiesVisible', ROBOT, false);
+    try {
+      return await pixels(p, 0, 0, width, height);
+    } finally {
+      await arbor(p, 'setBodiesVisible', ROBOT, true);
+    }
+  })();
+  for (const body of ['upper_arm', 'forearm', 'wrist2']) {
+    const at = (await arbor<{ x: number; y: number }>(p, 'project', body))!;
+    expect(at.x).toBeGreaterThan(0);
+    expect(at.x).toBeLessThan(width);
+    const r = 4;
+    const patch = (img: Uint8Array) => {
+      const out: number[] = [];
+      for (let y = Math.round(at.y) - r; y <= Math.round(at.y) + r; y++) {
+        const row = height - 1 - y; // readPixels rows go bottom-up
+        for (let x = Math.round(at.x) - r; x <= Math.round(at.x) + r; x++) out.push(...img.subarray(4 * (row * width + x), 4 * (row * width + x) + 4));
+      }
+      return new Uint8Array(out);
+    };
+    expect(changed(patch(all), patch(hidden)), body).toBeGreaterThan(0.5);
+    const background = [0x1c, 0x20, 0x26];
+    const seen = patch(all);
+    let notBackground = 0;
+    for (let i = 0; i < seen.length; i += 4) if (Math.abs(seen[i] - background[0]) + Math.abs(seen[i + 1] - background[1]) + Math.abs(seen[i + 2] - background[2]) > 30) notBackground++;
+    expect(notBackground / (seen.length / 4), body).toBeGreaterThan(0.9);
+  }
+  expect(changed(all, hidden)).toBeGreaterThan(0.01);
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'arbor-viewer-browser-'));
   demo = await makeDemoStudy(dir, [1]);
   feed = new LiveFeed();
   viewer = await startViewer({ port: 0, dbPath: demo.dbPath, live: feed, watchRelays: false });
-  profile = mkdtempSync(join(tmpdir(), 'arbor-chromium-'));
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 800 },
-  });
+  browser = await launchChromium({ width: 1280, height: 800 });
+  ctx = browser.context;
   page = await ctx.newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await open(page, viewer.url);
@@ -86,10 +123,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await ctx?.close();
+  await browser?.close();
   await viewer?.close();
   rmSync(dir, { recursive: true, force: true });
-  rmSync(profile, { recursive: true, force: true });
 });
 
 describe('replay and dashboard', () => {
@@ -131,41 +167,7 @@ describe('replay and dashboard', () => {
   });
 
   it('shows the robot on the WebGL canvas', async () => {
-    // Contacts follow the poses; wait for them so the picture stays put.
-    await expect.poll(async () => (await status()).contactsLoaded).toBe(true);
-    await arbor(page, 'seek', 0);
-    const { width, height } = await canvasSize(page);
-    const all = await pixels(page, 0, 0, width, height);
-    const hidden = await (async () => {
-      await arbor(page, 'setBodiesVisible', ROBOT, false);
-      try {
-        return await pixels(page, 0, 0, width, height);
-      } finally {
-        await arbor(page, 'setBodiesVisible', ROBOT, true);
-      }
-    })();
-    // Where the arm stands, the pixels are the arm's, not the background's.
-    for (const body of ['upper_arm', 'forearm', 'wrist2']) {
-      const at = (await arbor<{ x: number; y: number }>(page, 'project', body))!;
-      expect(at.x).toBeGreaterThan(0);
-      expect(at.x).toBeLessThan(width);
-      const r = 4;
-      const patch = (img: Uint8Array) => {
-        const out: number[] = [];
-        for (let y = Math.round(at.y) - r; y <= Math.round(at.y) + r; y++) {
-          const row = height - 1 - y; // readPixels rows go bottom-up
-          for (let x = Math.round(at.x) - r; x <= Math.round(at.x) + r; x++) out.push(...img.subarray(4 * (row * width + x), 4 * (row * width + x) + 4));
-        }
-        return new Uint8Array(out);
-      };
-      expect(changed(patch(all), patch(hidden)), body).toBeGreaterThan(0.5);
-      const background = [0x1c, 0x20, 0x26];
-      const p = patch(all);
-      let notBackground = 0;
-      for (let i = 0; i < p.length; i += 4) if (Math.abs(p[i] - background[0]) + Math.abs(p[i + 1] - background[1]) + Math.abs(p[i + 2] - background[2]) > 30) notBackground++;
-      expect(notBackground / (p.length / 4), body).toBeGreaterThan(0.9);
-    }
-    expect(changed(all, hidden)).toBeGreaterThan(0.01);
+    await expectArmDrawnAtStart(page);
   });
 
   it('moves the arm when scrubbing the timeline, and steps with the arrow keys', async () => {
@@ -258,6 +260,33 @@ describe('live', () => {
       expect(await page.locator('#live-workers button.current').getAttribute('data-stream')).toBe(String(other));
     } finally {
       await pool.close();
+    }
+  });
+});
+
+describe('an odd locale', () => {
+  it('draws the arm when the browser reports the POSIX locale en-US@posix', async () => {
+    const p = await ctx.newPage();
+    const errors: string[] = [];
+    p.on('pageerror', (e) => errors.push(e.message));
+    // What Chromium reports under LANG=C.UTF-8 (the packaged one does, unless told a locale), set
+    // before any script of the page runs. Intl rejects it as a language tag.
+    await p.addInitScript(() => {
+      Object.defineProperty(Navigator.prototype, 'language', { get: () => 'en-US@posix', configurable: true });
+      Object.defineProperty(Navigator.prototype, 'languages', { get: () => ['en-US@posix'], configurable: true });
+    });
+    try {
+      await open(p, viewer.url).catch((e: unknown) => {
+        throw new Error(`The page never got ready; its errors: ${errors.join(' | ') || 'none'}`, { cause: e });
+      });
+      expect(errors).toEqual([]);
+      expect(await p.evaluate(() => navigator.language)).toBe('en-US');
+      await arbor(p, 'lockScale', 1);
+      await expectArmDrawnAtStart(p);
+      // uPlot formats the axis numbers with the page's language: the plots are there.
+      expect(await p.locator('#plots .plot').count()).toBe(4);
+    } finally {
+      await p.close();
     }
   });
 });

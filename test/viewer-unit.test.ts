@@ -1,7 +1,8 @@
 /**
  * The viewer without a browser: wire formats, the MuJoCo → three.js conventions checked against
  * MuJoCo's own geom poses, the scene built from every MJCF geom type, forward-kinematics replay
- * of a real episode (and of a joint-states-only trace), and socket message validation.
+ * of a real episode (and of a joint-states-only trace), socket message validation, and the page's
+ * language tag.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { World } from '../src/sim/world.ts';
 import { TOPIC } from '../src/trace/topics.ts';
 import { Trace } from '../src/trace/trace.ts';
 import { setMjQuat, Y_TO_Z } from '../src/viewer/client/coords.ts';
+import { FALLBACK_LANGUAGE, languageTag, useValidLanguage } from '../src/viewer/client/language.ts';
 import { buildScene, setGeomSizes, syncFrame } from '../src/viewer/client/scene3d.ts';
 import { decodeRelayFrame, encodeRelayFrame } from '../src/viewer/live-relay.ts';
 import { MAX_CLIENT_MESSAGE, parseClientMessage } from '../src/viewer/messages.ts';
@@ -230,5 +232,29 @@ describe('socket messages from the page', () => {
     expect(problem(parseClientMessage(text('{"type":"ping","extra":1}'), false))).toMatch(/not a viewer request/);
     expect(problem(parseClientMessage(Buffer.alloc(MAX_CLIENT_MESSAGE + 1, 32), false))).toMatch(/limit is 4096/);
     expect(problem(parseClientMessage(text('{}'), true))).toMatch(/Binary/);
+  });
+});
+
+describe("the page's language tag", () => {
+  it('keeps valid tags, turns POSIX locale names into tags, and falls back to en-US', () => {
+    expect(languageTag('en-US@posix')).toBe('en-US');
+    expect(() => new Intl.NumberFormat('en-US@posix')).toThrow(RangeError);
+    expect(languageTag('de-DE')).toBe('de-DE');
+    expect(languageTag('en-us')).toBe('en-US');
+    expect(languageTag('zh-Hant-TW')).toBe('zh-Hant-TW');
+    expect(languageTag('de_DE.UTF-8@euro')).toBe('de-DE');
+    expect(languageTag('fr_CA')).toBe('fr-CA');
+    for (const raw of ['C', 'C.UTF-8', 'POSIX', '', '@', '!!', undefined, null]) expect(languageTag(raw), String(raw)).toBe(FALLBACK_LANGUAGE);
+    // Whatever comes out, Intl takes it.
+    for (const raw of ['en-US@posix', 'de_DE.UTF-8@euro', 'C', 'x-@@', 'sr_RS@latin']) expect(() => new Intl.NumberFormat(languageTag(raw)).format(1234.5)).not.toThrow();
+  });
+
+  it('replaces an invalid navigator.language and leaves a valid one alone', () => {
+    const posix = { language: 'en-US@posix' } as Navigator;
+    useValidLanguage(posix);
+    expect(posix.language).toBe('en-US');
+    const german = { language: 'de-DE' } as Navigator;
+    useValidLanguage(german);
+    expect(german.language).toBe('de-DE');
   });
 });

@@ -130,8 +130,8 @@ export function registerStudyCommands(program: Command): void {
     .argument('<study>', 'study id')
     .requiredOption('--format <format>', 'tsv, jsonl or mcap')
     .option('--out <file>', 'mcap: write this file instead of stdout')
-    .option('--candidate <n>', "mcap: only this candidate's episodes", parseInteger)
-    .option('--episode <n>', 'mcap: only this episode', parseInteger)
+    .option('--candidate <n>', "mcap: only this candidate's episodes", integer(1))
+    .option('--episode <n>', 'mcap: only this episode', integer(1))
     .option('--db <path>', 'study database', DEFAULT_DB)
     .action(async (id: string, flags: McapExportFlags & { format: string }) => {
       const store = Store.open(flags.db, { readonly: true });

@@ -20,7 +20,7 @@ export function mcapEpisodeInfo(e: EpisodeRecord): McapEpisodeInfo {
     success: e.success,
     score: e.score,
     outcome: e.outcome,
-    terms: e.breakdown,
+    terms: e.terms,
     metrics: e.metrics,
     crashReason: e.crashReason,
   };

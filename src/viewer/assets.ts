@@ -1,12 +1,13 @@
 /**
  * The files the page loads: the HTML (with the import map), the client bundle (the TypeScript in
- * ./client compiled once by esbuild, three and uPlot left as imports), the stylesheet, and a fixed
- * list of vendor files (three's ESM build and OrbitControls, uPlot). Nothing else on disk is served.
+ * ./client compiled once by esbuild into two scripts, three and uPlot left as imports), the
+ * stylesheet, and a fixed list of vendor files (three's ESM build and OrbitControls, uPlot). Nothing
+ * else on disk is served.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -56,6 +57,8 @@ export const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+// Module scripts run in document order: /language.js makes navigator.language a valid tag before
+// /app.js loads uPlot, which formats numbers with it as soon as its module is evaluated.
 const HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -66,6 +69,7 @@ const HTML = `<!doctype html>
 <link rel="stylesheet" href="/vendor/uplot/uPlot.min.css">
 <link rel="stylesheet" href="/style.css">
 <script type="importmap">${IMPORT_MAP}</script>
+<script type="module" src="/language.js"></script>
 <script type="module" src="/app.js"></script>
 </head>
 <body data-mode="replay">
@@ -109,14 +113,15 @@ const HTML = `<!doctype html>
 </html>
 `;
 
-let bundle: Promise<Buffer> | undefined;
+let bundle: Promise<Map<string, Buffer>> | undefined;
 
-/** The client bundle, compiled on first use (~0.1 s) and kept. */
-export function clientBundle(): Promise<Buffer> {
+/** The client bundle, its scripts by URL path (`/language.js`, `/app.js`), compiled on first use (~0.1 s) and kept. */
+export function clientBundle(): Promise<Map<string, Buffer>> {
   bundle ??= (async () => {
     const { build } = await import('esbuild');
     const out = await build({
-      entryPoints: [join(here, 'client', 'app.ts')],
+      entryPoints: { language: join(here, 'client', 'language-first.ts'), app: join(here, 'client', 'app.ts') },
+      outdir: join(here, 'client'),
       bundle: true,
       format: 'esm',
       target: 'es2022',
@@ -126,7 +131,7 @@ export function clientBundle(): Promise<Buffer> {
       logLevel: 'silent',
       legalComments: 'none',
     });
-    return Buffer.from(out.outputFiles[0].contents);
+    return new Map(out.outputFiles.map((f) => [`/${basename(f.path)}`, Buffer.from(f.contents)]));
   })();
   bundle.catch(() => (bundle = undefined));
   return bundle;
@@ -137,7 +142,7 @@ const cache = new Map<string, Asset>();
 /** The asset at a URL path, or undefined when it is not one of the served files. */
 export async function asset(path: string): Promise<Asset | undefined> {
   if (path === '/' || path === '/index.html') return { body: Buffer.from(HTML), type: 'text/html; charset=utf-8' };
-  if (path === '/app.js') return { body: await clientBundle(), type: JS };
+  if (path === '/app.js' || path === '/language.js') return { body: (await clientBundle()).get(path)!, type: JS };
   const vendor = VENDOR[path];
   if (!vendor) return undefined;
   let a = cache.get(path);
