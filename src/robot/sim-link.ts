@@ -4,6 +4,7 @@
  */
 import type { LoadedScenario } from '../scenario/load.ts';
 import { applyObjectSetup, samplePerceptionError, sampleObjectSetup, type ObjectSetup } from '../sim/randomize.ts';
+import { ContactSummary } from '../sim/contact-summary.ts';
 import { World } from '../sim/world.ts';
 import { TraceRecorder, type TopicWriter, type Trace } from '../trace/trace.ts';
 import {
@@ -47,6 +48,8 @@ export class SimLink implements RobotLink {
   /** This episode's error [x, y] (m) of the object position the policy observes. */
   private perceptionError: [number, number] = [0, 0];
   private last: Observation | undefined;
+  /** The /contacts summary, read once per control period. */
+  private readonly contacts: ContactSummary;
   /** Scratch row of /joint_states, reused every tick to keep the control loop allocation-light. */
   private readonly jointRow: Float64Array;
 
@@ -80,12 +83,12 @@ export class SimLink implements RobotLink {
       tcp,
       objectBody,
       objectQpos: objectJoint >= 0 ? (model.jnt_qposadr as Int32Array)[objectJoint] : -1,
-      robotRoot,
       zoneGeom: scenario.task.zone.geom ? world.id('geom', scenario.task.zone.geom) : -1,
     };
     if (this.ids.objectQpos < 0) {
       throw new Error(`Body '${scenario.task.object}' in ${scenario.worldPath} needs a free joint to be picked; add <freejoint/> to it.`);
     }
+    this.contacts = new ContactSummary(world, { robotRoot, objectBody });
     this.sent = Float64Array.from(this.robot.home);
     this.jointRow = new Float64Array(3 * this.robot.joints.length);
   }
@@ -197,7 +200,7 @@ export class SimLink implements RobotLink {
   /** Reads the state into an observation and appends every topic's message for this tick. */
   private record(positionClamps: number, velocityClamps: number, outsideWorkspace: boolean): void {
     const { world, ids, writers } = this;
-    const { data, model } = world;
+    const { data } = world;
     const t = data.time;
     const qpos = data.qpos as Float64Array;
     const qvel = data.qvel as Float64Array;
@@ -241,26 +244,7 @@ export class SimLink implements RobotLink {
     writers.gripper.push(t, [width, this.gripperCommand, fingerForce, touch[0], touch[1]]);
     writers.clock.push(t, [t]);
 
-    // Contact forces by pair class; sampled once per control period. The contacts are read
-    // before the id tables: reading them allocates, which can detach earlier wasm views.
-    const contacts = world.contacts();
-    const rootOf = model.body_rootid as Int32Array;
-    const bodyOf = model.geom_bodyid as Int32Array;
-    let robotStatic = 0;
-    let objectStatic = 0;
-    let robotObject = 0;
-    for (const c of contacts) {
-      const b1 = bodyOf[c.geom1];
-      const b2 = bodyOf[c.geom2];
-      const robot1 = rootOf[b1] === ids.robotRoot;
-      const robot2 = rootOf[b2] === ids.robotRoot;
-      const object = b1 === ids.objectBody || b2 === ids.objectBody;
-      const fixed = b1 === 0 || b2 === 0;
-      if ((robot1 || robot2) && fixed) robotStatic = Math.max(robotStatic, c.normalForce);
-      else if (object && fixed) objectStatic = Math.max(objectStatic, c.normalForce);
-      else if (object && (robot1 || robot2)) robotObject = Math.max(robotObject, c.normalForce);
-    }
-    writers.contacts.push(t, [contacts.length, robotStatic, objectStatic, robotObject]);
+    writers.contacts.push(t, this.contacts.read());
     writers.safety.push(t, [positionClamps, velocityClamps, outsideWorkspace ? 1 : 0]);
 
     this.last = {
