@@ -168,7 +168,8 @@ const episodes = await episodesPerSecond();
 console.log('# sim core (one core, sim/pick_place.xml, 2 ms timestep)');
 console.log(`physics_steps_per_s_mujoco_js:      ${wasm.toFixed(0)}   (mujoco-js 0.0.7 = MuJoCo ${mjVersion}, median of ${REPEATS} x ${STEPS} steps, alternating with native)`);
 if ('rate' in reference) {
-  console.log(`physics_steps_per_s_native:         ${reference.rate.toFixed(0)}   (Debian libmujoco ${reference.version}, gcc -O2; a different MuJoCo version)`);
+  const sameVersion = reference.version === mjVersion ? 'the same version' : `a different version from mujoco-js's ${mjVersion}`;
+  console.log(`physics_steps_per_s_native:         ${reference.rate.toFixed(0)}   (native MuJoCo ${reference.version}, gcc -O2; ${sameVersion})`);
   console.log(`mujoco_js_vs_native:                ${(wasm / reference.rate).toFixed(2)}x   (target >= 0.85x)`);
 } else {
   console.log(`physics_steps_per_s_native:         unavailable: ${reference.error}`);
