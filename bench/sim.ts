@@ -15,6 +15,9 @@ import { loadMujoco } from '../src/sim/mujoco.ts';
 
 const STEPS = 20_000;
 const REPEATS = 7;
+/** Episodes (seeds 0..) and passes over them of the overhead measurement. */
+const OVERHEAD_SEEDS = 8;
+const OVERHEAD_PASSES = 4;
 const scenario = await loadScenario('scenarios/pick-place.yaml');
 const home = scenario.robotConfig.home;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -38,47 +41,73 @@ async function wasmStepper(): Promise<{ rate(): number; dispose(): void }> {
 
 /**
  * Control + recording overhead: run episodes through the sim link (policy, safety envelope,
- * every topic recorded), log the ctrl sent each tick, then replay the same ctrl sequence on
+ * every topic recorded) and, tick by tick, replay the ctrl each tick sent on a second world's
  * bare physics. Same steps, same contacts: the time difference is our overhead.
+ * On a shared machine another process can take the core for milliseconds at any moment, which
+ * lands on either side at random. Episodes are deterministic, so every tick is timed in
+ * OVERHEAD_PASSES passes and keeps its fastest time on each side: a pause only ever adds time.
  */
-async function controlOverhead(): Promise<{ withControl: number; bare: number; overhead: number }> {
+async function controlOverhead(): Promise<{ withControl: number; bare: number; overhead: number; perEpisode: number[]; allPasses: number }> {
   const runner = await EpisodeRunner.create(scenario);
   const link = runner.link;
+  // The episode runs through the safety envelope, as every episode does; the replay is bare physics.
   const sim = link.inner as SimLink;
-  const world = sim.world;
+  const replay = await SimLink.create(scenario);
   const kinematics = link.kinematics;
   const policyFile = defaultPolicy(scenario);
   const ticks = Math.round(scenario.episode.duration / link.controlPeriod);
-  let controlled = 0;
-  let bare = 0;
-  let steps = 0;
-  // Seeds 0 and 1 warm the JIT up and are not counted.
-  const seeds = [0, 1, 0, 1, 2, 3, 4, 5, 6, 7];
-  for (const [index, seed] of seeds.entries()) {
-    const counted = index >= 2;
-    const policy = createPolicy(policyFile, { scenario, kinematics, controlPeriod: link.controlPeriod });
-    const ctrlLog: Float64Array[] = [];
-    let t0 = performance.now();
-    let obs = await link.reset(seed);
-    await policy.reset(obs);
-    for (let i = 0; i < ticks; i++) {
-      obs = await link.act(await policy.act(obs));
-      ctrlLog.push(Float64Array.from(world.data.ctrl as Float64Array));
+  const seeds = Array.from({ length: OVERHEAD_SEEDS }, (_, i) => i);
+  // Per seed, the fastest time (ms) of each tick; the controlled side's slot `ticks` holds the
+  // episode's reset and trace.
+  const controlled = seeds.map(() => new Float64Array(ticks + 1).fill(Infinity));
+  const bare = seeds.map(() => new Float64Array(ticks).fill(Infinity));
+  // Plain totals over every pass, pauses included, for comparison.
+  const total = { controlled: 0, bare: 0 };
+  for (let pass = 0; pass < OVERHEAD_PASSES; pass++) {
+    for (const seed of seeds) {
+      const fastest = controlled[seed];
+      const physics = bare[seed];
+      const policy = createPolicy(policyFile, { scenario, kinematics, controlPeriod: link.controlPeriod });
+      await replay.reset(seed);
+      let t0 = performance.now();
+      let obs = await link.reset(seed);
+      await policy.reset(obs);
+      let setup = performance.now() - t0;
+      for (let i = 0; i < ticks; i++) {
+        t0 = performance.now();
+        obs = await link.act(await policy.act(obs));
+        const tick = performance.now() - t0;
+        (replay.world.data.ctrl as Float64Array).set(sim.world.data.ctrl as Float64Array);
+        t0 = performance.now();
+        replay.world.step(sim.substeps);
+        const step = performance.now() - t0;
+        fastest[i] = Math.min(fastest[i], tick);
+        physics[i] = Math.min(physics[i], step);
+        total.controlled += tick;
+        total.bare += step;
+      }
+      t0 = performance.now();
+      link.trace();
+      setup += performance.now() - t0;
+      fastest[ticks] = Math.min(fastest[ticks], setup);
+      total.controlled += setup;
+      const [a, b] = [sim.world.data.qpos as Float64Array, replay.world.data.qpos as Float64Array];
+      if (a.some((q, i) => !Object.is(q, b[i]))) throw new Error(`The bare replay of seed ${seed} left the episode's path: the overhead figure would compare different physics.`);
     }
-    link.trace();
-    if (counted) controlled += performance.now() - t0;
-    await link.reset(seed);
-    t0 = performance.now();
-    for (const ctrl of ctrlLog) {
-      (world.data.ctrl as Float64Array).set(ctrl);
-      world.step(sim.substeps);
-    }
-    if (!counted) continue;
-    bare += performance.now() - t0;
-    steps += ticks * sim.substeps;
   }
+  await replay.close();
   await runner.close();
-  return { withControl: steps / (controlled / 1000), bare: steps / (bare / 1000), overhead: controlled / bare - 1 };
+  const sum = (xs: Float64Array) => xs.reduce((a, b) => a + b, 0);
+  const withControl = controlled.reduce((a, xs) => a + sum(xs), 0);
+  const physics = bare.reduce((a, xs) => a + sum(xs), 0);
+  const steps = seeds.length * ticks * sim.substeps;
+  return {
+    withControl: steps / (withControl / 1000),
+    bare: steps / (physics / 1000),
+    overhead: withControl / physics - 1,
+    perEpisode: seeds.map((seed) => sum(controlled[seed]) / sum(bare[seed]) - 1),
+    allPasses: total.controlled / total.bare - 1,
+  };
 }
 
 async function episodesPerSecond(): Promise<{ perSecond: number; wallPer5s: number }> {
@@ -139,12 +168,16 @@ const episodes = await episodesPerSecond();
 console.log('# sim core (one core, sim/pick_place.xml, 2 ms timestep)');
 console.log(`physics_steps_per_s_mujoco_js:      ${wasm.toFixed(0)}   (mujoco-js 0.0.7 = MuJoCo ${mjVersion}, median of ${REPEATS} x ${STEPS} steps, alternating with native)`);
 if ('rate' in reference) {
-  console.log(`physics_steps_per_s_native:         ${reference.rate.toFixed(0)}   (Debian libmujoco ${reference.version}, gcc -O2; a different MuJoCo version)`);
+  const sameVersion = reference.version === mjVersion ? 'the same version' : `a different version from mujoco-js's ${mjVersion}`;
+  console.log(`physics_steps_per_s_native:         ${reference.rate.toFixed(0)}   (native MuJoCo ${reference.version}, gcc -O2; ${sameVersion})`);
   console.log(`mujoco_js_vs_native:                ${(wasm / reference.rate).toFixed(2)}x   (target >= 0.85x)`);
 } else {
   console.log(`physics_steps_per_s_native:         unavailable: ${reference.error}`);
 }
-console.log(`steps_per_s_with_control_recording: ${control.withControl.toFixed(0)}   (bare physics, same ctrl sequence: ${control.bare.toFixed(0)})`);
-console.log(`control_recording_overhead:         ${(control.overhead * 100).toFixed(1)}%   (target <= 25%)`);
+const percent = (x: number) => `${(x * 100).toFixed(1)}%`;
+console.log(`steps_per_s_with_control_recording: ${control.withControl.toFixed(0)}   (bare physics, same ctrl sequence: ${control.bare.toFixed(0)}; fastest of ${OVERHEAD_PASSES} passes per tick)`);
+console.log(`control_recording_overhead:         ${percent(control.overhead)}   (over ${control.perEpisode.length} episodes; target <= 20%)`);
+console.log(`control_recording_overhead_range:   ${percent(Math.min(...control.perEpisode))} .. ${percent(Math.max(...control.perEpisode))}   (per episode)`);
+console.log(`control_recording_overhead_plain:   ${percent(control.allPasses)}   (total times of all passes, pauses included: noisy under load)`);
 console.log(`episodes_per_s_one_core:            ${episodes.perSecond.toFixed(1)}   (default policy, episodes end 0.5 s after the policy is done)`);
 console.log(`wall_s_per_5s_episode:              ${episodes.wallPer5s.toFixed(3)}   (target <= 0.1 s)`);

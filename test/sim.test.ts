@@ -6,6 +6,7 @@ import { applyObjectSetup } from '../src/sim/randomize.ts';
 import { sampleObjectSetup } from '../src/tasks/pick-place/scene.ts';
 import { solveIk, downwardRotation } from '../src/policy/ik.ts';
 import { Rng } from '../src/sim/rng.ts';
+import { liveView } from '../src/sim/live-view.ts';
 import { pickPlace, scenario } from './helpers.ts';
 
 const sc = await scenario();
@@ -131,5 +132,40 @@ describe('ray camera', () => {
     const tablePixels = Array.from(image.geom).filter((g) => g === world.id('geom', 'table')).length;
     expect(tablePixels).toBeGreaterThan(64 * 48 * 0.3);
     camera.dispose();
+  });
+});
+
+describe('live views', () => {
+  it('keep a view of wasm memory across calls, and fetch it again once memory growth has detached it', () => {
+    world.resetData();
+    let fetched = 0;
+    const qpos = liveView(() => {
+      fetched++;
+      return world.data.qpos as Float64Array;
+    });
+    const first = qpos();
+    expect(qpos()).toBe(first);
+    expect(fetched).toBe(1);
+    // The kinematics keeps such views too: after the growth it must still compute the same pose.
+    const kin = new Kinematics(world, sc.robotConfig.joints.map((j) => j.name), world.id('site', 'tcp'));
+    const before = kin.jacobian(sc.robotConfig.home);
+    const pose = { pos: before.pos.slice(), mat: before.mat.slice(), jac: before.jac.slice() };
+    // Allocate until wasm memory grows, which detaches every view of the old buffer.
+    const held: InstanceType<typeof world.mj.DoubleBuffer>[] = [];
+    while (first.length > 0 && held.length < 64) held.push(new world.mj.DoubleBuffer(2 * 1024 * 1024));
+    try {
+      expect(first.length).toBe(0);
+      const fresh = qpos();
+      expect(fetched).toBe(2);
+      expect(fresh.length).toBe(world.model.nq);
+      fresh[0] = 0.125;
+      expect((world.data.qpos as Float64Array)[0]).toBe(0.125);
+      const after = kin.jacobian(sc.robotConfig.home);
+      expect([after.pos, after.mat, after.jac].map((a) => Array.from(a))).toEqual([pose.pos, pose.mat, pose.jac].map((a) => Array.from(a)));
+      expect(Array.from(kin.pose(sc.robotConfig.home).pos)).toEqual(Array.from(pose.pos));
+    } finally {
+      for (const buffer of held) buffer.delete();
+      kin.dispose();
+    }
   });
 });

@@ -48,17 +48,6 @@ static int parse_pose(const char* text, double* out) {
   return *p == '\0' ? 0 : -1;
 }
 
-/* The version as a string: mj_versionString() where the library has it (MuJoCo >= 2.2),
- * otherwise mj_version() (e.g. 222 -> "2.2.2"). */
-static void version_string(char* buf, size_t size) {
-#if defined(mjVERSION_HEADER) && mjVERSION_HEADER >= 220
-  snprintf(buf, size, "%s", mj_versionString());
-#else
-  int v = mj_version();
-  snprintf(buf, size, "%d.%d.%d", v / 100, (v / 10) % 10, v % 10);
-#endif
-}
-
 int main(int argc, char** argv) {
   if (argc < 3 || argc > 4) {
     usage(argv[0]);
@@ -120,10 +109,8 @@ int main(int argc, char** argv) {
     if (mju_isBad(d->qpos[i])) diverged = 1;
   if (diverged) fprintf(stderr, "warning: the simulation diverged (non-finite qpos)\n");
 
-  char version[64];
-  version_string(version, sizeof(version));
   printf("{\"mujoco_version\": \"%s\", \"steps\": %ld, \"seconds\": %.6f, \"steps_per_second\": %.1f}\n",
-         version, nsteps, seconds, seconds > 0 ? (double)nsteps / seconds : 0.0);
+         mj_versionString(), nsteps, seconds, seconds > 0 ? (double)nsteps / seconds : 0.0);
 
   mj_deleteData(d);
   mj_deleteModel(m);

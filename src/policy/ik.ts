@@ -20,20 +20,31 @@ export function poseError(pos: ArrayLike<number>, mat: ArrayLike<number>, target
   // Orientation error ½ Σ_k (r_k × r*_k) over the frame axes: zero when aligned, and a small
   // rotation vector near alignment, which is what the angular Jacobian maps to.
   for (let k = 0; k < 3; k++) {
-    const a = [mat[k], mat[3 + k], mat[6 + k]];
-    const b = [target.mat[k], target.mat[3 + k], target.mat[6 + k]];
-    e[3] += 0.5 * (a[1] * b[2] - a[2] * b[1]);
-    e[4] += 0.5 * (a[2] * b[0] - a[0] * b[2]);
-    e[5] += 0.5 * (a[0] * b[1] - a[1] * b[0]);
+    const a0 = mat[k];
+    const a1 = mat[3 + k];
+    const a2 = mat[6 + k];
+    const b0 = target.mat[k];
+    const b1 = target.mat[3 + k];
+    const b2 = target.mat[6 + k];
+    e[3] += 0.5 * (a1 * b2 - a2 * b1);
+    e[4] += 0.5 * (a2 * b0 - a0 * b2);
+    e[5] += 0.5 * (a0 * b1 - a1 * b0);
   }
   return e;
 }
+
+// Scratch of dlsStep, reused: a policy takes a step every control tick. Nothing keeps them
+// between calls, and calls never overlap (they are synchronous).
+const normal = new Float64Array(36);
+const cholesky = new Float64Array(36);
+const forward = new Float64Array(6);
+const solution = new Float64Array(6);
 
 /** One DLS step: the joint change that reduces `error` given the 6xN Jacobian `jac`. */
 export function dlsStep(jac: Float64Array, error: Float64Array, damping: number): Float64Array {
   const n = jac.length / 6;
   // A = J Jᵀ + λ² I  (6x6), solve A y = e, then dq = Jᵀ y.
-  const a = new Float64Array(36);
+  const a = normal;
   for (let r = 0; r < 6; r++) {
     for (let c = r; c < 6; c++) {
       let s = 0;
@@ -53,9 +64,9 @@ export function dlsStep(jac: Float64Array, error: Float64Array, damping: number)
   return dq;
 }
 
-/** Solves A x = b for a symmetric positive-definite 6x6 A by Cholesky decomposition. */
+/** Solves A x = b for a symmetric positive-definite 6x6 A by Cholesky decomposition (x is scratch). */
 function solveSymmetric6(a: Float64Array, b: Float64Array): Float64Array {
-  const l = new Float64Array(36);
+  const l = cholesky;
   for (let i = 0; i < 6; i++) {
     for (let j = 0; j <= i; j++) {
       let s = a[i * 6 + j];
@@ -63,13 +74,13 @@ function solveSymmetric6(a: Float64Array, b: Float64Array): Float64Array {
       l[i * 6 + j] = i === j ? Math.sqrt(Math.max(s, 1e-12)) : s / l[j * 6 + j];
     }
   }
-  const y = new Float64Array(6);
+  const y = forward;
   for (let i = 0; i < 6; i++) {
     let s = b[i];
     for (let k = 0; k < i; k++) s -= l[i * 6 + k] * y[k];
     y[i] = s / l[i * 6 + i];
   }
-  const x = new Float64Array(6);
+  const x = solution;
   for (let i = 5; i >= 0; i--) {
     let s = y[i];
     for (let k = i + 1; k < 6; k++) s -= l[k * 6 + i] * x[k];

@@ -4,6 +4,7 @@
  * besides the robot (objects, zones, workpieces) is the task's: its scene randomizes it per seed.
  */
 import type { LoadedScenario } from '../scenario/load.ts';
+import { ContactSummary } from '../sim/contact-summary.ts';
 import { Kinematics } from '../sim/kinematics.ts';
 import { World } from '../sim/world.ts';
 import { getTask } from '../tasks/registry.ts';
@@ -56,6 +57,8 @@ export class SimLink implements RobotLink {
   private seed = 0;
   private taskMeta: Record<string, unknown> = {};
   private last: Observation | undefined;
+  /** The /contacts summary, read once per control period. */
+  private readonly contacts: ContactSummary;
   /** Scratch row of /joint_states, reused every tick to keep the control loop allocation-light. */
   private readonly jointRow: Float64Array;
 
@@ -84,7 +87,6 @@ export class SimLink implements RobotLink {
       touch: (robot.gripper?.touch_sensors ?? []).map((name) => world.sensorAdr(world.id('sensor', name))),
       force: robot.wrench ? world.sensorAdr(world.id('sensor', robot.wrench.force_sensor)) : -1,
       torque: robot.wrench ? world.sensorAdr(world.id('sensor', robot.wrench.torque_sensor)) : -1,
-      robotRoot,
     };
     const task = getTask(scenario.task.kind);
     this.tracked = task.objects(scenario.task).map((name) => {
@@ -94,6 +96,7 @@ export class SimLink implements RobotLink {
       return { name, body, qpos: free ? (model.jnt_qposadr as Int32Array)[joint] : -1 };
     });
     this.scene = task.scene(world, scenario.task, scenario);
+    this.contacts = new ContactSummary(world, { robotRoot, objects: this.tracked.map((o) => o.body) });
     this.kinematics = new Kinematics(world, robot.joints.map((j) => j.name), tcp);
     this.jointRow = new Float64Array(3 * robot.joints.length);
   }
@@ -204,7 +207,7 @@ export class SimLink implements RobotLink {
   /** Reads the state into an observation and appends every topic's message for this tick. */
   private record(): void {
     const { world, ids, writers } = this;
-    const { data, model } = world;
+    const { data } = world;
     const t = data.time;
     const qpos = data.qpos as Float64Array;
     const qvel = data.qvel as Float64Array;
@@ -250,34 +253,10 @@ export class SimLink implements RobotLink {
     writers.gripper?.push(t, [width, this.gripperCommand, fingerForce, touch[0], touch[1]]);
     writers.clock.push(t, [t]);
 
-    // Contact forces by pair class; sampled once per control period. The contacts are read
-    // before the id tables: reading them allocates, which can detach earlier wasm views.
-    const contacts = world.contacts();
-    const rootOf = model.body_rootid as Int32Array;
-    const bodyOf = model.geom_bodyid as Int32Array;
-    let robotStatic = 0;
-    let objectStatic = 0;
-    let robotObject = 0;
-    for (const c of contacts) {
-      const b1 = bodyOf[c.geom1];
-      const b2 = bodyOf[c.geom2];
-      const robot1 = rootOf[b1] === ids.robotRoot;
-      const robot2 = rootOf[b2] === ids.robotRoot;
-      const object = this.isTracked(b1) || this.isTracked(b2);
-      const fixed = b1 === 0 || b2 === 0;
-      if ((robot1 || robot2) && fixed) robotStatic = Math.max(robotStatic, c.normalForce);
-      else if (object && fixed) objectStatic = Math.max(objectStatic, c.normalForce);
-      else if (object && (robot1 || robot2)) robotObject = Math.max(robotObject, c.normalForce);
-    }
-    writers.contacts.push(t, [contacts.length, robotStatic, objectStatic, robotObject]);
+    writers.contacts.push(t, this.contacts.read());
     this.scene.record?.(t, this.recorder);
 
     this.last = { time: t, position, velocity, effort, gripperWidth: width, touch, wrench, objects: this.scene.observe(truth) };
-  }
-
-  private isTracked(body: number): boolean {
-    for (const o of this.tracked) if (o.body === body) return true;
-    return false;
   }
 
   /**

@@ -3,9 +3,10 @@
  * names, contacts with forces, site Jacobians). Only src/sim touches mujoco-js.
  *
  * mujoco-js arrays (`data.qpos`, ...) are views into wasm memory that go stale when memory grows,
- * so this class never keeps one across calls: it reads the getter each time.
+ * so this class keeps one across calls only through `liveView`, which notices.
  */
 import type { MjData, MjModel } from 'mujoco-js';
+import { liveView } from './live-view.ts';
 import { collectModelFiles, locateMujocoError, MjcfError, type ModelFile } from './model-files.ts';
 import { cppExceptionMessage, loadMujoco, takeMujocoStderr, type Mujoco } from './mujoco.ts';
 
@@ -49,6 +50,8 @@ export interface ContactInfo {
 
 export class World {
   private readonly wrench: InstanceType<Mujoco['DoubleBuffer']>;
+  private readonly qpos: () => Float64Array;
+  private readonly qvel: () => Float64Array;
 
   private constructor(
     /** The mujoco-js module. */
@@ -61,6 +64,9 @@ export class World {
     readonly files: ModelFile[],
   ) {
     this.wrench = new mj.DoubleBuffer(6);
+    // diverged() runs every control tick.
+    this.qpos = liveView(() => data.qpos as Float64Array);
+    this.qvel = liveView(() => data.qvel as Float64Array);
   }
 
   /** Loads an MJCF file with its includes and assets. Throws `MjcfError` naming file and line. */
@@ -140,8 +146,8 @@ export class World {
 
   /** True when the state holds NaN or Inf (the simulation diverged). */
   diverged(): boolean {
-    const qpos = this.data.qpos as Float64Array;
-    const qvel = this.data.qvel as Float64Array;
+    const qpos = this.qpos();
+    const qvel = this.qvel();
     for (let i = 0; i < qpos.length; i++) if (!Number.isFinite(qpos[i])) return true;
     for (let i = 0; i < qvel.length; i++) if (!Number.isFinite(qvel[i])) return true;
     return false;
@@ -168,7 +174,8 @@ export class World {
   }
 
   private readContacts(contacts: MjData['contact'], out: ContactInfo[]): void {
-    for (let i = 0; i < this.data.ncon; i++) {
+    const count = contacts.size();
+    for (let i = 0; i < count; i++) {
       const c = contacts.get(i);
       if (!c) continue;
       try {
