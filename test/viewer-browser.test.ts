@@ -136,7 +136,10 @@ describe('replay and dashboard', () => {
     const rows = page.locator('#candidates tbody tr');
     await expect.poll(() => rows.count()).toBe(4);
     expect(await rows.nth(3).locator('.badge').textContent()).toBe('crash');
-    expect(await page.locator('#study-info').textContent()).toContain(demo.studyId);
+    const info = await page.locator('#study-info').textContent();
+    expect(info).toContain(demo.studyId);
+    // Why the study stopped is on the dashboard.
+    expect(info).toContain('stopped: its patience ran out');
     // It opened the best candidate's episode.
     expect(s.episodes).toEqual([demo.episodes[1][0]]);
     expect(s.frames).toBeGreaterThan(100);

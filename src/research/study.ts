@@ -87,7 +87,7 @@ export const STOP_REASONS = {
   'budget-episodes': 'the episode budget is spent',
   'wall-time': 'the wall-time budget is spent',
   cost: 'the dollar budget is spent',
-  patience: 'no candidate was kept for `patience` generations',
+  patience: 'its patience ran out: generations in a row kept no candidate',
   'target-success': 'the best reached the target success rate',
   'researcher-done': 'the researcher proposed nothing more',
 } as const;

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { describeStop } from '../research/study.ts';
 import { loadScenario, type LoadedScenario } from '../scenario/load.ts';
 import { writeEpisodesMcap } from '../store/mcap-export.ts';
 import { Store, type CandidateRecord, type EpisodeRecord, type StudyRecord } from '../store/store.ts';
@@ -30,6 +31,8 @@ export interface StudyView {
   episodes: EpisodeSummary[];
   /** The parameter space with defaults, for the candidate table. */
   params: { name: string; default: number }[];
+  /** Why the search ended, in a sentence (null while it runs). */
+  stopped: string | null;
 }
 
 /** A request for a value that does not exist; the server answers 404 with its message. */
@@ -79,7 +82,8 @@ export class ViewerData {
     } catch {
       // A moved scenario file still lets the dashboard list the study.
     }
-    return { study, candidates: store.candidates(id), episodes, params };
+    const stopped = study.status === 'running' ? null : study.status === 'done' ? describeStop(study.stopReason) : study.status === 'failed' ? 'the run failed (see the study log)' : describeStop(null);
+    return { study, candidates: store.candidates(id), episodes, params, stopped };
   }
 
   /** A cheap fingerprint of a study's progress, to notice changes made by another process. */

@@ -59,7 +59,7 @@ export class Dashboard {
   }
 
   private renderInfo(): void {
-    const { study, candidates, episodes } = this.view!;
+    const { study, candidates, episodes, stopped } = this.view!;
     const best = candidates.find((c) => c.id === study.bestCandidate);
     this.el.info.replaceChildren(
       h('div', { class: 'study-title' }, study.id),
@@ -67,8 +67,10 @@ export class Dashboard {
         'div',
         { class: 'muted' },
         `${study.scenarioName} · ${study.researcher} · ${study.status} · ${candidates.length} candidates · ${episodes.length} episodes` +
-          (best ? ` · best #${best.id} score ${fmt(best.scoreMean)}` : ''),
+          (best ? ` · best #${best.id} score ${fmt(best.scoreMean)}` : '') +
+          (study.costUsd > 0 ? ` · $${study.costUsd.toFixed(4)}` : ''),
       ),
+      ...(stopped ? [h('div', { class: 'muted stop-reason' }, `stopped: ${stopped}`)] : []),
     );
   }
 
