@@ -55,7 +55,14 @@ export function validateText<S extends z.ZodType>(
       })),
     };
   }
-  const result = schema.safeParse(doc.toJS());
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (error) {
+    // Parsed, but not convertible: an alias before its anchor, an alias bomb.
+    return { ok: false, problems: [{ file, path: '', message: `is not valid YAML: ${(error as Error).message}`, hint: 'check the anchors (&name) and aliases (*name)' }] };
+  }
+  const result = schema.safeParse(value);
   if (result.success) return { ok: true, value: result.data };
   return {
     ok: false,
