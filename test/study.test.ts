@@ -135,11 +135,12 @@ describe('the study loop', () => {
     const a = await runStudy(store, patient.id, reach, reachPool);
     expect(a.stop_reason).toBe('patience');
     expect(store.candidates(patient.id).length).toBe(3);
-    // The defaults reach every target: the target is met by the baseline and nothing is asked.
-    const target = createStudy(store, reach, defaultStudyConfig(reach, { researcher: 'random', batch: 2, targetSuccess: 0.9 }));
+    // The defaults reach every target: once the baseline has two generations of seeds behind it
+    // (the baseline's and the first generation's), nothing more is asked.
+    const target = createStudy(store, reach, defaultStudyConfig(reach, { researcher: 'random', batch: 2, targetSuccess: 0.9, keepMargin: 1e9 }));
     const b = await runStudy(store, target.id, reach, reachPool);
     expect(b.stop_reason).toBe('target-success');
-    expect(store.candidates(target.id).length).toBe(1);
+    expect(store.candidates(target.id).length).toBe(3);
     expect(b.validation?.episodes).toBe(8);
     store.close();
   });

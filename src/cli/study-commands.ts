@@ -49,7 +49,7 @@ export function registerStudyCommands(program: Command): void {
     .option('--budget-candidates <n>', 'candidates in all, the baseline included', integer(1, 100_000))
     .option('--wall-time <s>', 'wall-clock seconds for the search', number(1, 30 * 24 * 3600))
     .option('--patience <n>', 'stop after n generations in a row keep no candidate', integer(1, 100_000))
-    .option('--target-success <rate>', "stop once the best's training success rate reaches rate (0..1)", number(0, 1))
+    .option('--target-success <rate>', "stop once the best's training success rate reaches rate (0..1) over two generations of seeds", number(0, 1))
     .option('--max-cost-usd <dollars>', 'stop before the researcher spends more than this', number(0, 1e6))
     .option('--seed <n>', "seed of the researcher's random stream", seed)
     .option('--backend <backend>', 'where episodes run: sim, rosbridge://HOST:PORT, ros2[:NAMESPACE]', 'sim');

@@ -46,7 +46,7 @@ export const StudyConfig = z.object({
   keepMargin: z.number().nonnegative(),
   /** Stop after this many generations in a row keep nothing; absent: never. */
   patience: z.number().int().positive().optional(),
-  /** Stop once the best's training success rate reaches this; absent: never. */
+  /** Stop once the best's training success rate reaches this over two generations of seeds or more; absent: never. */
   targetSuccess: z.number().min(0).max(1).optional(),
   /** CMA-ES's initial step, as a fraction of each range. */
   sigma0: z.number().positive().max(1).default(0.3),
@@ -88,7 +88,7 @@ export const STOP_REASONS = {
   'wall-time': 'the wall-time budget is spent',
   cost: 'the dollar budget is spent',
   patience: 'its patience ran out: generations in a row kept no candidate',
-  'target-success': 'the best reached the target success rate',
+  'target-success': 'the best reached the target success rate (over two generations of seeds or more)',
   'researcher-done': 'the researcher proposed nothing more',
 } as const;
 export type StopReason = keyof typeof STOP_REASONS;
@@ -389,8 +389,10 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     if (b.costUsd !== undefined && (store.study(studyId)?.costUsd ?? 0) >= b.costUsd) return 'cost';
     if (config.patience !== undefined && loop.sinceKept >= config.patience) return 'patience';
     if (config.targetSuccess !== undefined) {
+      // Over two generations of seeds at least: one generation's lucky streak is not evidence.
       const best = incumbent(store, studyId);
-      if (best && figureOf(store, best.id).success_rate >= config.targetSuccess) return 'target-success';
+      const figure = best && figureOf(store, best.id);
+      if (figure && figure.episodes >= 2 * config.seedsPerCandidate && figure.success_rate >= config.targetSuccess) return 'target-success';
     }
     return undefined;
   }

@@ -97,7 +97,7 @@ const Budget = z.strictObject({
     .default({ from: 1000, count: 64 }),
   /** Stop after this many generations in a row keep no candidate (absent: never). */
   patience: boundedInt(1, 100_000, 'generations without a kept candidate').optional(),
-  /** Stop once the best candidate's training success rate reaches this (absent: never). */
+  /** Stop once the best candidate's training success rate reaches this, over two generations of seeds or more (absent: never). */
   target_success: bounded(0, 1, '', 'a success rate').optional(),
   /** Dollars the researcher (and prompt policies) may spend (absent: no limit). */
   max_cost_usd: bounded(0, 1e6, 'USD', 'a cost cap').optional(),
