@@ -129,6 +129,25 @@ describe('the study loop', () => {
     store.close();
   });
 
+  it('races: a candidate clearly worse than the best after half its seeds runs no more of them', async () => {
+    const store = Store.open(join(dir, 'race.db'));
+    const config = defaultStudyConfig(reach, { researcher: 'random', batch: 2, seed: 6, racing: true, budget: { candidates: 3, episodes: 1000, wallTime: 600 } });
+    const study = createStudy(store, reach, config);
+    const space = spaceOf(reach.policy.params);
+    // A tenth of the default gain never gets near the target; the defaults' own gain stays in the race.
+    const { researcher, told } = spy(new RandomResearcher(space, 2, 6), () => [
+      { kind: 'params', body: { params: { gain: 0.01 } }, rationale: 'too timid' },
+      { kind: 'params', body: { params: { gain: 0.05 } }, rationale: 'the defaults again' },
+    ]);
+    await runStudy(store, study.id, reach, reachPool, { researcher: () => researcher });
+    const [timid, same] = store.candidates(study.id).slice(1);
+    expect(store.episodes({ candidateId: timid.id }).map((e) => e.seed)).toEqual(trainSeeds(config, 1).slice(0, 2));
+    expect(timid).toMatchObject({ status: 'discard', nEpisodes: 2, note: expect.stringMatching(/dropped after 2 of 4 seeds.*racing/) });
+    expect(store.episodes({ candidateId: same.id }).length).toBe(4);
+    expect(told[0][0].reason).toMatch(/dropped after 2 of 4 seeds/);
+    store.close();
+  });
+
   it('stops early by patience, and by the target success rate, and says so', async () => {
     const store = Store.open(join(dir, 'p.db'));
     const patient = createStudy(store, reach, defaultStudyConfig(reach, { researcher: 'random', batch: 2, seed: 5, patience: 1, keepMargin: 1e9 }));

@@ -44,6 +44,8 @@ export const StudyConfig = z.object({
   validation: z.object({ from: z.number().int().min(0), count: z.number().int().positive() }),
   /** Standard errors by which a candidate must beat the best to replace it. */
   keepMargin: z.number().nonnegative(),
+  /** Racing: after half its seeds, a candidate worse than the best by `keepMargin` standard errors is dropped. */
+  racing: z.boolean().default(false),
   /** Stop after this many generations in a row keep nothing; absent: never. */
   patience: z.number().int().positive().optional(),
   /** Stop once the best's training success rate reaches this over two generations of seeds or more; absent: never. */
@@ -72,6 +74,7 @@ export function defaultStudyConfig(scenario: LoadedScenario, overrides: Partial<
     budget: { candidates: b.candidates, episodes: b.episodes, wallTime: b.wall_time, costUsd: b.max_cost_usd },
     validation: b.validation_seeds,
     keepMargin: 2,
+    racing: b.racing,
     patience: b.patience,
     targetSuccess: b.target_success,
     model: r.model,
@@ -327,7 +330,12 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     const valid = candidates.filter((c) => c.status !== 'invalid');
     const best = store.candidate(candidates[0].parentId!)!;
     const seeds = trainSeeds(config, loop.generation);
-    if (valid.length) await evaluate([best, ...valid], seeds, 'train', 'search');
+    if (valid.length) {
+      // Racing: the first half of the seeds for everyone, the rest only for those still in the race.
+      if (config.racing) await evaluate([best, ...valid], firstHalf(seeds), 'train', 'search');
+      if (aborted()) break;
+      await evaluate([best, ...valid.filter((c) => !dropped(best, c, seeds))], seeds, 'train', 'search');
+    }
     if (aborted()) break;
     const verdicts = judge(best, candidates, seeds);
     const winner = verdicts.filter((v) => v.beats).sort((a, b) => b.outcome.score - a.outcome.score)[0];
@@ -338,7 +346,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
         const f = v.figure;
         store.decideCandidate(v.candidate.id, {
           status, scoreMean: finiteOrNull(f.score), scoreStd: finiteOrNull(f.std), successRate: finiteOrNull(f.success_rate), nEpisodes: f.episodes, nCrashes: f.crashes,
-          note: status === 'crash' ? v.outcome.reason : undefined, addCostUsd: f.costUsd,
+          note: status === 'keep' ? undefined : v.outcome.reason, addCostUsd: f.costUsd,
         });
         if (f.costUsd > 0) store.updateStudy(studyId, { addCostUsd: f.costUsd });
       }
@@ -419,22 +427,36 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
 
   /** Verdicts of a generation on paired differences over the shared seeds (common random numbers). */
   function judge(best: CandidateRecord, candidates: CandidateRecord[], seeds: number[]) {
-    const bestScores = scoresOn(store, best.id, seeds);
-    const bestMean = meanStd(bestScores).mean;
+    const bestMean = meanStd(scoresOn(store, best.id, seeds)).mean;
     return candidates.map((candidate) => {
       const proposal = proposalOf(candidate);
       if (candidate.status === 'invalid') {
         const figure = { success_rate: NaN, score: NaN, std: NaN, episodes: 0, crashes: 0, costUsd: 0 };
         return { candidate, figure, beats: false, outcome: invalidOutcome(candidate, proposal, bestMean) };
       }
-      const scores = scoresOn(store, candidate.id, seeds);
-      const diff = meanStd(scores.map((s, k) => s - bestScores[k]));
-      const margin = config.keepMargin * (diff.std / Math.sqrt(seeds.length));
-      const figure = figureOf(store, candidate.id, seeds);
-      const crashed = figure.crashes * 2 >= seeds.length;
-      const outcome = outcomeOf(store, candidate, proposal, seeds, bestMean, crashed ? 'crash' : 'discard');
-      return { candidate, figure, beats: !crashed && diff.mean > 0 && diff.mean > margin, outcome };
+      const raced = dropped(best, candidate, seeds);
+      const ran = raced ? firstHalf(seeds) : seeds;
+      const diff = pairedDifference(best, candidate, ran);
+      const figure = figureOf(store, candidate.id, ran);
+      const crashed = figure.crashes * 2 >= ran.length;
+      const outcome = outcomeOf(store, candidate, proposal, ran, raced ? meanStd(scoresOn(store, best.id, ran)).mean : bestMean, crashed ? 'crash' : 'discard');
+      if (raced && !crashed) outcome.reason = `dropped after ${ran.length} of ${seeds.length} seeds: clearly worse than the best (racing)`;
+      return { candidate, figure, beats: !raced && !crashed && diff.mean > 0 && diff.mean > diff.margin, outcome };
     });
+  }
+
+  /** The paired score differences candidate − best over `seeds`, and the margin a difference must clear. */
+  function pairedDifference(best: CandidateRecord, candidate: CandidateRecord, seeds: number[]) {
+    const bestScores = scoresOn(store, best.id, seeds);
+    const diff = meanStd(scoresOn(store, candidate.id, seeds).map((s, k) => s - bestScores[k]));
+    return { mean: diff.mean, margin: config.keepMargin * (diff.std / Math.sqrt(seeds.length)) };
+  }
+
+  /** Racing: is the candidate worse than the best by the margin after the first half of the seeds? */
+  function dropped(best: CandidateRecord, candidate: CandidateRecord, seeds: number[]): boolean {
+    if (!config.racing) return false;
+    const diff = pairedDifference(best, candidate, firstHalf(seeds));
+    return diff.mean < 0 && -diff.mean > diff.margin;
   }
 
   /** The read-only snapshot a researcher is asked with. */
@@ -443,12 +465,10 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     const views = candidates.map(viewOf);
     const best = incumbent(store, studyId)!;
     const previous = candidates.filter((c) => c.generation === loop.generation - 1 && loop.generation > 1);
-    let last: Outcome[] = [];
-    if (previous.length) {
-      const seeds = trainSeeds(config, loop.generation - 1);
-      const bestMean = meanStd(scoresOn(store, previous[0].parentId!, seeds)).mean;
-      last = previous.map((c) => (c.status === 'invalid' ? invalidOutcome(c, proposalOf(c), bestMean) : outcomeOf(store, c, proposalOf(c), seeds, bestMean, c.status as Outcome['status'])));
-    }
+    // The last generation's outcomes as they were told, with the statuses the study decided.
+    const last: Outcome[] = previous.length
+      ? judge(store.candidate(previous[0].parentId!)!, previous, trainSeeds(config, loop.generation - 1)).map((v) => ({ ...v.outcome, status: v.candidate.status as Outcome['status'] }))
+      : [];
     const b = config.budget;
     return Object.freeze({
       scenario,
@@ -522,6 +542,11 @@ export function trainSeeds(config: Pick<StudyConfig, 'seedsPerCandidate' | 'vali
     const n = generation * config.seedsPerCandidate + i;
     return n < from ? n : n + count;
   });
+}
+
+/** The first half of a generation's seeds (racing's first heat). */
+function firstHalf(seeds: number[]): number[] {
+  return seeds.slice(0, Math.ceil(seeds.length / 2));
 }
 
 /** A proposal checked against the scenario where it enters the study. */

@@ -95,6 +95,8 @@ const Budget = z.strictObject({
       count: boundedInt(1, 100_000, 'validation seeds'),
     })
     .default({ from: 1000, count: 64 }),
+  /** Racing: drop a candidate clearly worse than the best after half its seeds, saving the rest. */
+  racing: z.boolean().default(false),
   /** Stop after this many generations in a row keep no candidate (absent: never). */
   patience: boundedInt(1, 100_000, 'generations without a kept candidate').optional(),
   /** Stop once the best candidate's training success rate reaches this, over two generations of seeds or more (absent: never). */
@@ -150,6 +152,7 @@ export const Scenario = z.strictObject({
   /** Who proposes candidates, and how. */
   researcher: ResearcherBlock.default({ name: 'cmaes', probes: 4, kinds: ['params'] }),
   budget: Budget.default({
+    racing: false,
     candidates: 60,
     episodes: 100_000,
     wall_time: 3600,
