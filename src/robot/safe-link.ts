@@ -160,6 +160,11 @@ export class SafeLink implements RobotLink {
     await this.stop();
   }
 
+  /** The joint targets last sent to the robot (after the envelope): what it is moving to. */
+  get lastTarget(): Float64Array {
+    return this.sent.slice();
+  }
+
   /** True after an e-stop, until the next reset. */
   get stopped(): boolean {
     return this.estopReason !== undefined;
