@@ -6,6 +6,9 @@
  *   ros2[:NAMESPACE]    a ROS 2 robot through rclnodejs (a sourced ROS 2 distro)
  */
 import type { LoadedScenario } from '../scenario/load.ts';
+import { NetworkLink } from './network-link.ts';
+import { connectRos2 } from './ros2.ts';
+import { connectRosbridge } from './rosbridge.ts';
 import { SafeLink } from './safe-link.ts';
 import { SimLink } from './sim-link.ts';
 
@@ -34,7 +37,9 @@ export async function createLink(scenario: LoadedScenario, backend: Backend = { 
   switch (backend.kind) {
     case 'sim':
       return new SafeLink(await SimLink.create(scenario));
-    default:
-      throw new Error(`The ${backend.kind} backend is not available in this build of arbor; use --backend sim.`);
+    case 'rosbridge':
+      return new SafeLink(await NetworkLink.open(scenario, { backend: 'rosbridge', connect: () => connectRosbridge(backend.url) }));
+    case 'ros2':
+      return new SafeLink(await NetworkLink.open(scenario, { backend: 'ros2', namespace: backend.namespace, connect: () => connectRos2(backend.namespace) }));
   }
 }
