@@ -157,8 +157,10 @@ export class NetworkLink implements RobotLink {
         await this.resetRobot(seed);
         break;
       } catch (err) {
-        if (performance.now() > deadline) throw err instanceof LinkDroppedError ? err : new LinkDroppedError(this.address, `the robot did not come back within ${this.options.reconnectSeconds ?? 30} s: ${(err as Error).message}`);
-        this.lost ??= (err as Error).message;
+        // Only a robot that is away is waited for; a refusal is an answer.
+        if (!(err instanceof LinkDroppedError)) throw err;
+        if (performance.now() > deadline) throw new LinkDroppedError(this.address, `the robot did not come back within ${this.options.reconnectSeconds ?? 30} s (${err.reason})`);
+        this.lost ??= err.reason;
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     }
@@ -263,9 +265,12 @@ export class NetworkLink implements RobotLink {
   }
 
   private async reconnect(): Promise<void> {
-    const old = this.graph;
-    await old.close().catch(() => undefined);
-    await this.connect();
+    await this.graph.close().catch(() => undefined);
+    try {
+      await this.connect();
+    } catch (err) {
+      throw new LinkDroppedError(this.address, (err as Error).message);
+    }
   }
 
   /** The connection dropped: everyone waiting learns it now. */

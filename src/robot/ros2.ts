@@ -89,6 +89,11 @@ function plain(message: unknown): unknown {
   return typeof convert === 'function' ? convert.call(message) : message;
 }
 
+/** rclnodejs wants int64 fields (a parameter's `integer_value`) as bigints; JSON carries numbers. */
+function int64s(message: object): object {
+  return JSON.parse(JSON.stringify(message), (key, value: unknown) => (key === 'integer_value' && typeof value === 'number' ? BigInt(value) : value));
+}
+
 let nodes = 0;
 
 /** A node of its own for one process's use: a unique name, spinning. */
@@ -135,7 +140,7 @@ class Ros2Client implements GraphClient {
     }
     // DDS has no connection to lose: a robot that is gone shows as a service that is not there.
     if (!(await client.waitForService(timeoutMs))) throw new LinkDroppedError(this.address, `service ${service} is not available`);
-    return plain(await client.sendRequestAsync(request, { timeout: timeoutMs }));
+    return plain(await client.sendRequestAsync(int64s(request), { timeout: timeoutMs }));
   }
 
   sendGoal(action: string, type: string, goal: object, onFeedback?: (feedback: unknown) => void): GoalHandle {

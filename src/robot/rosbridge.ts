@@ -67,7 +67,7 @@ class RosbridgeClient implements GraphClient {
 
   call(service: string, type: string, request: object, timeoutMs: number): Promise<unknown> {
     return this.track((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${service} did not answer within ${timeoutMs / 1000} s.`)), timeoutMs);
+      const timer = setTimeout(() => reject(new LinkDroppedError(this.address, `${service} did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
       new Service({ ros: this.ros, name: service, serviceType: type }).callService(
         request,
         (response) => {
