@@ -60,6 +60,8 @@ export interface Operator {
 export interface LinkEvaluatorOptions {
   /** Tries per episode when the link drops (default 3). */
   tries?: number;
+  /** Seconds each try waits for a dropped robot to come back (default 30). */
+  reconnectSeconds?: number;
   /** Supervise every episode; absent: run unattended. */
   operator?: Operator;
   /** Episodes of a new candidate run at reduced speed (default 2; operator mode only). */
@@ -108,7 +110,7 @@ export class LinkEvaluator implements Evaluator {
   static async create(scenario: LoadedScenario, backend: Backend, options: LinkEvaluatorOptions = {}): Promise<LinkEvaluator> {
     const tries = options.tries ?? 3;
     if (!Number.isInteger(tries) || tries < 1) throw new Error(`\`tries=${tries}\` must be a whole number of at least 1.`);
-    const runner = await EpisodeRunner.create(scenario, backend);
+    const runner = await EpisodeRunner.create(scenario, backend, { reconnectSeconds: options.reconnectSeconds });
     try {
       const sim = options.operator ? await EpisodeRunner.create(scenario) : undefined;
       return new LinkEvaluator(scenario, runner, sim, options);

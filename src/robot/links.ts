@@ -32,14 +32,20 @@ export function parseBackend(text: string): Backend {
   throw new Error(`--backend '${text}' is not a backend; use sim, rosbridge://HOST:PORT or ros2[:NAMESPACE].`);
 }
 
+/** How network links behave (the sim ignores these). */
+export interface LinkOptions {
+  /** Seconds a reset waits for a dropped robot to come back (default 30). */
+  reconnectSeconds?: number;
+}
+
 /** Opens a link to the scenario's robot on `backend`, wrapped in its safety envelope. */
-export async function createLink(scenario: LoadedScenario, backend: Backend = { kind: 'sim' }): Promise<SafeLink> {
+export async function createLink(scenario: LoadedScenario, backend: Backend = { kind: 'sim' }, options: LinkOptions = {}): Promise<SafeLink> {
   switch (backend.kind) {
     case 'sim':
       return new SafeLink(await SimLink.create(scenario));
     case 'rosbridge':
-      return new SafeLink(await NetworkLink.open(scenario, { backend: 'rosbridge', connect: () => connectRosbridge(backend.url) }));
+      return new SafeLink(await NetworkLink.open(scenario, { ...options, backend: 'rosbridge', connect: () => connectRosbridge(backend.url) }));
     case 'ros2':
-      return new SafeLink(await NetworkLink.open(scenario, { backend: 'ros2', namespace: backend.namespace, connect: () => connectRos2(backend.namespace) }));
+      return new SafeLink(await NetworkLink.open(scenario, { ...options, backend: 'ros2', namespace: backend.namespace, connect: () => connectRos2(backend.namespace) }));
   }
 }
