@@ -20,10 +20,11 @@ interface Rclnodejs {
     cancel?: (handle?: RclServerGoal) => number,
   ) => { destroy(): void };
   CancelResponse: { ACCEPT: number };
+  QoS: new (history: number, depth: number, reliability: number, durability: number) => object;
 }
 interface RclNode {
-  createPublisher(type: string, topic: string): { publish(message: object): void };
-  createSubscription(type: string, topic: string, callback: (message: unknown) => void): unknown;
+  createPublisher(type: string, topic: string, options?: { qos: object }): { publish(message: object): void };
+  createSubscription(type: string, topic: string, options: { qos: object }, callback: (message: unknown) => void): unknown;
   createClient(type: string, name: string): RclClient;
   createService(type: string, name: string, callback: (request: unknown, response: { template: unknown; send(value: unknown): void }) => void): unknown;
   spin(): void;
@@ -94,6 +95,17 @@ function int64s(message: object): object {
   return JSON.parse(JSON.stringify(message), (key, value: unknown) => (key === 'integer_value' && typeof value === 'number' ? BigInt(value) : value));
 }
 
+/**
+ * Topics keep the last 1000 messages, reliably: a robot's state stream in lockstep comes in bursts
+ * (a trajectory steps many periods at once), and the default depth of 10 drops some.
+ */
+function streamQos(rcl: Rclnodejs): { qos: object } {
+  const KEEP_LAST = 1;
+  const RELIABLE = 1;
+  const VOLATILE = 2;
+  return { qos: new rcl.QoS(KEEP_LAST, 1000, RELIABLE, VOLATILE) };
+}
+
 let nodes = 0;
 
 /** A node of its own for one process's use: a unique name, spinning. */
@@ -124,11 +136,11 @@ class Ros2Client implements GraphClient {
   ) {}
 
   subscribe(topic: string, type: string, onMessage: (message: unknown) => void): void {
-    this.node.createSubscription(type, topic, onMessage);
+    this.node.createSubscription(type, topic, streamQos(this.rcl), onMessage);
   }
 
   advertise(topic: string, type: string): (message: object) => void {
-    const publisher = this.node.createPublisher(type, topic);
+    const publisher = this.node.createPublisher(type, topic, streamQos(this.rcl));
     return (message) => publisher.publish(message);
   }
 
@@ -193,12 +205,12 @@ class Ros2Server implements GraphServer {
   ) {}
 
   publisher(topic: string, type: string): (message: object) => void {
-    const publisher = this.node.createPublisher(type, topic);
+    const publisher = this.node.createPublisher(type, topic, streamQos(this.rcl));
     return (message) => publisher.publish(message);
   }
 
   subscribe(topic: string, type: string, onMessage: (message: unknown) => void): void {
-    this.node.createSubscription(type, topic, (message) => {
+    this.node.createSubscription(type, topic, streamQos(this.rcl), (message) => {
       try {
         onMessage(plain(message));
       } catch (err) {
