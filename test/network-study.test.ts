@@ -101,6 +101,32 @@ describe('studies over rosbridge', () => {
     }
   }, 300_000);
 
+  it('posts live frames of the robot from its joint states, for the viewer', async () => {
+    const served = await startSimServe(file, ['--rosbridge', '0']);
+    try {
+      const frames: import('../src/research/live.ts').LiveFrame[] = [];
+      const evaluator = await LinkEvaluator.create(scenario, parseBackend(`rosbridge://127.0.0.1:${served.port}`), {
+        live: { study: 's1', fps: 1000, onFrame: (f) => frames.push(f) },
+      });
+      const [result] = await evaluator.evaluate([{ policy: tunedPolicy(), seed: 2, tag: { candidate: 4 } }]);
+      await evaluator.close();
+      expect(frames.length).toBeGreaterThan(50);
+      expect(frames[0]).toMatchObject({ study: 's1', candidate: 4, seed: 2, worker: 0 });
+      // The last frame is the last recorded state: arm joints first in qpos, the cube's free joint after the fingers.
+      const last = frames.at(-1)!;
+      const trace = result.ok ? result.trace : undefined;
+      const joints = trace!.topic('/joint_states');
+      const row = joints.stamps.length - 1;
+      expect(last.time).toBe(joints.stamps[row]);
+      const width = joints.fields.length;
+      for (let i = 0; i < 6; i++) expect(Math.fround(last.qpos[i])).toBe(joints.data[row * width + i]);
+      const box = trace!.topic('/object_pose/box');
+      expect(Math.fround(last.qpos[last.qpos.length - 7])).toBe(box.data[row * 7]);
+    } finally {
+      await served.stop();
+    }
+  }, 120_000);
+
   it('aborts an episode whose server is killed mid-episode, and runs it again once the server is back', async () => {
     const port = await freePort();
     let served = await startSimServe(file, ['--rosbridge', String(port)]);

@@ -34,12 +34,12 @@ function call<T>(name: string, type: string, request: object): Promise<T> {
 }
 
 /** The next message on a topic (subscribing first), after `trigger` runs. */
-function next<T>(topic: Topic, trigger: () => unknown, accept: (m: T) => boolean = () => true): Promise<T> {
+function next<T>(topic: Topic<T>, trigger: () => unknown, accept: (m: T) => boolean = () => true): Promise<T> {
   return new Promise((resolve) => {
-    const listener = (m: unknown) => {
-      if (!accept(m as T)) return;
+    const listener = (m: T) => {
+      if (!accept(m)) return;
       topic.unsubscribe(listener);
-      resolve(m as T);
+      resolve(m);
     };
     topic.subscribe(listener);
     setTimeout(() => void trigger(), 100);

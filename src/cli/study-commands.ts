@@ -299,6 +299,8 @@ async function openEvaluator(
   if (flags.workers !== undefined && flags.workers > 1) process.stderr.write(`arbor: --workers ${flags.workers} is ignored: one robot runs one episode at a time.\n`);
   return LinkEvaluator.create(scenario, parseBackend(config.backend), {
     operator: config.operator ? new TerminalOperator() : undefined,
+    // The viewer's live page shows the robot from its joint states, as it does the sim's workers.
+    live: { study: study.id, fps: 30, onFrame: (frame) => feed.emit('frame', frame) },
     onEvent: (e) => {
       store.addEvent(study.id, { kind: e.kind, message: e.message, candidateId: e.candidate, data: e.data });
       if (!config.operator) process.stderr.write(`\narbor: ${e.message}\n`);

@@ -23,6 +23,7 @@ import { EmergencyStopError } from '../robot/safe-link.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { EpisodeRunner, type EpisodeRun } from './episode.ts';
 import type { EpisodeJob, EpisodeResult, Evaluator } from './evaluator.ts';
+import type { LiveFrame } from './live.ts';
 
 /** What the operator is shown before an episode. */
 export interface EpisodePlan {
@@ -66,6 +67,8 @@ export interface LinkEvaluatorOptions {
   operator?: Operator;
   /** Episodes of a new candidate run at reduced speed (default 2; operator mode only). */
   reducedRuns?: number;
+  /** Live frames of the robot (from its joint states) while episodes run, at most `fps` per second. */
+  live?: { study: string; fps?: number; onFrame: (frame: LiveFrame) => void };
   /** Study events: operator decisions, sim gate verdicts, reduced speed, e-stops, drops. */
   onEvent?: (event: { kind: string; message: string; candidate?: number; data?: unknown }) => void;
 }
@@ -189,7 +192,7 @@ export class LinkEvaluator implements Evaluator {
     for (let attempt = 1; ; attempt++) {
       const disarm = operator?.armEstop((reason) => void link.estop(reason));
       try {
-        const run = await this.runner.run(job.policy, job.seed);
+        const run = await this.runner.run(job.policy, job.seed, this.liveHook(job, candidate));
         this.runs.set(key, (this.runs.get(key) ?? 0) + 1);
         const { success, score, outcome, terms, metrics, trace, wallTime } = run;
         if (!Number.isFinite(score)) return failed(job, `The episode scored ${score}, so it counts as a crash.`, wallTime);
@@ -210,6 +213,21 @@ export class LinkEvaluator implements Evaluator {
         link.limitToolSpeed(undefined);
       }
     }
+  }
+
+  /** A per-tick hook that posts the robot's state as a live frame, throttled; undefined when nobody watches. */
+  private liveHook(job: EpisodeJob, candidate: number): (() => void) | undefined {
+    const live = this.options.live;
+    if (!live) return undefined;
+    const interval = 1000 / (live.fps ?? 30);
+    let next = 0;
+    return () => {
+      const now = performance.now();
+      if (now < next) return;
+      next = now + interval;
+      const snapshot = this.runner.link.snapshot();
+      if (snapshot) live.onFrame({ worker: 0, study: live.study, candidate, seed: job.seed, time: snapshot.time, qpos: snapshot.qpos });
+    };
   }
 
   /** A new candidate's first episode runs in sim first; returns why it breached the envelope, if it did (remembered per candidate). */

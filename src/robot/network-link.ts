@@ -103,6 +103,8 @@ export class NetworkLink implements RobotLink {
   private publishTrajectory: ((message: object) => void) | undefined;
   private gripperSent: { width: number; effort: number } | undefined;
   private readonly problems = new Map<string, string>();
+  /** Where the live frame puts each part of the state in the world's qpos. */
+  private readonly qposOf: { arm: number[]; fingers: number[]; objects: Map<string, number> };
   private readonly timing = { roundTrips: [] as number[], intervals: [] as number[], lastSend: 0 };
 
   private constructor(
@@ -118,6 +120,17 @@ export class NetworkLink implements RobotLink {
     this.objects = getTask(scenario.task.kind).objects(scenario.task);
     this.robot.joints.forEach((j, i) => this.jointIndex.set(j.name, i));
     this.kinematics = new Kinematics(world, this.robot.joints.map((j) => j.name), world.id('site', this.robot.tcp_site));
+    const { model } = world;
+    const adr = (joint: number) => (model.jnt_qposadr as Int32Array)[joint];
+    const freeJointOf = (body: number) => {
+      const joint = (model.body_jntadr as Int32Array)[body];
+      return joint >= 0 && (model.jnt_type as Int32Array)[joint] === world.mj.mjtJoint.mjJNT_FREE.value ? adr(joint) : -1;
+    };
+    this.qposOf = {
+      arm: this.robot.joints.map((j) => adr(world.id('joint', j.name))),
+      fingers: (this.robot.gripper?.joints ?? []).map((name) => adr(world.id('joint', name))),
+      objects: new Map(this.objects.map((o) => [o, freeJointOf(world.id('body', o))])),
+    };
     if (this.robot.gripper && !this.robot.ros.gripper_joint && !this.robot.ros.gripper_command) {
       throw new Error(`${this.robot.file}: the robot has a gripper but ros: names neither gripper_joint nor gripper_command; name how its gripper is commanded.`);
     }
@@ -210,6 +223,24 @@ export class NetworkLink implements RobotLink {
       controlPeriod: this.controlPeriodValue,
       link: { address: this.address, lockstep: this.lockstep, timing: this.timingSummary(), ...(this.problems.size ? { problems: [...this.problems.values()] } : {}) },
     });
+  }
+
+  /**
+   * The robot as the viewer draws it: the world's qpos with the arm from /joint_states, the
+   * fingers from the gripper opening and the objects at their recorded poses.
+   */
+  snapshot(): { time: number; qpos: Float64Array } | undefined {
+    if (!this.last) return undefined;
+    const qpos = Float64Array.from(this.world.model.qpos0 as Float64Array);
+    this.qposOf.arm.forEach((a, i) => (qpos[a] = this.last!.position[i]));
+    for (const a of this.qposOf.fingers) qpos[a] = this.last.gripperWidth / this.qposOf.fingers.length;
+    for (const [object, a] of this.qposOf.objects) {
+      const pose = this.poses.get(object)?.message;
+      if (a < 0 || !pose) continue;
+      const [qx, qy, qz, qw] = pose.orientation;
+      qpos.set([...pose.position, qw, qx, qy, qz], a);
+    }
+    return { time: this.last.time, qpos };
   }
 
   /**
