@@ -1,8 +1,5 @@
 /** `arbor sim-serve`: the scenario's MuJoCo world served as a ROS 2 robot (rosbridge v2 and/or a ROS 2 node). */
 import type { Command } from 'commander';
-import { RosbridgeServer } from '../robot/rosbridge-server.ts';
-import { serveRos2 } from '../robot/ros2.ts';
-import { SimServer } from '../robot/sim-serve.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { integer, number } from './options.ts';
 
@@ -30,6 +27,9 @@ export function registerSimServe(program: Command): void {
       if (flags.namespace && !/^(\/[A-Za-z_][A-Za-z0-9_]*)+$/.test(flags.namespace)) {
         throw new Error(`--namespace '${flags.namespace}' is not a ROS namespace; write it like /robot1.`);
       }
+      const [{ SimServer }, { RosbridgeServer }, { serveRos2 }] = await Promise.all([
+        import('../robot/sim-serve.ts'), import('../robot/rosbridge-server.ts'), import('../robot/ros2.ts'),
+      ]);
       const scenario = await loadScenario(file);
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const server = await SimServer.create(scenario, { realtime: flags.realtime, cameraRate: flags.cameraRate, namespace: flags.namespace, log });

@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Evaluator } from '../research/evaluator.ts';
-import { LinkEvaluator } from '../research/link-evaluator.ts';
 import { LiveFeed } from '../research/live.ts';
 import { EvaluatorPool, workerCount } from '../research/pool.ts';
 import {
@@ -14,9 +13,7 @@ import { loadScenario } from '../scenario/load.ts';
 import { RESEARCHER_NAMES, type ResearcherName } from '../scenario/schema.ts';
 import { DEFAULT_STORE_PATH, Store } from '../store/store.ts';
 import type { StudyRecord } from '../store/schema.ts';
-import { dryRun, formatDryRun } from './dry-run.ts';
 import { exportMcap, type McapExportFlags } from './export-mcap.ts';
-import { TerminalOperator } from './operator-console.ts';
 import { fixed, percent, table } from './format.ts';
 import { integer, number, seed } from './options.ts';
 import { progress } from './progress.ts';
@@ -66,6 +63,7 @@ export function registerStudyCommands(program: Command): void {
     parseBackend(flags.backend ?? 'sim');
     const base = defaultStudyConfig(scenario);
     if (flags.dryRun) {
+      const { dryRun, formatDryRun } = await import('./dry-run.ts');
       const rows = await dryRun(scenario, base);
       if (flags.json) console.log(JSON.stringify({ backend: flags.backend ?? 'sim', episodes: rows }));
       else console.log(formatDryRun(rows, flags.backend ?? 'sim', scenario.robotConfig.safety.reduced_speed));
@@ -237,7 +235,7 @@ async function runWithPool(store: Store, study: StudyRecord, flags: Pick<RunFlag
   // Every run publishes its live feed: in-process with --view, else on a loopback relay that an
   // `arbor view` beside it discovers next to the database. Frames cost little when nobody watches.
   const feed = new LiveFeed();
-  const pool = await openEvaluator(store, study, scenario, config, flags, feed);
+  const evaluator = await openEvaluator(store, study, scenario, config, flags, feed);
   const watcher = flags.view
     ? await startLiveView(feed, { dbPath: flags.db, port: flags.port ?? 8080 })
     : await publishLiveFeed(feed, flags.db);
@@ -251,7 +249,7 @@ async function runWithPool(store: Store, study: StudyRecord, flags: Pick<RunFlag
   process.on('SIGTERM', onSigint);
   const bar = progress('study', config.budget.episodes, 'cand {candidates} | best {best} | success {success}{cost} | {phase}');
   try {
-    return await runStudy(store, study.id, scenario, pool, {
+    return await runStudy(store, study.id, scenario, evaluator, {
       signal: abort.signal,
       onStored: (event) => {
         if (event.kind === 'episode') feed.emit('episode', { study: study.id, candidate: event.candidate, seed: event.seed ?? -1 });
@@ -270,7 +268,7 @@ async function runWithPool(store: Store, study: StudyRecord, flags: Pick<RunFlag
     bar.stop();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
-    await pool.close();
+    await evaluator.close();
     if (flags.view && !abort.signal.aborted) {
       process.stderr.write('the viewer keeps serving the results. Ctrl-C stops it.\n');
       await new Promise<void>((done) => process.once('SIGINT', () => done()));
@@ -296,6 +294,7 @@ async function openEvaluator(
       live: { study: study.id, fps: 60, onFrame: (frame) => feed.emit('frame', frame) },
     });
   }
+  const [{ LinkEvaluator }, { TerminalOperator }] = await Promise.all([import('../research/link-evaluator.ts'), import('./operator-console.ts')]);
   if (flags.workers !== undefined && flags.workers > 1) process.stderr.write(`arbor: --workers ${flags.workers} is ignored: one robot runs one episode at a time.\n`);
   return LinkEvaluator.create(scenario, parseBackend(config.backend), {
     operator: config.operator ? new TerminalOperator() : undefined,

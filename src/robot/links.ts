@@ -6,9 +6,6 @@
  *   ros2[:NAMESPACE]    a ROS 2 robot through rclnodejs (a sourced ROS 2 distro)
  */
 import type { LoadedScenario } from '../scenario/load.ts';
-import { NetworkLink } from './network-link.ts';
-import { connectRos2 } from './ros2.ts';
-import { connectRosbridge } from './rosbridge.ts';
 import { SafeLink } from './safe-link.ts';
 import { SimLink } from './sim-link.ts';
 
@@ -43,9 +40,14 @@ export async function createLink(scenario: LoadedScenario, backend: Backend = { 
   switch (backend.kind) {
     case 'sim':
       return new SafeLink(await SimLink.create(scenario));
-    case 'rosbridge':
+    // Network links load on demand: sim workers never pay for roslib, the protocol code or rclnodejs.
+    case 'rosbridge': {
+      const [{ NetworkLink }, { connectRosbridge }] = await Promise.all([import('./network-link.ts'), import('./rosbridge.ts')]);
       return new SafeLink(await NetworkLink.open(scenario, { ...options, backend: 'rosbridge', connect: () => connectRosbridge(backend.url) }));
-    case 'ros2':
+    }
+    case 'ros2': {
+      const [{ NetworkLink }, { connectRos2 }] = await Promise.all([import('./network-link.ts'), import('./ros2.ts')]);
       return new SafeLink(await NetworkLink.open(scenario, { ...options, backend: 'ros2', namespace: backend.namespace, connect: () => connectRos2(backend.namespace) }));
+    }
   }
 }
