@@ -60,7 +60,11 @@ export function registerStudyCommands(program: Command): void {
     .option('--dry-run', 'play the first episodes in sim through the safety envelope and report every clamp and rejection; send nothing, store nothing');
   withRunOptions(run).action(async (file: string, flags: RunFlags) => {
     const scenario = await loadScenario(file);
-    parseBackend(flags.backend ?? 'sim');
+    if (parseBackend(flags.backend ?? 'sim').kind === 'ros2' && !flags.dryRun) {
+      // Refused before a study exists, so a machine without ROS 2 leaves no failed study behind.
+      const missing = (await import('../robot/ros2.ts')).ros2Unavailable();
+      if (missing) throw new Error(`--backend ${flags.backend} needs ROS 2: ${missing}.`);
+    }
     const base = defaultStudyConfig(scenario);
     if (flags.dryRun) {
       const { dryRun, formatDryRun } = await import('./dry-run.ts');
