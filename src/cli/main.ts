@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { describeError } from './options.ts';
 import { registerSimCommands } from './sim-commands.ts';
+import { registerSimServe } from './sim-serve.ts';
 import { registerStudyCommands } from './study-commands.ts';
 import { registerView } from './view.ts';
 
@@ -16,6 +17,7 @@ program
 
 registerSimCommands(program);
 registerStudyCommands(program);
+registerSimServe(program);
 registerView(program);
 
 try {

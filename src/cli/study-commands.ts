@@ -1,6 +1,7 @@
 /** `arbor run`, `resume`, `studies`, `show`, `export`, `best`: studies and their results. */
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import type { Evaluator } from '../research/evaluator.ts';
 import { LiveFeed } from '../research/live.ts';
 import { EvaluatorPool, workerCount } from '../research/pool.ts';
 import {
@@ -31,6 +32,8 @@ interface RunFlags {
   model?: string;
   seed?: number;
   backend?: string;
+  operator?: boolean;
+  dryRun?: boolean;
   workers?: number;
   db: string;
   json?: boolean;
@@ -52,11 +55,25 @@ export function registerStudyCommands(program: Command): void {
     .option('--target-success <rate>', "stop once the best's training success rate reaches rate (0..1) over two generations of seeds", number(0, 1))
     .option('--max-cost-usd <dollars>', 'stop before the researcher spends more than this', number(0, 1e6))
     .option('--seed <n>', "seed of the researcher's random stream", seed)
-    .option('--backend <backend>', 'where episodes run: sim, rosbridge://HOST:PORT, ros2[:NAMESPACE]', 'sim');
+    .option('--backend <backend>', 'where episodes run: sim, rosbridge://HOST:PORT, ros2[:NAMESPACE]', 'sim')
+    .option('--operator', 'supervise every episode: sim gate for new candidates, run/skip/stop before each, scene resets, any key an e-stop, reduced speed first')
+    .option('--dry-run', 'play the first episodes in sim through the safety envelope and report every clamp and rejection; send nothing, store nothing');
   withRunOptions(run).action(async (file: string, flags: RunFlags) => {
     const scenario = await loadScenario(file);
-    parseBackend(flags.backend ?? 'sim');
+    if (parseBackend(flags.backend ?? 'sim').kind === 'ros2' && !flags.dryRun) {
+      // Refused before a study exists, so a machine without ROS 2 leaves no failed study behind.
+      const missing = (await import('../robot/ros2.ts')).ros2Unavailable();
+      if (missing) throw new Error(`--backend ${flags.backend} needs ROS 2: ${missing}.`);
+    }
     const base = defaultStudyConfig(scenario);
+    if (flags.dryRun) {
+      const { dryRun, formatDryRun } = await import('./dry-run.ts');
+      const rows = await dryRun(scenario, base);
+      if (flags.json) console.log(JSON.stringify({ backend: flags.backend ?? 'sim', episodes: rows }));
+      else console.log(formatDryRun(rows, flags.backend ?? 'sim', scenario.robotConfig.safety.reduced_speed));
+      if (rows.some((r) => r.breach !== null)) process.exitCode = 1;
+      return;
+    }
     const config: StudyConfig = {
       ...base,
       researcher: flags.researcher ?? base.researcher,
@@ -65,6 +82,7 @@ export function registerStudyCommands(program: Command): void {
       patience: flags.patience ?? base.patience,
       targetSuccess: flags.targetSuccess ?? base.targetSuccess,
       backend: flags.backend ?? base.backend,
+      operator: flags.operator ?? false,
       budget: {
         episodes: flags.budgetEpisodes ?? base.budget.episodes,
         candidates: flags.budgetCandidates ?? base.budget.candidates,
@@ -218,16 +236,10 @@ async function runAndReport(store: Store, study: StudyRecord, flags: Pick<RunFla
 async function runWithPool(store: Store, study: StudyRecord, flags: Pick<RunFlags, 'workers' | 'db' | 'json' | 'view' | 'port'>): Promise<StudySummary> {
   const scenario = await loadScenario(study.scenarioPath);
   const config = studyConfigOf(study);
-  const sizing = workerCount({ workers: flags.workers, backend: config.backend });
-  if (sizing.capped) process.stderr.write(`arbor: ${sizing.capped}\n`);
   // Every run publishes its live feed: in-process with --view, else on a loopback relay that an
   // `arbor view` beside it discovers next to the database. Frames cost little when nobody watches.
   const feed = new LiveFeed();
-  const pool = await EvaluatorPool.create(scenario.file, {
-    workers: sizing.count,
-    backend: config.backend,
-    live: { study: study.id, fps: 60, onFrame: (frame) => feed.emit('frame', frame) },
-  });
+  const evaluator = await openEvaluator(store, study, scenario, config, flags, feed);
   const watcher = flags.view
     ? await startLiveView(feed, { dbPath: flags.db, port: flags.port ?? 8080 })
     : await publishLiveFeed(feed, flags.db);
@@ -241,7 +253,7 @@ async function runWithPool(store: Store, study: StudyRecord, flags: Pick<RunFlag
   process.on('SIGTERM', onSigint);
   const bar = progress('study', config.budget.episodes, 'cand {candidates} | best {best} | success {success}{cost} | {phase}');
   try {
-    return await runStudy(store, study.id, scenario, pool, {
+    return await runStudy(store, study.id, scenario, evaluator, {
       signal: abort.signal,
       onStored: (event) => {
         if (event.kind === 'episode') feed.emit('episode', { study: study.id, candidate: event.candidate, seed: event.seed ?? -1 });
@@ -260,13 +272,43 @@ async function runWithPool(store: Store, study: StudyRecord, flags: Pick<RunFlag
     bar.stop();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
-    await pool.close();
+    await evaluator.close();
     if (flags.view && !abort.signal.aborted) {
       process.stderr.write('the viewer keeps serving the results. Ctrl-C stops it.\n');
       await new Promise<void>((done) => process.once('SIGINT', () => done()));
     }
     await watcher.close();
   }
+}
+
+/**
+ * The evaluator of a study: worker threads for the sim; for a robot on the network, or under an
+ * operator, one link in this process (one robot runs one episode at a time, and the operator's
+ * terminal is here).
+ */
+async function openEvaluator(
+  store: Store, study: StudyRecord, scenario: Awaited<ReturnType<typeof loadScenario>>, config: StudyConfig, flags: Pick<RunFlags, 'workers'>, feed: LiveFeed,
+): Promise<Evaluator> {
+  if (config.backend === 'sim' && !config.operator) {
+    const sizing = workerCount({ workers: flags.workers, backend: config.backend });
+    if (sizing.capped) process.stderr.write(`arbor: ${sizing.capped}\n`);
+    return EvaluatorPool.create(scenario.file, {
+      workers: sizing.count,
+      backend: config.backend,
+      live: { study: study.id, fps: 60, onFrame: (frame) => feed.emit('frame', frame) },
+    });
+  }
+  const [{ LinkEvaluator }, { TerminalOperator }] = await Promise.all([import('../research/link-evaluator.ts'), import('./operator-console.ts')]);
+  if (flags.workers !== undefined && flags.workers > 1) process.stderr.write(`arbor: --workers ${flags.workers} is ignored: one robot runs one episode at a time.\n`);
+  return LinkEvaluator.create(scenario, parseBackend(config.backend), {
+    operator: config.operator ? new TerminalOperator() : undefined,
+    // The viewer's live page shows the robot from its joint states, as it does the sim's workers.
+    live: { study: study.id, fps: 30, onFrame: (frame) => feed.emit('frame', frame) },
+    onEvent: (e) => {
+      store.addEvent(study.id, { kind: e.kind, message: e.message, candidateId: e.candidate, data: e.data });
+      if (!config.operator) process.stderr.write(`\narbor: ${e.message}\n`);
+    },
+  });
 }
 
 function printResults(store: Store, study: StudyRecord, json?: boolean, fresh?: StudySummary): void {

@@ -6,7 +6,7 @@
  */
 import { createPolicy } from '../policy/create.ts';
 import type { PolicyFile } from '../policy/policy.ts';
-import { createLink, type Backend } from '../robot/links.ts';
+import { createLink, type Backend, type LinkOptions } from '../robot/links.ts';
 import type { SafeLink } from '../robot/safe-link.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { getTask } from '../tasks/registry.ts';
@@ -35,8 +35,8 @@ export class EpisodeRunner {
     private readonly task: Task,
   ) {}
 
-  static async create(scenario: LoadedScenario, backend?: Backend): Promise<EpisodeRunner> {
-    return new EpisodeRunner(scenario, await createLink(scenario, backend), getTask(scenario.task.kind));
+  static async create(scenario: LoadedScenario, backend?: Backend, linkOptions?: LinkOptions): Promise<EpisodeRunner> {
+    return new EpisodeRunner(scenario, await createLink(scenario, backend, linkOptions), getTask(scenario.task.kind));
   }
 
   /**

@@ -233,7 +233,7 @@ export class EvaluatorPool implements Evaluator {
       const { time, qpos } = message;
       this.live?.onFrame({ worker: slot.index, study: this.live.study, candidate: candidateOf(tag), seed, time, qpos });
     } else if (message.type === 'failed') {
-      this.finish(slot, { ok: false, reason: message.reason, wallTime: message.wallTime });
+      this.finish(slot, { ok: false, reason: message.reason, wallTime: message.wallTime, ...(message.aborted ? { aborted: true } : {}) });
     } else {
       const { success, score, outcome, terms, metrics, wallTime } = message;
       if (!Number.isFinite(score)) {

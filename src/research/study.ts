@@ -60,6 +60,8 @@ export const StudyConfig = z.object({
   probes: z.number().int().min(0).default(4),
   /** Where episodes run (`sim`, `rosbridge://...`, `ros2`). */
   backend: z.string().default('sim'),
+  /** An operator supervises every episode (sim gate, confirmations, reduced speed, e-stop key). */
+  operator: z.boolean().default(false),
 });
 export type StudyConfig = z.infer<typeof StudyConfig>;
 
@@ -242,7 +244,10 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
   const started = performance.now();
   const elapsedBefore = loop.elapsed;
   const elapsed = () => elapsedBefore + (performance.now() - started) / 1000;
-  const aborted = () => options.signal?.aborted === true;
+  // An episode the evaluator could not finish even after reconnecting (the robot is gone): stop
+  // here, resumable, rather than judge candidates on episodes that never ran.
+  let linkLost: string | undefined;
+  const aborted = () => options.signal?.aborted === true || linkLost !== undefined;
   options.signal?.addEventListener('abort', () => evaluator.drain(), { once: true });
   store.updateStudy(studyId, { status: 'running', stopReason: null });
 
@@ -279,7 +284,12 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     refresh();
     progress(phase);
     await evaluator.evaluate(jobs, (result) => {
-      if (!result.ok && (result.reason === 'cancelled' || result.aborted)) return;
+      if (!result.ok && result.aborted) {
+        linkLost ??= result.reason;
+        evaluator.drain();
+        return;
+      }
+      if (!result.ok && result.reason === 'cancelled') return;
       if (recordResult(store, studyId, result, split) && split === 'train') trainEpisodes++;
       const { candidate } = result.job.tag as { candidate: number };
       options.onStored?.({ kind: 'episode', candidate, seed: result.seed });
@@ -501,7 +511,8 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
   function stop(): StudySummary {
     save();
     store.updateStudy(studyId, { status: 'stopped' });
-    store.addEvent(studyId, { kind: 'stop', message: 'The run was interrupted; every finished episode is stored, and resume continues it.' });
+    const why = linkLost !== undefined ? `The link to the robot was lost (${linkLost})` : 'The run was interrupted';
+    store.addEvent(studyId, { kind: 'stop', message: `${why}; every finished episode is stored, and resume continues it.` });
     return summarize('stopped', { validation: null, baseline: null });
   }
 

@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PolicyFile } from '../policy/policy.ts';
+import { LinkDroppedError } from '../robot/graph.ts';
 import { parseBackend } from '../robot/links.ts';
 import { SimDivergedError } from '../robot/sim-link.ts';
 import { loadScenario } from '../scenario/load.ts';
@@ -72,6 +73,8 @@ export type FromWorker =
       reason: string;
       /** Wall-clock seconds until the failure. */
       wallTime: number;
+      /** The link to the robot dropped: the episode was cut off, not failed. */
+      aborted?: boolean;
     };
 
 const port = parentPort;
@@ -135,6 +138,6 @@ async function runJob(runner: EpisodeRunner, { id, policy, seed }: ToWorker): Pr
       process.exit(1);
     }
     if (onTick && !(err instanceof SimDivergedError)) postFrame(runner, id);
-    post({ type: 'failed', id, reason, wallTime });
+    post({ type: 'failed', id, reason, wallTime, aborted: err instanceof LinkDroppedError });
   }
 }

@@ -29,12 +29,25 @@ export function parseBackend(text: string): Backend {
   throw new Error(`--backend '${text}' is not a backend; use sim, rosbridge://HOST:PORT or ros2[:NAMESPACE].`);
 }
 
+/** How network links behave (the sim ignores these). */
+export interface LinkOptions {
+  /** Seconds a reset waits for a dropped robot to come back (default 30). */
+  reconnectSeconds?: number;
+}
+
 /** Opens a link to the scenario's robot on `backend`, wrapped in its safety envelope. */
-export async function createLink(scenario: LoadedScenario, backend: Backend = { kind: 'sim' }): Promise<SafeLink> {
+export async function createLink(scenario: LoadedScenario, backend: Backend = { kind: 'sim' }, options: LinkOptions = {}): Promise<SafeLink> {
   switch (backend.kind) {
     case 'sim':
       return new SafeLink(await SimLink.create(scenario));
-    default:
-      throw new Error(`The ${backend.kind} backend is not available in this build of arbor; use --backend sim.`);
+    // Network links load on demand: sim workers never pay for roslib, the protocol code or rclnodejs.
+    case 'rosbridge': {
+      const [{ NetworkLink }, { connectRosbridge }] = await Promise.all([import('./network-link.ts'), import('./rosbridge.ts')]);
+      return new SafeLink(await NetworkLink.open(scenario, { ...options, backend: 'rosbridge', connect: () => connectRosbridge(backend.url) }));
+    }
+    case 'ros2': {
+      const [{ NetworkLink }, { connectRos2 }] = await Promise.all([import('./network-link.ts'), import('./ros2.ts')]);
+      return new SafeLink(await NetworkLink.open(scenario, { ...options, backend: 'ros2', namespace: backend.namespace, connect: () => connectRos2(backend.namespace) }));
+    }
   }
 }

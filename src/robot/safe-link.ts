@@ -160,6 +160,11 @@ export class SafeLink implements RobotLink {
     await this.stop();
   }
 
+  /** The joint targets last sent to the robot (after the envelope): what it is moving to. */
+  get lastTarget(): Float64Array {
+    return this.sent.slice();
+  }
+
   /** True after an e-stop, until the next reset. */
   get stopped(): boolean {
     return this.estopReason !== undefined;
@@ -213,7 +218,8 @@ export class SafeLink implements RobotLink {
       const quiet = (performance.now() - this.lastCommand) / 1000;
       const stale = this.inner.stateAge?.() ?? 0;
       if (quiet <= limit && stale <= limit) return;
-      const why = quiet > limit ? `no command for ${quiet.toFixed(2)} s` : `no joint state for ${stale.toFixed(2)} s`;
+      // A robot silent while a command waits for its answer is the graver fault; name it first.
+      const why = stale > limit ? `no joint state for ${stale.toFixed(2)} s` : `no command for ${quiet.toFixed(2)} s`;
       this.counts.watchdog++;
       this.note(this.safeTime(), 'watchdog', `watchdog: ${why} (limit ${limit} s); holding`);
       // Hold until commands come again; they then move on from the held target under the same limits.

@@ -57,6 +57,8 @@ export class SimLink implements RobotLink {
   private seed = 0;
   private taskMeta: Record<string, unknown> = {};
   private last: Observation | undefined;
+  /** The true poses of the tracked objects at the last record (the observation has the perceived ones). */
+  private truth: Record<string, Pose> = {};
   /** The /contacts summary, read once per control period. */
   private readonly contacts: ContactSummary;
   /** Scratch row of /joint_states, reused every tick to keep the control loop allocation-light. */
@@ -165,6 +167,16 @@ export class SimLink implements RobotLink {
     return { time: this.world.time, qpos: (this.world.data.qpos as Float64Array).slice() };
   }
 
+  /** The true poses of the tracked objects now (what the topics record; the policy sees `observe().objects`). */
+  objectPoses(): Readonly<Record<string, Pose>> {
+    return this.truth;
+  }
+
+  /** The last recorded row of arbor's gripper or contact topic, as the trace holds it. */
+  lastRow(topic: 'gripper' | 'contacts'): ArrayLike<number> | undefined {
+    return this.writers[topic]?.last();
+  }
+
   /** True when the sim state holds NaN or Inf. */
   diverged(): boolean {
     return this.world.diverged();
@@ -253,6 +265,7 @@ export class SimLink implements RobotLink {
     writers.gripper?.push(t, [width, this.gripperCommand, fingerForce, touch[0], touch[1]]);
     writers.clock.push(t, [t]);
 
+    this.truth = truth;
     writers.contacts.push(t, this.contacts.read());
     this.scene.record?.(t, this.recorder);
 

@@ -48,6 +48,63 @@ export type SafetyConfig = z.infer<typeof SafetyConfig>;
 
 const SAFETY_DEFAULTS: SafetyConfig = { position: 'clamp', velocity: 'clamp', acceleration: 'clamp', workspace: 'reject', watchdog: 0.5, reduced_speed: 0.25 };
 
+/** A ROS graph name: absolute, segments of letters, digits and underscores. */
+const RosName = z.string().regex(/^(\/[A-Za-z_][A-Za-z0-9_]*)+$/, 'must be an absolute ROS name such as /joint_states');
+
+/**
+ * The ROS 2 interfaces of a robot. The defaults are what `arbor sim-serve` exposes, which are those
+ * of a MuJoCo ROS 2 control bridge plus arbor's own state topics; a physical robot names its own.
+ * Under `--backend ros2:NAMESPACE` every name is taken inside the namespace.
+ */
+export const RosInterfaces = z.strictObject({
+  /** sensor_msgs/JointState of the arm joints (finger joints may be in it too; they are ignored). */
+  joint_states: RosName.default('/joint_states'),
+  /**
+   * JointTrajectoryController namespace: `<it>/joint_trajectory` (trajectory_msgs/JointTrajectory topic),
+   * `<it>/follow_joint_trajectory` (control_msgs/action/FollowJointTrajectory) and `<it>/controller_state`.
+   */
+  trajectory_controller: RosName,
+  /** How arbor streams arm targets: one-point trajectories on the topic, or one goal per control period on the action. */
+  arm_command: z.enum(['topic', 'action']).default('topic'),
+  /**
+   * The gripper opening (m) as one more joint of the trajectory controller (position = width,
+   * effort = force limit), for bridges that drive the fingers with the arm; absent: the gripper is
+   * commanded through `gripper_command` alone.
+   */
+  gripper_joint: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a joint name').optional(),
+  /** control_msgs/action/GripperCommand action of the gripper controller (robots with a gripper). */
+  gripper_command: RosName.optional(),
+  /**
+   * arbor's gripper state (opening, command, force, pad touch) as a sensor_msgs/JointState whose
+   * names are those fields; absent: the opening comes from the gripper action's feedback alone.
+   */
+  gripper_state: RosName.optional(),
+  /** geometry_msgs/WrenchStamped topic of the wrist sensor. */
+  wrench: RosName.optional(),
+  /**
+   * Prefix of the recorded object poses (geometry_msgs/PoseStamped, `<it>/<object>`): motion capture
+   * or tag tracking on a physical robot, the true poses in sim-serve. Scorers read these.
+   */
+  object_poses: RosName.default('/object_pose'),
+  /** Prefix of the poses the policy acts on (a perception pipeline); absent: the recorded ones. */
+  observed_poses: RosName.optional(),
+  /** arbor's contact summary (sensor_msgs/JointState named by its fields); physical robots rarely have one. */
+  contacts: RosName.optional(),
+  /** sensor_msgs/Image topics recorded with the episode's camera frames. */
+  cameras: z.array(RosName).default([]),
+  /** rosgraph_msgs/Clock topic (simulated time). */
+  clock: RosName.default('/clock'),
+  /** std_srvs/srv/Trigger that resets the world to the episode seed; absent: the operator resets the scene and arbor drives the arm home. */
+  reset_service: RosName.optional(),
+  /** Node whose integer parameter `seed` sets the seed of the next reset (through its set_parameters service). */
+  seed_node: RosName.optional(),
+  /** std_srvs/srv/SetBool that pauses (true) or resumes (false) a simulated robot. */
+  pause_service: RosName.optional(),
+  /** std_srvs/srv/Trigger that advances a paused simulated robot by one control period. */
+  step_service: RosName.optional(),
+});
+export type RosInterfaces = z.infer<typeof RosInterfaces>;
+
 export const RobotConfig = z.strictObject({
   /** Robot name, e.g. `arm6`. */
   name: z.string().min(1),
@@ -82,17 +139,8 @@ export const RobotConfig = z.strictObject({
   workspace: z.strictObject({ min: Vec3, max: Vec3 }),
   /** How the safety envelope treats commands beyond the limits. */
   safety: SafetyConfig.default(SAFETY_DEFAULTS),
-  /** ROS names the robot uses on a real graph. */
-  ros: z.strictObject({
-    /** sensor_msgs/JointState topic. */
-    joint_states: z.string().default('/joint_states'),
-    /** JointTrajectoryController namespace. */
-    trajectory_controller: z.string(),
-    /** control_msgs/GripperCommand action or topic (robots with a gripper). */
-    gripper_command: z.string().optional(),
-    /** geometry_msgs/WrenchStamped topic of the wrist sensor. */
-    wrench: z.string().optional(),
-  }),
+  /** The robot's ROS 2 interfaces, as a network link (`--backend ros2 | rosbridge://`) and `arbor sim-serve` use them. */
+  ros: RosInterfaces,
 }).superRefine((robot, ctx) => {
   if (robot.home.length !== robot.joints.length) {
     ctx.addIssue({

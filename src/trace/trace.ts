@@ -92,6 +92,13 @@ export class TopicWriter {
     this.count++;
   }
 
+  /** The last message's values (a view: copy it to keep it), or undefined before the first. */
+  last(): Float32Array | undefined {
+    if (this.count === 0) return undefined;
+    const width = this.fields.length;
+    return this.data.subarray((this.count - 1) * width, this.count * width);
+  }
+
   /** Number of messages so far. */
   get length(): number {
     return this.count;

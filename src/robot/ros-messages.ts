@@ -1,0 +1,232 @@
+/**
+ * The ROS 2 messages arbor's network links and `arbor sim-serve` exchange: type names, builders,
+ * and zod parsers for everything that arrives from the network (a message from a robot or a
+ * client is untrusted input). arbor's own topics (`/gripper`, `/contacts`) travel as
+ * sensor_msgs/JointState whose `name`s are the fields and whose `position`s are the values — a
+ * stamped, named vector every ROS 2 install can carry without a custom package.
+ */
+import { z } from 'zod';
+import type { RosInterfaces } from '../scenario/robot.ts';
+import type { Pose } from './link.ts';
+
+/** ROS 2 type names. */
+export const ROS_TYPE = {
+  jointState: 'sensor_msgs/msg/JointState',
+  pose: 'geometry_msgs/msg/PoseStamped',
+  wrench: 'geometry_msgs/msg/WrenchStamped',
+  clock: 'rosgraph_msgs/msg/Clock',
+  image: 'sensor_msgs/msg/Image',
+  trajectory: 'trajectory_msgs/msg/JointTrajectory',
+  controllerState: 'control_msgs/msg/JointTrajectoryControllerState',
+  followJointTrajectory: 'control_msgs/action/FollowJointTrajectory',
+  gripperCommand: 'control_msgs/action/GripperCommand',
+  trigger: 'std_srvs/srv/Trigger',
+  setBool: 'std_srvs/srv/SetBool',
+  setParameters: 'rcl_interfaces/srv/SetParameters',
+} as const;
+
+/** control_msgs/action/FollowJointTrajectory result error codes. */
+export const TRAJECTORY_ERROR = { successful: 0, invalidGoal: -1, invalidJoints: -2, oldHeaderTimestamp: -3 } as const;
+
+/** rcl_interfaces/msg/ParameterType: an integer parameter. */
+export const PARAMETER_INTEGER = 2;
+
+/** builtin_interfaces/msg/Time (and Duration). */
+export interface Stamp {
+  /** Whole seconds. */
+  sec: number;
+  /** Nanoseconds, 0..999999999. */
+  nanosec: number;
+}
+
+/** Seconds as a ROS stamp. */
+export function toStamp(seconds: number): Stamp {
+  const sec = Math.floor(seconds);
+  const nanosec = Math.min(999_999_999, Math.round((seconds - sec) * 1e9));
+  return { sec, nanosec };
+}
+
+/** A ROS stamp as seconds. */
+export function fromStamp(stamp: Stamp): number {
+  return stamp.sec + stamp.nanosec / 1e9;
+}
+
+/** A numeric array as JSON, CBOR (typed arrays) or rclnodejs (typed arrays or array-likes) delivers it. */
+const Numbers = z.custom<ArrayLike<number>>(
+  (v) => (Array.isArray(v) || ArrayBuffer.isView(v)) && Array.prototype.every.call(v, (x: unknown) => typeof x === 'number'),
+  { message: 'must be an array of numbers' },
+);
+const FiniteNumbers = Numbers.refine((v) => Array.prototype.every.call(v, Number.isFinite), { message: 'must hold finite numbers only' });
+
+const StampSchema = z.object({ sec: z.number().int(), nanosec: z.number().int().min(0).max(999_999_999) });
+const Header = z.object({ stamp: StampSchema, frame_id: z.string().default('') });
+const Vec3 = z.object({ x: z.number(), y: z.number(), z: z.number() });
+
+/** sensor_msgs/msg/JointState (and arbor's named vectors). */
+export const JointStateMsg = z.object({
+  header: Header,
+  name: z.array(z.string()),
+  position: Numbers,
+  velocity: Numbers.default([]),
+  effort: Numbers.default([]),
+});
+export type JointStateMsg = z.infer<typeof JointStateMsg>;
+
+/** geometry_msgs/msg/PoseStamped. */
+export const PoseStampedMsg = z.object({
+  header: Header,
+  pose: z.object({ position: Vec3, orientation: z.object({ x: z.number(), y: z.number(), z: z.number(), w: z.number() }) }),
+});
+export type PoseStampedMsg = z.infer<typeof PoseStampedMsg>;
+
+/** geometry_msgs/msg/WrenchStamped. */
+export const WrenchStampedMsg = z.object({ header: Header, wrench: z.object({ force: Vec3, torque: Vec3 }) });
+export type WrenchStampedMsg = z.infer<typeof WrenchStampedMsg>;
+
+/** trajectory_msgs/msg/JointTrajectoryPoint, as a command (positions required, finite). */
+const TrajectoryPoint = z.object({
+  positions: FiniteNumbers,
+  velocities: Numbers.default([]),
+  accelerations: Numbers.default([]),
+  effort: Numbers.default([]),
+  time_from_start: StampSchema,
+});
+
+/** trajectory_msgs/msg/JointTrajectory, as a command. */
+export const JointTrajectoryMsg = z.object({
+  header: Header.optional(),
+  joint_names: z.array(z.string()).min(1),
+  points: z.array(TrajectoryPoint).min(1).max(100_000),
+});
+export type JointTrajectoryMsg = z.infer<typeof JointTrajectoryMsg>;
+
+/** control_msgs/action/FollowJointTrajectory goal (the parts arbor reads). */
+export const FollowJointTrajectoryGoal = z.object({ trajectory: JointTrajectoryMsg });
+
+/** control_msgs/action/GripperCommand goal. */
+export const GripperCommandGoal = z.object({
+  command: z.object({ position: z.number().refine(Number.isFinite, 'must be finite'), max_effort: z.number().min(0).default(0) }),
+});
+
+/** std_srvs/srv/Trigger response. */
+export const TriggerResponse = z.object({ success: z.boolean(), message: z.string().default('') });
+
+/** std_srvs/srv/SetBool request. */
+export const SetBoolRequest = z.object({ data: z.boolean() });
+
+/** rcl_interfaces/srv/SetParameters request (the parts arbor reads). */
+export const SetParametersRequest = z.object({
+  parameters: z.array(z.object({
+    name: z.string(),
+    value: z.object({ type: z.number().int(), integer_value: z.union([z.number(), z.bigint()]).optional() }),
+  })),
+});
+
+/** What sim-serve's reset service says in its Trigger `message`. */
+export const ResetReport = z.object({
+  /** The seed the world was reset with. */
+  seed: z.number().int(),
+  /** Stamp (s) of the first state of the episode. */
+  time: z.number(),
+  /** True when the world steps only when commanded (one control period per arm command). */
+  lockstep: z.boolean(),
+  /** Control period (s) the world steps by. */
+  period: z.number().positive(),
+  /** The physics timestep (s): a lockstep world's clock advances by it, period / timestep times per command. */
+  timestep: z.number().positive().optional(),
+  /** What the task drew for this seed (object setup, ...), kept in the trace meta as the in-process sim keeps it. */
+  meta: z.record(z.string(), z.unknown()).default({}),
+});
+export type ResetReport = z.infer<typeof ResetReport>;
+
+/** A stamped, named vector: arbor's own topics as sensor_msgs/JointState. */
+export function namedVector(time: number, names: readonly string[], values: ArrayLike<number>): object {
+  return { header: { stamp: toStamp(time), frame_id: '' }, name: [...names], position: Float64Array.from(values), velocity: [], effort: [] };
+}
+
+/** The value named `name` in a named vector, or `fallback`. */
+export function namedValue(message: JointStateMsg, name: string, fallback: number): number {
+  const i = message.name.indexOf(name);
+  return i >= 0 && i < message.position.length ? message.position[i] : fallback;
+}
+
+/** A PoseStamped in the `world` frame. */
+export function poseMessage(time: number, pose: Pose): object {
+  const [x, y, z] = pose.position;
+  const [qx, qy, qz, qw] = pose.orientation;
+  return { header: { stamp: toStamp(time), frame_id: 'world' }, pose: { position: { x, y, z }, orientation: { x: qx, y: qy, z: qz, w: qw } } };
+}
+
+/** The pose of a PoseStamped. */
+export function poseOf(message: PoseStampedMsg): Pose {
+  const { position: p, orientation: q } = message.pose;
+  return { position: [p.x, p.y, p.z], orientation: [q.x, q.y, q.z, q.w] };
+}
+
+/** Every interface name of a robot, resolved inside a namespace (`''` for none). */
+export interface RosNames {
+  /** sensor_msgs/JointState of the arm. */
+  jointStates: string;
+  /** The trajectory controller's topic. */
+  trajectoryTopic: string;
+  /** The trajectory controller's FollowJointTrajectory action. */
+  trajectoryAction: string;
+  /** The trajectory controller's state topic. */
+  controllerState: string;
+  /** GripperCommand action, when there is one. */
+  gripperCommand?: string;
+  /** arbor's gripper state, when there is one. */
+  gripperState?: string;
+  /** The wrist wrench, when there is one. */
+  wrench?: string;
+  /** Recorded object pose topic of an object. */
+  objectPose: (object: string) => string;
+  /** Observed object pose topic of an object. */
+  observedPose: (object: string) => string;
+  /** arbor's contact summary, when there is one. */
+  contacts?: string;
+  /** Camera image topics. */
+  cameras: string[];
+  /** The clock. */
+  clock: string;
+  /** Reset service, when the robot is simulated. */
+  reset?: string;
+  /** `<node>/set_parameters` of the node holding the seed. */
+  setParameters?: string;
+  /** Pause service. */
+  pause?: string;
+  /** Step service. */
+  step?: string;
+}
+
+/** Resolves robot.yaml's `ros:` names inside `namespace`. */
+export function resolveNames(ros: RosInterfaces, namespace = ''): RosNames {
+  const ns = (name: string) => `${namespace}${name}`;
+  const maybe = (name: string | undefined) => (name === undefined ? undefined : ns(name));
+  const controller = ns(ros.trajectory_controller);
+  const observed = ros.observed_poses ?? ros.object_poses;
+  return {
+    jointStates: ns(ros.joint_states),
+    trajectoryTopic: `${controller}/joint_trajectory`,
+    trajectoryAction: `${controller}/follow_joint_trajectory`,
+    controllerState: `${controller}/controller_state`,
+    gripperCommand: maybe(ros.gripper_command),
+    gripperState: maybe(ros.gripper_state),
+    wrench: maybe(ros.wrench),
+    objectPose: (object) => ns(`${ros.object_poses}/${object}`),
+    observedPose: (object) => ns(`${observed}/${object}`),
+    contacts: maybe(ros.contacts),
+    cameras: ros.cameras.map(ns),
+    clock: ns(ros.clock),
+    reset: maybe(ros.reset_service),
+    setParameters: ros.seed_node === undefined ? undefined : ns(`${ros.seed_node}/set_parameters`),
+    pause: maybe(ros.pause_service),
+    step: maybe(ros.step_service),
+  };
+}
+
+/** A zod failure as one sentence naming the fields. */
+export function describeIssues(what: string, error: z.ZodError): string {
+  const issues = error.issues.slice(0, 3).map((i) => `${i.path.join('.') || 'message'} ${i.message}`);
+  return `${what} is malformed: ${issues.join('; ')}.`;
+}

@@ -1,0 +1,415 @@
+/**
+ * A rosbridge v2 protocol server on a WebSocket (`ws`): the graph `arbor sim-serve --rosbridge`
+ * serves the sim on, so roslib, Foxglove's rosbridge connection or arbor's own rosbridge link
+ * drive it as they would a robot behind `rosbridge_server`.
+ *
+ * Speaks: set_level, advertise/unadvertise, publish, subscribe (throttle_rate, queue_length,
+ * fragment_size, compression none | cbor) and unsubscribe, call_service, send_action_goal with
+ * feedback and cancel_action_goal, and fragments both ways. Every message a client sends is
+ * validated; a bad one gets a `status` error naming the problem and never reaches the sim or
+ * brings the server down. Clients may publish to each other too, as on a ROS graph.
+ */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { decode as decodeCbor, encode as encodeCbor } from 'cbor2';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { z } from 'zod';
+import { GOAL_STATUS, type GoalOutcome, type GraphServer, type ServedGoal } from './graph.ts';
+
+/** Options of a rosbridge server. */
+export interface RosbridgeServerOptions {
+  /** TCP port (0: any free one). */
+  port: number;
+  /** Interface to bind (default 127.0.0.1). */
+  host?: string;
+  /** Largest frame a client may send (bytes). */
+  maxPayload?: number;
+  /** Where the server reports clients that misbehave (one line each). */
+  log?: (line: string) => void;
+}
+
+const STATUS_LEVELS = ['info', 'warning', 'error', 'none'] as const;
+type Level = (typeof STATUS_LEVELS)[number];
+
+/** Bytes a client may have waiting before its messages are dropped instead of queued. */
+const MAX_BUFFERED = 8 << 20;
+/** Most bytes and pieces one fragmented message may have. */
+const MAX_FRAGMENTED = 16 << 20;
+const MAX_FRAGMENTS = 10_000;
+
+const Id = z.union([z.string(), z.number()]).transform(String).optional();
+const Name = z.string().min(1).max(512);
+const Op = z.object({ op: z.string(), id: Id });
+const Ops = {
+  set_level: z.object({ level: z.enum(STATUS_LEVELS), id: Id }),
+  advertise: z.object({ topic: Name, type: Name, id: Id }),
+  unadvertise: z.object({ topic: Name, id: Id }),
+  publish: z.object({ topic: Name, msg: z.record(z.string(), z.unknown()), id: Id }),
+  subscribe: z.object({
+    topic: Name,
+    type: Name.optional(),
+    id: Id,
+    throttle_rate: z.number().int().min(0).default(0),
+    queue_length: z.number().int().min(0).default(0),
+    fragment_size: z.number().int().positive().optional(),
+    compression: z.string().default('none'),
+  }),
+  unsubscribe: z.object({ topic: Name, id: Id }),
+  call_service: z.object({ service: Name, args: z.unknown().optional(), id: Id, fragment_size: z.number().int().positive().optional(), compression: z.string().optional() }),
+  send_action_goal: z.object({ action: Name, action_type: Name.optional(), args: z.unknown().optional(), id: Id, feedback: z.boolean().default(false) }),
+  cancel_action_goal: z.object({ action: Name, id: Name }),
+  fragment: z.object({ id: Name, data: z.string(), num: z.number().int().min(0), total: z.number().int().positive().max(MAX_FRAGMENTS) }),
+};
+
+/** One subscription of a client to a topic (several merge). */
+interface Subscription {
+  throttleMs: number;
+  queueLength: number;
+  fragmentSize?: number;
+  cbor: boolean;
+}
+
+/** One connected client. */
+interface Client {
+  socket: WebSocket;
+  level: Level;
+  /** Topic → subscription id → options. */
+  subscriptions: Map<string, Map<string, Subscription>>;
+  /** Topic → when the last message went out (for throttling). */
+  lastSent: Map<string, number>;
+  /** Topics this client advertised, with their types. */
+  advertised: Map<string, string>;
+  /** Goals in flight by id. */
+  goals: Map<string, AbortController>;
+  /** Fragmented messages being received. */
+  fragments: Map<string, { parts: string[]; received: number; bytes: number }>;
+  nextId: number;
+}
+
+type Handler = (message: unknown) => void;
+
+/** `pkg/Type` and `pkg/msg/Type` name the same message. */
+function sameType(a: string, b: string): boolean {
+  const norm = (t: string) => t.replace(/^([^/]+)\/(?:msg\/)?([^/]+)$/, '$1/msg/$2');
+  return norm(a) === norm(b);
+}
+
+/** JSON text of a message: typed arrays as arrays, bytes (uint8[]) as base64, as rosbridge sends them. */
+function toJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+    if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>);
+    if (typeof v === 'bigint') return Number(v);
+    return v;
+  });
+}
+
+export class RosbridgeServer implements GraphServer {
+  private readonly clients = new Set<Client>();
+  /** Topics the server publishes, with their types. */
+  private readonly served = new Map<string, string>();
+  /** Server-side subscribers of client publications. */
+  private readonly handlers = new Map<string, { type: string; handle: Handler }[]>();
+  private readonly services = new Map<string, (request: unknown) => Promise<object> | object>();
+  private readonly actions = new Map<string, (goal: ServedGoal) => Promise<GoalOutcome>>();
+  private readonly log: (line: string) => void;
+
+  private constructor(
+    private readonly wss: WebSocketServer,
+    options: RosbridgeServerOptions,
+  ) {
+    this.log = options.log ?? (() => undefined);
+    wss.on('connection', (socket) => this.accept(socket));
+  }
+
+  /** Starts listening; resolves once the port is bound. */
+  static async listen(options: RosbridgeServerOptions): Promise<RosbridgeServer> {
+    const wss = new WebSocketServer({ port: options.port, host: options.host ?? '127.0.0.1', maxPayload: options.maxPayload ?? 32 << 20 });
+    await Promise.race([once(wss, 'listening'), once(wss, 'error').then(([err]) => Promise.reject(new Error(`rosbridge server cannot listen on port ${options.port}: ${(err as Error).message}`)))]);
+    return new RosbridgeServer(wss, options);
+  }
+
+  /** The bound port. */
+  get port(): number {
+    return (this.wss.address() as AddressInfo).port;
+  }
+
+  /** Connected clients. */
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  publisher(topic: string, type: string): (message: object) => void {
+    this.served.set(topic, type);
+    return (message) => this.fanOut(topic, message, undefined);
+  }
+
+  subscribe(topic: string, type: string, onMessage: (message: unknown) => void): void {
+    const list = this.handlers.get(topic) ?? [];
+    list.push({ type, handle: onMessage });
+    this.handlers.set(topic, list);
+  }
+
+  service(name: string, _type: string, handle: (request: unknown) => Promise<object> | object): void {
+    this.services.set(name, handle);
+  }
+
+  action(name: string, _type: string, execute: (goal: ServedGoal) => Promise<GoalOutcome>): void {
+    this.actions.set(name, execute);
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.clients) {
+      for (const goal of client.goals.values()) goal.abort();
+      client.socket.terminate();
+    }
+    this.clients.clear();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private accept(socket: WebSocket): void {
+    const client: Client = {
+      socket, level: 'error', subscriptions: new Map(), lastSent: new Map(), advertised: new Map(), goals: new Map(), fragments: new Map(), nextId: 0,
+    };
+    this.clients.add(client);
+    socket.on('message', (data: RawData, isBinary: boolean) => this.receive(client, data, isBinary));
+    socket.on('close', () => {
+      this.clients.delete(client);
+      for (const goal of client.goals.values()) goal.abort();
+    });
+    socket.on('error', (err) => this.log(`rosbridge: a client connection failed: ${err.message}`));
+  }
+
+  private receive(client: Client, data: RawData, isBinary: boolean): void {
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    let message: unknown;
+    try {
+      message = isBinary ? decodeCbor(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)) : JSON.parse(bytes.toString('utf8'));
+    } catch (err) {
+      this.status(client, 'error', `The message is not valid ${isBinary ? 'CBOR' : 'JSON'}: ${(err as Error).message}`);
+      return;
+    }
+    this.handle(client, message);
+  }
+
+  private handle(client: Client, message: unknown): void {
+    const head = Op.safeParse(message);
+    if (!head.success) {
+      this.status(client, 'error', 'A rosbridge message must be a JSON object with a string `op`.');
+      return;
+    }
+    const { op, id } = head.data;
+    if (!Object.hasOwn(Ops, op)) {
+      const known = [...Object.keys(Ops), 'advertise_service', 'advertise_action'].join(', ');
+      const why = op === 'advertise_service' || op === 'unadvertise_service' || op === 'advertise_action' || op === 'unadvertise_action' || op === 'service_response' || op === 'action_result' || op === 'action_feedback'
+        ? `sim-serve serves the robot's services and actions itself; clients cannot provide them ('${op}')`
+        : `Unknown op '${op}'; rosbridge v2 ops are ${known}`;
+      this.status(client, 'error', `${why}.`, id);
+      return;
+    }
+    const parsed = Ops[op as keyof typeof Ops].safeParse(message);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || op} ${i.message}`).join('; ');
+      this.status(client, 'error', `The '${op}' message is malformed: ${issues}.`, id);
+      return;
+    }
+    try {
+      this.dispatch(client, op as keyof typeof Ops, parsed.data);
+    } catch (err) {
+      this.status(client, 'error', (err as Error).message, id);
+    }
+  }
+
+  private dispatch(client: Client, op: keyof typeof Ops, m: z.infer<(typeof Ops)[keyof typeof Ops]>): void {
+    switch (op) {
+      case 'set_level':
+        client.level = (m as z.infer<typeof Ops.set_level>).level;
+        return;
+      case 'advertise': {
+        const { topic, type } = m as z.infer<typeof Ops.advertise>;
+        const known = this.served.get(topic) ?? this.handlers.get(topic)?.[0]?.type;
+        if (known && !sameType(known, type)) throw new Error(`Topic ${topic} carries ${known}, not ${type}.`);
+        client.advertised.set(topic, type);
+        return;
+      }
+      case 'unadvertise':
+        client.advertised.delete((m as z.infer<typeof Ops.unadvertise>).topic);
+        return;
+      case 'publish': {
+        const { topic, msg } = m as z.infer<typeof Ops.publish>;
+        const handlers = this.handlers.get(topic);
+        if (!handlers && !client.advertised.has(topic)) throw new Error(`Nobody takes messages on ${topic}; advertise it first, or publish to one of ${[...this.handlers.keys()].join(', ')}.`);
+        for (const h of handlers ?? []) h.handle(msg);
+        this.fanOut(topic, msg, client);
+        return;
+      }
+      case 'subscribe':
+        this.addSubscription(client, m as z.infer<typeof Ops.subscribe>);
+        return;
+      case 'unsubscribe': {
+        const { topic, id } = m as z.infer<typeof Ops.unsubscribe>;
+        const subs = client.subscriptions.get(topic);
+        if (!subs) throw new Error(`Not subscribed to ${topic}.`);
+        if (id !== undefined && subs.has(id)) subs.delete(id);
+        else subs.clear();
+        if (subs.size === 0) client.subscriptions.delete(topic);
+        return;
+      }
+      case 'call_service':
+        void this.callService(client, m as z.infer<typeof Ops.call_service>);
+        return;
+      case 'send_action_goal':
+        this.sendGoal(client, m as z.infer<typeof Ops.send_action_goal>);
+        return;
+      case 'cancel_action_goal': {
+        const { id, action } = m as z.infer<typeof Ops.cancel_action_goal>;
+        const goal = client.goals.get(id);
+        if (!goal) throw new Error(`No goal '${id}' of ${action} is running.`);
+        goal.abort();
+        return;
+      }
+      case 'fragment':
+        this.addFragment(client, m as z.infer<typeof Ops.fragment>);
+        return;
+    }
+  }
+
+  private addSubscription(client: Client, m: z.infer<typeof Ops.subscribe>): void {
+    const known = this.served.get(m.topic);
+    if (known && m.type && !sameType(known, m.type)) throw new Error(`Topic ${m.topic} carries ${known}, not ${m.type}.`);
+    let cbor = false;
+    if (m.compression === 'cbor') cbor = true;
+    else if (m.compression !== 'none') {
+      this.status(client, 'warning', `Compression '${m.compression}' is not supported by sim-serve; ${m.topic} is sent as plain JSON (use 'cbor' for binary).`, m.id);
+    }
+    const subs = client.subscriptions.get(m.topic) ?? new Map<string, Subscription>();
+    subs.set(m.id ?? `subscribe:${m.topic}:${client.nextId++}`, { throttleMs: m.throttle_rate, queueLength: m.queue_length, fragmentSize: m.fragment_size, cbor });
+    client.subscriptions.set(m.topic, subs);
+  }
+
+  /** The merged options of a client's subscriptions to a topic: lowest throttle and fragment size, binary if any asked. */
+  private merged(subs: Map<string, Subscription>): Subscription {
+    let throttleMs = Infinity;
+    let queueLength = 0;
+    let fragmentSize: number | undefined;
+    let cbor = false;
+    for (const s of subs.values()) {
+      throttleMs = Math.min(throttleMs, s.throttleMs);
+      queueLength = Math.max(queueLength, s.queueLength);
+      if (s.fragmentSize !== undefined) fragmentSize = Math.min(fragmentSize ?? Infinity, s.fragmentSize);
+      cbor ||= s.cbor;
+    }
+    return { throttleMs, queueLength, fragmentSize, cbor };
+  }
+
+  /** Sends a message on `topic` to every subscribed client (except its sender). */
+  private fanOut(topic: string, msg: unknown, from: Client | undefined): void {
+    let json: string | undefined;
+    let cbor: Uint8Array | undefined;
+    const now = performance.now();
+    for (const client of this.clients) {
+      if (client === from) continue;
+      const subs = client.subscriptions.get(topic);
+      if (!subs || subs.size === 0) continue;
+      const options = this.merged(subs);
+      if (options.throttleMs > 0 && now - (client.lastSent.get(topic) ?? -Infinity) < options.throttleMs) continue;
+      // A client that reads slower than the robot publishes loses messages, never the server its memory.
+      if (client.socket.bufferedAmount > MAX_BUFFERED) continue;
+      client.lastSent.set(topic, now);
+      if (options.cbor) {
+        cbor ??= encodeCbor({ op: 'publish', topic, msg });
+        client.socket.send(cbor, { binary: true });
+      } else {
+        json ??= toJson({ op: 'publish', topic, msg });
+        this.sendText(client, json, options.fragmentSize);
+      }
+    }
+  }
+
+  private sendText(client: Client, text: string, fragmentSize: number | undefined): void {
+    if (client.socket.readyState !== client.socket.OPEN) return;
+    if (fragmentSize === undefined || text.length <= fragmentSize) {
+      client.socket.send(text);
+      return;
+    }
+    const id = `fragment:${client.nextId++}`;
+    const total = Math.ceil(text.length / fragmentSize);
+    for (let num = 0; num < total; num++) {
+      client.socket.send(JSON.stringify({ op: 'fragment', id, data: text.slice(num * fragmentSize, (num + 1) * fragmentSize), num, total }));
+    }
+  }
+
+  private send(client: Client, message: object, fragmentSize?: number, cbor = false): void {
+    if (client.socket.readyState !== client.socket.OPEN) return;
+    if (cbor) client.socket.send(encodeCbor(message), { binary: true });
+    else this.sendText(client, toJson(message), fragmentSize);
+  }
+
+  private status(client: Client, level: Exclude<Level, 'none'>, msg: string, id?: string): void {
+    const order: Level[] = ['info', 'warning', 'error', 'none'];
+    if (order.indexOf(level) < order.indexOf(client.level)) return;
+    this.send(client, { op: 'status', level, msg, ...(id !== undefined ? { id } : {}) });
+  }
+
+  private async callService(client: Client, m: z.infer<typeof Ops.call_service>): Promise<void> {
+    const respond = (result: boolean, values: unknown) =>
+      this.send(client, { op: 'service_response', service: m.service, values, result, ...(m.id !== undefined ? { id: m.id } : {}) }, m.fragment_size, m.compression === 'cbor');
+    const handle = this.services.get(m.service);
+    if (!handle) {
+      respond(false, `Service ${m.service} does not exist; this robot serves ${[...this.services.keys()].join(', ') || 'none'}.`);
+      return;
+    }
+    try {
+      respond(true, await handle(m.args ?? {}));
+    } catch (err) {
+      respond(false, (err as Error).message);
+    }
+  }
+
+  private sendGoal(client: Client, m: z.infer<typeof Ops.send_action_goal>): void {
+    const id = m.id ?? `goal:${client.nextId++}`;
+    const result = (outcome: GoalOutcome) =>
+      this.send(client, { op: 'action_result', id, action: m.action, values: outcome.result, status: outcome.status, result: outcome.status === GOAL_STATUS.succeeded });
+    const execute = this.actions.get(m.action);
+    if (!execute) {
+      result({ status: GOAL_STATUS.aborted, result: `Action ${m.action} does not exist; this robot serves ${[...this.actions.keys()].join(', ') || 'none'}.` });
+      return;
+    }
+    if (client.goals.has(id)) throw new Error(`A goal with id '${id}' is already running; give each goal its own id.`);
+    const abort = new AbortController();
+    client.goals.set(id, abort);
+    const feedback = (values: object) => {
+      if (m.feedback) this.send(client, { op: 'action_feedback', id, action: m.action, values });
+    };
+    execute({ goal: m.args ?? {}, feedback, signal: abort.signal })
+      .then(result, (err: Error) => result({ status: GOAL_STATUS.aborted, result: err.message }))
+      .finally(() => client.goals.delete(id));
+  }
+
+  private addFragment(client: Client, m: z.infer<typeof Ops.fragment>): void {
+    const entry = client.fragments.get(m.id) ?? { parts: new Array<string>(m.total), received: 0, bytes: 0 };
+    if (entry.parts.length !== m.total) throw new Error(`Fragment ${m.num} of '${m.id}' says ${m.total} pieces; earlier ones said ${entry.parts.length}.`);
+    if (m.num >= m.total) throw new Error(`Fragment number ${m.num} of '${m.id}' is not below its total ${m.total}.`);
+    if (client.fragments.size >= 64 && !client.fragments.has(m.id)) throw new Error('Too many fragmented messages are open at once (64); finish some first.');
+    if (entry.parts[m.num] === undefined) {
+      entry.parts[m.num] = m.data;
+      entry.received++;
+      entry.bytes += m.data.length;
+    }
+    if (entry.bytes > MAX_FRAGMENTED) {
+      client.fragments.delete(m.id);
+      throw new Error(`The fragmented message '${m.id}' passes ${MAX_FRAGMENTED} bytes; it is dropped.`);
+    }
+    client.fragments.set(m.id, entry);
+    if (entry.received < m.total) return;
+    client.fragments.delete(m.id);
+    let whole: unknown;
+    try {
+      whole = JSON.parse(entry.parts.join(''));
+    } catch (err) {
+      throw new Error(`The fragments of '${m.id}' do not form JSON: ${(err as Error).message}`);
+    }
+    if ((whole as { op?: unknown } | null)?.op === 'fragment') throw new Error('A fragmented message may not itself be a fragment.');
+    this.handle(client, whole);
+  }
+}
