@@ -7,6 +7,7 @@ import { describeError } from './options.ts';
 import { registerSimCommands } from './sim-commands.ts';
 import { registerStudyCommands } from './study-commands.ts';
 import { registerView } from './view.ts';
+import { registerWorkerCommands } from './worker-commands.ts';
 
 const program = new Command();
 program
@@ -17,6 +18,7 @@ program
 registerSimCommands(program);
 registerStudyCommands(program);
 registerView(program);
+registerWorkerCommands(program);
 
 try {
   await program.parseAsync(process.argv);

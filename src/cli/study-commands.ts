@@ -1,14 +1,17 @@
 /** `arbor run`, `resume`, `studies`, `show`, `export`, `best`: studies and their results. */
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import type { Evaluator } from '../research/evaluator.ts';
 import { LiveFeed } from '../research/live.ts';
 import { EvaluatorPool, workerCount } from '../research/pool.ts';
+import { parseRedisAddress } from '../research/queue/connection.ts';
+import { QueueEvaluator } from '../research/queue/queue-evaluator.ts';
 import {
   createStudy, defaultStudyConfig, describeStop, incumbent, runStudy, studyConfigOf, studySummaryOf,
   type StudyConfig, type StudySummary,
 } from '../research/study.ts';
 import { parseBackend } from '../robot/links.ts';
-import { loadScenario } from '../scenario/load.ts';
+import { loadScenario, type LoadedScenario } from '../scenario/load.ts';
 import { RESEARCHER_NAMES, type ResearcherName } from '../scenario/schema.ts';
 import { DEFAULT_STORE_PATH, Store } from '../store/store.ts';
 import type { StudyRecord } from '../store/schema.ts';
@@ -32,6 +35,8 @@ interface RunFlags {
   seed?: number;
   backend?: string;
   workers?: number;
+  evaluator?: string;
+  maxResultMb?: number;
   db: string;
   json?: boolean;
   view?: boolean;
@@ -178,6 +183,8 @@ export function registerStudyCommands(program: Command): void {
 function withRunOptions(command: Command): Command {
   return command
     .option('--workers <n>', 'worker threads (default: one per core; capped by the cores)', integer(1, 4096))
+    .option('--evaluator <redis>', 'run the episodes on `arbor worker` processes through the Redis queue at redis://HOST:PORT instead of in this process')
+    .option('--max-result-mb <n>', 'with --evaluator: the largest compressed episode result (trace included) a worker may send', number(1, 512))
     .option('--db <path>', 'study database', DEFAULT_DB)
     .option('--json', 'print {study, baseline, best, validation} as JSON on stdout')
     .option('--view', 'serve the live viewer for this study (127.0.0.1)')
@@ -197,10 +204,10 @@ function requireStudy(store: Store, id: string, db: string): StudyRecord {
  * Runs the study with a progress bar; Ctrl-C stops after the episodes in flight. Whatever goes
  * wrong, the study is never left marked `running`: a failure marks it `failed` with the reason.
  */
-async function runAndReport(store: Store, study: StudyRecord, flags: Pick<RunFlags, 'workers' | 'db' | 'json' | 'view' | 'port'>): Promise<void> {
+async function runAndReport(store: Store, study: StudyRecord, flags: EvaluatorFlags): Promise<void> {
   let summary: StudySummary;
   try {
-    summary = await runWithPool(store, study, flags);
+    summary = await runWithEvaluator(store, study, flags);
   } catch (error) {
     if (store.study(study.id)?.status === 'running') {
       store.updateStudy(study.id, { status: 'failed' });
@@ -215,19 +222,48 @@ async function runAndReport(store: Store, study: StudyRecord, flags: Pick<RunFla
   printResults(store, store.study(study.id)!, flags.json, summary);
 }
 
-async function runWithPool(store: Store, study: StudyRecord, flags: Pick<RunFlags, 'workers' | 'db' | 'json' | 'view' | 'port'>): Promise<StudySummary> {
+/** The flags that choose and size where a run's episodes go, and how it is shown. */
+type EvaluatorFlags = Pick<RunFlags, 'workers' | 'evaluator' | 'maxResultMb' | 'db' | 'json' | 'view' | 'port'>;
+
+/**
+ * Where the episodes run: the in-process pool of worker threads, or (`--evaluator redis://...`)
+ * the queue of remote workers. It is a flag of each run, not part of the stored study: it is how
+ * a run executes, not what the study is, and a study may be resumed on another evaluator (the
+ * build check keeps the episodes identical wherever they run).
+ */
+async function openEvaluator(study: StudyRecord, scenario: LoadedScenario, backend: string, flags: EvaluatorFlags, store: Store, feed: LiveFeed): Promise<Evaluator> {
+  if (flags.evaluator === undefined) {
+    if (flags.maxResultMb !== undefined) throw new Error('--max-result-mb sizes the results of remote workers; it needs --evaluator redis://HOST:PORT.');
+    const sizing = workerCount({ workers: flags.workers, backend });
+    if (sizing.capped) process.stderr.write(`arbor: ${sizing.capped}\n`);
+    return EvaluatorPool.create(scenario.file, {
+      workers: sizing.count,
+      backend,
+      live: { study: study.id, fps: 60, onFrame: (frame) => feed.emit('frame', frame) },
+    });
+  }
+  if (flags.workers !== undefined) throw new Error('--workers sizes the in-process pool; with --evaluator the episodes run on `arbor worker` processes, sized by their --concurrency.');
+  if (backend !== 'sim') throw new Error(`Study ${study.id} runs its episodes on '${backend}', where the robot is; --evaluator sends episodes to remote simulation workers. Leave out --evaluator.`);
+  const address = parseRedisAddress(flags.evaluator);
+  const evaluator = await QueueEvaluator.create(address, scenario, {
+    study: study.id,
+    maxResultBytes: flags.maxResultMb !== undefined ? Math.round(flags.maxResultMb * 2 ** 20) : undefined,
+    onNotice: (message) => {
+      process.stderr.write(`arbor: ${message}\n`);
+      store.addEvent(study.id, { kind: 'evaluator', message });
+    },
+  });
+  process.stderr.write(`arbor: episodes go to the queue at ${address.shown} (scenario bundle ${evaluator.bundleHash.slice(0, 12)}); start workers with: arbor worker ${address.shown}\n`);
+  return evaluator;
+}
+
+async function runWithEvaluator(store: Store, study: StudyRecord, flags: EvaluatorFlags): Promise<StudySummary> {
   const scenario = await loadScenario(study.scenarioPath);
   const config = studyConfigOf(study);
-  const sizing = workerCount({ workers: flags.workers, backend: config.backend });
-  if (sizing.capped) process.stderr.write(`arbor: ${sizing.capped}\n`);
   // Every run publishes its live feed: in-process with --view, else on a loopback relay that an
   // `arbor view` beside it discovers next to the database. Frames cost little when nobody watches.
   const feed = new LiveFeed();
-  const pool = await EvaluatorPool.create(scenario.file, {
-    workers: sizing.count,
-    backend: config.backend,
-    live: { study: study.id, fps: 60, onFrame: (frame) => feed.emit('frame', frame) },
-  });
+  const evaluator = await openEvaluator(study, scenario, config.backend, flags, store, feed);
   const watcher = flags.view
     ? await startLiveView(feed, { dbPath: flags.db, port: flags.port ?? 8080 })
     : await publishLiveFeed(feed, flags.db);
@@ -241,7 +277,7 @@ async function runWithPool(store: Store, study: StudyRecord, flags: Pick<RunFlag
   process.on('SIGTERM', onSigint);
   const bar = progress('study', config.budget.episodes, 'cand {candidates} | best {best} | success {success}{cost} | {phase}');
   try {
-    return await runStudy(store, study.id, scenario, pool, {
+    return await runStudy(store, study.id, scenario, evaluator, {
       signal: abort.signal,
       onStored: (event) => {
         if (event.kind === 'episode') feed.emit('episode', { study: study.id, candidate: event.candidate, seed: event.seed ?? -1 });
@@ -260,7 +296,7 @@ async function runWithPool(store: Store, study: StudyRecord, flags: Pick<RunFlag
     bar.stop();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
-    await pool.close();
+    await evaluator.close();
     if (flags.view && !abort.signal.aborted) {
       process.stderr.write('the viewer keeps serving the results. Ctrl-C stops it.\n');
       await new Promise<void>((done) => process.once('SIGINT', () => done()));
