@@ -3,7 +3,7 @@
  * port, persistence off, in a temporary folder, stopped at the end. `restart()` stops it and starts
  * a fresh, empty one on the same port, as a crashed and restarted Redis without persistence is.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,18 +24,17 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-/** True when Debian's redis-server is installed (`.ci/run` installs it). */
-export function haveRedisServer(): boolean {
-  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
-}
-
 export async function startRedis(): Promise<TestRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'arbor-redis-'));
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'yes'], { stdio: 'ignore' });
-    await waitForPong(port, child);
+    const started = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'yes'], { stdio: 'ignore' });
+    child = started;
+    const missing = new Promise<never>((_, reject) =>
+      started.once('error', (err) => reject(new Error(`redis-server cannot be started (${err.message}); install Debian's: apt-get install redis-server (.ci/run does).`))),
+    );
+    await Promise.race([waitForPong(port, started), missing]);
   };
   const kill = () => {
     child?.kill('SIGKILL');

@@ -123,11 +123,15 @@ export function packResult(header: ResultHeader, trace: Trace | undefined, maxBy
   prefix.writeUInt32LE(head.length);
   const packed = gzipSync(Buffer.concat([prefix, head, body]));
   if (packed.length <= maxBytes) return packed;
-  const mb = (n: number) => (n / 2 ** 20).toFixed(1);
   const reason =
-    `The episode's result is ${mb(packed.length)} MiB compressed, over the queue's cap of ${mb(maxBytes)} MiB; ` +
+    `The episode's result is ${size(packed.length)} compressed, over the queue's cap of ${size(maxBytes)}; ` +
     'record fewer or smaller topics, or raise --max-result-mb on arbor run.';
   return packResult({ ok: false, worker: header.worker, wallTime: header.wallTime, reason }, undefined, maxBytes);
+}
+
+/** A byte count a person reads: KiB below a MiB. */
+function size(bytes: number): string {
+  return bytes < 2 ** 20 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
 /** Unpacks a result; throws with a sentence when it is not one. */
