@@ -17,6 +17,7 @@ import { QueueEvaluator } from '../src/research/queue/queue-evaluator.ts';
 import { packResult, unpackResult, type JobData } from '../src/research/queue/protocol.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { encodeTrace } from '../src/trace/trace.ts';
+import { launchChromium } from './browser.ts';
 import { tunedPolicy } from './helpers.ts';
 import { startRedis, type TestRedis } from './redis.ts';
 import { arbor, episodesOf, episodesRun, startWorker, stopWorker, studyScenario, until, type ArborProcess } from './queue-helpers.ts';
@@ -59,6 +60,32 @@ describe('a study through Redis and two arbor worker processes', () => {
     expect(snapshot.workers.every((w) => w.episodes > 0)).toBe(true);
     expect(snapshot.workers.reduce((n, w) => n + w.episodes, 0)).toBe(44);
     expect(snapshot.jobs).toEqual({ waiting: 0, active: 0, delayed: 0, failed: 0 });
+  }, 180_000);
+
+  it('shows each worker\'s throughput on the dashboard of an arbor view beside the study', async () => {
+    const db = join(dir, 'view.db');
+    const view = arbor(['view', '--db', db, '--port', '0']);
+    const browser = await launchChromium({ width: 1280, height: 800 });
+    try {
+      await until(() => /http:\/\/\S+/.test(view.stdout()), 30_000, () => `arbor view did not start: ${view.stderr()}`);
+      // The study publishes its live feed next to the database; the viewer relays its throughput.
+      const run = arbor(['run', studyScenario(), '--evaluator', redis.url, '--db', db, '--budget-episodes', '16']);
+      expect(await run.exited, run.stderr()).toBe(0);
+      const page = await browser.context.newPage();
+      await page.goto(/http:\/\/\S+/.exec(view.stdout())![0]);
+      await page.waitForFunction(() => document.querySelectorAll('#workers-panel td').length >= 6, null, { timeout: 20_000 });
+      const cells = await page.locator('#workers-panel td').allTextContents();
+      const rows = [cells.slice(0, 3), cells.slice(3, 6)];
+      expect(rows.map((r) => r[0])).toEqual(['w1', 'w2']);
+      // Every episode of the study (16 training, 4 validation) was counted for the worker that ran it.
+      expect(rows.reduce((n, r) => n + Number(r[1]), 0)).toBe(20);
+      expect(rows.every((r) => Number(r[2]) > 0)).toBe(true);
+      expect(await page.locator('#workers-panel th').first().textContent()).toMatch(/^workers \(\d+\.\d\d episodes\/s\)$/);
+    } finally {
+      await browser.close();
+      view.child.kill('SIGINT');
+      await view.exited;
+    }
   }, 180_000);
 
   it('carries a task plug-in to the workers, and a crashing policy crashes there as it does here', async () => {

@@ -6,6 +6,7 @@ import { LiveFeed } from '../research/live.ts';
 import { EvaluatorPool, workerCount } from '../research/pool.ts';
 import { parseRedisAddress } from '../research/queue/connection.ts';
 import { QueueEvaluator } from '../research/queue/queue-evaluator.ts';
+import { metered, ThroughputMeter } from '../research/throughput.ts';
 import {
   createStudy, defaultStudyConfig, describeStop, incumbent, runStudy, studyConfigOf, studySummaryOf,
   type StudyConfig, type StudySummary,
@@ -22,6 +23,8 @@ import { progress } from './progress.ts';
 import { publishLiveFeed, startLiveView } from './view.ts';
 
 const DEFAULT_DB = DEFAULT_STORE_PATH;
+/** How often a run tells the dashboard its per-worker throughput (ms). */
+const THROUGHPUT_EVERY_MS = 2000;
 
 interface RunFlags {
   researcher?: ResearcherName;
@@ -263,7 +266,14 @@ async function runWithEvaluator(store: Store, study: StudyRecord, flags: Evaluat
   // Every run publishes its live feed: in-process with --view, else on a loopback relay that an
   // `arbor view` beside it discovers next to the database. Frames cost little when nobody watches.
   const feed = new LiveFeed();
-  const evaluator = await openEvaluator(study, scenario, config.backend, flags, store, feed);
+  // Per-worker throughput for the dashboard's workers panel, every couple of seconds.
+  const meter = new ThroughputMeter();
+  const evaluator = metered(await openEvaluator(study, scenario, config.backend, flags, store, feed), meter);
+  const tellThroughput = () => {
+    const workers = meter.snapshot();
+    if (workers.length) feed.emit('workers', { study: study.id, workers });
+  };
+  const reportThroughput = setInterval(tellThroughput, THROUGHPUT_EVERY_MS);
   const watcher = flags.view
     ? await startLiveView(feed, { dbPath: flags.db, port: flags.port ?? 8080 })
     : await publishLiveFeed(feed, flags.db);
@@ -293,6 +303,8 @@ async function runWithEvaluator(store: Store, study: StudyRecord, flags: Evaluat
       },
     });
   } finally {
+    clearInterval(reportThroughput);
+    tellThroughput();
     bar.stop();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);

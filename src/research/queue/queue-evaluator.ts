@@ -75,8 +75,9 @@ export class QueueEvaluator implements Evaluator {
     private readonly build: Build,
     private readonly options: QueueEvaluatorOptions,
   ) {
-    events.on('completed', ({ jobId: id }) => this.onEvent(id));
-    events.on('failed', ({ jobId: id }) => this.onEvent(id));
+    // A completed job has left its result (the worker stores it first): take it. A failed one is checked.
+    events.on('completed', ({ jobId: id }) => void (this.outstanding.has(id) && this.collect(id).catch((err: Error) => this.checkFailed(err))));
+    events.on('failed', ({ jobId: id }) => void (this.outstanding.has(id) && this.check([id])));
     redis.on('close', () => {
       if (this.lost || this.closing) return;
       this.lost = true;
@@ -183,10 +184,6 @@ export class QueueEvaluator implements Evaluator {
     return this.closing;
   }
 
-  private onEvent(id: string): void {
-    if (this.outstanding.has(id)) void this.check([id]);
-  }
-
   /**
    * Looks at outstanding jobs in Redis: takes finished results, ends failed jobs, and adds jobs
    * that are neither there nor finished (new ones, and ones lost with a restarted Redis). With
@@ -199,9 +196,11 @@ export class QueueEvaluator implements Evaluator {
       this.checking = this.check([...this.outstanding.keys()]).finally(() => (this.checking = undefined));
       return this.checking;
     }
-    return this.checkNow(ids, fresh).catch((err: Error) => {
-      if (!this.closing) this.notice(`checking the outstanding episodes failed (${err.message}); trying again in a few seconds.`);
-    });
+    return this.checkNow(ids, fresh).catch((err: Error) => this.checkFailed(err));
+  }
+
+  private checkFailed(err: Error): void {
+    if (!this.closing) this.notice(`checking the outstanding episodes failed (${err.message}); trying again in a few seconds.`);
   }
 
   private async checkNow(ids: string[], fresh: boolean): Promise<void> {
