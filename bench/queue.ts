@@ -1,9 +1,10 @@
 /**
  * The queue evaluator against the in-process pool, on one machine: episodes/s with 1 and 2
  * `arbor worker` processes through a real redis-server (Debian's, on a loopback port) and with 1
- * and 2 pool threads; the per-episode queue overhead (episodes run one after another, queue minus
- * pool); and what Redis does per episode (commands, bytes in and out, its own CPU time), from which
- * the closing block estimates 100 workers. Run: `node bin/run-ts.js bench/queue.ts [episodes]`.
+ * and 2 pool threads; the per-episode overhead of each (episodes run one after another: the time
+ * to a result less the episode's own wall time); and what Redis does per episode (commands, bytes in and out, its own CPU time), from which
+ * the closing block estimates 100 workers, next to what one study process can store per second.
+ * Run: `node bin/run-ts.js bench/queue.ts [episodes]`.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,8 +14,11 @@ import { defaultPolicy } from '../src/policy/policy.ts';
 import type { Evaluator } from '../src/research/evaluator.ts';
 import { EvaluatorPool } from '../src/research/pool.ts';
 import { parseRedisAddress } from '../src/research/queue/connection.ts';
+import { DEFAULT_MAX_RESULT_BYTES, packResult, unpackResult } from '../src/research/queue/protocol.ts';
 import { QueueEvaluator } from '../src/research/queue/queue-evaluator.ts';
+import { createStudy, defaultStudyConfig } from '../src/research/study.ts';
 import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
+import { Store } from '../src/store/store.ts';
 import { startWorker, stopWorker } from '../test/queue-helpers.ts';
 import { startRedis, type TestRedis } from '../test/redis.ts';
 
@@ -64,12 +68,19 @@ async function throughput(evaluator: Evaluator, scenario: LoadedScenario, episod
   return { rate: episodes / seconds, seconds };
 }
 
-/** Mean wall time (ms) of episodes run one after another: the latency a single episode sees. */
-async function latency(evaluator: Evaluator, scenario: LoadedScenario, episodes: number, seedBase: number): Promise<number> {
+/**
+ * Episodes run one after another: the mean time (ms) from handing an episode over to having its
+ * result, less the episode's own wall time in its worker. What is left is the evaluator's cost.
+ */
+async function overhead(evaluator: Evaluator, scenario: LoadedScenario, episodes: number, seedBase: number): Promise<number> {
   const policy = defaultPolicy(scenario);
-  const started = performance.now();
-  for (let i = 0; i < episodes; i++) await evaluator.evaluate([{ policy, seed: seedBase + i, tag: { candidate: 1, split: 'latency' } }]);
-  return (performance.now() - started) / episodes;
+  let total = 0;
+  for (let i = 0; i < episodes; i++) {
+    const started = performance.now();
+    const [result] = await evaluator.evaluate([{ policy, seed: seedBase + i, tag: { candidate: 1, split: 'latency' } }]);
+    total += performance.now() - started - result.wallTime * 1000;
+  }
+  return total / episodes;
 }
 
 /** The queue with `n` worker processes: throughput, and (n = 1) latency and Redis's load per episode. */
@@ -87,7 +98,7 @@ async function measureQueue(redis: TestRedis, scenario: LoadedScenario, n: numbe
     const before = await redisCounters(client);
     const { rate, seconds } = await throughput(evaluator, scenario, episodes, 0, run * 1_000_000);
     const load = loadPerEpisode(before, await redisCounters(client), idlePerSecond, seconds, episodes);
-    const ms = n === 1 ? await latency(evaluator, scenario, Math.min(episodes, 24), run * 1_000_000 + 500_000) : NaN;
+    const ms = n === 1 ? await overhead(evaluator, scenario, Math.min(episodes, 24), run * 1_000_000 + 500_000) : NaN;
     return { rate, ms, load };
   } finally {
     await evaluator.close();
@@ -100,33 +111,69 @@ async function measurePool(scenario: LoadedScenario, n: number, episodes: number
   const pool = await EvaluatorPool.create(SCENARIO, { workers: n });
   try {
     const { rate } = await throughput(pool, scenario, episodes, 2 * n, 0);
-    const ms = n === 1 ? await latency(pool, scenario, Math.min(episodes, 24), 500_000) : NaN;
+    const ms = n === 1 ? await overhead(pool, scenario, Math.min(episodes, 24), 500_000) : NaN;
     return { rate, ms };
   } finally {
     await pool.close();
   }
 }
 
+/**
+ * What the study process spends per remote episode besides waiting: unpacking a result (gunzip,
+ * decode) and recording it (trace file written durably, then the row), on a real trace. Its
+ * inverse is the most episodes/s one study process can take, however many workers there are.
+ */
+async function measureStudySide(scenario: LoadedScenario, n = 200) {
+  const pool = await EvaluatorPool.create(SCENARIO, { workers: 1 });
+  const [run] = await pool.evaluate([{ policy: defaultPolicy(scenario), seed: 1 }]);
+  await pool.close();
+  if (!run.ok) throw new Error(run.reason);
+  const header = { ok: true as const, worker: 'bench', wallTime: run.wallTime, success: run.success, score: run.score, outcome: run.outcome, terms: run.terms, metrics: run.metrics };
+  let started = performance.now();
+  let packed = packResult(header, run.trace, DEFAULT_MAX_RESULT_BYTES);
+  for (let i = 1; i < n; i++) packed = packResult(header, run.trace, DEFAULT_MAX_RESULT_BYTES);
+  const packMs = (performance.now() - started) / n;
+  started = performance.now();
+  for (let i = 0; i < n; i++) unpackResult(packed);
+  const unpackMs = (performance.now() - started) / n;
+  const store = Store.open(join(mkdtempSync(join(tmpdir(), 'arbor-bench-store-')), 'bench.db'));
+  try {
+    const study = createStudy(store, scenario, defaultStudyConfig(scenario));
+    const candidate = store.candidates(study.id)[0].id;
+    started = performance.now();
+    for (let seed = 0; seed < n; seed++) {
+      store.recordEpisode({ studyId: study.id, candidateId: candidate, split: 'train', seed, status: 'ok', success: run.success, score: run.score, outcome: run.outcome, metrics: run.metrics, terms: run.terms, trace: run.trace, wallTime: run.wallTime });
+    }
+    const recordMs = (performance.now() - started) / n;
+    return { packMs, unpackMs, recordMs, packedBytes: packed.length };
+  } finally {
+    store.close();
+  }
+}
+
 async function main(episodes = 48): Promise<void> {
   const scenario = await loadScenario(SCENARIO);
+  const studySide = await measureStudySide(scenario);
   const redis = await startRedis();
   try {
     const pool1 = await measurePool(scenario, 1, episodes);
     const pool2 = await measurePool(scenario, 2, episodes);
     const queue1 = await measureQueue(redis, scenario, 1, episodes, 1);
     const queue2 = await measureQueue(redis, scenario, 2, episodes, 2);
-    const overhead = queue1.ms - pool1.ms;
-    console.log(`pool, 1 thread:     ${pool1.rate.toFixed(2)} episodes/s; one at a time ${pool1.ms.toFixed(1)} ms each`);
+    console.log(`pool, 1 thread:     ${pool1.rate.toFixed(2)} episodes/s; one at a time, ${pool1.ms.toFixed(1)} ms per episode besides the episode`);
     console.log(`pool, 2 threads:    ${pool2.rate.toFixed(2)} episodes/s`);
-    console.log(`queue, 1 worker:    ${queue1.rate.toFixed(2)} episodes/s; one at a time ${queue1.ms.toFixed(1)} ms each`);
+    console.log(`queue, 1 worker:    ${queue1.rate.toFixed(2)} episodes/s; one at a time, ${queue1.ms.toFixed(1)} ms per episode besides the episode`);
     console.log(`queue, 2 workers:   ${queue2.rate.toFixed(2)} episodes/s`);
     const load = queue2.load;
     console.log(`redis per episode:  ${load.commands.toFixed(1)} commands, ${(load.bytesIn / 1024).toFixed(1)} KiB in, ${(load.bytesOut / 1024).toFixed(1)} KiB out, ${(load.cpu * 1e6).toFixed(0)} µs of its CPU`);
+    const { packMs, unpackMs, recordMs, packedBytes } = studySide;
+    console.log(`result: ${(packedBytes / 1024).toFixed(1)} KiB gzipped; pack ${packMs.toFixed(2)} ms (worker), unpack ${unpackMs.toFixed(2)} ms + record ${recordMs.toFixed(2)} ms (study)`);
 
     // 100 workers, each as fast as one worker process here (one core each).
     const workers = 100;
     const rate = workers * queue1.rate;
     const saturation = 1 / load.cpu;
+    const studyLimit = 1000 / (unpackMs + recordMs);
     console.log('---');
     console.log(`episodes: ${episodes}`);
     console.log(`eps_pool_1: ${pool1.rate.toFixed(3)}`);
@@ -134,7 +181,8 @@ async function main(episodes = 48): Promise<void> {
     console.log(`eps_queue_1: ${queue1.rate.toFixed(3)}`);
     console.log(`eps_queue_2: ${queue2.rate.toFixed(3)}`);
     console.log(`queue_vs_pool_2: ${(queue2.rate / pool2.rate).toFixed(3)}`);
-    console.log(`overhead_ms_per_episode: ${overhead.toFixed(2)}`);
+    console.log(`overhead_ms_per_episode_pool: ${pool1.ms.toFixed(2)}`);
+    console.log(`overhead_ms_per_episode_queue: ${queue1.ms.toFixed(2)}`);
     console.log(`redis_commands_per_episode: ${load.commands.toFixed(1)}`);
     console.log(`redis_bytes_in_per_episode: ${load.bytesIn.toFixed(0)}`);
     console.log(`redis_bytes_out_per_episode: ${load.bytesOut.toFixed(0)}`);
@@ -145,6 +193,10 @@ async function main(episodes = 48): Promise<void> {
     console.log(`estimate_100_workers_redis_mb_out_per_s: ${((rate * load.bytesOut) / 1e6).toFixed(1)}`);
     console.log(`estimate_100_workers_redis_cpu_share: ${(rate * load.cpu).toFixed(2)}`);
     console.log(`estimate_redis_cpu_saturates_at_eps: ${saturation.toFixed(0)}`);
+    console.log(`result_bytes_gzipped: ${packedBytes}`);
+    console.log(`study_ms_per_episode_unpack: ${unpackMs.toFixed(3)}`);
+    console.log(`study_ms_per_episode_record: ${recordMs.toFixed(3)}`);
+    console.log(`estimate_study_process_saturates_at_eps: ${studyLimit.toFixed(0)}`);
   } finally {
     await redis.stop();
   }
