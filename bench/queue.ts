@@ -2,8 +2,9 @@
  * The queue evaluator against the in-process pool, on one machine: episodes/s with 1 and 2
  * `arbor worker` processes through a real redis-server (Debian's, on a loopback port) and with 1
  * and 2 pool threads; the per-episode overhead of each (episodes run one after another: the time
- * to a result less the episode's own wall time); and what Redis does per episode (commands, bytes in and out, its own CPU time), from which
- * the closing block estimates 100 workers, next to what one study process can store per second.
+ * to a result less the episode's own wall time); and what Redis does per episode (requests,
+ * commands, bytes in and out, its own CPU time), from which the closing block estimates 100
+ * workers, next to what one study process can store per second.
  * Run: `node bin/run-ts.js bench/queue.ts [episodes]`.
  */
 import { mkdtempSync } from 'node:fs';
@@ -26,6 +27,8 @@ const SCENARIO = 'scenarios/pick-place.yaml';
 /** Seconds Redis is watched idle, workers connected. */
 const IDLE_SECONDS = 3;
 const ZERO = { commands: 0, bytesIn: 0, bytesOut: 0, cpu: 0 };
+/** Episodes/s of one unloaded core: a pick-and-place episode takes 80–100 ms (20–27 episodes/s on 2 cores). */
+const EPISODES_PER_CORE = 12;
 
 /** Redis's own counters, per episode. */
 interface RedisLoad {
@@ -83,6 +86,27 @@ async function overhead(evaluator: Evaluator, scenario: LoadedScenario, episodes
   return total / episodes;
 }
 
+/**
+ * Requests per episode that reach Redis over the network (MONITOR, less the commands BullMQ's
+ * scripts run inside Redis), over `episodes` episodes handed over at once.
+ */
+async function requests(evaluator: Evaluator, scenario: LoadedScenario, url: string, episodes: number, seedBase: number): Promise<number> {
+  const policy = defaultPolicy(scenario);
+  const watcher = new Redis(url);
+  const monitor = await watcher.monitor();
+  let count = 0;
+  monitor.on('monitor', (_time: string, _args: string[], source: string) => {
+    if (!source.startsWith('lua')) count++;
+  });
+  try {
+    await evaluator.evaluate(Array.from({ length: episodes }, (_, i) => ({ policy, seed: seedBase + i, tag: { candidate: 1, split: 'requests' } })));
+  } finally {
+    monitor.disconnect();
+    watcher.disconnect();
+  }
+  return count / episodes;
+}
+
 /** The queue with `n` worker processes: throughput, and (n = 1) latency and Redis's load per episode. */
 async function measureQueue(redis: TestRedis, scenario: LoadedScenario, n: number, episodes: number, run: number) {
   const cache = mkdtempSync(join(tmpdir(), 'arbor-bench-cache-'));
@@ -99,7 +123,8 @@ async function measureQueue(redis: TestRedis, scenario: LoadedScenario, n: numbe
     const { rate, seconds } = await throughput(evaluator, scenario, episodes, 0, run * 1_000_000);
     const load = loadPerEpisode(before, await redisCounters(client), idlePerSecond, seconds, episodes);
     const ms = n === 1 ? await overhead(evaluator, scenario, Math.min(episodes, 24), run * 1_000_000 + 500_000) : NaN;
-    return { rate, ms, load };
+    const sent = n === 1 ? await requests(evaluator, scenario, redis.url, episodes, run * 1_000_000 + 700_000) : NaN;
+    return { rate, ms, load, requests: sent };
   } finally {
     await evaluator.close();
     client.disconnect();
@@ -165,13 +190,13 @@ async function main(episodes = 48): Promise<void> {
     console.log(`queue, 1 worker:    ${queue1.rate.toFixed(2)} episodes/s; one at a time, ${queue1.ms.toFixed(1)} ms per episode besides the episode`);
     console.log(`queue, 2 workers:   ${queue2.rate.toFixed(2)} episodes/s`);
     const load = queue2.load;
-    console.log(`redis per episode:  ${load.commands.toFixed(1)} commands, ${(load.bytesIn / 1024).toFixed(1)} KiB in, ${(load.bytesOut / 1024).toFixed(1)} KiB out, ${(load.cpu * 1e6).toFixed(0)} µs of its CPU`);
+    console.log(`redis per episode:  ${queue1.requests.toFixed(1)} requests, ${load.commands.toFixed(1)} commands executed, ${(load.bytesIn / 1024).toFixed(1)} KiB in, ${(load.bytesOut / 1024).toFixed(1)} KiB out, ${(load.cpu * 1e6).toFixed(0)} µs of its CPU`);
     const { packMs, unpackMs, recordMs, packedBytes } = studySide;
     console.log(`result: ${(packedBytes / 1024).toFixed(1)} KiB gzipped; pack ${packMs.toFixed(2)} ms (worker), unpack ${unpackMs.toFixed(2)} ms + record ${recordMs.toFixed(2)} ms (study)`);
 
-    // 100 workers, each as fast as one worker process here (one core each).
+    // 100 workers of one slot each, at the speed of an unloaded core (not this shared machine's).
     const workers = 100;
-    const rate = workers * queue1.rate;
+    const rate = workers * EPISODES_PER_CORE;
     const saturation = 1 / load.cpu;
     const studyLimit = 1000 / (unpackMs + recordMs);
     console.log('---');
@@ -183,11 +208,14 @@ async function main(episodes = 48): Promise<void> {
     console.log(`queue_vs_pool_2: ${(queue2.rate / pool2.rate).toFixed(3)}`);
     console.log(`overhead_ms_per_episode_pool: ${pool1.ms.toFixed(2)}`);
     console.log(`overhead_ms_per_episode_queue: ${queue1.ms.toFixed(2)}`);
+    console.log(`redis_requests_per_episode: ${queue1.requests.toFixed(1)}`);
     console.log(`redis_commands_per_episode: ${load.commands.toFixed(1)}`);
     console.log(`redis_bytes_in_per_episode: ${load.bytesIn.toFixed(0)}`);
     console.log(`redis_bytes_out_per_episode: ${load.bytesOut.toFixed(0)}`);
     console.log(`redis_cpu_us_per_episode: ${(load.cpu * 1e6).toFixed(1)}`);
+    console.log(`estimate_per_worker_eps: ${EPISODES_PER_CORE}`);
     console.log(`estimate_100_workers_eps: ${rate.toFixed(0)}`);
+    console.log(`estimate_100_workers_redis_requests_per_s: ${(rate * queue1.requests).toFixed(0)}`);
     console.log(`estimate_100_workers_redis_commands_per_s: ${(rate * load.commands).toFixed(0)}`);
     console.log(`estimate_100_workers_redis_mb_in_per_s: ${((rate * load.bytesIn) / 1e6).toFixed(1)}`);
     console.log(`estimate_100_workers_redis_mb_out_per_s: ${((rate * load.bytesOut) / 1e6).toFixed(1)}`);

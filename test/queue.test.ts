@@ -148,6 +148,15 @@ describe('a worker on another build', () => {
       const told = await client.lrange('arbor:refusals:newer-study', 0, -1);
       expect(told).toHaveLength(1);
       expect(told[0]).toMatch(/differ in arbor/);
+      // The study of those jobs hears of it.
+      const notices: string[] = [];
+      const evaluator = await QueueEvaluator.create(parseRedisAddress(redis.url), scenario, { study: 'newer-study', checkMs: 100, onNotice: (m) => notices.push(m) });
+      try {
+        await until(() => notices.length > 0, 10_000, () => 'the study was not told of the refusal');
+        expect(notices).toEqual([told[0]]);
+      } finally {
+        await evaluator.close();
+      }
     } finally {
       await stopWorker(worker);
       await queue.close();
@@ -174,6 +183,16 @@ describe('what cannot travel is refused with the fix', () => {
     const scenario = await loadScenario('scenarios/pick-place.yaml');
     expect(() => makeBundle({ ...scenario, worldPath: join(dir, 'world.xml') })).toThrow(/world\.xml:2: file=".*model\.xml" is an absolute path.*write it relative/);
   });
+
+  it('flags that do not go together, and a Redis that does not answer', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'arbor-flags-'));
+    const both = arbor(['run', 'scenarios/pick-place.yaml', '--evaluator', 'redis://127.0.0.1:9', '--workers', '2', '--db', join(dir, 'a.db')]);
+    expect(await both.exited).toBe(1);
+    expect(both.stderr()).toMatch(/--workers sizes the in-process pool; with --evaluator the episodes run on `arbor worker` processes/);
+    const nobody = arbor(['worker', 'redis://127.0.0.1:9']);
+    expect(await nobody.exited).toBe(1);
+    expect(nobody.stderr()).toMatch(/Nothing answers as Redis at redis:\/\/127\.0\.0\.1:9 \(connect ECONNREFUSED 127\.0\.0\.1:9\); start redis-server there, or fix the address\./);
+  }, 60_000);
 
   it('a Redis address that is not one', () => {
     expect(() => parseRedisAddress('http://x:1')).toThrow(/starts with http:.*redis:\/\/HOST:PORT/);

@@ -80,6 +80,7 @@ export function registerStudyCommands(program: Command): void {
         costUsd: flags.maxCostUsd ?? base.budget.costUsd,
       },
     };
+    checkEvaluatorFlags(flags, config.backend);
     const store = Store.open(flags.db);
     const study = createStudy(store, scenario, config);
     const stops = [config.patience !== undefined ? `patience ${config.patience}` : '', config.targetSuccess !== undefined ? `target success ${percent(config.targetSuccess)}` : ''].filter(Boolean);
@@ -234,9 +235,20 @@ type EvaluatorFlags = Pick<RunFlags, 'workers' | 'evaluator' | 'maxResultMb' | '
  * a run executes, not what the study is, and a study may be resumed on another evaluator (the
  * build check keeps the episodes identical wherever they run).
  */
-async function openEvaluator(study: StudyRecord, scenario: LoadedScenario, backend: string, flags: EvaluatorFlags, store: Store, feed: LiveFeed): Promise<Evaluator> {
+/** Refuses flags that do not go together, before a study is created for nothing. */
+function checkEvaluatorFlags(flags: EvaluatorFlags, backend: string): void {
   if (flags.evaluator === undefined) {
     if (flags.maxResultMb !== undefined) throw new Error('--max-result-mb sizes the results of remote workers; it needs --evaluator redis://HOST:PORT.');
+    return;
+  }
+  if (flags.workers !== undefined) throw new Error('--workers sizes the in-process pool; with --evaluator the episodes run on `arbor worker` processes, sized by their --concurrency.');
+  if (backend !== 'sim') throw new Error(`This study runs its episodes on '${backend}', where the robot is; --evaluator sends episodes to remote simulation workers. Leave out --evaluator.`);
+  parseRedisAddress(flags.evaluator);
+}
+
+async function openEvaluator(study: StudyRecord, scenario: LoadedScenario, backend: string, flags: EvaluatorFlags, store: Store, feed: LiveFeed): Promise<Evaluator> {
+  checkEvaluatorFlags(flags, backend);
+  if (flags.evaluator === undefined) {
     const sizing = workerCount({ workers: flags.workers, backend });
     if (sizing.capped) process.stderr.write(`arbor: ${sizing.capped}\n`);
     return EvaluatorPool.create(scenario.file, {
@@ -245,8 +257,6 @@ async function openEvaluator(study: StudyRecord, scenario: LoadedScenario, backe
       live: { study: study.id, fps: 60, onFrame: (frame) => feed.emit('frame', frame) },
     });
   }
-  if (flags.workers !== undefined) throw new Error('--workers sizes the in-process pool; with --evaluator the episodes run on `arbor worker` processes, sized by their --concurrency.');
-  if (backend !== 'sim') throw new Error(`Study ${study.id} runs its episodes on '${backend}', where the robot is; --evaluator sends episodes to remote simulation workers. Leave out --evaluator.`);
   const address = parseRedisAddress(flags.evaluator);
   const evaluator = await QueueEvaluator.create(address, scenario, {
     study: study.id,
