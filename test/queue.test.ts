@@ -166,6 +166,30 @@ describe('a worker on another build', () => {
   }, 60_000);
 });
 
+describe('a study with no workers', () => {
+  it('says so after a while, and goes on when a worker starts', async () => {
+    const redis = await startRedis();
+    const dir = mkdtempSync(join(tmpdir(), 'arbor-idle-'));
+    const notices: string[] = [];
+    const scenario = await loadScenario('scenarios/pick-place.yaml');
+    const evaluator = await QueueEvaluator.create(parseRedisAddress(redis.url), scenario, { study: 'waiting', checkMs: 500, onNotice: (m) => notices.push(m) });
+    let worker: ArborProcess | undefined;
+    try {
+      const results = evaluator.evaluate([{ policy: tunedPolicy(), seed: 3, tag: { candidate: 1, split: 'train' } }]);
+      await until(() => notices.length > 0, 30_000, () => 'the study never said that no worker takes its episodes');
+      expect(notices).toEqual([`no worker has taken episodes from ${redis.url} for 10 s; start one with: arbor worker ${redis.url}`]);
+      worker = await startWorker(redis.url, 'late', join(dir, 'cache'));
+      const [result] = await results;
+      expect(result.ok && result.success).toBe(true);
+      expect(result.workerName).toBe('late');
+    } finally {
+      await evaluator.close();
+      if (worker) await stopWorker(worker);
+      await redis.stop();
+    }
+  }, 90_000);
+});
+
 describe('what cannot travel is refused with the fix', () => {
   it('a plug-in importing a package arbor does not depend on', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'arbor-plugin-'));

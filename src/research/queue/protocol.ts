@@ -38,8 +38,8 @@ export const keys = {
   result: (jobId: string) => `${PREFIX}:result:${jobId}`,
   /** A worker's heartbeat. */
   worker: (name: string) => `${PREFIX}:worker:${name}`,
-  /** Pattern of every heartbeat. */
-  workers: `${PREFIX}:worker:*`,
+  /** Worker names by the time of their last heartbeat (ms): who is alive, without scanning keys. */
+  beats: `${PREFIX}:beats`,
   /** Why workers refused a study's jobs (newest first). */
   refusals: (study: string) => `${PREFIX}:refusals:${study}`,
   /** BullMQ's hash of a job. */

@@ -23,7 +23,8 @@ import { localBuild, type Build } from './build.ts';
 import { hasBundle, uploadBundle } from './bundle-transfer.ts';
 import { makeBundle, type ScenarioBundle } from './bundle.ts';
 import { connectRedis, type RedisAddress } from './connection.ts';
-import { DEFAULT_MAX_RESULT_BYTES, KEEP_SECONDS, PREFIX, QUEUE, jobId, keys, unpackResult, type JobData } from './protocol.ts';
+import { BEAT_TTL, DEFAULT_MAX_RESULT_BYTES, KEEP_SECONDS, PREFIX, QUEUE, jobId, keys, unpackResult, type JobData } from './protocol.ts';
+import { liveWorkers } from './workers.ts';
 
 /** Options of `QueueEvaluator.create`. */
 export interface QueueEvaluatorOptions {
@@ -64,10 +65,15 @@ export class QueueEvaluator implements Evaluator {
   private readonly timer: NodeJS.Timeout;
   /** Set while Redis is away, so the outage is told once. */
   private lost = false;
+  /** Since when no worker is alive (ms), and the absence already told, so it is told once. */
+  private noWorkersSince: number | undefined;
+  private toldNoWorkers: number | undefined;
+  /** The Redis address, for messages. */
+  private readonly shown: string;
   private idleWaiters: (() => void)[] = [];
 
   private constructor(
-    private readonly address: RedisAddress,
+    address: RedisAddress,
     private readonly redis: Redis,
     private readonly queue: Queue,
     private readonly events: QueueEvents,
@@ -75,6 +81,7 @@ export class QueueEvaluator implements Evaluator {
     private readonly build: Build,
     private readonly options: QueueEvaluatorOptions,
   ) {
+    this.shown = address.shown;
     // A completed job has left its result (the worker stores it first): take it. A failed one is checked.
     events.on('completed', ({ jobId: id }) => void (this.outstanding.has(id) && this.collect(id).catch((err: Error) => this.checkFailed(err))));
     events.on('failed', ({ jobId: id }) => void (this.outstanding.has(id) && this.check([id])));
@@ -119,11 +126,6 @@ export class QueueEvaluator implements Evaluator {
   /** The bundle's hash (what workers fetch). */
   get bundleHash(): string {
     return this.bundle.hash;
-  }
-
-  /** Names of the workers that answered, by result `worker` index. */
-  get workerNames(): string[] {
-    return [...this.workerIndex.keys()];
   }
 
   evaluate(jobs: EpisodeJob[], onResult?: (result: EpisodeResult) => void): Promise<EpisodeResult[]> {
@@ -206,6 +208,7 @@ export class QueueEvaluator implements Evaluator {
   private async checkNow(ids: string[], fresh: boolean): Promise<void> {
     if (!(await hasBundle(this.redis, this.bundle.hash))) await uploadBundle(this.redis, this.bundle);
     await this.tellRefusals();
+    if (ids.length) await this.tellIfNoWorkers();
     const pipe = this.redis.pipeline();
     for (const id of ids) pipe.exists(keys.job(id)).zscore(FAILED_SET, id).exists(keys.result(id));
     const answers = (await pipe.exec()) ?? [];
@@ -279,6 +282,23 @@ export class QueueEvaluator implements Evaluator {
       this.seenRefusals.add(message);
       this.notice(message);
     }
+  }
+
+  /**
+   * Says once (until workers come back) that no worker has been alive for a heartbeat's time to
+   * live, and how to start one. Not at once: right after a Redis restart, the workers have not
+   * beaten yet.
+   */
+  private async tellIfNoWorkers(): Promise<void> {
+    if ((await liveWorkers(this.redis)).length > 0) {
+      this.noWorkersSince = undefined;
+      return;
+    }
+    const now = Date.now();
+    this.noWorkersSince ??= now;
+    if (now - this.noWorkersSince < BEAT_TTL * 1000 || this.toldNoWorkers === this.noWorkersSince) return;
+    this.toldNoWorkers = this.noWorkersSince;
+    this.notice(`no worker has taken episodes from ${this.shown} for ${BEAT_TTL} s; start one with: arbor worker ${this.shown}`);
   }
 
   private indexOf(worker: string): number {

@@ -36,6 +36,8 @@ export interface QueueWorkerOptions {
 const WARM_BUNDLES = 2;
 /** Seconds of completions the heartbeat's rate is measured over. */
 const RATE_WINDOW = 60;
+/** Workers silent this long leave the list of heartbeats (ms). */
+const FORGET_AFTER_MS = 24 * 3600 * 1000;
 /** How long a refusal is kept for the study to read (s). */
 const REFUSAL_TTL = 24 * 3600;
 
@@ -118,7 +120,7 @@ export class QueueWorker {
       await this.worker.close();
       clearInterval(this.beat);
       await Promise.all([...this.pools.values()].map(async (p) => (await p.pool.catch(() => undefined))?.close()));
-      await this.redis.del(keys.worker(this.name)).catch(() => undefined);
+      await this.redis.multi().del(keys.worker(this.name)).zrem(keys.beats, this.name).exec().catch(() => undefined);
       this.redis.disconnect();
     })();
     return this.stopping;
@@ -209,6 +211,12 @@ export class QueueWorker {
       name: this.name, host: hostname(), pid: process.pid, build: this.build, slots: this.slots, busy: this.busy,
       episodes: this.episodes, rate: this.finished.length / window, started: this.started.toISOString(),
     };
-    await this.redis.set(keys.worker(this.name), JSON.stringify(beat), 'EX', BEAT_TTL).catch(() => undefined);
+    await this.redis
+      .multi()
+      .set(keys.worker(this.name), JSON.stringify(beat), 'EX', BEAT_TTL)
+      .zadd(keys.beats, now, this.name)
+      .zremrangebyscore(keys.beats, '-inf', now - FORGET_AFTER_MS)
+      .exec()
+      .catch(() => undefined);
   }
 }

@@ -3,8 +3,9 @@
  * worker drops out within seconds) and the queue's job counts. For `arbor workers`.
  */
 import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { connectRedis, type RedisAddress } from './connection.ts';
-import { Heartbeat, PREFIX, QUEUE, keys } from './protocol.ts';
+import { BEAT_TTL, Heartbeat, PREFIX, QUEUE, keys } from './protocol.ts';
 
 /** A snapshot of the queue. */
 export interface QueueSnapshot {
@@ -14,19 +15,18 @@ export interface QueueSnapshot {
   jobs: Record<'waiting' | 'active' | 'delayed' | 'failed', number>;
 }
 
+/** Names of the workers that sent a heartbeat within its time to live. */
+export function liveWorkers(redis: Redis): Promise<string[]> {
+  return redis.zrangebyscore(keys.beats, Date.now() - BEAT_TTL * 1000, '+inf');
+}
+
 /** Reads the workers' heartbeats and the job counts; heartbeats that do not parse are skipped. */
 export async function readQueue(address: RedisAddress): Promise<QueueSnapshot> {
   const redis = await connectRedis(address, 'arbor-workers');
   const queue = new Queue(QUEUE, { connection: address.options, prefix: PREFIX });
   try {
-    const names: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', keys.workers, 'COUNT', 200);
-      names.push(...found);
-      cursor = next;
-    } while (cursor !== '0');
-    const beats = names.length ? await redis.mget(...names) : [];
+    const names = await liveWorkers(redis);
+    const beats = names.length ? await redis.mget(...names.map(keys.worker)) : [];
     const workers = beats.flatMap((text) => {
       const parsed = Heartbeat.safeParse(parseJson(text));
       return parsed.success ? [parsed.data] : [];
