@@ -59,6 +59,8 @@ export class QueueWorker {
   private readonly started = new Date();
   private readonly beat: NodeJS.Timeout;
   private stopping: Promise<void> | undefined;
+  private markDone!: () => void;
+  private readonly done = new Promise<void>((resolve) => (this.markDone = resolve));
   /** Why this worker stopped taking jobs, when it refused one. */
   refusal: string | undefined;
 
@@ -104,9 +106,9 @@ export class QueueWorker {
     return self;
   }
 
-  /** Resolves when the worker has stopped (closed, or after refusing a job). */
+  /** Resolves once the worker has stopped and freed everything (closed, or after refusing a job). */
   get stopped(): Promise<void> {
-    return this.stopping ?? new Promise<void>((resolve) => this.worker.once('closed', () => resolve()));
+    return this.done;
   }
 
   /** Episodes finished since start. */
@@ -122,6 +124,7 @@ export class QueueWorker {
       await Promise.all([...this.pools.values()].map(async (p) => (await p.pool.catch(() => undefined))?.close()));
       await this.redis.multi().del(keys.worker(this.name)).zrem(keys.beats, this.name).exec().catch(() => undefined);
       this.redis.disconnect();
+      this.markDone();
     })();
     return this.stopping;
   }
