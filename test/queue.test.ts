@@ -14,13 +14,14 @@ import { uploadBundle } from '../src/research/queue/bundle-transfer.ts';
 import { makeBundle } from '../src/research/queue/bundle.ts';
 import { parseRedisAddress } from '../src/research/queue/connection.ts';
 import { QueueEvaluator } from '../src/research/queue/queue-evaluator.ts';
+import { readQueue } from '../src/research/queue/workers.ts';
 import { packResult, unpackResult, type JobData } from '../src/research/queue/protocol.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { encodeTrace } from '../src/trace/trace.ts';
 import { launchChromium } from './browser.ts';
 import { tunedPolicy } from './helpers.ts';
 import { startRedis, type TestRedis } from './redis.ts';
-import { arbor, episodesOf, episodesRun, startWorker, stopWorker, studyScenario, until, type ArborProcess } from './queue-helpers.ts';
+import { arbor, episodesOf, startWorker, stopWorker, studyScenario, until, type ArborProcess } from './queue-helpers.ts';
 
 const REACH = 'test/fixtures/tasks/reach/reach.yaml';
 
@@ -52,6 +53,9 @@ describe('a study through Redis and two arbor worker processes', () => {
     expect(viaQueue.every((e) => e.trace !== null)).toBe(true);
     expect(viaQueue).toEqual(inProcess);
 
+    // Heartbeats come every 2 s: wait for the ones after the last episode, then ask the CLI.
+    const total = async () => (await readQueue(parseRedisAddress(redis.url))).workers.reduce((n, w) => n + w.episodes, 0);
+    await until(async () => (await total()) === 44, 15_000, () => 'the heartbeats never counted the 44 episodes');
     const listed = arbor(['workers', redis.url, '--json']);
     expect(await listed.exited, listed.stderr()).toBe(0);
     const snapshot = JSON.parse(listed.stdout()) as { workers: { name: string; episodes: number; slots: number }[]; jobs: Record<string, number> };
