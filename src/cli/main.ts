@@ -8,6 +8,7 @@ import { registerSimCommands } from './sim-commands.ts';
 import { registerSimServe } from './sim-serve.ts';
 import { registerStudyCommands } from './study-commands.ts';
 import { registerView } from './view.ts';
+import { registerWorkerCommands } from './worker-commands.ts';
 
 const program = new Command();
 program
@@ -19,6 +20,7 @@ registerSimCommands(program);
 registerStudyCommands(program);
 registerSimServe(program);
 registerView(program);
+registerWorkerCommands(program);
 
 try {
   await program.parseAsync(process.argv);

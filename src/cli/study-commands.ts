@@ -4,12 +4,15 @@ import { Option } from 'commander';
 import type { Evaluator } from '../research/evaluator.ts';
 import { LiveFeed } from '../research/live.ts';
 import { EvaluatorPool, workerCount } from '../research/pool.ts';
+import { parseRedisAddress } from '../research/queue/connection.ts';
+import { QueueEvaluator } from '../research/queue/queue-evaluator.ts';
+import { metered, ThroughputMeter } from '../research/throughput.ts';
 import {
   createStudy, defaultStudyConfig, describeStop, incumbent, runStudy, studyConfigOf, studySummaryOf,
   type StudyConfig, type StudySummary,
 } from '../research/study.ts';
 import { parseBackend } from '../robot/links.ts';
-import { loadScenario } from '../scenario/load.ts';
+import { loadScenario, type LoadedScenario } from '../scenario/load.ts';
 import { RESEARCHER_NAMES, type ResearcherName } from '../scenario/schema.ts';
 import { DEFAULT_STORE_PATH, Store } from '../store/store.ts';
 import type { StudyRecord } from '../store/schema.ts';
@@ -20,6 +23,8 @@ import { progress } from './progress.ts';
 import { publishLiveFeed, startLiveView } from './view.ts';
 
 const DEFAULT_DB = DEFAULT_STORE_PATH;
+/** How often a run tells the dashboard its per-worker throughput (ms). */
+const THROUGHPUT_EVERY_MS = 2000;
 
 interface RunFlags {
   researcher?: ResearcherName;
@@ -35,6 +40,8 @@ interface RunFlags {
   operator?: boolean;
   dryRun?: boolean;
   workers?: number;
+  evaluator?: string;
+  maxResultMb?: number;
   db: string;
   json?: boolean;
   view?: boolean;
@@ -90,6 +97,7 @@ export function registerStudyCommands(program: Command): void {
         costUsd: flags.maxCostUsd ?? base.budget.costUsd,
       },
     };
+    checkEvaluatorFlags(flags, config.backend);
     const store = Store.open(flags.db);
     const study = createStudy(store, scenario, config);
     const stops = [config.patience !== undefined ? `patience ${config.patience}` : '', config.targetSuccess !== undefined ? `target success ${percent(config.targetSuccess)}` : ''].filter(Boolean);
@@ -196,6 +204,8 @@ export function registerStudyCommands(program: Command): void {
 function withRunOptions(command: Command): Command {
   return command
     .option('--workers <n>', 'worker threads (default: one per core; capped by the cores)', integer(1, 4096))
+    .option('--evaluator <redis>', 'run the episodes on `arbor worker` processes through the Redis queue at redis://HOST:PORT instead of in this process')
+    .option('--max-result-mb <n>', 'with --evaluator: the largest compressed episode result (trace included) a worker may send', number(1, 512))
     .option('--db <path>', 'study database', DEFAULT_DB)
     .option('--json', 'print {study, baseline, best, validation} as JSON on stdout')
     .option('--view', 'serve the live viewer for this study (127.0.0.1)')
@@ -215,10 +225,10 @@ function requireStudy(store: Store, id: string, db: string): StudyRecord {
  * Runs the study with a progress bar; Ctrl-C stops after the episodes in flight. Whatever goes
  * wrong, the study is never left marked `running`: a failure marks it `failed` with the reason.
  */
-async function runAndReport(store: Store, study: StudyRecord, flags: Pick<RunFlags, 'workers' | 'db' | 'json' | 'view' | 'port'>): Promise<void> {
+async function runAndReport(store: Store, study: StudyRecord, flags: EvaluatorFlags): Promise<void> {
   let summary: StudySummary;
   try {
-    summary = await runWithPool(store, study, flags);
+    summary = await runWithEvaluator(store, study, flags);
   } catch (error) {
     if (store.study(study.id)?.status === 'running') {
       store.updateStudy(study.id, { status: 'failed' });
@@ -233,13 +243,40 @@ async function runAndReport(store: Store, study: StudyRecord, flags: Pick<RunFla
   printResults(store, store.study(study.id)!, flags.json, summary);
 }
 
-async function runWithPool(store: Store, study: StudyRecord, flags: Pick<RunFlags, 'workers' | 'db' | 'json' | 'view' | 'port'>): Promise<StudySummary> {
+/** The flags that choose and size where a run's episodes go, and how it is shown. */
+type EvaluatorFlags = Pick<RunFlags, 'workers' | 'evaluator' | 'maxResultMb' | 'db' | 'json' | 'view' | 'port'>;
+
+/**
+ * Where the episodes run: the in-process pool of worker threads, or (`--evaluator redis://...`)
+ * the queue of remote workers. It is a flag of each run, not part of the stored study: it is how
+ * a run executes, not what the study is, and a study may be resumed on another evaluator (the
+ * build check keeps the episodes identical wherever they run).
+ */
+/** Refuses flags that do not go together, before a study is created for nothing. */
+function checkEvaluatorFlags(flags: EvaluatorFlags, backend: string): void {
+  if (flags.evaluator === undefined) {
+    if (flags.maxResultMb !== undefined) throw new Error('--max-result-mb sizes the results of remote workers; it needs --evaluator redis://HOST:PORT.');
+    return;
+  }
+  if (flags.workers !== undefined) throw new Error('--workers sizes the in-process pool; with --evaluator the episodes run on `arbor worker` processes, sized by their --concurrency.');
+  if (backend !== 'sim') throw new Error(`This study runs its episodes on '${backend}', where the robot is; --evaluator sends episodes to remote simulation workers. Leave out --evaluator.`);
+  parseRedisAddress(flags.evaluator);
+}
+
+async function runWithEvaluator(store: Store, study: StudyRecord, flags: EvaluatorFlags): Promise<StudySummary> {
   const scenario = await loadScenario(study.scenarioPath);
   const config = studyConfigOf(study);
   // Every run publishes its live feed: in-process with --view, else on a loopback relay that an
   // `arbor view` beside it discovers next to the database. Frames cost little when nobody watches.
   const feed = new LiveFeed();
-  const evaluator = await openEvaluator(store, study, scenario, config, flags, feed);
+  // Per-worker throughput for the dashboard's workers panel, every couple of seconds.
+  const meter = new ThroughputMeter();
+  const evaluator = metered(await openEvaluator(store, study, scenario, config, flags, feed), meter);
+  const tellThroughput = () => {
+    const workers = meter.snapshot();
+    if (workers.length) feed.emit('workers', { study: study.id, workers });
+  };
+  const reportThroughput = setInterval(tellThroughput, THROUGHPUT_EVERY_MS);
   const watcher = flags.view
     ? await startLiveView(feed, { dbPath: flags.db, port: flags.port ?? 8080 })
     : await publishLiveFeed(feed, flags.db);
@@ -269,6 +306,8 @@ async function runWithPool(store: Store, study: StudyRecord, flags: Pick<RunFlag
       },
     });
   } finally {
+    clearInterval(reportThroughput);
+    tellThroughput();
     bar.stop();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
@@ -282,13 +321,25 @@ async function runWithPool(store: Store, study: StudyRecord, flags: Pick<RunFlag
 }
 
 /**
- * The evaluator of a study: worker threads for the sim; for a robot on the network, or under an
- * operator, one link in this process (one robot runs one episode at a time, and the operator's
- * terminal is here).
+ * The evaluator of a run: the queue of remote workers (`--evaluator redis://...`); worker threads
+ * for the sim; for a robot on the network, or under an operator, one link in this process (one
+ * robot runs one episode at a time, and the operator's terminal is here).
  */
-async function openEvaluator(
-  store: Store, study: StudyRecord, scenario: Awaited<ReturnType<typeof loadScenario>>, config: StudyConfig, flags: Pick<RunFlags, 'workers'>, feed: LiveFeed,
-): Promise<Evaluator> {
+async function openEvaluator(store: Store, study: StudyRecord, scenario: LoadedScenario, config: StudyConfig, flags: EvaluatorFlags, feed: LiveFeed): Promise<Evaluator> {
+  checkEvaluatorFlags(flags, config.backend);
+  if (flags.evaluator !== undefined) {
+    const address = parseRedisAddress(flags.evaluator);
+    const evaluator = await QueueEvaluator.create(address, scenario, {
+      study: study.id,
+      maxResultBytes: flags.maxResultMb !== undefined ? Math.round(flags.maxResultMb * 2 ** 20) : undefined,
+      onNotice: (message) => {
+        process.stderr.write(`arbor: ${message}\n`);
+        store.addEvent(study.id, { kind: 'evaluator', message });
+      },
+    });
+    process.stderr.write(`arbor: episodes go to the queue at ${address.shown} (scenario bundle ${evaluator.bundleHash.slice(0, 12)}); start workers with: arbor worker ${address.shown}\n`);
+    return evaluator;
+  }
   if (config.backend === 'sim' && !config.operator) {
     const sizing = workerCount({ workers: flags.workers, backend: config.backend });
     if (sizing.capped) process.stderr.write(`arbor: ${sizing.capped}\n`);

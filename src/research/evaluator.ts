@@ -23,6 +23,8 @@ interface ResultBase {
   job: EpisodeJob;
   /** Index of the worker that ran it; -1 when no worker did (cancelled). */
   worker: number;
+  /** Who ran it, for people: a remote worker's name (`host-pid`); absent for the in-process pool's threads. */
+  workerName?: string;
   /** The episode seed (a copy of `job.seed`). */
   seed: number;
   /** Wall-clock seconds the episode took (0 when it never ran). */
@@ -57,4 +59,54 @@ export interface Evaluator {
   drain(): void;
   /** Drains, waits for the jobs in flight, and frees everything. */
   close(): Promise<void>;
+}
+
+/** The results of one `evaluate` call as they arrive. */
+export interface ResultGathering {
+  /** Takes the result of job `index`: calls `onResult`, and settles the call once all are in. */
+  deliver(index: number, result: EpisodeResult): void;
+  /** Settles the call now with `error` (later results are ignored). */
+  fail(error: Error): void;
+  /** True once the call has resolved or rejected. */
+  readonly settled: boolean;
+}
+
+/**
+ * What every evaluator does with one call's results: keep them in job order, hand each to
+ * `onResult` as it finishes, and resolve once all are in, or reject with the first error
+ * `onResult` threw (after all are in, so no result is lost to a broken callback).
+ */
+export function gatherResults(
+  count: number,
+  onResult: ((result: EpisodeResult) => void) | undefined,
+  resolve: (results: EpisodeResult[]) => void,
+  reject: (error: unknown) => void,
+): ResultGathering {
+  const results = new Array<EpisodeResult>(count);
+  let remaining = count;
+  let settled = false;
+  let callbackError: { error: unknown } | undefined;
+  return {
+    deliver(index, result) {
+      if (settled) return;
+      results[index] = result;
+      try {
+        onResult?.(result);
+      } catch (error) {
+        callbackError ??= { error };
+      }
+      if (--remaining > 0) return;
+      settled = true;
+      if (callbackError) reject(callbackError.error);
+      else resolve(results);
+    },
+    fail(error) {
+      if (settled) return;
+      settled = true;
+      reject(error);
+    },
+    get settled() {
+      return settled;
+    },
+  };
 }

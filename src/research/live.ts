@@ -21,6 +21,16 @@ export interface LiveFrame {
   qpos: Float64Array;
 }
 
+/** How fast one worker (a pool thread or an `arbor worker` process) runs a study's episodes. */
+export interface WorkerThroughput {
+  /** Its name: `thread N` in the pool, the worker's name (`host-pid`) in a queue. */
+  worker: string;
+  /** Episodes it finished for this study so far. */
+  episodes: number;
+  /** Episodes per second over the last 30 s. */
+  rate: number;
+}
+
 /** Study-level events the dashboard refreshes on. */
 export interface LiveEvents {
   frame: [LiveFrame];
@@ -28,6 +38,8 @@ export interface LiveEvents {
   candidate: [{ study: string; candidate: number }];
   /** An episode was stored. */
   episode: [{ study: string; candidate: number; seed: number }];
+  /** Per-worker throughput, every couple of seconds while episodes run. */
+  workers: [{ study: string; workers: WorkerThroughput[] }];
 }
 
 export class LiveFeed extends EventEmitter<LiveEvents> {}

@@ -8,7 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { decodeTrace, type Trace } from '../trace/trace.ts';
-import type { EpisodeJob, EpisodeResult, Evaluator } from './evaluator.ts';
+import { gatherResults, type EpisodeJob, type EpisodeResult, type Evaluator } from './evaluator.ts';
 import type { LiveFrame } from './live.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './worker.ts';
 
@@ -133,27 +133,8 @@ export class EvaluatorPool implements Evaluator {
     if (this.closing) return Promise.reject(new Error('The evaluator pool is closed; create a new one to evaluate more.'));
     if (jobs.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      const results = new Array<EpisodeResult>(jobs.length);
-      let remaining = jobs.length;
-      let callbackError: { error: unknown } | undefined;
-      jobs.forEach((job, i) => {
-        this.queue.push({
-          id: this.nextId++,
-          job,
-          deliver: (result) => {
-            results[i] = result;
-            try {
-              onResult?.(result);
-            } catch (error) {
-              callbackError ??= { error };
-            }
-            if (--remaining === 0) {
-              if (callbackError) reject(callbackError.error);
-              else resolve(results);
-            }
-          },
-        });
-      });
+      const gathering = gatherResults(jobs.length, onResult, resolve, reject);
+      jobs.forEach((job, i) => this.queue.push({ id: this.nextId++, job, deliver: (result) => gathering.deliver(i, result) }));
       this.pump();
     });
   }

@@ -2,6 +2,7 @@
  * The one place that loads the mujoco-js WebAssembly module. Everything else in src/sim asks
  * `loadMujoco()` for the shared instance (one per thread: each worker has its own).
  */
+import { createRequire } from 'node:module';
 import loadModule, { type MainModule } from 'mujoco-js';
 
 export type Mujoco = MainModule;
@@ -41,4 +42,19 @@ export function cppExceptionMessage(mj: Mujoco, error: unknown): string | undefi
   } finally {
     probe.delete();
   }
+}
+
+/** The MuJoCo build episodes run on: the mujoco-js package and the engine inside it. */
+export interface MujocoBuild {
+  /** Version of the mujoco-js npm package. */
+  mujocoJs: string;
+  /** MuJoCo's own version string (`mj_versionString()`), e.g. `3.3.8`. */
+  mujoco: string;
+}
+
+/** The MuJoCo build of this process: remote workers must run the same one for episodes to match. */
+export async function mujocoBuild(): Promise<MujocoBuild> {
+  const mj = await loadMujoco();
+  const pkg = createRequire(import.meta.url)('mujoco-js/package.json') as { version?: unknown };
+  return { mujocoJs: String(pkg.version), mujoco: mj.mj_versionString() };
 }

@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
-import type { LiveFeed, LiveFrame } from '../research/live.ts';
+import type { LiveFeed, LiveFrame, WorkerThroughput } from '../research/live.ts';
 import type { ViewerData } from './data.ts';
 import type { LiveStreamInfo, ServerMessage } from './messages.ts';
 import type { Poser } from './poser.ts';
@@ -63,6 +63,8 @@ export interface LiveClient {
 interface HubEvents {
   /** A study changed (candidate or episode event from a live feed). */
   study: [string];
+  /** A study's per-worker throughput, as its run reports it. */
+  workers: [{ study: string; workers: WorkerThroughput[] }];
 }
 
 export class LiveHub extends EventEmitter<HubEvents> {
@@ -91,13 +93,16 @@ export class LiveHub extends EventEmitter<HubEvents> {
   attach(feed: LiveFeed): () => void {
     const onFrame = (f: LiveFrame) => this.onFrame(f);
     const onStudy = (e: { study: string }) => this.emit('study', e.study);
+    const onWorkers = (e: { study: string; workers: WorkerThroughput[] }) => this.emit('workers', e);
     feed.on('frame', onFrame);
     feed.on('candidate', onStudy);
     feed.on('episode', onStudy);
+    feed.on('workers', onWorkers);
     const off = () => {
       feed.off('frame', onFrame);
       feed.off('candidate', onStudy);
       feed.off('episode', onStudy);
+      feed.off('workers', onWorkers);
     };
     this.detach.push(off);
     return off;

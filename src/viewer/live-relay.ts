@@ -13,7 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
-import { LiveFeed, type LiveFrame } from '../research/live.ts';
+import { LiveFeed, type LiveFrame, type WorkerThroughput } from '../research/live.ts';
 
 const RELAY_KIND = 2;
 const RELAY_VERSION = 1;
@@ -36,6 +36,11 @@ type Announcement = z.infer<typeof Announcement>;
 const RelayEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('candidate'), study: z.string(), candidate: z.number() }),
   z.object({ type: z.literal('episode'), study: z.string(), candidate: z.number(), seed: z.number() }),
+  z.object({
+    type: z.literal('workers'),
+    study: z.string(),
+    workers: z.array(z.object({ worker: z.string().max(200), episodes: z.number().int().min(0), rate: z.number().min(0) })).max(1000),
+  }),
 ]);
 
 /** A running relay. */
@@ -114,12 +119,14 @@ export async function publishLiveFeed(feed: LiveFeed, dbPath: string, options: {
   const onFrame = (f: LiveFrame) => void latest.set(f.worker, f);
   const onCandidate = (e: { study: string; candidate: number }) => broadcast(JSON.stringify({ type: 'candidate', ...e }));
   const onEpisode = (e: { study: string; candidate: number; seed: number }) => broadcast(JSON.stringify({ type: 'episode', ...e }));
+  const onWorkers = (e: { study: string; workers: WorkerThroughput[] }) => broadcast(JSON.stringify({ type: 'workers', ...e }));
   const broadcast = (data: Uint8Array | string) => {
     for (const ws of wss.clients) if (ws.readyState === ws.OPEN && ws.bufferedAmount < MAX_BUFFERED) ws.send(data);
   };
   feed.on('frame', onFrame);
   feed.on('candidate', onCandidate);
   feed.on('episode', onEpisode);
+  feed.on('workers', onWorkers);
   const timer = setInterval(() => {
     if (latest.size === 0 || wss.clients.size === 0) return;
     for (const f of latest.values()) broadcast(encodeRelayFrame(f));
@@ -136,6 +143,7 @@ export async function publishLiveFeed(feed: LiveFeed, dbPath: string, options: {
       feed.off('frame', onFrame);
       feed.off('candidate', onCandidate);
       feed.off('episode', onEpisode);
+      feed.off('workers', onWorkers);
       process.off('exit', removeFile);
       removeFile();
       for (const ws of wss.clients) ws.terminate();
@@ -181,7 +189,8 @@ export function watchLiveRelays(dir: string, options: { intervalMs?: number; db?
           else {
             const e = RelayEvent.parse(JSON.parse(toBytes(data).toString()));
             if (e.type === 'candidate') feed.emit('candidate', { study: e.study, candidate: e.candidate });
-            else feed.emit('episode', { study: e.study, candidate: e.candidate, seed: e.seed });
+            else if (e.type === 'episode') feed.emit('episode', { study: e.study, candidate: e.candidate, seed: e.seed });
+            else feed.emit('workers', { study: e.study, workers: e.workers });
           }
         } catch {
           // A malformed message from a relay is skipped; the next frame replaces it anyway.

@@ -4,6 +4,9 @@
  * study or a robot. Every message from the page is size-capped and validated here with zod.
  */
 import { z } from 'zod';
+import type { WorkerThroughput } from '../research/live.ts';
+
+export type { WorkerThroughput };
 
 /** Largest message the page may send (bytes); larger ones get an error reply. */
 export const MAX_CLIENT_MESSAGE = 4096;
@@ -59,6 +62,7 @@ export type ServerMessage =
   | { type: 'hello'; version: 1; live: boolean }
   | { type: 'live.status'; streams: LiveStreamInfo[] }
   | { type: 'study.changed'; study: string }
+  | { type: 'study.workers'; study: string; workers: WorkerThroughput[] }
   | { type: 'error'; problem: Problem }
   | { type: 'pong'; id?: number };
 

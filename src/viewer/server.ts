@@ -166,6 +166,7 @@ export async function startViewer(options: ViewerOptions = {}): Promise<ViewerSe
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD });
   const studyWatch = new StudyWatch(data, (study) => hub.isLiveStudy(study), POLL_MS);
   hub.on('study', (study) => studyWatch.changed(study));
+  hub.on('workers', (e) => studyWatch.workers(e.study, e.workers));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://viewer');
     const refused = refuse(req, url) ?? (url.pathname !== '/ws' ? { status: 404, message: 'Not found' } : undefined) ?? (wss.clients.size >= MAX_SOCKETS ? { status: 503, message: 'Too many viewers' } : undefined);

@@ -6,11 +6,14 @@
  * (debounced) and from polling the store for writers in other processes.
  */
 import type { WebSocket } from 'ws';
+import type { WorkerThroughput } from '../research/live.ts';
 import type { ViewerData } from './data.ts';
 import type { Problem, ServerMessage } from './messages.ts';
 
 /** Debounce of change notices (ms): a burst of episode events becomes one notice. */
 const NOTICE_DELAY = 150;
+/** Studies whose last per-worker throughput is kept. */
+const THROUGHPUT_KEPT = 16;
 
 export class StudyWatch {
   /** The study each page watches. */
@@ -18,6 +21,8 @@ export class StudyWatch {
   /** The last fingerprint of each watched study. */
   private readonly fingerprints = new Map<string, string>();
   private readonly pendingNotices = new Map<string, NodeJS.Timeout>();
+  /** The last per-worker throughput of the latest live studies, for pages that start watching later. */
+  private readonly throughput = new Map<string, WorkerThroughput[]>();
   private poll: NodeJS.Timeout | undefined;
 
   constructor(
@@ -42,6 +47,8 @@ export class StudyWatch {
     this.watchers.set(ws, study);
     if (!this.fingerprints.has(study)) this.fingerprints.set(study, this.fingerprint(study));
     this.updatePolling();
+    const workers = this.throughput.get(study);
+    if (workers) send(ws, { type: 'study.workers', study, workers });
     return undefined;
   }
 
@@ -67,10 +74,18 @@ export class StudyWatch {
         this.pendingNotices.delete(study);
         if (!this.fingerprints.has(study)) return;
         this.fingerprints.set(study, this.fingerprint(study));
-        const notice = JSON.stringify({ type: 'study.changed', study } satisfies ServerMessage);
-        for (const [ws, s] of this.watchers) if (s === study && ws.readyState === ws.OPEN) ws.send(notice);
+        for (const [ws, s] of this.watchers) if (s === study) send(ws, { type: 'study.changed', study });
       }, NOTICE_DELAY),
     );
+  }
+
+  /** A running study's per-worker throughput: tell its watchers now, and keep it for later ones. */
+  workers(study: string, workers: WorkerThroughput[]): void {
+    // Kept for the few latest studies only: live feeds name them, pages cannot.
+    this.throughput.delete(study);
+    this.throughput.set(study, workers);
+    if (this.throughput.size > THROUGHPUT_KEPT) this.throughput.delete(this.throughput.keys().next().value!);
+    for (const [ws, s] of this.watchers) if (s === study) send(ws, { type: 'study.workers', study, workers });
   }
 
   /** Stops polling and pending notices. */
@@ -81,6 +96,7 @@ export class StudyWatch {
     this.pendingNotices.clear();
     this.watchers.clear();
     this.fingerprints.clear();
+    this.throughput.clear();
   }
 
   private exists(study: string): boolean {
@@ -110,4 +126,8 @@ export class StudyWatch {
       this.poll = undefined;
     }
   }
+}
+
+function send(ws: WebSocket, message: ServerMessage): void {
+  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
 }

@@ -2,7 +2,7 @@
  * The page's only link to the server: JSON and binary GETs, and one WebSocket. Both carry the
  * token from the page's own URL (`?token=`). Nothing here can change anything on the server.
  */
-import type { LiveStreamInfo, Problem, ServerMessage } from '../messages.ts';
+import type { LiveStreamInfo, Problem, ServerMessage, WorkerThroughput } from '../messages.ts';
 import { decodeContacts, decodeEpisode, decodeLiveFrame, type EpisodeContacts, type EpisodeFrames, type LiveFrameMessage } from '../protocol.ts';
 import type { SceneSpec } from '../scene-spec.ts';
 
@@ -71,6 +71,8 @@ export interface SocketHandlers {
   status(streams: LiveStreamInfo[]): void;
   /** A watched study changed. */
   studyChanged(study: string): void;
+  /** A watched study's per-worker throughput. */
+  workers(study: string, workers: WorkerThroughput[]): void;
   /** A problem to show. */
   problem(p: Problem): void;
   /** Connection state. */
@@ -145,6 +147,7 @@ export class Socket {
       const msg = JSON.parse(String(ev.data)) as ServerMessage;
       if (msg.type === 'live.status') this.on.status(msg.streams);
       else if (msg.type === 'study.changed') this.on.studyChanged(msg.study);
+      else if (msg.type === 'study.workers') this.on.workers(msg.study, msg.workers);
       else if (msg.type === 'error') this.on.problem(msg.problem);
     };
     ws.onclose = () => {

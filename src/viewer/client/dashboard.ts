@@ -5,6 +5,7 @@
  */
 import uPlot from 'uplot';
 import type { EpisodeSummary, StudyView } from '../data.ts';
+import type { WorkerThroughput } from '../messages.ts';
 
 /** What the dashboard asks the app to do. */
 export interface DashboardActions {
@@ -22,7 +23,7 @@ export class Dashboard {
   private pickA: number | undefined;
 
   constructor(
-    private readonly el: { info: HTMLElement; chart: HTMLElement; compare: HTMLElement; table: HTMLTableElement; episodes: HTMLElement },
+    private readonly el: { info: HTMLElement; workers: HTMLElement; chart: HTMLElement; compare: HTMLElement; table: HTMLTableElement; episodes: HTMLElement },
     private readonly actions: DashboardActions,
   ) {}
 
@@ -38,6 +39,7 @@ export class Dashboard {
     if (!sameStudy) {
       this.selected = view.study.bestCandidate ?? undefined;
       this.pickA = undefined;
+      this.el.workers.replaceChildren();
     }
     this.renderInfo();
     this.renderChart();
@@ -46,12 +48,22 @@ export class Dashboard {
     this.renderCompare();
   }
 
+  /** Shows how fast each worker runs the study's episodes (sent while it runs). */
+  showWorkers(workers: WorkerThroughput[]): void {
+    const total = workers.reduce((sum, w) => sum + w.rate, 0);
+    const rows = workers.map((w) => h('tr', {}, h('td', {}, w.worker), h('td', {}, String(w.episodes)), h('td', {}, w.rate.toFixed(2))));
+    this.el.workers.replaceChildren(
+      h('table', {}, h('tr', {}, h('th', {}, `workers (${total.toFixed(2)} episodes/s)`), h('th', {}, 'episodes'), h('th', {}, 'episodes/s')), ...rows),
+    );
+  }
+
   /** Empties the dashboard with a message. */
   empty(message: string): void {
     this.view = undefined;
     this.chart?.destroy();
     this.chart = undefined;
     this.el.info.textContent = message;
+    this.el.workers.replaceChildren();
     this.el.chart.replaceChildren();
     this.el.table.replaceChildren();
     this.el.episodes.replaceChildren();

@@ -1,0 +1,56 @@
+/** `arbor worker` and `arbor workers`: run a study's episodes on this machine, and see who does. */
+import type { Command } from 'commander';
+import { describeBuild } from '../research/queue/build.ts';
+import { parseRedisAddress } from '../research/queue/connection.ts';
+import { QueueWorker } from '../research/queue/queue-worker.ts';
+import { readQueue } from '../research/queue/workers.ts';
+import { fixed, table } from './format.ts';
+import { integer } from './options.ts';
+
+/** Exit code of a worker that refused a job of another build. */
+const REFUSED = 3;
+
+export function registerWorkerCommands(program: Command): void {
+  program
+    .command('worker')
+    .description("run studies' episodes from a Redis queue (arbor run --evaluator redis://...): one MuJoCo world per slot")
+    .argument('<redis>', 'the queue, redis://HOST:PORT[/DB]')
+    .option('--concurrency <n>', 'episodes at a time (default: one per core; capped by the cores)', integer(1, 4096))
+    .option('--name <name>', 'name in `arbor workers` and the dashboard (default HOST-PID)')
+    .option('--cache <dir>', 'where fetched scenario bundles are kept (default ~/.cache/arbor/bundles)')
+    .option('--lock-seconds <s>', 'seconds before a silent worker\'s episode is handed to another worker', integer(2, 3600), 30)
+    .action(async (url: string, flags: { concurrency?: number; name?: string; cache?: string; lockSeconds: number }) => {
+      const log = (line: string) => process.stderr.write(`arbor worker: ${line}\n`);
+      const worker = await QueueWorker.start(parseRedisAddress(url), { concurrency: flags.concurrency, name: flags.name, cache: flags.cache, lockSeconds: flags.lockSeconds, log });
+      let signals = 0;
+      const onSignal = () => {
+        if (++signals > 1) process.exit(130);
+        log('stopping: finishing the episodes in hand (again to quit at once)...');
+        void worker.close();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      await worker.stopped;
+      log(`stopped after ${worker.finishedEpisodes} episodes.`);
+      if (worker.refusal) process.exitCode = REFUSED;
+    });
+
+  program
+    .command('workers')
+    .description('list the workers of a Redis queue with their episodes/s, and the jobs waiting')
+    .argument('<redis>', 'the queue, redis://HOST:PORT[/DB]')
+    .option('--json', 'print {workers, jobs} as JSON')
+    .action(async (url: string, flags: { json?: boolean }) => {
+      const snapshot = await readQueue(parseRedisAddress(url));
+      if (flags.json) {
+        console.log(JSON.stringify(snapshot));
+        return;
+      }
+      const now = Date.now();
+      const rows = snapshot.workers.map((w) => [w.name, w.host, `${w.busy}/${w.slots}`, w.episodes, fixed(w.rate, 2), `${Math.round((now - Date.parse(w.started)) / 1000)} s`, describeBuild(w.build)]);
+      console.log(rows.length ? table(['worker', 'host', 'busy', 'episodes', 'episodes/s', 'up', 'build'], rows) : 'no workers (start one with: arbor worker redis://...)');
+      const { waiting, active, delayed, failed } = snapshot.jobs;
+      const total = snapshot.workers.reduce((sum, w) => sum + w.rate, 0);
+      console.log(`\njobs: ${waiting} waiting, ${active} running, ${delayed} delayed, ${failed} failed; all workers: ${fixed(total, 2)} episodes/s`);
+    });
+}
