@@ -55,7 +55,7 @@ export function registerSimCommands(program: Command): void {
     .description('run one episode and print its metrics')
     .argument('<scenario>', 'scenario YAML file')
     .requiredOption('--seed <n>', 'episode seed', seed)
-    .option('--policy <file>', 'policy JSON file (default: the scenario defaults)')
+    .option('--policy <file>', 'policy file: JSON, or a .ts/.js code policy module (default: the scenario defaults)')
     .option('--json', 'print {success, score, outcome, terms, metrics} as JSON on stdout')
     .action(async (file: string, opts: { seed: number; policy?: string; json?: boolean }) => {
       const scenario = await loadScenario(file);
@@ -80,7 +80,7 @@ export function registerSimCommands(program: Command): void {
     .description('run a policy on a range of seeds and print its success rate and score')
     .argument('<scenario>', 'scenario YAML file')
     .requiredOption('--seeds <A..B>', 'seeds A to B inclusive, e.g. 0..63', parseSeedRange)
-    .option('--policy <file>', 'policy JSON file (default: the scenario defaults)')
+    .option('--policy <file>', 'policy file: JSON, or a .ts/.js code policy module (default: the scenario defaults)')
     .option('--workers <n>', 'worker threads (default: one per core)', integer(1, 4096))
     .option('--json', 'print {success_rate, score_mean, score_std, episodes} as JSON on stdout')
     .action(async (file: string, opts: { seeds: number[]; policy?: string; workers?: number; json?: boolean }) => {

@@ -20,6 +20,8 @@ import type { Store } from '../store/store.ts';
 import type { EpisodeJob, EpisodeResult, Evaluator } from './evaluator.ts';
 import { describeChange, spaceOf, type CandidateView, type EpisodeEvidence, type Outcome, type Proposal, type Researcher, type StudyHistory } from './researcher.ts';
 import { createResearcher } from './researchers.ts';
+import { getTask } from '../tasks/registry.ts';
+import type { Trace } from '../trace/trace.ts';
 import { meanStd } from './stats.ts';
 
 /** How a study runs; stored with it so `resume` runs it the same way. */
@@ -165,6 +167,10 @@ const LoopState = z.object({
   lastGenerationSeconds: z.number().min(0).default(0),
   /** Probe episodes run for the researcher (they count in the episode budget). */
   probeEpisodes: z.number().int().min(0).default(0),
+  /** Probe episodes run while asking for the current generation (at most `config.probes`). */
+  generationProbes: z.number().int().min(0).default(0),
+  /** Dollars the researcher spent asking for the current generation and already booked to the study (checkpoints). */
+  askCost: z.number().min(0).default(0),
   /** Why the search ended (phase `validate`). */
   stopReason: z.string().nullable().default(null),
 });
@@ -287,6 +293,8 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     Object.assign(loop, patch, { elapsed: elapsed() });
     store.updateStudy(studyId, { researcherState: loop });
   };
+  /** The researcher's spending already booked to the study during the ask in progress. */
+  let booked = 0;
 
   // Generation 0: the scenario defaults are the baseline and the first best.
   if (loop.generation === 0) {
@@ -311,11 +319,15 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
       }
       refresh();
       progress('ask');
-      const spentBefore = researcher.spent?.() ?? 0;
+      booked = researcher.spent?.() ?? 0;
       const proposals = await researcher.ask(history());
-      const cost = Math.max(0, (researcher.spent?.() ?? 0) - spentBefore);
+      const cost = Math.max(0, (researcher.spent?.() ?? 0) - booked);
       if (proposals.length === 0) {
-        save({ phase: 'validate', stopReason: 'researcher-done', researcher: researcher.state() });
+        const spentOut = config.budget.costUsd !== undefined && (store.study(studyId)?.costUsd ?? 0) + cost >= config.budget.costUsd;
+        store.transaction(() => {
+          if (cost > 0) store.updateStudy(studyId, { addCostUsd: cost });
+          save({ phase: 'validate', stopReason: spentOut ? 'cost' : 'researcher-done', researcher: researcher.state(), askCost: 0, generationProbes: 0 });
+        });
         break;
       }
       storeProposals(proposals, cost);
@@ -395,13 +407,16 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     return undefined;
   }
 
-  /** Validates and stores a generation's proposals with the researcher's state after asking. */
+  /**
+   * Validates and stores a generation's proposals with the researcher's state after asking. `cost`
+   * is what the ask spent since its last checkpoint; the candidates share all the ask spent.
+   */
   function storeProposals(proposals: Proposal[], cost: number): void {
     const best = incumbent(store, studyId)!;
-    const share = cost / proposals.length;
+    const share = (loop.askCost + cost) / proposals.length;
     store.transaction(() => {
       for (const p of proposals) {
-        const checked = checkProposal(p, scenario, config.kinds);
+        const checked: Checked = p.invalid !== undefined ? { ok: false, reason: p.invalid } : checkProposal(p, scenario, config.kinds);
         const description = checked.ok && checked.policy.kind === 'params' ? describeChange(space, checked.policy.params) : firstLine(p.rationale);
         const c = store.addCandidate(studyId, {
           generation: loop.generation, parentId: best.id, kind: checked.ok ? checked.policy.kind : kindOf(p), body: checked.ok ? checked.policy : jsonSafe(p.body),
@@ -411,7 +426,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
         options.onStored?.({ kind: 'candidate', candidate: c.id });
       }
       if (cost > 0) store.updateStudy(studyId, { addCostUsd: cost });
-      save({ phase: 'evaluate', researcher: researcher.state() });
+      save({ phase: 'evaluate', researcher: researcher.state(), askCost: 0, generationProbes: 0 });
     });
   }
 
@@ -461,19 +476,46 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
         dollars: b.costUsd === undefined ? Infinity : b.costUsd - (store.study(studyId)?.costUsd ?? 0),
       }),
       tools: {
-        episodes: (candidate: number, limit = 8) => store.episodes({ candidateId: candidate, split: 'train' }).slice(0, limit).map(evidenceOf),
+        episodes: (candidate: number, limit = 8) =>
+          store.episodes({ candidateId: candidate, split: 'train' }).slice(0, limit).map((e) => ({ ...evidenceOf(e), ...summaryOf(() => store.loadEpisodeTrace(e)) })),
         probe: async (policy: unknown, seeds: number[]) => {
           const { from, count } = config.validation;
           const bad = seeds.find((s) => !Number.isInteger(s) || s < 0 || s > SEED_MAX || (s >= from && s < from + count));
           if (bad !== undefined) throw new Error(`Probe seed ${bad} is not allowed: use whole numbers in 0..${SEED_MAX} outside the validation seeds ${from}..${from + count - 1}.`);
-          if (seeds.length > config.probes) throw new Error(`At most ${config.probes} probe episodes per generation; asked for ${seeds.length}.`);
+          if (loop.generationProbes + seeds.length > config.probes) {
+            throw new Error(`At most ${config.probes} probe episodes per generation; ${loop.generationProbes} are used, and ${seeds.length} more were asked for.`);
+          }
           const resolved = resolvePolicy(policy, scenario, 'probe policy');
           const results = await evaluator.evaluate(seeds.map((seed) => ({ policy: resolved, seed, tag: { candidate: -1, split: 'probe' } })));
-          save({ probeEpisodes: loop.probeEpisodes + results.length });
-          return results.map(probeEvidence);
+          save({ probeEpisodes: loop.probeEpisodes + results.length, generationProbes: loop.generationProbes + results.length });
+          return results.map((r) => (r.ok ? { ...probeEvidence(r), ...summaryOf(() => r.trace) } : probeEvidence(r)));
+        },
+        check: (proposal: Proposal) => {
+          const checked = checkProposal(proposal, scenario, config.kinds);
+          return checked.ok ? null : checked.reason;
+        },
+        checkpoint: () => {
+          const now = researcher.spent?.() ?? 0;
+          const delta = Math.max(0, now - booked);
+          booked = now;
+          store.transaction(() => {
+            if (delta > 0) store.updateStudy(studyId, { addCostUsd: delta });
+            save({ researcher: researcher.state(), askCost: loop.askCost + delta });
+          });
         },
       },
     });
+  }
+
+  /** The task's evidence lines of an episode, when the task summarizes and the trace can be read. */
+  function summaryOf(trace: () => Trace): { summary?: string[] } {
+    const task = getTask(scenario.task.kind);
+    if (!task.summarize) return {};
+    try {
+      return { summary: task.summarize(trace(), scenario.task, scenario) };
+    } catch (err) {
+      return { summary: [`(no summary: ${(err as Error).message})`] };
+    }
   }
 
   function stop(): StudySummary {

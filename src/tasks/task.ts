@@ -100,6 +100,11 @@ export interface Task<Spec extends TaskSpec = TaskSpec> {
   readonly description: string;
   /** zod schema of the scenario's `task:` section (with `kind`), defaults filled in. */
   readonly schema: z.ZodType<Spec, unknown>;
+  /**
+   * Keys of the `task:` section that model what a policy cannot know (a calibration error): LLM
+   * researchers are not shown them, so they learn them from the evidence as a person would.
+   */
+  readonly hidden?: readonly string[];
   /** The bodies whose poses the task's policies observe and its scorer reads (`/object_pose/<name>`). */
   objects(spec: Spec): string[];
   /**

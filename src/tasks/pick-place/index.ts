@@ -14,6 +14,7 @@ const pickPlace: Task<PickPlaceSpec> = {
   kind: 'pick_place',
   description: 'Pick a randomized cube off the table with a parallel gripper and leave it released and resting inside the target zone.',
   schema: PickPlaceSpec,
+  hidden: ['perception'],
   objects: (spec) => [spec.object],
   requiredNames: (spec) => [
     { kind: 'body', name: spec.object, field: 'task.object' },
