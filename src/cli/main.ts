@@ -3,6 +3,7 @@
  * to stderr, so scripts and agents can pipe the output.
  */
 import { Command } from 'commander';
+import { registerMcp } from './mcp.ts';
 import { describeError } from './options.ts';
 import { registerSimCommands } from './sim-commands.ts';
 import { registerStudyCommands } from './study-commands.ts';
@@ -17,6 +18,7 @@ program
 registerSimCommands(program);
 registerStudyCommands(program);
 registerView(program);
+registerMcp(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,8 +1,8 @@
 /** `arbor check`, `arbor schema`, `arbor episode`, `arbor eval`: the scenario and one-policy commands. */
 import type { Command } from 'commander';
 import { EpisodeRunner } from '../research/episode.ts';
-import { EvaluatorPool, workerCount } from '../research/pool.ts';
-import { meanStd } from '../research/stats.ts';
+import { evaluatePolicy } from '../research/evaluate.ts';
+import { workerCount } from '../research/pool.ts';
 import { loadScenario, scenarioJsonSchema } from '../scenario/load.ts';
 import { World } from '../sim/world.ts';
 import { getTask } from '../tasks/registry.ts';
@@ -89,41 +89,30 @@ export function registerSimCommands(program: Command): void {
       const seeds = opts.seeds;
       const sizing = workerCount({ workers: opts.workers, jobs: seeds.length });
       if (sizing.capped) process.stderr.write(`arbor: ${sizing.capped}\n`);
-      const pool = await EvaluatorPool.create(scenario.file, { workers: sizing.count });
       const bar = progress('eval', seeds.length, 'success {success}');
       let done = 0;
       let successes = 0;
       try {
-        const results = await pool.evaluate(
-          seeds.map((s) => ({ policy, seed: s })),
-          (r) => {
-            done++;
-            if (r.ok && r.success) successes++;
-            bar.update(done, { success: percent(successes / done) });
-          },
-        );
+        const result = await evaluatePolicy(scenario, policy, seeds, sizing.count, (r) => {
+          done++;
+          if (r.ok && r.success) successes++;
+          bar.update(done, { success: percent(successes / done) });
+        });
         bar.stop();
-        const episodes = results.map((r) =>
-          r.ok
-            ? { seed: r.seed, success: r.success, score: r.score, outcome: r.outcome }
-            : { seed: r.seed, success: false, score: 0, outcome: 'crash', reason: r.reason },
-        );
-        const { mean, std } = meanStd(episodes.map((e) => e.score));
-        const successRate = episodes.filter((e) => e.success).length / episodes.length;
         if (opts.json) {
-          console.log(JSON.stringify({ success_rate: successRate, score_mean: mean, score_std: std, episodes }));
+          console.log(JSON.stringify(result));
           return;
         }
+        const { episodes } = result;
         const outcomes = new Map<string, number>();
         for (const e of episodes) outcomes.set(e.outcome, (outcomes.get(e.outcome) ?? 0) + 1);
         console.log(`eval ${scenario.name} seeds ${seeds[0]}..${seeds.at(-1)} (${episodes.length} episodes)`);
-        console.log(`success_rate: ${fixed(successRate)}`);
-        console.log(`score_mean:   ${fixed(mean)}`);
-        console.log(`score_std:    ${fixed(std)}`);
+        console.log(`success_rate: ${fixed(result.success_rate)}`);
+        console.log(`score_mean:   ${fixed(result.score_mean)}`);
+        console.log(`score_std:    ${fixed(result.score_std)}`);
         console.log(`outcomes:     ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}`);
       } finally {
         bar.stop();
-        await pool.close();
       }
     });
 }

@@ -15,13 +15,12 @@ import { z } from 'zod';
 import { defaultPolicy, resolvePolicy, type PolicyFile } from '../policy/policy.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { RESEARCHER_NAMES, SEED_MAX } from '../scenario/schema.ts';
-import { CANDIDATE_KINDS, type CandidateRecord, type EpisodeRecord, type StudyRecord } from '../store/schema.ts';
+import { CANDIDATE_KINDS, type CandidateRecord, type StudyRecord } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import type { EpisodeJob, EpisodeResult, Evaluator } from './evaluator.ts';
-import { describeChange, spaceOf, type CandidateView, type EpisodeEvidence, type Outcome, type Proposal, type Researcher, type StudyHistory } from './researcher.ts';
+import { describeChange, spaceOf, type CandidateView, type Outcome, type Proposal, type Researcher, type StudyHistory } from './researcher.ts';
 import { createResearcher } from './researchers.ts';
-import { getTask } from '../tasks/registry.ts';
-import type { Trace } from '../trace/trace.ts';
+import { resultEvidence, storedEvidence } from './evidence.ts';
 import { meanStd } from './stats.ts';
 
 /** How a study runs; stored with it so `resume` runs it the same way. */
@@ -477,7 +476,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
       }),
       tools: {
         episodes: (candidate: number, limit = 8) =>
-          store.episodes({ candidateId: candidate, split: 'train' }).slice(0, limit).map((e) => ({ ...evidenceOf(e), ...summaryOf(() => store.loadEpisodeTrace(e)) })),
+          store.episodes({ candidateId: candidate, split: 'train' }).slice(0, limit).map((e) => storedEvidence(store, scenario, e)),
         probe: async (policy: unknown, seeds: number[]) => {
           const { from, count } = config.validation;
           const bad = seeds.find((s) => !Number.isInteger(s) || s < 0 || s > SEED_MAX || (s >= from && s < from + count));
@@ -488,7 +487,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
           const resolved = resolvePolicy(policy, scenario, 'probe policy');
           const results = await evaluator.evaluate(seeds.map((seed) => ({ policy: resolved, seed, tag: { candidate: -1, split: 'probe' } })));
           save({ probeEpisodes: loop.probeEpisodes + results.length, generationProbes: loop.generationProbes + results.length });
-          return results.map((r) => (r.ok ? { ...probeEvidence(r), ...summaryOf(() => r.trace) } : probeEvidence(r)));
+          return results.map((r) => resultEvidence(scenario, r));
         },
         check: (proposal: Proposal) => {
           const checked = checkProposal(proposal, scenario, config.kinds);
@@ -505,17 +504,6 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
         },
       },
     });
-  }
-
-  /** The task's evidence lines of an episode, when the task summarizes and the trace can be read. */
-  function summaryOf(trace: () => Trace): { summary?: string[] } {
-    const task = getTask(scenario.task.kind);
-    if (!task.summarize) return {};
-    try {
-      return { summary: task.summarize(trace(), scenario.task, scenario) };
-    } catch (err) {
-      return { summary: [`(no summary: ${(err as Error).message})`] };
-    }
   }
 
   function stop(): StudySummary {
@@ -660,18 +648,6 @@ function meanOf(records: readonly Readonly<Record<string, unknown>>[]): Record<s
     }
   }
   return Object.fromEntries([...sums].map(([k, s]) => [k, s.total / s.n]));
-}
-
-function evidenceOf(e: EpisodeRecord): EpisodeEvidence {
-  return {
-    seed: e.seed, outcome: e.outcome, score: e.score, success: e.success, terms: { ...e.terms }, metrics: { ...e.metrics },
-    ...(e.crashReason ? { crashReason: e.crashReason } : {}),
-  };
-}
-
-function probeEvidence(r: EpisodeResult): EpisodeEvidence {
-  if (!r.ok) return { seed: r.seed, outcome: 'crash', score: null, success: false, terms: {}, metrics: {}, crashReason: r.reason };
-  return { seed: r.seed, outcome: r.outcome, score: r.score, success: r.success, terms: r.terms, metrics: r.metrics };
 }
 
 /** Stores a finished episode; false when it was already stored (a resumed duplicate). */
