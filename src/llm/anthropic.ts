@@ -3,8 +3,8 @@
  * because both the Claude researcher (src/research/claude.ts) and prompt policies (src/policy/,
  * which must not import src/research) call models through it.
  *
- * What it adds to the SDK: settings from the environment (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL)
- * with a refusal that says how to set the key; prompt caching of the stable prefix (tool
+ * What it adds to the SDK (with settings.ts, which reads ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL
+ * and is kept apart so a command can check them without loading the SDK): prompt caching of the stable prefix (tool
  * definitions and system text) and of the conversation so far; token accounting per call turned
  * into dollars (src/llm/prices.ts); replies parsed through zod. Retries with backoff on 408, 409,
  * 429, 5xx (529 included) and connection timeouts are the SDK's own (`maxRetries`, `timeout`).
@@ -12,52 +12,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { z } from 'zod';
 import { TextBlock, ToolUseBlock, type Message, type Reply, type StopReason, type ToolSpec } from './messages.ts';
-import { DEFAULT_MODEL, addUsage, dollars, priceOf, pricedModels, NO_USAGE, type Price, type TokenUsage } from './prices.ts';
-
-/** How to reach a model. */
-export interface LlmSettings {
-  /** Model id, e.g. `claude-sonnet-4-5`. */
-  model: string;
-  /** The API key. */
-  apiKey: string;
-  /** Another endpoint speaking the Messages API (a proxy, a test server); absent: Anthropic's. */
-  baseURL?: string;
-  /** Retries of a failed call (429, 529, 5xx, timeouts), with the SDK's backoff. */
-  maxRetries: number;
-  /** Milliseconds one attempt may take. */
-  timeoutMs: number;
-  /** Most output tokens per reply. */
-  maxTokens: number;
-}
-
-/** Raised before any call when there is no API key. */
-export class MissingApiKeyError extends Error {
-  constructor(who: string) {
-    super(
-      `${who} calls the Anthropic Messages API and needs an API key, but ANTHROPIC_API_KEY is not set. ` +
-        'Set it in the environment (export ANTHROPIC_API_KEY=sk-ant-...; keys are made at console.anthropic.com), ' +
-        'and ANTHROPIC_BASE_URL too if you reach the API through a proxy.',
-    );
-    this.name = 'MissingApiKeyError';
-  }
-}
-
-/**
- * Settings from the environment and the study's choices. Throws `MissingApiKeyError` without a key
- * and an error naming src/llm/prices.ts for a model whose price is unknown, so neither surfaces
- * half-way through a study.
- */
-export function llmSettings(options: { model?: string; who: string; env?: NodeJS.ProcessEnv; maxRetries?: number; timeoutMs?: number; maxTokens?: number }): LlmSettings {
-  const env = options.env ?? process.env;
-  const apiKey = env.ANTHROPIC_API_KEY?.trim();
-  if (!apiKey) throw new MissingApiKeyError(options.who);
-  const model = options.model ?? DEFAULT_MODEL;
-  if (!priceOf(model)) {
-    throw new Error(`Model '${model}' has no price in src/llm/prices.ts, so its cost could not be counted; use one of ${pricedModels().join(', ')} (or a dated id of one), or add its price there.`);
-  }
-  const baseURL = env.ANTHROPIC_BASE_URL?.trim() || undefined;
-  return { model, apiKey, baseURL, maxRetries: options.maxRetries ?? 4, timeoutMs: options.timeoutMs ?? 120_000, maxTokens: options.maxTokens ?? 8192 };
-}
+import { addUsage, dollars, priceOf, NO_USAGE, type Price, type TokenUsage } from './prices.ts';
+import type { LlmSettings } from './settings.ts';
 
 /** One request: the stable prefix (system, tools) and the conversation. */
 export interface LlmRequest {

@@ -11,7 +11,8 @@
  * proposals are stored, a resumed study evaluates them and never asks for that generation again.
  */
 import { z } from 'zod';
-import { LlmClient, llmSettings } from '../llm/anthropic.ts';
+import { LlmClient } from '../llm/anthropic.ts';
+import { llmSettings } from '../llm/settings.ts';
 import { NO_USAGE, addUsage } from '../llm/prices.ts';
 import { Conversation, runToolLoop, type Tool, type ToolOutcome } from '../llm/tool-loop.ts';
 import { CODE_LANGUAGES } from '../policy/code.ts';

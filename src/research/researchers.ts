@@ -5,8 +5,7 @@
  */
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { ResearcherName } from '../scenario/schema.ts';
-import { llmSettings } from '../llm/anthropic.ts';
-import { createClaudeResearcher } from './claude.ts';
+import { llmSettings } from '../llm/settings.ts';
 import { CmaesResearcher } from './cmaes-researcher.ts';
 import { RandomResearcher } from './random.ts';
 import type { Researcher, Space } from './researcher.ts';
@@ -30,7 +29,8 @@ const RANDOM_BATCH = 8;
 const RESEARCHERS: Record<ResearcherName, (context: ResearcherContext) => Researcher | Promise<Researcher>> = {
   cmaes: ({ space, config, state }) => new CmaesResearcher(space, config.seed, state ?? undefined, { sigma0: config.sigma0, popsize: config.batch }),
   random: ({ space, config, state }) => new RandomResearcher(space, config.batch ?? RANDOM_BATCH, config.seed, state ?? undefined),
-  claude: ({ scenario, config, state }) => createClaudeResearcher(scenario, config, state),
+  // Loaded when used: the SDK takes about a second to import, which no other command should pay.
+  claude: async ({ scenario, config, state }) => (await import('./claude.ts')).createClaudeResearcher(scenario, config, state),
 };
 
 /**
