@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { EpisodeRunner } from '../research/episode.ts';
 import { evaluatePolicy } from '../research/evaluate.ts';
+import { resultEvidence } from '../research/evidence.ts';
 import { workerCount } from '../research/pool.ts';
 import { loadScenario, scenarioJsonSchema } from '../scenario/load.ts';
 import { World } from '../sim/world.ts';
@@ -56,20 +57,22 @@ export function registerSimCommands(program: Command): void {
     .argument('<scenario>', 'scenario YAML file')
     .requiredOption('--seed <n>', 'episode seed', seed)
     .option('--policy <file>', 'policy file: JSON, or a .ts/.js code policy module (default: the scenario defaults)')
-    .option('--json', 'print {success, score, outcome, terms, metrics} as JSON on stdout')
+    .option('--json', 'print {success, score, outcome, terms, metrics, summary} as JSON on stdout')
     .action(async (file: string, opts: { seed: number; policy?: string; json?: boolean }) => {
       const scenario = await loadScenario(file);
       const policy = choosePolicy(opts.policy, scenario);
       const runner = await EpisodeRunner.create(scenario);
       try {
         const run = await runner.run(policy, opts.seed);
+        const { summary } = resultEvidence(scenario, { ok: true, ...run });
         if (opts.json) {
-          console.log(JSON.stringify({ success: run.success, score: run.score, outcome: run.outcome, terms: run.terms, metrics: run.metrics }));
+          console.log(JSON.stringify({ success: run.success, score: run.score, outcome: run.outcome, terms: run.terms, metrics: run.metrics, ...(summary ? { summary } : {}) }));
           return;
         }
         console.log(`episode ${scenario.name} seed ${opts.seed}: ${run.outcome}, score ${fixed(run.score)} (${fixed(run.wallTime, 3)} s wall)\n`);
         console.log(table(['metric', 'value'], Object.entries(run.metrics).map(([k, v]) => [k, typeof v === 'number' ? fixed(v) : String(v)])));
         console.log(`\n${table(['score term', 'value'], Object.entries(run.terms).map(([k, v]) => [k, fixed(v)]))}`);
+        if (summary) console.log(`\nwhat happened:\n${summary.map((l) => `  ${l}`).join('\n')}`);
       } finally {
         await runner.close();
       }

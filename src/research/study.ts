@@ -537,6 +537,11 @@ export function describeStop(reason: string | null): string {
   return Object.hasOwn(STOP_REASONS, reason) ? STOP_REASONS[reason as StopReason] : reason;
 }
 
+/** Probe episodes a study's researcher has run so far (they count in its episode budget). */
+export function probeEpisodes(study: StudyRecord): number {
+  return study.researcherState === null ? 0 : LoopState.safeParse(study.researcherState).data?.probeEpisodes ?? 0;
+}
+
 function readLoop(study: StudyRecord): LoopState {
   const parsed = LoopState.safeParse(study.researcherState);
   if (!parsed.success) throw new Error(`Study ${study.id} has a saved loop state this arbor cannot read (${parsed.error.issues[0]?.message}); it cannot be resumed.`);
@@ -673,7 +678,9 @@ function scoresOn(store: Store, candidateId: number, seeds: number[]): number[] 
 
 function figureOf(store: Store, candidateId: number, seeds?: number[], split: 'train' | 'validation' | 'baseline' = 'train') {
   const wanted = seeds ? new Set(seeds) : undefined;
-  const episodes = store.episodes({ candidateId, split }).filter((e) => !wanted || wanted.has(e.seed));
+  // In seed order: episodes are stored as they finish, and a sum in finishing order would differ in
+  // its last bit between a resumed study and an uninterrupted one.
+  const episodes = store.episodes({ candidateId, split }).filter((e) => !wanted || wanted.has(e.seed)).sort((a, b) => a.seed - b.seed);
   const scores = episodes.map((e) => e.score ?? 0);
   const { mean, std } = meanStd(scores);
   const cost = episodes.reduce((total, e) => total + (typeof e.metrics.cost_usd === 'number' ? e.metrics.cost_usd : 0), 0);
