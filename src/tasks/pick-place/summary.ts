@@ -28,7 +28,8 @@ export function summarizePickPlace(trace: Trace, spec: PickPlaceSpec, duration: 
   const n = stamps.length;
   if (n < 2) return [`The trace has only ${n} object poses; nothing to summarize.`];
   const at = (times: Float64Array, t: number) => Math.max(0, Math.min(times.length - 1, lowerBound(times, t)));
-  const cm = (m: number) => `${(m * 100).toFixed(1)} cm`;
+  // Rounded away from '-0.0': a closed gripper reads a hair below zero.
+  const cm = (m: number) => `${(Math.abs(m) < 5e-4 ? 0 : m * 100).toFixed(1)} cm`;
   const s = (t: number) => `${t.toFixed(2)} s`;
 
   // Phases, and where the tool was against the cube when the grasp began.
