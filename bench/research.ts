@@ -1,20 +1,20 @@
 /**
  * CMA-ES against random search on the pick-and-place scenario: training episodes and wall time
  * until the best candidate reaches 90% success on the validation seeds (1000..1063), which no
- * candidate trains on. Every time a study keeps a new best, that best is validated (these
- * validation episodes are not counted as training).
+ * candidate trains on (bench/until-target.ts says how).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EvaluatorPool } from '../src/research/pool.ts';
 import { loadScenario } from '../src/scenario/load.ts';
-import { untilTarget } from './until-target.ts';
+import { benchDb, describeReached, untilTarget } from './until-target.ts';
 
 const TARGET = 0.9;
 const CAP = { cmaes: Number(process.env.ARBOR_BENCH_CMAES_EPISODES ?? 2000), random: Number(process.env.ARBOR_BENCH_RANDOM_EPISODES ?? 4000) };
 const SEEDS = (process.env.ARBOR_BENCH_SEEDS ?? '1,2').split(',').map(Number);
 const scenario = await loadScenario('scenarios/pick-place.yaml');
+const validationSeeds = Array.from({ length: 64 }, (_, i) => 1000 + i);
 const pool = await EvaluatorPool.create(scenario.file);
 const dir = mkdtempSync(join(tmpdir(), 'arbor-bench-'));
 
@@ -23,11 +23,10 @@ const totals: Record<string, number[]> = { cmaes: [], random: [] };
 const used: Record<string, number[]> = { cmaes: [], random: [] };
 for (const researcher of ['cmaes', 'random'] as const) {
   for (const seed of SEEDS) {
-    const r = await untilTarget(scenario, pool, dir, { name: `${researcher}-${seed}`, target: TARGET, cap: CAP[researcher], config: { researcher, seed } });
-    const missed = r.missed === true;
-    totals[researcher].push(missed ? Infinity : r.episodes);
+    const r = await untilTarget(scenario, pool, benchDb(dir, `${researcher}-${seed}`), { researcher, seed }, { episodes: CAP[researcher] }, TARGET, validationSeeds);
+    totals[researcher].push(r.missed ? Infinity : r.episodes);
     used[researcher].push(r.episodes);
-    console.log(`${researcher.padEnd(6)} seed ${seed}: ${missed ? `not reached within ${r.episodes}` : r.episodes} training episodes, ${r.seconds.toFixed(1)} s search wall time, best validation ${(r.validation * 100).toFixed(1)}%`);
+    console.log(describeReached(`${researcher.padEnd(6)} seed ${seed}`, r));
   }
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

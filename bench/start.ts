@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { EvaluatorPool } from '../src/research/pool.ts';
 import { defaultStudyConfig } from '../src/research/study.ts';
 import { loadScenario } from '../src/scenario/load.ts';
-import { untilTarget } from './until-target.ts';
+import { benchDb, untilTarget } from './until-target.ts';
 
 const SCENARIO = 'scenarios/pick-place.yaml';
 const SEEDS = (process.env.ARBOR_BENCH_START_SEEDS ?? '1,2,3,4,5').split(',').map(Number);
@@ -43,6 +43,8 @@ console.log(`\n# training episodes until the best reaches ${TARGET * 100}% valid
 const scenario = await loadScenario(SCENARIO);
 const pool = await EvaluatorPool.create(scenario.file);
 const now = defaultStudyConfig(scenario);
+const { from, count } = now.validation;
+const validationSeeds = Array.from({ length: count }, (_, i) => from + i);
 const variants = {
   before: { sigma0: 0.3, racing: false, batch: undefined },
   after: { sigma0: now.sigma0, racing: now.racing, batch: now.batch },
@@ -50,7 +52,7 @@ const variants = {
 for (const [name, config] of Object.entries(variants)) {
   const figures: string[] = [];
   for (const seed of SEEDS) {
-    const r = await untilTarget(scenario, pool, dir, { name: `${name}-${seed}`, target: TARGET, cap: 2000, config: { researcher: 'cmaes', seed, ...config } });
+    const r = await untilTarget(scenario, pool, benchDb(dir, `${name}-${seed}`), { researcher: 'cmaes', seed, ...config }, { episodes: 2000 }, TARGET, validationSeeds);
     figures.push(r.missed ? `>${r.episodes}` : String(r.episodes));
   }
   console.log(`episodes_to_90pct_${name}: ${figures.join(' / ')}   (σ0 ${config.sigma0}, racing ${config.racing}, λ ${config.batch ?? 'default'})`);

@@ -60,6 +60,16 @@ describe('arbor CLI', () => {
     expect(out.score_std).toBeGreaterThanOrEqual(0);
   });
 
+  it('eval and episode run a code policy module directly, and say what happened', async () => {
+    const { stdout } = await arbor(['eval', 'scenarios/pick-place.yaml', '--seeds', '1000..1001', '--policy', 'scenarios/pick-place.tuned.ts', '--json', '--workers', '2']);
+    expect(JSON.parse(stdout).success_rate).toBe(1);
+    const episode = JSON.parse((await arbor(['episode', 'scenarios/pick-place.yaml', '--seed', '3', '--json'])).stdout);
+    expect(episode.summary.join('\n')).toMatch(/grasp began at [\d.]+ s with the tool point [\d.]+ cm from the cube centre/);
+    const broken = await arbor(['eval', 'scenarios/pick-place.yaml', '--seeds', '0..1', '--policy', 'test/fixtures/broken-policy.js']).catch((e) => e);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/broken-policy\.js: source: does not compile at line 3, column \d+/);
+  });
+
   it('check names the file, line and field of a bad scenario and exits 1', async () => {
     const error = await arbor(['check', 'test/fixtures/bad-scenario.yaml']).catch((e) => e);
     expect(error.code).toBe(1);

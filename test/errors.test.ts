@@ -78,8 +78,7 @@ describe('policy files are checked against the parameter space', () => {
   });
   it('fills missing parameters from the defaults', () => {
     const p = resolvePolicy({ kind: 'params', params: { ik_gain: 0.5 } }, sc);
-    expect(p.params.ik_gain).toBe(0.5);
-    expect(p.params.lift_height).toBe(sc.policy.params.lift_height.default);
+    expect(p).toMatchObject({ kind: 'params', params: { ik_gain: 0.5, lift_height: sc.policy.params.lift_height.default } });
   });
 });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultPolicy, loadPolicyFile, type PolicyFile } from '../src/policy/policy.ts';
+import { defaultPolicy, loadPolicyFile, type ParamsPolicyFile, type PolicyFile } from '../src/policy/policy.ts';
 import { EpisodeRunner } from '../src/research/episode.ts';
 import type { LiveFrame } from '../src/research/live.ts';
 import type { EpisodeJob, EpisodeResult } from '../src/research/evaluator.ts';
@@ -10,7 +10,7 @@ const SCENARIO = 'scenarios/pick-place.yaml';
 
 describe('EvaluatorPool (real MuJoCo, 2 workers)', () => {
   let scenario: LoadedScenario;
-  let baseline: PolicyFile;
+  let baseline: ParamsPolicyFile;
   let tuned: PolicyFile;
   let pool: EvaluatorPool;
 

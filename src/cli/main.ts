@@ -3,6 +3,7 @@
  * to stderr, so scripts and agents can pipe the output.
  */
 import { Command } from 'commander';
+import { registerMcp } from './mcp.ts';
 import { describeError } from './options.ts';
 import { registerSimCommands } from './sim-commands.ts';
 import { registerSimServe } from './sim-serve.ts';
@@ -21,6 +22,7 @@ registerStudyCommands(program);
 registerSimServe(program);
 registerView(program);
 registerWorkerCommands(program);
+registerMcp(program);
 
 try {
   await program.parseAsync(process.argv);

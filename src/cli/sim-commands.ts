@@ -1,8 +1,9 @@
 /** `arbor check`, `arbor schema`, `arbor episode`, `arbor eval`: the scenario and one-policy commands. */
 import type { Command } from 'commander';
 import { EpisodeRunner } from '../research/episode.ts';
-import { EvaluatorPool, workerCount } from '../research/pool.ts';
-import { meanStd } from '../research/stats.ts';
+import { evaluatePolicy } from '../research/evaluate.ts';
+import { resultEvidence } from '../research/evidence.ts';
+import { workerCount } from '../research/pool.ts';
 import { loadScenario, scenarioJsonSchema } from '../scenario/load.ts';
 import { World } from '../sim/world.ts';
 import { getTask } from '../tasks/registry.ts';
@@ -55,21 +56,23 @@ export function registerSimCommands(program: Command): void {
     .description('run one episode and print its metrics')
     .argument('<scenario>', 'scenario YAML file')
     .requiredOption('--seed <n>', 'episode seed', seed)
-    .option('--policy <file>', 'policy JSON file (default: the scenario defaults)')
-    .option('--json', 'print {success, score, outcome, terms, metrics} as JSON on stdout')
+    .option('--policy <file>', 'policy file: JSON, or a .ts/.js code policy module (default: the scenario defaults)')
+    .option('--json', 'print {success, score, outcome, terms, metrics, summary} as JSON on stdout')
     .action(async (file: string, opts: { seed: number; policy?: string; json?: boolean }) => {
       const scenario = await loadScenario(file);
       const policy = choosePolicy(opts.policy, scenario);
       const runner = await EpisodeRunner.create(scenario);
       try {
         const run = await runner.run(policy, opts.seed);
+        const { summary } = resultEvidence(scenario, { ok: true, ...run });
         if (opts.json) {
-          console.log(JSON.stringify({ success: run.success, score: run.score, outcome: run.outcome, terms: run.terms, metrics: run.metrics }));
+          console.log(JSON.stringify({ success: run.success, score: run.score, outcome: run.outcome, terms: run.terms, metrics: run.metrics, ...(summary ? { summary } : {}) }));
           return;
         }
         console.log(`episode ${scenario.name} seed ${opts.seed}: ${run.outcome}, score ${fixed(run.score)} (${fixed(run.wallTime, 3)} s wall)\n`);
         console.log(table(['metric', 'value'], Object.entries(run.metrics).map(([k, v]) => [k, typeof v === 'number' ? fixed(v) : String(v)])));
         console.log(`\n${table(['score term', 'value'], Object.entries(run.terms).map(([k, v]) => [k, fixed(v)]))}`);
+        if (summary) console.log(`\nwhat happened:\n${summary.map((l) => `  ${l}`).join('\n')}`);
       } finally {
         await runner.close();
       }
@@ -80,7 +83,7 @@ export function registerSimCommands(program: Command): void {
     .description('run a policy on a range of seeds and print its success rate and score')
     .argument('<scenario>', 'scenario YAML file')
     .requiredOption('--seeds <A..B>', 'seeds A to B inclusive, e.g. 0..63', parseSeedRange)
-    .option('--policy <file>', 'policy JSON file (default: the scenario defaults)')
+    .option('--policy <file>', 'policy file: JSON, or a .ts/.js code policy module (default: the scenario defaults)')
     .option('--workers <n>', 'worker threads (default: one per core)', integer(1, 4096))
     .option('--json', 'print {success_rate, score_mean, score_std, episodes} as JSON on stdout')
     .action(async (file: string, opts: { seeds: number[]; policy?: string; workers?: number; json?: boolean }) => {
@@ -89,41 +92,30 @@ export function registerSimCommands(program: Command): void {
       const seeds = opts.seeds;
       const sizing = workerCount({ workers: opts.workers, jobs: seeds.length });
       if (sizing.capped) process.stderr.write(`arbor: ${sizing.capped}\n`);
-      const pool = await EvaluatorPool.create(scenario.file, { workers: sizing.count });
       const bar = progress('eval', seeds.length, 'success {success}');
       let done = 0;
       let successes = 0;
       try {
-        const results = await pool.evaluate(
-          seeds.map((s) => ({ policy, seed: s })),
-          (r) => {
-            done++;
-            if (r.ok && r.success) successes++;
-            bar.update(done, { success: percent(successes / done) });
-          },
-        );
+        const result = await evaluatePolicy(scenario, policy, seeds, sizing.count, (r) => {
+          done++;
+          if (r.ok && r.success) successes++;
+          bar.update(done, { success: percent(successes / done) });
+        });
         bar.stop();
-        const episodes = results.map((r) =>
-          r.ok
-            ? { seed: r.seed, success: r.success, score: r.score, outcome: r.outcome }
-            : { seed: r.seed, success: false, score: 0, outcome: 'crash', reason: r.reason },
-        );
-        const { mean, std } = meanStd(episodes.map((e) => e.score));
-        const successRate = episodes.filter((e) => e.success).length / episodes.length;
         if (opts.json) {
-          console.log(JSON.stringify({ success_rate: successRate, score_mean: mean, score_std: std, episodes }));
+          console.log(JSON.stringify(result));
           return;
         }
+        const { episodes } = result;
         const outcomes = new Map<string, number>();
         for (const e of episodes) outcomes.set(e.outcome, (outcomes.get(e.outcome) ?? 0) + 1);
         console.log(`eval ${scenario.name} seeds ${seeds[0]}..${seeds.at(-1)} (${episodes.length} episodes)`);
-        console.log(`success_rate: ${fixed(successRate)}`);
-        console.log(`score_mean:   ${fixed(mean)}`);
-        console.log(`score_std:    ${fixed(std)}`);
+        console.log(`success_rate: ${fixed(result.success_rate)}`);
+        console.log(`score_mean:   ${fixed(result.score_mean)}`);
+        console.log(`score_std:    ${fixed(result.score_std)}`);
         console.log(`outcomes:     ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}`);
       } finally {
         bar.stop();
-        await pool.close();
       }
     });
 }

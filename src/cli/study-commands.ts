@@ -1,6 +1,8 @@
 /** `arbor run`, `resume`, `studies`, `show`, `export`, `best`: studies and their results. */
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import { PolicyFile } from '../policy/policy.ts';
 import type { Evaluator } from '../research/evaluator.ts';
 import { LiveFeed } from '../research/live.ts';
 import { EvaluatorPool, workerCount } from '../research/pool.ts';
@@ -11,6 +13,7 @@ import {
   createStudy, defaultStudyConfig, describeStop, incumbent, runStudy, studyConfigOf, studySummaryOf,
   type StudyConfig, type StudySummary,
 } from '../research/study.ts';
+import { prepareResearcher } from '../research/researchers.ts';
 import { parseBackend } from '../robot/links.ts';
 import { loadScenario, type LoadedScenario } from '../scenario/load.ts';
 import { RESEARCHER_NAMES, type ResearcherName } from '../scenario/schema.ts';
@@ -81,7 +84,7 @@ export function registerStudyCommands(program: Command): void {
       if (rows.some((r) => r.breach !== null)) process.exitCode = 1;
       return;
     }
-    const config: StudyConfig = {
+    const config: StudyConfig = prepareResearcher({
       ...base,
       researcher: flags.researcher ?? base.researcher,
       seed: flags.seed ?? base.seed,
@@ -96,7 +99,7 @@ export function registerStudyCommands(program: Command): void {
         wallTime: flags.wallTime ?? base.budget.wallTime,
         costUsd: flags.maxCostUsd ?? base.budget.costUsd,
       },
-    };
+    });
     checkEvaluatorFlags(flags, config.backend);
     const store = Store.open(flags.db);
     const study = createStudy(store, scenario, config);
@@ -120,6 +123,7 @@ export function registerStudyCommands(program: Command): void {
       printResults(store, study, flags.json);
       return;
     }
+    prepareResearcher(studyConfigOf(study));
     process.stderr.write(`resuming study ${id} (${study.status})\n`);
     await runAndReport(store, study, flags);
   });
@@ -187,15 +191,24 @@ export function registerStudyCommands(program: Command): void {
 
   program
     .command('best')
-    .description('print the best candidate of a study as a policy file (arbor eval --policy takes it)')
+    .description('print the best candidate of a study as a policy file (arbor eval --policy takes it): JSON, or the module source of a code policy')
     .argument('<study>', 'study id')
     .option('--db <path>', 'study database', DEFAULT_DB)
-    .action((id: string, flags: { db: string }) => {
+    .option('--out <file>', 'write it to this file instead of stdout')
+    .action((id: string, flags: { db: string; out?: string }) => {
       const store = Store.open(flags.db, { readonly: true });
       requireStudy(store, id, flags.db);
       const best = incumbent(store, id);
       if (!best) throw new Error(`Study ${id} has no candidates yet.`);
-      console.log(JSON.stringify(best.body, null, 2));
+      const policy = PolicyFile.safeParse(best.body);
+      if (!policy.success) throw new Error(`The best candidate of study ${id} (${best.id}) has a policy this arbor cannot read (${policy.error.issues[0]?.message}).`);
+      const text = policy.data.kind === 'code' ? policy.data.source : `${JSON.stringify(policy.data, null, 2)}\n`;
+      if (flags.out) {
+        writeFileSync(flags.out, text);
+        process.stderr.write(`wrote candidate ${best.id} (${policy.data.kind}) to ${flags.out}; run it with arbor eval SCENARIO --seeds 0..63 --policy ${flags.out}\n`);
+      } else {
+        process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+      }
       store.close();
     });
 }

@@ -1,5 +1,6 @@
 /** Builds a runnable policy from a resolved policy file: by kind, then (params) by the task's controller. */
 import { getTask } from '../tasks/registry.ts';
+import { CodePolicy, compileCode } from './code.ts';
 import type { Policy, PolicyContext, PolicyFile } from './policy.ts';
 
 export function createPolicy(file: PolicyFile, context: PolicyContext): Policy {
@@ -16,5 +17,7 @@ export function createPolicy(file: PolicyFile, context: PolicyContext): Policy {
       }
       return family.create(context, file.params);
     }
+    case 'code':
+      return new CodePolicy(compileCode(file.source, file.language), context);
   }
 }

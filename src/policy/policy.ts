@@ -1,10 +1,13 @@
 /**
  * Policies: what turns observations into actions. A policy file is JSON, one of the kinds
- * (`{"kind": "params", "params": {...}}` tunes the scenario's controller), validated against the
- * scenario where it enters arbor: a file, a researcher's proposal, a stored candidate.
+ * (`{"kind": "params", "params": {...}}` tunes the scenario's controller, `{"kind": "code",
+ * "source": "..."}` is a controller module run in the sandbox), validated against the scenario
+ * where it enters arbor: a file, a researcher's proposal, a stored candidate.
  */
 import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
 import { z } from 'zod';
+import { CODE_LANGUAGES, compileCode, type CodeLanguage } from './code.ts';
 import type { Action, Observation } from '../robot/link.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { ValidationError, type Problem } from '../scenario/validate.ts';
@@ -43,7 +46,17 @@ export const ParamsPolicyFile = z.strictObject({
 });
 export type ParamsPolicyFile = z.infer<typeof ParamsPolicyFile>;
 
-export const PolicyFile = z.discriminatedUnion('kind', [ParamsPolicyFile]);
+export const CodePolicyFile = z.strictObject({
+  /** A controller module run in the sandbox. */
+  kind: z.literal('code'),
+  /** The module's source: exports `act(obs)` and optionally `reset(obs)` (see codePolicyGuide). */
+  source: z.string().min(1, 'must not be empty').max(200_000, 'must be at most 200000 characters'),
+  /** `ts` (TypeScript, the default) or `js`. */
+  language: z.enum(CODE_LANGUAGES).default('ts'),
+});
+export type CodePolicyFile = z.infer<typeof CodePolicyFile>;
+
+export const PolicyFile = z.discriminatedUnion('kind', [ParamsPolicyFile, CodePolicyFile]);
 export type PolicyFile = z.infer<typeof PolicyFile>;
 
 /** The scenario's default parameters as a policy file (the baseline). */
@@ -52,10 +65,14 @@ export function defaultPolicy(scenario: LoadedScenario): ParamsPolicyFile {
   return { kind: 'params', params };
 }
 
+/** What a policy file looks like, for messages. */
+const SHAPE_HINT = 'a policy file is {"kind": "params", "params": {"name": value, ...}} or {"kind": "code", "source": "export function act(obs) {...}"}';
+
 /**
  * Checks a policy against the scenario and fills in defaults. Every unknown name or
  * out-of-range value is reported, with the range. Names are looked up as own properties only, so
  * `toString`, `constructor` or `__proto__` are unknown names, never members of Object.prototype.
+ * A code policy must compile (its errors come with their lines).
  */
 export function resolvePolicy(value: unknown, scenario: LoadedScenario, source = 'policy'): PolicyFile {
   const rawParams = (value as { params?: unknown } | null)?.params;
@@ -68,8 +85,12 @@ export function resolvePolicy(value: unknown, scenario: LoadedScenario, source =
   if (!parsed.success) {
     throw new ValidationError([
       ...problems,
-      ...parsed.error.issues.map((i) => ({ file: source, path: i.path.join('.'), message: i.message, hint: 'a policy file is {"kind": "params", "params": {"name": value, ...}}' })),
+      ...parsed.error.issues.map((i) => ({ file: source, path: i.path.join('.'), message: i.message, hint: SHAPE_HINT })),
     ]);
+  }
+  if (parsed.data.kind === 'code') {
+    compileCode(parsed.data.source, parsed.data.language, source);
+    return parsed.data;
   }
   const space = scenario.policy.params;
   for (const [name, v] of Object.entries(parsed.data.params)) {
@@ -94,15 +115,24 @@ export function resolvePolicy(value: unknown, scenario: LoadedScenario, source =
   return { kind: 'params', params: { ...defaultPolicy(scenario).params, ...parsed.data.params } };
 }
 
-/** Reads a policy JSON file and resolves it against the scenario. */
+/** Module files that are code policies themselves, by extension. */
+const CODE_EXTENSIONS: Readonly<Record<string, CodeLanguage>> = { '.ts': 'ts', '.mts': 'ts', '.js': 'js', '.mjs': 'js' };
+
+/** Reads a policy file (JSON, or a .ts/.js module that is a code policy) and resolves it against the scenario. */
 export function loadPolicyFile(path: string, scenario: LoadedScenario): PolicyFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ValidationError([{ file: path, path: '', message: `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, hint: 'give the path of a policy JSON file or a .ts/.js policy module' }]);
+  }
+  const language = Object.hasOwn(CODE_EXTENSIONS, extname(path)) ? CODE_EXTENSIONS[extname(path)] : undefined;
+  if (language) return resolvePolicy({ kind: 'code', source: text, language }, scenario, path);
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
+    value = JSON.parse(text);
   } catch (err) {
-    throw new ValidationError([
-      { file: path, path: '', message: `cannot be read as JSON: ${(err as Error).message}`, hint: 'a policy file is {"kind": "params", "params": {...}}' },
-    ]);
+    throw new ValidationError([{ file: path, path: '', message: `cannot be read as JSON: ${(err as Error).message}`, hint: `${SHAPE_HINT}; a .ts or .js file is read as a code policy module` }]);
   }
   return resolvePolicy(value, scenario, path);
 }

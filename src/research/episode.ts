@@ -10,8 +10,9 @@ import { createLink, type Backend, type LinkOptions } from '../robot/links.ts';
 import type { SafeLink } from '../robot/safe-link.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { getTask } from '../tasks/registry.ts';
-import type { Score, Task } from '../tasks/task.ts';
-import type { Trace } from '../trace/trace.ts';
+import type { PhaseMark, Score, Task } from '../tasks/task.ts';
+import { Trace } from '../trace/trace.ts';
+import type { Observation } from '../robot/link.ts';
 
 /** A finished episode: its score and its trace. */
 export interface EpisodeRun extends Score {
@@ -48,13 +49,28 @@ export class EpisodeRunner {
     const started = performance.now();
     const limitMs = scenario.episode.wall_time_limit * 1000;
     const policy = createPolicy(policyFile, { scenario, kinematics: link.kinematics, controlPeriod: link.controlPeriod });
+    // The policy's phase changes go into the trace meta (no topic changes), so the evidence of a
+    // failed episode can say which phase failed and where the tool was.
+    const phases: PhaseMark[] = [];
+    const mark = (obs: Observation) => {
+      const last = phases.at(-1);
+      if (policy.phase === last?.phase) return;
+      const tool = link.kinematics.pose(obs.position).pos;
+      const entry: PhaseMark = { t: round(obs.time), phase: policy.phase, tool: [round(tool[0]), round(tool[1]), round(tool[2])] };
+      // A phase left in the tick it was entered was never acted in: the later one replaces it.
+      if (last && last.t === entry.t) phases[phases.length - 1] = entry;
+      else phases.push(entry);
+    };
     try {
       let obs = await link.reset(seed);
       await policy.reset(obs);
+      mark(obs);
       const ticks = Math.round(scenario.episode.duration / link.controlPeriod);
       let doneAt: number | undefined;
       for (let tick = 0; tick < ticks; tick++) {
-        obs = await link.act(await policy.act(obs));
+        const action = await policy.act(obs);
+        mark(obs);
+        obs = await link.act(action);
         onTick?.(policy.phase);
         if (policy.done) {
           doneAt ??= obs.time;
@@ -68,7 +84,8 @@ export class EpisodeRunner {
       await link.stop();
       policy.dispose?.();
     }
-    const trace = link.trace();
+    const recorded = link.trace();
+    const trace = new Trace(recorded.topics, { ...recorded.meta, phases });
     const scored = this.task.score(trace, scenario.task, scenario);
     const metrics = policy.metrics ? { ...scored.metrics, ...policy.metrics() } : scored.metrics;
     return { ...scored, metrics, seed, trace, wallTime: (performance.now() - started) / 1000 };
@@ -77,4 +94,9 @@ export class EpisodeRunner {
   async close(): Promise<void> {
     await this.link.close();
   }
+}
+
+/** Rounds to 0.1 mm or 0.1 ms: enough for a summary, small in the meta. */
+function round(v: number): number {
+  return Math.round(v * 1e4) / 1e4;
 }

@@ -17,6 +17,8 @@ export interface Proposal {
   body: Record<string, unknown>;
   /** Why this candidate, in a sentence or two. */
   rationale: string;
+  /** Set when the researcher already knows the proposal is invalid (why): it is recorded so, never run. */
+  invalid?: string;
 }
 
 /** A candidate as researchers see it in the study's history (a frozen snapshot). */
@@ -84,7 +86,7 @@ export interface EpisodeEvidence {
   /** Why it crashed, when it did. */
   crashReason?: string;
   /** A few lines summarising the topics: phases, contacts, gripper events, object trajectory. */
-  summary?: string;
+  summary?: string[];
 }
 
 /** The tools a researcher may use while it is asked (an LLM researcher's tool calls). */
@@ -93,6 +95,14 @@ export interface ResearchTools {
   episodes(candidate: number, limit?: number): EpisodeEvidence[];
   /** Runs a draft policy on a few seeds now (counted in the budget) and returns the evidence. */
   probe(policy: unknown, seeds: number[]): Promise<EpisodeEvidence[]>;
+  /** Checks a proposal as the study will when it is proposed: null when valid, else why not. */
+  check(proposal: Proposal): string | null;
+  /**
+   * Saves the researcher's `state()` now, in the middle of `ask`, and books what it spent so far:
+   * a researcher that talks to a model calls it after every reply, so a killed study resumes the
+   * conversation instead of paying for it again.
+   */
+  checkpoint(): void;
 }
 
 /** What a researcher is asked with: a read-only snapshot of the study. */

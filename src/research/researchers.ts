@@ -5,6 +5,7 @@
  */
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { ResearcherName } from '../scenario/schema.ts';
+import { llmSettings } from '../llm/settings.ts';
 import { CmaesResearcher } from './cmaes-researcher.ts';
 import { RandomResearcher } from './random.ts';
 import type { Researcher, Space } from './researcher.ts';
@@ -28,10 +29,19 @@ const RANDOM_BATCH = 8;
 const RESEARCHERS: Record<ResearcherName, (context: ResearcherContext) => Researcher | Promise<Researcher>> = {
   cmaes: ({ space, config, state }) => new CmaesResearcher(space, config.seed, state ?? undefined, { sigma0: config.sigma0, popsize: config.batch }),
   random: ({ space, config, state }) => new RandomResearcher(space, config.batch ?? RANDOM_BATCH, config.seed, state ?? undefined),
-  claude: () => {
-    throw new Error('The claude researcher is not available in this build of arbor; use --researcher cmaes or random.');
-  },
+  // Loaded when used: the SDK takes about a second to import, which no other command should pay.
+  claude: async ({ scenario, config, state }) => (await import('./claude.ts')).createClaudeResearcher(scenario, config, state),
 };
+
+/**
+ * Checks that the researcher a study names can run here before the study is made: an LLM
+ * researcher needs its API key and a priced model. Returns the config with the model filled in.
+ */
+export function prepareResearcher(config: StudyConfig, env: NodeJS.ProcessEnv = process.env): StudyConfig {
+  if (config.researcher !== 'claude') return config;
+  const settings = llmSettings({ model: config.model, who: `--researcher claude`, env });
+  return { ...config, model: settings.model };
+}
 
 /** Makes the researcher a study names. */
 export async function createResearcher(name: ResearcherName, context: ResearcherContext): Promise<Researcher> {

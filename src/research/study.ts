@@ -15,11 +15,12 @@ import { z } from 'zod';
 import { defaultPolicy, resolvePolicy, type PolicyFile } from '../policy/policy.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { RESEARCHER_NAMES, SEED_MAX } from '../scenario/schema.ts';
-import { CANDIDATE_KINDS, type CandidateRecord, type EpisodeRecord, type StudyRecord } from '../store/schema.ts';
+import { CANDIDATE_KINDS, type CandidateRecord, type StudyRecord } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import type { EpisodeJob, EpisodeResult, Evaluator } from './evaluator.ts';
-import { describeChange, spaceOf, type CandidateView, type EpisodeEvidence, type Outcome, type Proposal, type Researcher, type StudyHistory } from './researcher.ts';
+import { describeChange, spaceOf, type CandidateView, type Outcome, type Proposal, type Researcher, type StudyHistory } from './researcher.ts';
 import { createResearcher } from './researchers.ts';
+import { resultEvidence, storedEvidence } from './evidence.ts';
 import { meanStd } from './stats.ts';
 
 /** How a study runs; stored with it so `resume` runs it the same way. */
@@ -170,6 +171,10 @@ const LoopState = z.object({
   lastGenerationSeconds: z.number().min(0).default(0),
   /** Probe episodes run for the researcher (they count in the episode budget). */
   probeEpisodes: z.number().int().min(0).default(0),
+  /** Probe episodes run while asking for the current generation (at most `config.probes`). */
+  generationProbes: z.number().int().min(0).default(0),
+  /** Dollars the researcher spent asking for the current generation and already booked to the study (checkpoints). */
+  askCost: z.number().min(0).default(0),
   /** Why the search ended (phase `validate`). */
   stopReason: z.string().nullable().default(null),
 });
@@ -300,6 +305,8 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     Object.assign(loop, patch, { elapsed: elapsed() });
     store.updateStudy(studyId, { researcherState: loop });
   };
+  /** The researcher's spending already booked to the study during the ask in progress. */
+  let booked = 0;
 
   // Generation 0: the scenario defaults are the baseline and the first best.
   if (loop.generation === 0) {
@@ -324,11 +331,15 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
       }
       refresh();
       progress('ask');
-      const spentBefore = researcher.spent?.() ?? 0;
+      booked = researcher.spent?.() ?? 0;
       const proposals = await researcher.ask(history());
-      const cost = Math.max(0, (researcher.spent?.() ?? 0) - spentBefore);
+      const cost = Math.max(0, (researcher.spent?.() ?? 0) - booked);
       if (proposals.length === 0) {
-        save({ phase: 'validate', stopReason: 'researcher-done', researcher: researcher.state() });
+        const spentOut = config.budget.costUsd !== undefined && (store.study(studyId)?.costUsd ?? 0) + cost >= config.budget.costUsd;
+        store.transaction(() => {
+          if (cost > 0) store.updateStudy(studyId, { addCostUsd: cost });
+          save({ phase: 'validate', stopReason: spentOut ? 'cost' : 'researcher-done', researcher: researcher.state(), askCost: 0, generationProbes: 0 });
+        });
         break;
       }
       storeProposals(proposals, cost);
@@ -415,13 +426,16 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     return undefined;
   }
 
-  /** Validates and stores a generation's proposals with the researcher's state after asking. */
+  /**
+   * Validates and stores a generation's proposals with the researcher's state after asking. `cost`
+   * is what the ask spent since its last checkpoint; the candidates share all the ask spent.
+   */
   function storeProposals(proposals: Proposal[], cost: number): void {
     const best = incumbent(store, studyId)!;
-    const share = cost / proposals.length;
+    const share = (loop.askCost + cost) / proposals.length;
     store.transaction(() => {
       for (const p of proposals) {
-        const checked = checkProposal(p, scenario, config.kinds);
+        const checked: Checked = p.invalid !== undefined ? { ok: false, reason: p.invalid } : checkProposal(p, scenario, config.kinds);
         const description = checked.ok && checked.policy.kind === 'params' ? describeChange(space, checked.policy.params) : firstLine(p.rationale);
         const c = store.addCandidate(studyId, {
           generation: loop.generation, parentId: best.id, kind: checked.ok ? checked.policy.kind : kindOf(p), body: checked.ok ? checked.policy : jsonSafe(p.body),
@@ -431,7 +445,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
         options.onStored?.({ kind: 'candidate', candidate: c.id });
       }
       if (cost > 0) store.updateStudy(studyId, { addCostUsd: cost });
-      save({ phase: 'evaluate', researcher: researcher.state() });
+      save({ phase: 'evaluate', researcher: researcher.state(), askCost: 0, generationProbes: 0 });
     });
   }
 
@@ -493,16 +507,32 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
         dollars: b.costUsd === undefined ? Infinity : b.costUsd - (store.study(studyId)?.costUsd ?? 0),
       }),
       tools: {
-        episodes: (candidate: number, limit = 8) => store.episodes({ candidateId: candidate, split: 'train' }).slice(0, limit).map(evidenceOf),
+        episodes: (candidate: number, limit = 8) =>
+          store.episodes({ candidateId: candidate, split: 'train' }).slice(0, limit).map((e) => storedEvidence(store, scenario, e)),
         probe: async (policy: unknown, seeds: number[]) => {
           const { from, count } = config.validation;
           const bad = seeds.find((s) => !Number.isInteger(s) || s < 0 || s > SEED_MAX || (s >= from && s < from + count));
           if (bad !== undefined) throw new Error(`Probe seed ${bad} is not allowed: use whole numbers in 0..${SEED_MAX} outside the validation seeds ${from}..${from + count - 1}.`);
-          if (seeds.length > config.probes) throw new Error(`At most ${config.probes} probe episodes per generation; asked for ${seeds.length}.`);
+          if (loop.generationProbes + seeds.length > config.probes) {
+            throw new Error(`At most ${config.probes} probe episodes per generation; ${loop.generationProbes} are used, and ${seeds.length} more were asked for.`);
+          }
           const resolved = resolvePolicy(policy, scenario, 'probe policy');
           const results = await evaluator.evaluate(seeds.map((seed) => ({ policy: resolved, seed, tag: { candidate: -1, split: 'probe' } })));
-          save({ probeEpisodes: loop.probeEpisodes + results.length });
-          return results.map(probeEvidence);
+          save({ probeEpisodes: loop.probeEpisodes + results.length, generationProbes: loop.generationProbes + results.length });
+          return results.map((r) => resultEvidence(scenario, r));
+        },
+        check: (proposal: Proposal) => {
+          const checked = checkProposal(proposal, scenario, config.kinds);
+          return checked.ok ? null : checked.reason;
+        },
+        checkpoint: () => {
+          const now = researcher.spent?.() ?? 0;
+          const delta = Math.max(0, now - booked);
+          booked = now;
+          store.transaction(() => {
+            if (delta > 0) store.updateStudy(studyId, { addCostUsd: delta });
+            save({ researcher: researcher.state(), askCost: loop.askCost + delta });
+          });
         },
       },
     });
@@ -538,6 +568,11 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
 export function describeStop(reason: string | null): string {
   if (reason === null) return 'it was interrupted';
   return Object.hasOwn(STOP_REASONS, reason) ? STOP_REASONS[reason as StopReason] : reason;
+}
+
+/** Probe episodes a study's researcher has run so far (they count in its episode budget). */
+export function probeEpisodes(study: StudyRecord): number {
+  return study.researcherState === null ? 0 : LoopState.safeParse(study.researcherState).data?.probeEpisodes ?? 0;
 }
 
 function readLoop(study: StudyRecord): LoopState {
@@ -658,18 +693,6 @@ function meanOf(records: readonly Readonly<Record<string, unknown>>[]): Record<s
   return Object.fromEntries([...sums].map(([k, s]) => [k, s.total / s.n]));
 }
 
-function evidenceOf(e: EpisodeRecord): EpisodeEvidence {
-  return {
-    seed: e.seed, outcome: e.outcome, score: e.score, success: e.success, terms: { ...e.terms }, metrics: { ...e.metrics },
-    ...(e.crashReason ? { crashReason: e.crashReason } : {}),
-  };
-}
-
-function probeEvidence(r: EpisodeResult): EpisodeEvidence {
-  if (!r.ok) return { seed: r.seed, outcome: 'crash', score: null, success: false, terms: {}, metrics: {}, crashReason: r.reason };
-  return { seed: r.seed, outcome: r.outcome, score: r.score, success: r.success, terms: r.terms, metrics: r.metrics };
-}
-
 /** Stores a finished episode; false when it was already stored (a resumed duplicate). */
 function recordResult(store: Store, studyId: string, r: EpisodeResult, split: 'train' | 'validation' | 'baseline'): boolean {
   const { candidate } = r.job.tag as { candidate: number };
@@ -693,7 +716,9 @@ function scoresOn(store: Store, candidateId: number, seeds: number[]): number[] 
 
 function figureOf(store: Store, candidateId: number, seeds?: number[], split: 'train' | 'validation' | 'baseline' = 'train') {
   const wanted = seeds ? new Set(seeds) : undefined;
-  const episodes = store.episodes({ candidateId, split }).filter((e) => !wanted || wanted.has(e.seed));
+  // In seed order: episodes are stored as they finish, and a sum in finishing order would differ in
+  // its last bit between a resumed study and an uninterrupted one.
+  const episodes = store.episodes({ candidateId, split }).filter((e) => !wanted || wanted.has(e.seed)).sort((a, b) => a.seed - b.seed);
   const scores = episodes.map((e) => e.score ?? 0);
   const { mean, std } = meanStd(scores);
   const cost = episodes.reduce((total, e) => total + (typeof e.metrics.cost_usd === 'number' ? e.metrics.cost_usd : 0), 0);

@@ -6,7 +6,7 @@
  */
 import type { z } from 'zod';
 import type { Policy, PolicyContext } from '../policy/policy.ts';
-import type { Pose } from '../robot/link.ts';
+import type { Action, Observation, Pose } from '../robot/link.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { World } from '../sim/world.ts';
 import type { Trace, TraceRecorder } from '../trace/trace.ts';
@@ -37,6 +37,37 @@ export interface ControllerFamily {
   params: Readonly<Record<string, string>>;
   /** Builds the controller for one episode. `params` holds exactly the names above. */
   create(context: PolicyContext, params: Readonly<Record<string, number>>): Policy;
+  /** The controller's phases as primitives a code policy can sequence itself (optional). */
+  skill?: SkillPrimitives;
+}
+
+/**
+ * A controller's phases, callable one control tick at a time: the primitives of the helper API of
+ * code policies (`arbor.skill`). Phases called in their usual order behave as the controller does.
+ */
+export interface SkillPrimitives {
+  /** Phase names in their usual order, each with what it does. */
+  readonly phases: Readonly<Record<string, string>>;
+  /** The skill's hold on one episode. */
+  create(context: PolicyContext): TaskSkill;
+}
+
+/** The skill primitives during one episode. */
+export interface TaskSkill {
+  /** Starts an episode from its first observation, with a value for every controller parameter. */
+  reset(observation: Observation, params: Readonly<Record<string, number>>): void;
+  /** One control tick of `phase`: the action to send, and whether the phase is finished. */
+  step(phase: string, observation: Observation, params: Readonly<Record<string, number>>): { action: Action; done: boolean };
+}
+
+/** A controller phase change as an episode records it in the trace meta (`meta.phases`). */
+export interface PhaseMark {
+  /** Episode time of the change (s). */
+  t: number;
+  /** The phase entered. */
+  phase: string;
+  /** Where the tool point was then (m, world), from the measured joints. */
+  tool: [number, number, number];
 }
 
 /** The task's hold on one sim world: made once per world, reset once per episode. */
@@ -69,6 +100,11 @@ export interface Task<Spec extends TaskSpec = TaskSpec> {
   readonly description: string;
   /** zod schema of the scenario's `task:` section (with `kind`), defaults filled in. */
   readonly schema: z.ZodType<Spec, unknown>;
+  /**
+   * Keys of the `task:` section that model what a policy cannot know (a calibration error): LLM
+   * researchers are not shown them, so they learn them from the evidence as a person would.
+   */
+  readonly hidden?: readonly string[];
   /** The bodies whose poses the task's policies observe and its scorer reads (`/object_pose/<name>`). */
   objects(spec: Spec): string[];
   /**
@@ -84,6 +120,11 @@ export interface Task<Spec extends TaskSpec = TaskSpec> {
   readonly controllers: Readonly<Record<string, ControllerFamily>>;
   /** Scores one episode from its topics alone: the fixed harness researchers never change. */
   score(trace: Trace, spec: Spec, scenario: LoadedScenario): Score;
+  /**
+   * A few lines on what happened in an episode, for an LLM researcher reading why it failed: which
+   * phase failed, contact and gripper events, the object's trajectory (optional).
+   */
+  summarize?(trace: Trace, spec: Spec, scenario: LoadedScenario): string[];
 }
 
 /** The smallest shape of any `task:` section. */

@@ -48,6 +48,8 @@ export class PickPlaceController implements Policy {
   private objectHalf = 0.025;
   private grasped = { x: 0, y: 0, top: 0 };
   private touchedAt: number | undefined;
+  /** When the current phase finished, if it did (a code policy then chooses the next one). */
+  private finishedAt: number | undefined;
 
   /** Gripper opening when open (m). */
   private readonly open: number;
@@ -55,7 +57,7 @@ export class PickPlaceController implements Policy {
   constructor(
     private readonly context: PolicyContext,
     private readonly spec: PickPlaceSpec,
-    private readonly params: PickPlaceParams,
+    private params: PickPlaceParams,
   ) {
     const gripper = context.scenario.robotConfig.gripper;
     if (!gripper) throw new Error(`Pick-and-place needs a gripper; robot ${context.scenario.robotConfig.name} has none in its robot.yaml.`);
@@ -77,6 +79,7 @@ export class PickPlaceController implements Policy {
     this.setpoint.set(this.context.kinematics.pose(obs.position).pos);
     this.gripperCommand = this.open;
     this.touchedAt = undefined;
+    this.finishedAt = undefined;
     const object = this.object(obs);
     // The object rests on the table, so its centre height is its half height.
     this.objectHalf = object.position[2];
@@ -84,6 +87,27 @@ export class PickPlaceController implements Policy {
   }
 
   act(obs: Observation): Action {
+    if (this.run(this.phase, obs)) this.next(obs);
+    return { position: this.qCommand, gripperWidth: this.gripperCommand };
+  }
+
+  /**
+   * One tick of `phase` with `params`, for a code policy that sequences the phases itself (the
+   * task's skill primitives). A phase other than the current one is entered now, or when the
+   * previous one finished, so phases called in order run exactly as `act` runs them.
+   */
+  step(phase: string, obs: Observation, params: PickPlaceParams): { action: Action; done: boolean } {
+    const index = PHASES.indexOf(phase as Phase);
+    if (index < 0) throw new Error(`'${phase}' is not a phase of the pick-and-place skill; use one of ${PHASES.join(', ')}.`);
+    this.params = params;
+    if (index !== this.phaseIndex || this.finishedAt !== undefined) this.enter(index, this.finishedAt ?? obs.time);
+    const done = this.run(PHASES[index], obs);
+    if (done) this.finishedAt = obs.time;
+    return { action: { position: Array.from(this.qCommand), gripperWidth: this.gripperCommand }, done };
+  }
+
+  /** Runs one tick of `phase`; true when the phase is finished. */
+  private run(phase: Phase, obs: Observation): boolean {
     const p = this.params;
     const dt = this.context.controlPeriod;
     const [zx, zy] = this.spec.zone.center;
@@ -92,7 +116,7 @@ export class PickPlaceController implements Policy {
     const elapsed = obs.time - this.phaseStart;
     const heightWhileHeld = (bottom: number) => bottom + 2 * this.objectHalf - p.grasp_depth;
 
-    switch (this.phase) {
+    switch (phase) {
       case 'approach': {
         // Track the object until the descent starts.
         const ox = object.position[0] + p.grasp_offset_x;
@@ -100,13 +124,11 @@ export class PickPlaceController implements Policy {
         this.grasped = { x: ox, y: oy, top: 2 * this.objectHalf };
         this.rotation = downwardRotation(graspYaw(object.orientation));
         this.gripperCommand = open;
-        if (this.moveToward([ox, oy, this.grasped.top + p.approach_height], p.approach_speed, obs, elapsed)) this.next(obs);
-        break;
+        return this.moveToward([ox, oy, this.grasped.top + p.approach_height], p.approach_speed, obs, elapsed);
       }
       case 'descend': {
         const { x, y, top } = this.grasped;
-        if (this.moveToward([x, y, top - p.grasp_depth], p.approach_speed, obs, elapsed)) this.next(obs);
-        break;
+        return this.moveToward([x, y, top - p.grasp_depth], p.approach_speed, obs, elapsed);
       }
       case 'grasp': {
         const touching = obs.touch[0] > TOUCH_THRESHOLD && obs.touch[1] > TOUCH_THRESHOLD;
@@ -114,35 +136,28 @@ export class PickPlaceController implements Policy {
         // Close at the set speed until both pads touch, then squeeze with full force.
         this.gripperCommand = this.touchedAt === undefined ? Math.max(0, this.gripperCommand - p.close_speed * dt) : 0;
         const settled = this.touchedAt !== undefined && obs.time - this.touchedAt >= p.grasp_wait;
-        if (settled || (this.gripperCommand === 0 && elapsed > p.grasp_wait) || elapsed > PHASE_TIMEOUT) this.next(obs);
-        break;
+        return settled || (this.gripperCommand === 0 && elapsed > p.grasp_wait) || elapsed > PHASE_TIMEOUT;
       }
       case 'lift': {
         const { x, y } = this.grasped;
-        if (this.moveToward([x, y, p.lift_height], p.transport_speed, obs, elapsed)) this.next(obs);
-        break;
+        return this.moveToward([x, y, p.lift_height], p.transport_speed, obs, elapsed);
       }
       case 'transport':
-        if (this.moveToward([zx, zy, p.lift_height], p.transport_speed, obs, elapsed)) this.next(obs);
-        break;
+        return this.moveToward([zx, zy, p.lift_height], p.transport_speed, obs, elapsed);
       case 'place':
-        if (this.moveToward([zx, zy, heightWhileHeld(p.place_height)], p.approach_speed, obs, elapsed)) this.next(obs);
-        break;
+        return this.moveToward([zx, zy, heightWhileHeld(p.place_height)], p.approach_speed, obs, elapsed);
       case 'release':
         this.gripperCommand = open;
         this.moveToward(this.setpoint, p.approach_speed, obs, elapsed);
-        if (elapsed >= p.release_wait) this.next(obs);
-        break;
+        return elapsed >= p.release_wait;
       case 'retreat': {
         const target = [zx, zy, heightWhileHeld(p.place_height) + p.approach_height];
-        if (this.moveToward(target, p.approach_speed, obs, elapsed)) this.next(obs);
-        break;
+        return this.moveToward(target, p.approach_speed, obs, elapsed);
       }
       case 'done':
         this.moveToward(this.setpoint, p.approach_speed, obs, elapsed);
-        break;
+        return false;
     }
-    return { position: this.qCommand, gripperWidth: this.gripperCommand };
   }
 
   private object(obs: Observation) {
@@ -153,8 +168,15 @@ export class PickPlaceController implements Policy {
   }
 
   private next(obs: Observation): void {
-    this.phaseIndex = Math.min(this.phaseIndex + 1, PHASES.length - 1);
-    this.phaseStart = obs.time;
+    this.enter(Math.min(this.phaseIndex + 1, PHASES.length - 1), obs.time);
+  }
+
+  /** Makes phase `index` the current one from `time`; a grasp starts untouched. */
+  private enter(index: number, time: number): void {
+    this.phaseIndex = index;
+    this.phaseStart = time;
+    this.finishedAt = undefined;
+    if (PHASES[index] === 'grasp') this.touchedAt = undefined;
   }
 
   /**

@@ -4,6 +4,8 @@
  */
 import type { Task } from '../task.ts';
 import { PICK_PLACE_PARAMS, PickPlaceController, type PickPlaceParams } from './controller.ts';
+import { PHASE_DOCS, PickPlaceSkill } from './skill.ts';
+import { summarizePickPlace } from './summary.ts';
 import { PickPlaceScene } from './scene.ts';
 import { PickPlaceSpec } from './schema.ts';
 import { scorePickPlace } from './score.ts';
@@ -12,6 +14,7 @@ const pickPlace: Task<PickPlaceSpec> = {
   kind: 'pick_place',
   description: 'Pick a randomized cube off the table with a parallel gripper and leave it released and resting inside the target zone.',
   schema: PickPlaceSpec,
+  hidden: ['perception'],
   objects: (spec) => [spec.object],
   requiredNames: (spec) => [
     { kind: 'body', name: spec.object, field: 'task.object' },
@@ -24,9 +27,11 @@ const pickPlace: Task<PickPlaceSpec> = {
       description: 'A skill state machine: approach, descend, grasp, lift, transport, place, release, retreat, with one IK step per tick.',
       params: PICK_PLACE_PARAMS,
       create: (context, params) => new PickPlaceController(context, context.scenario.task as PickPlaceSpec, params as PickPlaceParams),
+      skill: { phases: PHASE_DOCS, create: (context) => new PickPlaceSkill(context, context.scenario.task as PickPlaceSpec) },
     },
   },
   score: (trace, spec, scenario) => scorePickPlace(trace, spec, scenario.episode.duration),
+  summarize: (trace, spec, scenario) => summarizePickPlace(trace, spec, scenario.episode.duration),
 };
 
 export default pickPlace;
