@@ -133,6 +133,9 @@ export class SimLink implements RobotLink {
     this.recorder = new TraceRecorder();
     this.writers = this.openWriters();
     this.record();
+    // A task that briefs its policy (an instruction, what the scene holds) does it in this observation.
+    const brief = this.scene.brief?.();
+    if (brief) this.last = { ...this.last!, brief };
     return this.last!;
   }
 
