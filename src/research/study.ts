@@ -12,7 +12,7 @@
  * verdicts of a generation land in one transaction. A resumed study ends as an uninterrupted one.
  */
 import { z } from 'zod';
-import { defaultPolicy, resolvePolicy, type PolicyFile } from '../policy/policy.ts';
+import { baselinePolicy, resolvePolicy, type PolicyFile } from '../policy/policy.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { RESEARCHER_NAMES, SEED_MAX } from '../scenario/schema.ts';
 import { CANDIDATE_KINDS, type CandidateRecord, type StudyRecord } from '../store/schema.ts';
@@ -222,10 +222,12 @@ export function createStudy(store: Store, scenario: LoadedScenario, config: Stud
   if (lastTrainSeed > SEED_MAX || checked.validation.from + checked.validation.count - 1 > SEED_MAX) {
     throw new Error(`The study's seeds would pass ${SEED_MAX}; lower the episode budget or the validation seeds.`);
   }
+  // Checked like any proposal: a baseline that cannot run (an unpriced model) stops here.
+  const baseline = resolvePolicy(baselinePolicy(scenario), scenario, `${scenario.file} (the baseline policy)`);
   return store.transaction(() => {
     const study = store.createStudy({ scenarioPath: scenario.file, scenarioName: scenario.name, researcher: checked.researcher, config: checked });
     store.addCandidate(study.id, {
-      generation: 0, parentId: null, kind: 'params', body: defaultPolicy(scenario), rationale: 'the scenario defaults (baseline)', description: 'baseline: scenario defaults',
+      generation: 0, parentId: null, kind: baseline.kind, body: baseline, rationale: 'the scenario defaults (baseline)', description: 'baseline: scenario defaults',
     });
     return study;
   });
