@@ -33,7 +33,7 @@ const SPEEDS = [0.1, 0.25, 0.5, 1, 2, 4];
 const stage = new Stage($<HTMLCanvasElement>('canvas'));
 const plots = new Plots($('plots'), (t) => seek(t));
 const dashboard = new Dashboard(
-  { info: $('study-info'), workers: $('workers-panel'), chart: $('score-plot'), compare: $('compare-bar'), table: $<HTMLTableElement>('candidates'), episodes: $('episodes') },
+  { info: $('study-info'), workers: $('workers-panel'), chart: $('score-plot'), pareto: $('pareto-plot'), compare: $('compare-bar'), table: $<HTMLTableElement>('candidates'), episodes: $('episodes') },
   { open: (a, b) => void openReplay(a, b) },
 );
 

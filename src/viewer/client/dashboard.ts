@@ -6,6 +6,7 @@
 import uPlot from 'uplot';
 import type { EpisodeSummary, StudyView } from '../data.ts';
 import type { WorkerThroughput } from '../messages.ts';
+import { ParetoPlot } from './pareto-plot.ts';
 
 /** What the dashboard asks the app to do. */
 export interface DashboardActions {
@@ -21,11 +22,15 @@ export class Dashboard {
   private selected: number | undefined;
   /** Episode picked as A for a comparison. */
   private pickA: number | undefined;
+  /** Success against cost per candidate (studies whose policies pay for model calls). */
+  private readonly pareto: ParetoPlot;
 
   constructor(
-    private readonly el: { info: HTMLElement; workers: HTMLElement; chart: HTMLElement; compare: HTMLElement; table: HTMLTableElement; episodes: HTMLElement },
+    private readonly el: { info: HTMLElement; workers: HTMLElement; chart: HTMLElement; pareto: HTMLElement; compare: HTMLElement; table: HTMLTableElement; episodes: HTMLElement },
     private readonly actions: DashboardActions,
-  ) {}
+  ) {
+    this.pareto = new ParetoPlot(el.pareto, (candidate) => this.select(candidate));
+  }
 
   /** Number of candidate rows shown. */
   get rows(): number {
@@ -43,6 +48,7 @@ export class Dashboard {
     }
     this.renderInfo();
     this.renderChart();
+    this.pareto.show(view.costs);
     this.renderTable();
     this.renderEpisodes();
     this.renderCompare();
@@ -65,6 +71,7 @@ export class Dashboard {
     this.el.info.textContent = message;
     this.el.workers.replaceChildren();
     this.el.chart.replaceChildren();
+    this.pareto.show([]);
     this.el.table.replaceChildren();
     this.el.episodes.replaceChildren();
     this.el.compare.replaceChildren();
