@@ -12,7 +12,13 @@ import { costPoints } from '../src/viewer/pareto.ts';
 import { startViewer, type ViewerServer } from '../src/viewer/server.ts';
 import { launchChromium, type TestBrowser } from './browser.ts';
 import { makeDemoStudy } from './fixtures/demo-study.ts';
+import { defaultPolicy } from '../src/policy/policy.ts';
+import { EpisodeRunner } from '../src/research/episode.ts';
+import { SimLink } from '../src/robot/sim-link.ts';
 import { loadScenario } from '../src/scenario/load.ts';
+import { drawEpisode } from '../src/tasks/sort-instructed/draw.ts';
+import type { SortInstructedSpec } from '../src/tasks/sort-instructed/schema.ts';
+import { Poser } from '../src/viewer/poser.ts';
 import { SORT_SCENARIO, runPromptStudy, sortScenario, type PromptStudy } from './fixtures/prompt-study.ts';
 
 describe('cost points', () => {
@@ -40,6 +46,38 @@ describe('cost points', () => {
 
   it('is empty for a study whose policies spend nothing', () => {
     expect(costPoints([candidate(1, 'keep')], [episode(1, true, undefined)])).toEqual([]);
+  });
+});
+
+describe('replay of a task that places its zones per seed', () => {
+  it('draws each episode\'s zones where its seed put them, and moves nothing for pick-and-place', async () => {
+    const sort = await loadScenario(SORT_SCENARIO);
+    const spec = sort.task as SortInstructedSpec;
+    const link = await SimLink.create(sort);
+    const poser = await Poser.create(sort.worldPath, sort, 'sort');
+    try {
+      for (const seed of [3, 4]) {
+        await link.reset(seed);
+        await link.act({ position: link.observe().position, gripperWidth: 0.09 });
+        const { geomPositions } = poser.episode(link.trace()).header;
+        const draw = drawEpisode(spec, seed);
+        expect(Object.keys(geomPositions).length).toBe(draw.zones.length);
+        for (const zone of draw.zones) expect(geomPositions[link.world.id('geom', spec.zones[zone.name].geom!)]).toEqual([zone.x, zone.y, 0.0005]);
+      }
+    } finally {
+      poser.dispose();
+      await link.close();
+    }
+    const pickPlace = await loadScenario('scenarios/pick-place.yaml');
+    const runner = await EpisodeRunner.create(pickPlace);
+    const still = await Poser.create(pickPlace.worldPath, pickPlace, 'pp');
+    try {
+      const run = await runner.run(defaultPolicy(pickPlace), 3);
+      expect(still.episode(run.trace).header.geomPositions).toEqual({});
+    } finally {
+      still.dispose();
+      await runner.close();
+    }
   });
 });
 

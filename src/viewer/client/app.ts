@@ -11,7 +11,7 @@ import type { SceneSpec } from '../scene-spec.ts';
 import { episodeMcapUrl, getContacts, getEpisode, getJson, getScene, Socket } from './api.ts';
 import { Dashboard, h } from './dashboard.ts';
 import { Plots } from './plots.ts';
-import { setGeomSizes, setHiddenBodies, syncFrame } from './scene3d.ts';
+import { setGeomPositions, setGeomSizes, setHiddenBodies, syncFrame } from './scene3d.ts';
 import { Stage, type CameraChoice } from './stage.ts';
 
 type Mode = 'replay' | 'live' | 'model';
@@ -190,6 +190,7 @@ async function openReplay(a: number, b?: number): Promise<void> {
   stage.setScene(spec, episodes.length as 1 | 2);
   episodes.forEach((ep, i) => {
     setGeomSizes(stage.views[i], ep.header.geomSizes);
+    setGeomPositions(stage.views[i], ep.header.geomPositions ?? {});
     setHiddenBodies(stage.views[i], ep.header.hidden);
   });
   fillCameraSelect(spec);
@@ -283,6 +284,7 @@ async function prepareLiveScene(): Promise<void> {
     state.live.scene = s.scene;
   }
   setGeomSizes(stage.views[0], s.geomSizes);
+  setGeomPositions(stage.views[0], s.geomPositions ?? {});
   setHiddenBodies(stage.views[0], []);
 }
 
