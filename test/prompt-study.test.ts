@@ -31,6 +31,16 @@ afterEach(async () => {
 });
 
 describe('a study over prompt configs', () => {
+  it('is refused before a study exists when the planner could not reach its model', async () => {
+    const { dir, file } = sortScenario({ seeds: 4, validation: 4, candidates: 3, patience: 1 });
+    const env = { ...process.env };
+    delete env.ANTHROPIC_API_KEY;
+    const error = await execFileAsync(process.execPath, ['bin/arbor.js', 'run', file, '--db', join(dir, 'k.db')], { env }).catch((e) => e);
+    expect(error.code).toBe(1);
+    expect(error.stderr).toMatch(/A prompt policy calls the Anthropic Messages API and needs an API key, but ANTHROPIC_API_KEY is not set\..* give its address as base_url in the config\./);
+    expect(existsSync(join(dir, 'k.db'))).toBe(false);
+  });
+
   it('arbor run with hillclimb completes, keeps the better config, and records tokens, dollars and latency per episode', async () => {
     const { dir, file } = sortScenario({
       seeds: 12, validation: 8, candidates: 9, patience: 2, batch: 4,

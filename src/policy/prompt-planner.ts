@@ -9,7 +9,7 @@ import type { LlmClient } from '../llm/anthropic.ts';
 import type { Message } from '../llm/messages.ts';
 import { per } from '../llm/prices.ts';
 import { ReplyCache, type CachedReply } from '../llm/reply-cache.ts';
-import { llmSettings, type LlmSettings } from '../llm/settings.ts';
+import { llmSettings, MissingApiKeyError, type LlmSettings } from '../llm/settings.ts';
 import type { PromptConfig } from '../scenario/prompt.ts';
 
 /** A reply as the planner uses it. */
@@ -56,7 +56,20 @@ const clients = new Map<string, Promise<LlmClient>>();
  * Anthropic's endpoint), so a command refuses before any episode runs instead of crashing each.
  */
 export function checkPlannerReachable(config: PromptConfig, env: NodeJS.ProcessEnv = process.env): void {
-  llmSettings({ model: config.model, who: 'A prompt policy', env, baseURL: config.base_url, ...(config.price ? { price: per(config.price.input, config.price.output) } : {}) });
+  plannerSettings(config, env);
+}
+
+/** How the planner of `config` reaches its model; a missing key's message says how to do without one. */
+function plannerSettings(config: PromptConfig, env: NodeJS.ProcessEnv): LlmSettings {
+  try {
+    return llmSettings({
+      model: config.model, who: 'A prompt policy', env, baseURL: config.base_url, maxRetries: CALL_RETRIES, timeoutMs: CALL_TIMEOUT_MS,
+      maxTokens: config.max_tokens, ...(config.price ? { price: per(config.price.input, config.price.output) } : {}),
+    });
+  } catch (err) {
+    if (err instanceof MissingApiKeyError) err.message += ' A planner on a model server of your own needs no key: give its address as base_url in the config.';
+    throw err;
+  }
 }
 
 export class Planner {
@@ -72,10 +85,7 @@ export class Planner {
     private readonly cache: ReplyCache | undefined,
     env: NodeJS.ProcessEnv = process.env,
   ) {
-    this.settings = llmSettings({
-      model: config.model, who: 'A prompt policy', env, baseURL: config.base_url, maxRetries: CALL_RETRIES, timeoutMs: CALL_TIMEOUT_MS,
-      maxTokens: config.max_tokens, ...(config.price ? { price: per(config.price.input, config.price.output) } : {}),
-    });
+    this.settings = plannerSettings(config, env);
   }
 
   /** Sends the conversation (its last message is the user's) and returns the reply's text. */

@@ -62,7 +62,7 @@ export class HillclimbResearcher implements Researcher {
         const config = at.set(value);
         if (seen.has(key(config))) continue;
         seen.add(key(config));
-        neighbours.push({ kind: 'prompt', body: { config }, rationale: `hill climbing from candidate ${history.best.id}: ${choice} ${show(at.get(), values)} → ${show(value, values)}` });
+        neighbours.push({ kind: 'prompt', body: { config }, rationale: `from #${history.best.id}: ${choice} ${show(at.get(), values)} → ${show(value, values)}` });
       }
     }
     // Shuffle a copy of the stream, so asking again before `tell` (a resume) proposes the same.
@@ -107,10 +107,11 @@ function key(value: unknown): string {
   return JSON.stringify(value, (_, v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v));
 }
 
-/** A value in a rationale: numbers, words and short lists as they are; texts and examples by their place in the choice's list. */
+/** A value in a rationale: numbers, words and lists of words as they read; texts and examples by their place in the choice's list. */
 function show(value: unknown, values: readonly unknown[]): string {
-  const text = JSON.stringify(value);
-  if (text.length <= 60 && !(Array.isArray(value) && value.some((v) => typeof v === 'object'))) return text;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'string' && value.length <= 40 && !value.includes('\n')) return value;
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return `[${value.join(', ')}]`;
   const index = values.findIndex((v) => key(v) === key(value));
-  return index >= 0 ? `alternative ${index + 1} of ${values.length}` : 'the best\'s own';
+  return index >= 0 ? `alternative ${index + 1} of ${values.length}` : "the best's own";
 }
