@@ -57,9 +57,8 @@ export interface SkillPrimitives {
   readonly steps?: Readonly<Record<Exclude<PlanSkill, 'refuse'>, readonly string[]>>;
 }
 
-/** What a planner's plan may do: the steps of the prompt policy's plan language. */
-export const PLAN_SKILLS = ['pick', 'place', 'move', 'open', 'close', 'refuse'] as const;
-export type PlanSkill = (typeof PLAN_SKILLS)[number];
+/** What a planner's plan may do: the steps of the prompt policy's plan language (src/policy/prompt-plan.ts). */
+export type PlanSkill = 'pick' | 'place' | 'move' | 'open' | 'close' | 'refuse';
 
 /** What a phase aims at when a planner chooses; absent fields keep what the skill aimed at before. */
 export interface SkillTarget {
