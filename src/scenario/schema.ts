@@ -110,6 +110,8 @@ const ResearcherBlock = z.strictObject({
   name: z.enum(RESEARCHER_NAMES).default('cmaes'),
   /** The model an LLM researcher uses (`--model` overrides it). */
   model: z.string().min(1).optional(),
+  /** CMA-ES's initial step as a fraction of each parameter's range (absent: 0.2). */
+  sigma0: bounded(0.01, 1, '', 'a step as a fraction of the range').optional(),
   /** Proposals per generation (CMA-ES: its population; absent: the researcher's own default). */
   batch: boundedInt(1, 256, 'proposals per generation').optional(),
   /** Probe episodes an LLM researcher may run per generation before proposing. */
