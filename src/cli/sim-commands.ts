@@ -37,6 +37,9 @@ export function registerSimCommands(program: Command): void {
           world.id('sensor', robot.wrench.force_sensor);
           world.id('sensor', robot.wrench.torque_sensor);
         }
+        if (robot.tool) world.id('geom', robot.tool.geom);
+        if (robot.tool?.touch_sensor) world.id('sensor', robot.tool.touch_sensor);
+        for (const camera of Object.keys(scenario.cameras)) world.id('camera', camera);
         // The task's scene checks what names cannot (a free joint, a box geom).
         task.scene(world, scenario.task, scenario);
       } finally {
