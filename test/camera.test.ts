@@ -3,9 +3,6 @@
  * saw, colours and labels of what is there, the recorded camera model matching MJCF's attributes,
  * and cameras recorded into episodes at the scenario's rate (and never when it asks for none).
  */
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EpisodeRunner } from '../src/research/episode.ts';
 import { loadScenario } from '../src/scenario/load.ts';
@@ -15,6 +12,7 @@ import { World } from '../src/sim/world.ts';
 import { calibrationModel, pixelToWorld } from '../src/scoring/vision.ts';
 import { encodeTrace } from '../src/trace/trace.ts';
 import { scenario, tunedPolicy } from './helpers.ts';
+import { scenarioCopy } from './study-helpers.ts';
 
 let world: World;
 beforeAll(async () => {
@@ -97,16 +95,9 @@ describe('ray camera images', () => {
 
 describe('cameras in episodes', () => {
   it('records the first frame, one every 1/rate seconds, and the last; without cameras, no images', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'arbor-camera-'));
-    const root = resolve('.');
-    const file = join(dir, 'cameras.yaml');
-    writeFileSync(
-      file,
-      readFileSync('scenarios/pick-place.yaml', 'utf8')
-        .replace('robot: ../robots/', `robot: ${root}/robots/`)
-        .replace('world: ../sim/', `world: ${root}/sim/`)
-        .replace('duration: 6.0', 'duration: 1.3') +
-        '\ncameras:\n  top: { width: 32, height: 24, rate: 2, images: [rgb, depth, segmentation] }\n  side: { width: 16, height: 12 }\n',
+    const { file } = scenarioCopy(
+      'scenarios/pick-place.yaml',
+      (text) => text.replace('duration: 6.0', 'duration: 1.3') + '\ncameras:\n  top: { width: 32, height: 24, rate: 2, images: [rgb, depth, segmentation] }\n  side: { width: 16, height: 12 }\n',
     );
     const sc = await loadScenario(file);
     const runner = await EpisodeRunner.create(sc);

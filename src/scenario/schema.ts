@@ -209,7 +209,7 @@ export const VisionCheck = z.discriminatedUnion('kind', [
     max_area: boundedInt(1, 1 << 20, 'a pixel count').optional(),
   }),
   z.strictObject({
-    /** Passes when the target is seen and its centroid, mapped to the world, lies inside the zone. */
+    /** Passes when the target is seen and its centroid, mapped to the world, lies inside the zone (and at its height). */
     kind: z.literal('inside_zone'),
     ...checkBase,
     /** What to look for. */
@@ -224,6 +224,8 @@ export const VisionCheck = z.discriminatedUnion('kind', [
     depth: ImageTopic.optional(),
     /** Height (m) of the plane the centroid is intersected with when there is no depth image. */
     plane_z: worldCoordinate.default(0),
+    /** Heights [low, high] (m) the seen centroid must lie between (a depth image places it): resting, not held up. */
+    height: Range(worldCoordinate).optional(),
   }),
   z.strictObject({
     /** Passes when the intersection over union of the image's mask and the target image's mask reaches the threshold. */

@@ -76,7 +76,9 @@ function runCheck(name: string, check: VisionCheck, trace: Trace, scenario: Pick
         } else point = pixelOnPlane(camera, blob.u, blob.v, check.plane_z);
       }
       const { center, half_size } = check.zone;
-      const inside = point !== undefined && Math.abs(point[0] - center[0]) <= half_size[0] - check.margin && Math.abs(point[1] - center[1]) <= half_size[1] - check.margin;
+      const inZone = (p: [number, number, number]) => Math.abs(p[0] - center[0]) <= half_size[0] - check.margin && Math.abs(p[1] - center[1]) <= half_size[1] - check.margin;
+      const atHeight = (p: [number, number, number]) => !check.height || (p[2] >= check.height[0] && p[2] <= check.height[1]);
+      const inside = point !== undefined && inZone(point) && atHeight(point);
       const z = point?.[2] ?? check.plane_z;
       return {
         ...base,

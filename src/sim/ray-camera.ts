@@ -39,6 +39,10 @@ export class RayCamera {
   private readonly allGroups = new Uint8Array(6).fill(1);
   /** Per geom: its flat colour (rgb, 0..1, premultiplied against the grey behind when transparent). */
   private readonly colours: Float32Array;
+  /** Per column: x/z of its pixels' rays in the optical frame. */
+  private readonly slopeX: Float64Array;
+  /** Per row: y/z of its pixels' rays in the optical frame. */
+  private readonly slopeY: Float64Array;
 
   constructor(
     private readonly world: World,
@@ -72,6 +76,8 @@ export class RayCamera {
     this.geomOut = new world.mj.IntBuffer(n);
     this.distOut = new world.mj.DoubleBuffer(n);
     this.colours = geomColours(world);
+    this.slopeX = Float64Array.from({ length: width }, (_, u) => (u + 0.5 - width / 2) / this.focal);
+    this.slopeY = Float64Array.from({ length: height }, (_, v) => (v + 0.5 - height / 2) / this.focal);
   }
 
   /** Renders depth and segmentation of the current state (call `world.forward()` first if the state changed outside a step). */
@@ -104,19 +110,20 @@ export class RayCamera {
   rgb(image: RayImage): Uint8Array {
     const { width, height, depth, geom } = image;
     const out = new Uint8Array(3 * width * height);
-    const f = this.focal;
-    // Camera-frame point of pixel i (x right, y down, z ahead), from its planar depth.
-    const px = (u: number, d: number) => ((u + 0.5 - width / 2) / f) * d;
-    const py = (v: number, d: number) => ((v + 0.5 - height / 2) / f) * d;
+    const colours = this.colours;
+    // Camera-frame point of a pixel (x right, y down, z ahead) is (sx·d, sy·d, d) for its planar depth d.
+    const sx = this.slopeX;
+    const sy = this.slopeY;
     for (let v = 0; v < height; v++) {
       for (let u = 0; u < width; u++) {
         const i = v * width + u;
         const g = geom[i];
         if (g < 0) {
-          out.set(BACKGROUND, 3 * i);
+          out[3 * i] = BACKGROUND[0];
+          out[3 * i + 1] = BACKGROUND[1];
+          out[3 * i + 2] = BACKGROUND[2];
           continue;
         }
-        const d = depth[i];
         // Neighbours on the same geom give the surface's tangents; one-sided at its edges.
         const l = u > 0 && geom[i - 1] === g ? i - 1 : i;
         const r = u < width - 1 && geom[i + 1] === g ? i + 1 : i;
@@ -124,19 +131,19 @@ export class RayCamera {
         const b = v < height - 1 && geom[i + width] === g ? i + width : i;
         let shade = 1;
         if (l !== r && t !== b) {
-          const ul = l % width, ur = r % width, vt = (t / width) | 0, vb = (b / width) | 0;
-          const ax = px(ur, depth[r]) - px(ul, depth[l]), ay = py(v, depth[r]) - py(v, depth[l]), az = depth[r] - depth[l];
-          const bx = px(u, depth[b]) - px(u, depth[t]), by = py(vb, depth[b]) - py(vt, depth[t]), bz = depth[b] - depth[t];
+          const dl = depth[l], dr = depth[r], dt = depth[t], db = depth[b];
+          const ax = sx[r - v * width] * dr - sx[l - v * width] * dl, ay = sy[v] * (dr - dl), az = dr - dl;
+          const bx = sx[u] * (db - dt), by = sy[(b / width) | 0] * db - sy[(t / width) | 0] * dt, bz = db - dt;
           const nx = ay * bz - az * by, ny = az * bx - ax * bz, nz = ax * by - ay * bx;
           // The view ray of this pixel, in the same frame.
-          const rx = px(u, d), ry = py(v, d);
-          const cos = Math.abs(nx * rx + ny * ry + nz * d) / (Math.hypot(nx, ny, nz) * Math.hypot(rx, ry, d) || 1);
+          const rx = sx[u], ry = sy[v];
+          const cos = Math.abs(nx * rx + ny * ry + nz) / (Math.sqrt((nx * nx + ny * ny + nz * nz) * (rx * rx + ry * ry + 1)) || 1);
           shade = AMBIENT + DIFFUSE * cos;
         }
         const c = 3 * g;
-        out[3 * i] = Math.round(255 * Math.min(1, this.colours[c] * shade));
-        out[3 * i + 1] = Math.round(255 * Math.min(1, this.colours[c + 1] * shade));
-        out[3 * i + 2] = Math.round(255 * Math.min(1, this.colours[c + 2] * shade));
+        out[3 * i] = Math.round(255 * Math.min(1, colours[c] * shade));
+        out[3 * i + 1] = Math.round(255 * Math.min(1, colours[c + 1] * shade));
+        out[3 * i + 2] = Math.round(255 * Math.min(1, colours[c + 2] * shade));
       }
     }
     return out;
