@@ -5,6 +5,7 @@ import { EvaluatorPool, workerCount } from '../research/pool.ts';
 import { meanStd } from '../research/stats.ts';
 import { loadScenario, scenarioJsonSchema } from '../scenario/load.ts';
 import { World } from '../sim/world.ts';
+import { writeEpisodePictures } from '../store/pictures.ts';
 import { getTask } from '../tasks/registry.ts';
 import { fixed, percent, table } from './format.ts';
 import { choosePolicy, integer, parseSeedRange, seed } from './options.ts';
@@ -60,12 +61,14 @@ export function registerSimCommands(program: Command): void {
     .requiredOption('--seed <n>', 'episode seed', seed)
     .option('--policy <file>', 'policy JSON file (default: the scenario defaults)')
     .option('--json', 'print {success, score, outcome, terms, metrics} as JSON on stdout')
-    .action(async (file: string, opts: { seed: number; policy?: string; json?: boolean }) => {
+    .option('--images <dir>', 'save its camera frames, task images and vision check drawings as PNG files in DIR')
+    .action(async (file: string, opts: { seed: number; policy?: string; json?: boolean; images?: string }) => {
       const scenario = await loadScenario(file);
       const policy = choosePolicy(opts.policy, scenario);
       const runner = await EpisodeRunner.create(scenario);
       try {
         const run = await runner.run(policy, opts.seed);
+        if (opts.images) process.stderr.write(`arbor: ${writeEpisodePictures(run.trace, scenario, opts.images).length} pictures written to ${opts.images}\n`);
         if (opts.json) {
           console.log(JSON.stringify({ success: run.success, score: run.score, outcome: run.outcome, terms: run.terms, metrics: run.metrics }));
           return;

@@ -2,6 +2,7 @@
  * Drawing on rgb8 images, for the annotated pictures vision checks leave: any frame made viewable
  * in colour, masks tinted, marks and outlines drawn. Plain loops on byte arrays.
  */
+import { encodePng } from '../trace/png.ts';
 import type { ImageFrame } from './vision.ts';
 import { pixelValues } from './vision.ts';
 
@@ -87,4 +88,9 @@ export function polygon(image: RgbImage, points: readonly (readonly [number, num
 export function cross(image: RgbImage, u: number, v: number, size: number, colour: Colour): void {
   line(image, u - size, v, u + size, v, colour);
   line(image, u, v - size, u, v + size, colour);
+}
+
+/** A picture as a PNG file. */
+export function pngOf(picture: RgbImage): Buffer {
+  return encodePng(picture.width, picture.height, 'rgb8', picture.rgb);
 }

@@ -10,10 +10,9 @@ import { loadScenario, type LoadedScenario } from '../scenario/load.ts';
 import { writeEpisodesMcap } from '../store/mcap-export.ts';
 import { Store, type CandidateRecord, type EpisodeRecord, type StudyRecord } from '../store/store.ts';
 import { runVisionChecks } from '../scoring/vision-checks.ts';
-import { viewable } from '../scoring/vision-draw.ts';
+import { pngOf, viewable } from '../scoring/vision-draw.ts';
 import { imageFrame } from '../scoring/vision.ts';
 import { MemorySink } from '../trace/mcap.ts';
-import { encodePng } from '../trace/png.ts';
 import type { ImageEncoding, Trace } from '../trace/trace.ts';
 import { Poser } from './poser.ts';
 import { encodeContacts, encodeEpisode } from './protocol.ts';
@@ -215,8 +214,7 @@ export class ViewerData {
     const series = trace.images.get(topic);
     if (!series) throw new NotFound(`Episode ${id} has no image topic '${topic}'; it has: ${[...trace.images.keys()].join(', ') || 'none'}.`);
     if (!(Number.isInteger(frame) && frame >= 0 && frame < series.stamps.length)) throw new NotFound(`Image topic '${topic}' of episode ${id} has ${series.stamps.length} frames; there is no frame ${frame}.`);
-    const picture = viewable(imageFrame(series, frame));
-    return encodePng(picture.width, picture.height, 'rgb8', picture.rgb);
+    return pngOf(viewable(imageFrame(series, frame)));
   }
 
   /** What a vision check of the study's scenario saw in a stored episode, drawn, as a PNG. */
@@ -224,8 +222,7 @@ export class ViewerData {
     const { trace, studyId } = this.episodeTrace(id);
     const result = runVisionChecks(trace, await this.studyScenario(studyId)).find((r) => r.name === check);
     if (!result) throw new NotFound(`The scenario of episode ${id} has no vision check '${check}'.`);
-    const picture = result.annotate();
-    return encodePng(picture.width, picture.height, 'rgb8', picture.rgb);
+    return pngOf(result.annotate());
   }
 
   /** A stored episode's trace (a few kept decoded), with its study. */
