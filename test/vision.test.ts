@@ -5,13 +5,14 @@
  */
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import type { LoadedScenario } from '../src/scenario/load.ts';
+import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
 import { CameraSpec, VisionCheck, type CameraCalibration } from '../src/scenario/schema.ts';
 import { runVisionChecks, withVision } from '../src/scoring/vision-checks.ts';
 import { blobOf, calibrationModel, imageFrame, maskIou, maskOf, pixelOnPlane, pixelToWorld, worldToPixel, type ImageFrame } from '../src/scoring/vision.ts';
 import type { Score } from '../src/tasks/task.ts';
 import { encodePng } from '../src/trace/png.ts';
 import { decodeTrace, encodeTrace, TraceRecorder, type CameraModel, type Trace } from '../src/trace/trace.ts';
+import { scenarioCopy } from './study-helpers.ts';
 
 const W = 40;
 const H = 30;
@@ -227,5 +228,26 @@ describe('PNG files', () => {
     }
     expect(readPng(encodePng(2, 1, 'mono8', Uint8Array.from([0, 255]))).rows).toEqual(Buffer.from([0, 0, 255]));
     expect(() => encodePng(W, H, 'rgb8', new Uint8Array(5))).toThrow(`A ${W}x${H} rgb8 image has ${3 * W * H} bytes; got 5.`);
+  });
+});
+
+describe('the cameras: and vision: blocks of a scenario', () => {
+  const withBlocks = (blocks: string) => scenarioCopy('scenarios/pick-place.yaml', (text) => `${text}\n${blocks}`).file;
+
+  it('load with their defaults filled in', async () => {
+    const sc = await loadScenario(withBlocks('cameras:\n  top: {}\nvision:\n  checks:\n    seen: { kind: detect, image: /camera/top/rgb, target: { label: box } }\n'));
+    expect(sc.cameras.top).toEqual({ width: 160, height: 120, rate: 0, images: ['rgb'] });
+    expect(sc.vision).toEqual({ success: 'state', checks: { seen: { kind: 'detect', image: '/camera/top/rgb', frame: 'last', required: true, target: { label: 'box' }, min_area: 1 } } });
+    expect((await loadScenario('scenarios/pick-place.yaml')).cameras).toEqual({});
+  });
+
+  it('name a camera image no camera records, a bad calibration and a target with two selectors, with the fix', async () => {
+    const problems = async (blocks: string) => (await loadScenario(withBlocks(blocks)).catch((e: Error) => e)).message;
+    expect(await problems('cameras:\n  top: { images: [rgb] }\nvision:\n  checks:\n    placed: { kind: inside_zone, image: /camera/top/rgb, depth: /camera/top/depth, target: { label: box }, zone: { center: [0.45, 0.3], half_size: [0.06, 0.06] } }\n')).toMatch(
+      /vision\.checks\.placed\.depth: reads \/camera\/top\/depth, which no camera records.*cameras: \{ top: \{ images: \[rgb, depth\] \} \}/s,
+    );
+    expect(await problems('cameras:\n  top: { calibration: { position: [0, 0, 1], xyaxes: [1, 0, 0, 1, 0, 0], fovy: 50 } }\n')).toMatch(/cameras\.top\.calibration\.xyaxes: must be two non-zero, perpendicular axes/);
+    expect(await problems('cameras:\n  top: { images: [rgb] }\nvision:\n  checks:\n    seen: { kind: detect, image: /camera/top/rgb, target: { label: box, color: { rgb: [1, 2, 3] } } }\n')).toMatch(/vision\.checks\.seen\.target: needs exactly one of color or label/);
+    expect(await problems('cameras:\n  top: { width: 2000 }\n')).toMatch(/cameras\.top\.width: must be at most 1280/);
   });
 });

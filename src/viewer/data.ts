@@ -36,12 +36,42 @@ export interface StudyView {
   params: { name: string; default: number }[];
 }
 
+/** An image topic of a stored episode, as the page lists it. */
+export interface EpisodeImageTopic {
+  /** Topic name; `/api/episodes/ID/image.png?topic=T&frame=N` serves a frame. */
+  topic: string;
+  /** Pixel encoding (the PNG shows depth and labels in colour). */
+  encoding: ImageEncoding;
+  /** Width (px). */
+  width: number;
+  /** Height (px). */
+  height: number;
+  /** The camera (or surface) frame it is taken in. */
+  frameId: string;
+  /** Stamps (s) of its frames. */
+  stamps: number[];
+}
+
+/** What a vision check found in a stored episode; `/api/episodes/ID/vision.png?check=C` draws what it saw. */
+export interface EpisodeCheck {
+  /** The check's name in the scenario. */
+  name: string;
+  /** Its kind (`detect`, `inside_zone`, `mask_iou`). */
+  kind: string;
+  /** Whether it counts toward vision success. */
+  required: boolean;
+  /** Whether it passed. */
+  pass: boolean;
+  /** Its measurements. */
+  metrics: Record<string, number>;
+}
+
 /** A stored episode's pictures: its image topics (cameras, task-derived images) and its vision checks. */
 export interface EpisodeImages {
-  /** Each image topic, with its frames' stamps (s); `/api/episodes/ID/image.png?topic=T&frame=N` serves a frame. */
-  images: { topic: string; encoding: ImageEncoding; width: number; height: number; frameId: string; stamps: number[] }[];
-  /** Each vision check of the study's scenario on this episode; `/api/episodes/ID/vision.png?check=C` draws what it saw. */
-  checks: { name: string; kind: string; required: boolean; pass: boolean; metrics: Record<string, number> }[];
+  /** Each image topic. */
+  images: EpisodeImageTopic[];
+  /** Each vision check of the study's scenario, run on this episode. */
+  checks: EpisodeCheck[];
   /** Why the checks could not run on this episode (e.g. the scenario changed since), when they could not. */
   checksProblem?: string;
 }

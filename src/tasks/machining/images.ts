@@ -11,8 +11,9 @@ import { contactSamples } from './score.ts';
 import { TARGET_PATH, readTargetPath } from './topics.ts';
 import { cross, dot, unit, withoutAlong } from './vector.ts';
 
-/** Image topics machining derives. */
+/** Where the tool touched while pressing (mono8). */
 export const CONTACT_MAP = '/machining/contact_map';
+/** Where it should have: the path, as wide as its tolerance (mono8). */
 export const TARGET_IMAGE = '/machining/target_path';
 
 /** Largest side of the images (px); a larger path gets coarser pixels. */
@@ -20,15 +21,17 @@ const MAX_SIDE = 512;
 
 /** The grid both images share: a 2-D frame in the plane across the normal. */
 interface Grid {
-  /** The plane's axes (world, unit): a along the path's overall direction, b across it. */
+  /** The plane's first axis (world, unit): along the path's overall direction. */
   a: number[];
+  /** Its second axis (world, unit): across the path, normal × a. */
   b: number[];
   /** Coordinates (m) of pixel (0, 0)'s centre along a and b. */
   origin: [number, number];
   /** Pixel size (m). */
   pixel: number;
-  /** Image size (px). */
+  /** Image width (px). */
   width: number;
+  /** Image height (px). */
   height: number;
 }
 

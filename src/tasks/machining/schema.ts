@@ -58,10 +58,15 @@ const Localisation = z.strictObject({
 });
 
 const Weights = z.strictObject({
+  /** Weight of success (0 or 1). */
   success: bounded(0, 1000, '', 'a weight').default(0.5),
+  /** Weight of path coverage. */
   coverage: bounded(0, 1000, '', 'a weight').default(0.15),
+  /** Weight of the RMS path error (1 at none, 0 at path_error_scale). */
   path_error: bounded(0, 1000, '', 'a weight').default(0.1),
+  /** Weight of the fraction of time in the force band. */
   force_band: bounded(0, 1000, '', 'a weight').default(0.15),
+  /** Weight of a short cycle (successful episodes only). */
   cycle_time: bounded(0, 1000, '', 'a weight').default(0.1),
 });
 const WEIGHTS = { success: 0.5, coverage: 0.15, path_error: 0.1, force_band: 0.15, cycle_time: 0.1 };

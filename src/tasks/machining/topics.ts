@@ -7,8 +7,11 @@ import type { PathGeometry } from './path.ts';
 
 /** The tool's contact point (m, world) and the normal force on it (N), every control tick. */
 export const TOOL_CONTACT = {
+  /** Topic name. */
   name: '/tool_contact',
+  /** Message type (a flat arbor message). */
   type: 'arbor_msgs/ToolContact',
+  /** The contact point (m, world), then the normal force (N). */
   fields: ['point.x', 'point.y', 'point.z', 'normal_force'],
 };
 
