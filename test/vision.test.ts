@@ -242,7 +242,7 @@ describe('the cameras: and vision: blocks of a scenario', () => {
   });
 
   it('name a camera image no camera records, a bad calibration and a target with two selectors, with the fix', async () => {
-    const problems = async (blocks: string) => (await loadScenario(withBlocks(blocks)).catch((e: Error) => e)).message;
+    const problems = (blocks: string) => loadScenario(withBlocks(blocks)).then(() => 'loaded without a problem', (e: Error) => e.message);
     expect(await problems('cameras:\n  top: { images: [rgb] }\nvision:\n  checks:\n    placed: { kind: inside_zone, image: /camera/top/rgb, depth: /camera/top/depth, target: { label: box }, zone: { center: [0.45, 0.3], half_size: [0.06, 0.06] } }\n')).toMatch(
       /vision\.checks\.placed\.depth: reads \/camera\/top\/depth, which no camera records.*cameras: \{ top: \{ images: \[rgb, depth\] \} \}/s,
     );
