@@ -56,9 +56,13 @@ describe('scenario errors name the field, the line and the fix', () => {
   });
 
   it('exports a JSON Schema that names the scenario fields', async () => {
-    const schema = (await scenarioJsonSchema()) as { properties: Record<string, { properties?: Record<string, unknown> }>; required: string[] };
-    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['robot', 'world', 'task', 'episode', 'policy', 'budget']));
-    expect(Object.keys(schema.properties.task.properties ?? {})).toEqual(expect.arrayContaining(['kind', 'object', 'zone', 'randomization']));
+    type Section = { properties?: Record<string, unknown>; anyOf?: Section[] };
+    const schema = (await scenarioJsonSchema()) as { properties: Record<string, Section>; required: string[] };
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['robot', 'world', 'task', 'episode', 'policy', 'cameras', 'vision', 'budget']));
+    // One task section per registered kind.
+    const task = schema.properties.task;
+    const kinds = (task.anyOf ?? [task]).map((t) => Object.keys(t.properties ?? {}));
+    expect(kinds).toEqual(expect.arrayContaining([expect.arrayContaining(['kind', 'object', 'zone', 'randomization']), expect.arrayContaining(['kind', 'workpiece', 'path', 'force', 'randomization'])]));
     expect(schema.required).toEqual(expect.arrayContaining(['robot', 'world', 'task']));
   });
 });
