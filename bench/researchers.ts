@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EvaluatorPool } from '../src/research/pool.ts';
-import type { StudyConfig } from '../src/research/study.ts';
+import type { StudyConfig } from '../src/research/study-config.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { benchDb, describeReached, untilTarget, type Reached } from './until-target.ts';
 

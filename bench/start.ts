@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EvaluatorPool } from '../src/research/pool.ts';
-import { defaultStudyConfig } from '../src/research/study.ts';
+import { defaultStudyConfig } from '../src/research/study-config.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { benchDb, untilTarget } from './until-target.ts';
 

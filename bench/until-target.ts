@@ -7,7 +7,8 @@
  */
 import { join } from 'node:path';
 import type { Evaluator } from '../src/research/evaluator.ts';
-import { createStudy, defaultStudyConfig, probeEpisodes, runStudy, type StudyConfig } from '../src/research/study.ts';
+import { createStudy, probeEpisodes, runStudy } from '../src/research/study.ts';
+import { defaultStudyConfig, type StudyConfig } from '../src/research/study-config.ts';
 import { PolicyFile } from '../src/policy/policy.ts';
 import type { LoadedScenario } from '../src/scenario/load.ts';
 import { Store } from '../src/store/store.ts';

@@ -56,15 +56,15 @@ describe('scenario errors name the field, the line and the fix', () => {
   });
 
   it('exports a JSON Schema that names the scenario fields', async () => {
-    type Section = { properties?: Record<string, { const?: string }> };
-    const schema = (await scenarioJsonSchema()) as { properties: Record<string, Section & { anyOf?: Section[] }>; required: string[] };
-    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['robot', 'world', 'task', 'episode', 'policy', 'budget']));
+    type Section = { properties?: Record<string, { const?: string }>; anyOf?: Section[] };
+    const schema = (await scenarioJsonSchema()) as { properties: Record<string, Section>; required: string[] };
+    expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['robot', 'world', 'task', 'episode', 'policy', 'cameras', 'vision', 'budget']));
     // One task section per registered kind.
-    const sections = schema.properties.task.anyOf ?? [schema.properties.task];
-    const pickPlace = sections.find((s) => s.properties?.kind?.const === 'pick_place');
-    expect(Object.keys(pickPlace?.properties ?? {})).toEqual(expect.arrayContaining(['kind', 'object', 'zone', 'randomization']));
-    const sorting = sections.find((s) => s.properties?.kind?.const === 'sort_instructed');
-    expect(Object.keys(sorting?.properties ?? {})).toEqual(expect.arrayContaining(['kind', 'cubes', 'zones', 'instructions']));
+    const task = schema.properties.task;
+    const fieldsOf = (kind: string) => Object.keys((task.anyOf ?? [task]).find((s) => s.properties?.kind?.const === kind)?.properties ?? {});
+    expect(fieldsOf('pick_place')).toEqual(expect.arrayContaining(['kind', 'object', 'zone', 'randomization']));
+    expect(fieldsOf('machining')).toEqual(expect.arrayContaining(['kind', 'workpiece', 'path', 'force', 'randomization']));
+    expect(fieldsOf('sort_instructed')).toEqual(expect.arrayContaining(['kind', 'cubes', 'zones', 'instructions']));
     expect(schema.required).toEqual(expect.arrayContaining(['robot', 'world', 'task']));
   });
 });

@@ -9,7 +9,8 @@ import { PromptPolicyFile, baselinePolicy } from '../src/policy/policy.ts';
 import { HillclimbResearcher } from '../src/research/hillclimb.ts';
 import type { CandidateView, Proposal, StudyHistory } from '../src/research/researcher.ts';
 import { createResearcher } from '../src/research/researchers.ts';
-import { checkProposal, defaultStudyConfig } from '../src/research/study.ts';
+import { checkProposal } from '../src/research/proposals.ts';
+import { defaultStudyConfig } from '../src/research/study-config.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { scenario as pickPlace } from './helpers.ts';
 

@@ -321,6 +321,35 @@ describe('MCAP export of stored episodes', () => {
     expect(file.episodes.map((m) => [m.get('time_shift'), m.get('start_time'), m.get('end_time')])).toEqual([['0', '0', '0.5'], ['2', '2', '2.5']]);
   });
 
+  it('writes image topics as sensor_msgs/msg/Image that Foxglove decodes byte for byte', async () => {
+    const recorder = new TraceRecorder();
+    recorder.topic('/clock', TYPE.clock, ['clock']).push(0, [0]);
+    const rgb = recorder.image({ name: '/camera/top/rgb', encoding: 'rgb8', width: 3, height: 2, frameId: 'top' });
+    const depth = recorder.image({ name: '/camera/top/depth', encoding: '32FC1', width: 3, height: 2, frameId: 'top' });
+    for (let i = 0; i < 2; i++) {
+      rgb.push(0.5 * i, Uint8Array.from({ length: 18 }, (_, k) => (k * 7 + i) % 256));
+      depth.push(0.5 * i, new Uint8Array(Float32Array.from([1.5, 1.25, Infinity, 0.5 + i, 2, 3]).buffer));
+    }
+    const trace = recorder.finish({ scenario: 'synthetic' });
+    const sink = new MemorySink();
+    const writer = await EpisodeMcapWriter.start(sink);
+    await writer.addEpisode(trace, info(3));
+    await writer.finish();
+    const file = await readMcap(sink.bytes());
+    for (const image of trace.images.values()) {
+      const messages = file.messages.filter((m) => m.topic === image.name);
+      expect(messages.map((m) => m.schemaName)).toEqual(['sensor_msgs/msg/Image', 'sensor_msgs/msg/Image']);
+      messages.forEach((m, i) => {
+        const bytesPerPixel = image.encoding === 'rgb8' ? 3 : 4;
+        expect(header(m).frame_id).toBe('top');
+        expectTime(header(m).stamp, image.stamps[i], 0, image.name);
+        expect([m.msg.height, m.msg.width, m.msg.encoding, m.msg.is_bigendian, m.msg.step]).toEqual([2, 3, image.encoding, 0, 3 * bytesPerPixel]);
+        const size = 6 * bytesPerPixel;
+        expect(Array.from(m.msg.data as Uint8Array)).toEqual(Array.from(image.data.subarray(i * size, (i + 1) * size)));
+      });
+    }
+  });
+
   it('refuses a stamp that cannot be an MCAP time, naming the topic and row', async () => {
     const recorder = new TraceRecorder();
     const topic = recorder.topic('/wrench', TYPE.wrench, ['force.x', 'force.y', 'force.z', 'torque.x', 'torque.y', 'torque.z']);

@@ -14,7 +14,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { EpisodeRunner } from '../src/research/episode.ts';
 import { LinkEvaluator } from '../src/research/link-evaluator.ts';
 import { EvaluatorPool } from '../src/research/pool.ts';
-import { createStudy, defaultStudyConfig, runStudy, type StudyConfig } from '../src/research/study.ts';
+import { createStudy, runStudy } from '../src/research/study.ts';
+import { defaultStudyConfig, type StudyConfig } from '../src/research/study-config.ts';
 import { GOAL_STATUS, LinkDroppedError } from '../src/robot/graph.ts';
 import { parseBackend } from '../src/robot/links.ts';
 import { connectRos2, ros2Unavailable } from '../src/robot/ros2.ts';
@@ -157,8 +158,12 @@ describe('studies over rosbridge', () => {
     try {
       const done = await results;
       expect(done.map((r) => r.ok)).toEqual([true, true, true]);
-      expect(events.filter((e) => e.kind === 'link-dropped')).toHaveLength(1);
-      expect(events[0].message).toMatch(/Seed 1 .* was cut off \(try 1 of 3\)/);
+      // One cut, at seed 1; a loaded machine may also time out the first try on the restarted server.
+      const drops = events.filter((e) => e.kind === 'link-dropped');
+      expect(drops.length).toBeGreaterThanOrEqual(1);
+      expect(drops.length).toBeLessThan(3);
+      expect(drops[0].message).toMatch(/Seed 1 .* was cut off \(try 1 of 3\)/);
+      for (const drop of drops) expect(drop.message).toMatch(/^Seed 1 /);
       // Nothing lost, nothing changed: the rerun is the in-process episode.
       const local = await EpisodeRunner.create(scenario);
       for (const r of done) {

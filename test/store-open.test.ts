@@ -18,9 +18,13 @@ import { TraceRecorder } from '../src/trace/trace.ts';
 
 const ARBOR = resolve('bin/arbor.js');
 const AS_ROOT = process.getuid?.() === 0;
-/** Runs a command as a user who cannot write what root made read-only (root ignores file modes). */
+/**
+ * Runs a command as a user who cannot write what root made read-only (root ignores file modes).
+ * Its TMPDIR is a folder it may write: tsx keeps its cache there, and root's TMPDIR may be root's own.
+ */
 function asReader(command: string, args: string[]): [string, string[]] {
-  return AS_ROOT ? ['setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', command, ...args]] : [command, args];
+  if (!AS_ROOT) return [command, args];
+  return ['setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'env', `TMPDIR=${join(root, 'reader-tmp')}`, command, ...args]];
 }
 
 interface Ran {
@@ -44,8 +48,10 @@ function checksum(path: string): string {
 let root: string;
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'arbor-store-open-'));
-  // The unprivileged reader must be able to walk to the shared folder.
+  // The unprivileged reader must be able to walk to the shared folder, and write its own temporary files.
   chmodSync(root, 0o755);
+  mkdirSync(join(root, 'reader-tmp'), { mode: 0o1777 });
+  chmodSync(join(root, 'reader-tmp'), 0o1777);
 });
 afterAll(() => {
   chmodTree(root, true);

@@ -1,16 +1,26 @@
-/** A small copy of the pick-place scenario for study tests: few seeds, small budgets. */
+/** Copies of real scenarios for tests and benchmarks: a small pick-place for study tests, any scenario edited. */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-export function smallScenario(budget = { candidates: 12, seeds: 4, validation: 8 }): { dir: string; file: string } {
+/**
+ * A copy of a scenario in a fresh temporary directory, its text changed by `edit`; its robot and
+ * world paths are made absolute so it loads from there.
+ */
+export function scenarioCopy(source: string, edit: (text: string) => string, name = 'scenario.yaml'): { dir: string; file: string } {
   const dir = mkdtempSync(join(tmpdir(), 'arbor-study-'));
   const root = resolve('.');
-  const text = readFileSync('scenarios/pick-place.yaml', 'utf8')
-    .replace('robot: ../robots/', `robot: ${root}/robots/`)
-    .replace('world: ../sim/', `world: ${root}/sim/`)
-    .replace(/^budget:[\s\S]*$/m, `budget:\n  candidates: ${budget.candidates}\n  seeds_per_candidate: ${budget.seeds}\n  wall_time: 600\n  validation_seeds: { from: 1000, count: ${budget.validation} }\n`);
-  const file = join(dir, 'small.yaml');
-  writeFileSync(file, text);
+  const text = readFileSync(source, 'utf8').replace('robot: ../robots/', `robot: ${root}/robots/`).replace('world: ../sim/', `world: ${root}/sim/`);
+  const file = join(dir, name);
+  writeFileSync(file, edit(text));
   return { dir, file };
+}
+
+/** A small copy of the pick-place scenario for study tests: few seeds, small budgets. */
+export function smallScenario(budget = { candidates: 12, seeds: 4, validation: 8 }): { dir: string; file: string } {
+  return scenarioCopy(
+    'scenarios/pick-place.yaml',
+    (text) => text.replace(/^budget:[\s\S]*$/m, `budget:\n  candidates: ${budget.candidates}\n  seeds_per_candidate: ${budget.seeds}\n  wall_time: 600\n  validation_seeds: { from: 1000, count: ${budget.validation} }\n`),
+    'small.yaml',
+  );
 }

@@ -6,6 +6,7 @@ import { resultEvidence } from '../research/evidence.ts';
 import { workerCount } from '../research/pool.ts';
 import { loadScenario, scenarioJsonSchema } from '../scenario/load.ts';
 import { World } from '../sim/world.ts';
+import { writeEpisodePictures } from '../store/pictures.ts';
 import { getTask } from '../tasks/registry.ts';
 import { fixed, percent, table } from './format.ts';
 import { choosePolicy, integer, parseSeedRange, seed } from './options.ts';
@@ -38,6 +39,9 @@ export function registerSimCommands(program: Command): void {
           world.id('sensor', robot.wrench.force_sensor);
           world.id('sensor', robot.wrench.torque_sensor);
         }
+        if (robot.tool) world.id('geom', robot.tool.geom);
+        if (robot.tool?.touch_sensor) world.id('sensor', robot.tool.touch_sensor);
+        for (const camera of Object.keys(scenario.cameras)) world.id('camera', camera);
         // The task's scene checks what names cannot (a free joint, a box geom).
         task.scene(world, scenario.task, scenario);
       } finally {
@@ -58,13 +62,15 @@ export function registerSimCommands(program: Command): void {
     .requiredOption('--seed <n>', 'episode seed', seed)
     .option('--policy <file>', 'policy file: JSON, or a .ts/.js code policy module (default: the scenario defaults)')
     .option('--json', 'print {success, score, outcome, terms, metrics, summary} as JSON on stdout')
-    .action(async (file: string, opts: { seed: number; policy?: string; json?: boolean }) => {
+    .option('--images <dir>', 'save its camera frames, task images and vision check drawings as PNG files in DIR')
+    .action(async (file: string, opts: { seed: number; policy?: string; json?: boolean; images?: string }) => {
       const scenario = await loadScenario(file);
       const policy = choosePolicy(opts.policy, scenario);
       const runner = await EpisodeRunner.create(scenario);
       try {
         const run = await runner.run(policy, opts.seed);
         const { summary } = resultEvidence(scenario, { ok: true, ...run });
+        if (opts.images) process.stderr.write(`arbor: ${writeEpisodePictures(run.trace, scenario, opts.images).length} pictures written to ${opts.images}\n`);
         if (opts.json) {
           console.log(JSON.stringify({ success: run.success, score: run.score, outcome: run.outcome, terms: run.terms, metrics: run.metrics, ...(summary ? { summary } : {}) }));
           return;

@@ -11,10 +11,8 @@ import { EvaluatorPool, workerCount } from '../research/pool.ts';
 import { parseRedisAddress } from '../research/queue/connection.ts';
 import { QueueEvaluator } from '../research/queue/queue-evaluator.ts';
 import { metered, ThroughputMeter } from '../research/throughput.ts';
-import {
-  createStudy, defaultStudyConfig, describeStop, incumbent, runStudy, studyConfigOf, studySummaryOf,
-  type StudyConfig, type StudySummary,
-} from '../research/study.ts';
+import { createStudy, incumbent, runStudy } from '../research/study.ts';
+import { defaultStudyConfig, describeStop, studyConfigOf, studySummaryOf, type StudyConfig, type StudySummary } from '../research/study-config.ts';
 import { prepareResearcher } from '../research/researchers.ts';
 import { parseBackend } from '../robot/links.ts';
 import { loadScenario, type LoadedScenario } from '../scenario/load.ts';

@@ -20,7 +20,7 @@ import type { LoadedScenario } from '../scenario/load.ts';
 import { CANDIDATE_KINDS } from '../store/schema.ts';
 import { failureEvidence, generationBrief, harnessText, resultsTable, scenarioBrief, type HarnessFacts } from './claude-prompt.ts';
 import type { Proposal, Researcher, StudyHistory } from './researcher.ts';
-import type { StudyConfig } from './study.ts';
+import type { StudyConfig } from './study-config.ts';
 
 /** Proposals per generation when the study does not say (Eureka's K). */
 const DEFAULT_BATCH = 4;

@@ -1,6 +1,7 @@
 /**
  * One episode, end to end: reset the link with a seed, run the policy at the control rate until
- * the episode's duration, score the recorded topics with the task's scorer. An `EpisodeRunner`
+ * the episode's duration, add the images the task derives from its topics, score the recorded
+ * topics with the task's scorer and join in the scenario's vision checks. An `EpisodeRunner`
  * keeps one link open and runs many episodes on it (one per worker thread in a study). Every
  * episode ends with `stop()`, however it ends.
  */
@@ -9,6 +10,7 @@ import type { PolicyFile } from '../policy/policy.ts';
 import { createLink, type Backend, type LinkOptions } from '../robot/links.ts';
 import type { SafeLink } from '../robot/safe-link.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
+import { withVision } from '../scoring/vision-checks.ts';
 import { getTask } from '../tasks/registry.ts';
 import type { PhaseMark, Score, Task } from '../tasks/task.ts';
 import { Trace } from '../trace/trace.ts';
@@ -97,8 +99,8 @@ export class EpisodeRunner {
     const own = policy.metrics?.();
     const decision = policy.decision?.();
     const record = own || decision ? { policy: { metrics: own ?? {}, decision: decision ?? {} } } : {};
-    const trace = new Trace(recorded.topics, { ...recorded.meta, phases, ...record });
-    const scored = this.task.score(trace, scenario.task, scenario);
+    const trace = withTaskImages(new Trace(recorded.topics, { ...recorded.meta, phases, ...record }, recorded.images), this.task, scenario);
+    const scored = withVision(this.task.score(trace, scenario.task, scenario), trace, scenario);
     const metrics = own ? { ...scored.metrics, ...own } : scored.metrics;
     return { ...scored, metrics, seed, trace, wallTime: (performance.now() - started) / 1000 };
   }
@@ -111,4 +113,11 @@ export class EpisodeRunner {
 /** Rounds to 0.1 mm or 0.1 ms: enough for a summary, small in the meta. */
 function round(v: number): number {
   return Math.round(v * 1e4) / 1e4;
+}
+
+/** The trace with the images its task derives from the topics (none for most tasks). */
+export function withTaskImages(trace: Trace, task: Task, scenario: LoadedScenario): Trace {
+  const derived = task.images?.(trace, scenario.task, scenario) ?? [];
+  if (derived.length === 0) return trace;
+  return new Trace(trace.topics, trace.meta, new Map([...trace.images, ...derived.map((image) => [image.name, image] as const)]));
 }

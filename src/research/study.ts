@@ -12,92 +12,18 @@
  * verdicts of a generation land in one transaction. A resumed study ends as an uninterrupted one.
  */
 import { z } from 'zod';
-import { baselinePolicy, resolvePolicy, type PolicyFile } from '../policy/policy.ts';
+import { baselinePolicy, resolvePolicy } from '../policy/policy.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
-import { RESEARCHER_NAMES, SEED_MAX } from '../scenario/schema.ts';
-import { CANDIDATE_KINDS, type CandidateRecord, type StudyRecord } from '../store/schema.ts';
+import { SEED_MAX } from '../scenario/schema.ts';
+import type { CandidateRecord, StudyRecord } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import type { EpisodeJob, EpisodeResult, Evaluator } from './evaluator.ts';
-import { describeChange, spaceOf, type CandidateView, type Outcome, type Proposal, type Researcher, type StudyHistory } from './researcher.ts';
-import { createResearcher } from './researchers.ts';
 import { resultEvidence, storedEvidence } from './evidence.ts';
-import { meanStd } from './stats.ts';
-
-/** How a study runs; stored with it so `resume` runs it the same way. */
-export const StudyConfig = z.object({
-  /** Which researcher proposes. */
-  researcher: z.enum(RESEARCHER_NAMES),
-  /** Seed of the researcher's random stream. */
-  seed: z.number().int().min(0).max(SEED_MAX),
-  /** Proposals per generation; absent: the researcher's own default (CMA-ES: its λ). */
-  batch: z.number().int().positive().max(256).optional(),
-  /** Episodes per candidate per generation (shared by the generation). */
-  seedsPerCandidate: z.number().int().positive(),
-  /** Stop before asking for a generation that would pass any of these. */
-  budget: z.object({
-    candidates: z.number().int().positive(),
-    episodes: z.number().int().positive(),
-    wallTime: z.number().positive(),
-    /** Dollars (LLM calls); absent: no limit. */
-    costUsd: z.number().nonnegative().optional(),
-  }),
-  /** Fresh seeds for the final validation; training never uses them. */
-  validation: z.object({ from: z.number().int().min(0), count: z.number().int().positive() }),
-  /** Standard errors by which a candidate must beat the best to replace it. */
-  keepMargin: z.number().nonnegative(),
-  /** Racing: after half its seeds, a candidate worse than the best by `keepMargin` standard errors is dropped. */
-  racing: z.boolean().default(false),
-  /** Stop after this many generations in a row keep nothing; absent: never. */
-  patience: z.number().int().positive().optional(),
-  /** Stop once the best's training success rate reaches this over two generations of seeds or more; absent: never. */
-  targetSuccess: z.number().min(0).max(1).optional(),
-  /** CMA-ES's initial step, as a fraction of each range. */
-  sigma0: z.number().positive().max(1).default(0.3),
-  /** The model of an LLM researcher. */
-  model: z.string().optional(),
-  /** Candidate kinds the researcher may propose. */
-  kinds: z.array(z.enum(CANDIDATE_KINDS)).min(1).default(['params']),
-  /** Probe episodes an LLM researcher may run per generation. */
-  probes: z.number().int().min(0).default(4),
-  /** Where episodes run (`sim`, `rosbridge://...`, `ros2`). */
-  backend: z.string().default('sim'),
-  /** An operator supervises every episode (sim gate, confirmations, reduced speed, e-stop key). */
-  operator: z.boolean().default(false),
-});
-export type StudyConfig = z.infer<typeof StudyConfig>;
-
-export function defaultStudyConfig(scenario: LoadedScenario, overrides: Partial<StudyConfig> = {}): StudyConfig {
-  const b = scenario.budget;
-  const r = scenario.researcher;
-  return StudyConfig.parse({
-    researcher: r.name,
-    seed: 1,
-    batch: r.batch,
-    seedsPerCandidate: b.seeds_per_candidate,
-    budget: { candidates: b.candidates, episodes: b.episodes, wallTime: b.wall_time, costUsd: b.max_cost_usd },
-    validation: b.validation_seeds,
-    keepMargin: 2,
-    racing: b.racing,
-    patience: b.patience,
-    targetSuccess: b.target_success,
-    model: r.model,
-    kinds: r.kinds,
-    probes: r.probes,
-    ...overrides,
-  });
-}
-
-/** Why the search part of a study ended. */
-export const STOP_REASONS = {
-  'budget-candidates': 'the candidate budget is spent',
-  'budget-episodes': 'the episode budget is spent',
-  'wall-time': 'the wall-time budget is spent',
-  cost: 'the dollar budget is spent',
-  patience: 'its patience ran out: generations in a row kept no candidate',
-  'target-success': 'the best reached the target success rate (over two generations of seeds or more)',
-  'researcher-done': 'the researcher proposed nothing more',
-} as const;
-export type StopReason = keyof typeof STOP_REASONS;
+import { checkProposal, firstLine, jsonSafe, kindOf, storedPolicy, viewOf, type Checked } from './proposals.ts';
+import { describeChange, spaceOf, type Outcome, type Proposal, type Researcher, type StudyHistory } from './researcher.ts';
+import { createResearcher } from './researchers.ts';
+import { describeStop, StudyConfig, studyConfigOf, trainSeeds, type StopReason, type StudySummary } from './study-config.ts';
+import { finiteOrNull, firstHalf, Judge, pick } from './verdict.ts';
 
 /** How far a study has come, for progress bars. */
 export interface StudyProgress {
@@ -118,42 +44,6 @@ export interface StudyProgress {
   /** Dollars spent by the study so far. */
   costUsd: number;
 }
-
-/** One scored figure: a success rate and a mean score over a number of episodes. */
-const Figure = z.object({
-  /** Fraction of successful episodes. */
-  success_rate: z.number().nullable(),
-  /** Mean episode score. */
-  score: z.number().nullable(),
-  /** Episodes behind the figure. */
-  episodes: z.number().int(),
-});
-export type Figure = z.infer<typeof Figure>;
-
-/** What a finished (or stopped) run reports; stored with the study and read back through zod. */
-export const StudySummary = z.object({
-  /** Study id. */
-  study: z.string(),
-  /** `done`, or `stopped` when interrupted (resume it). */
-  status: z.enum(['done', 'stopped']),
-  /** Why the search ended (null when interrupted). */
-  stop_reason: z.string().nullable().default(null),
-  /** The defaults on the validation seeds (null until validation ran). */
-  baseline: Figure.extend({ candidate: z.number().int().optional(), seeds: z.string().optional() }).nullable(),
-  /** The best candidate on its training episodes. */
-  best: Figure.extend({ candidate: z.number().int(), params: z.record(z.string(), z.number()).default({}), kind: z.string().default('params') }),
-  /** The best candidate on the validation seeds: the figure to report (null until it ran). */
-  validation: Figure.extend({ seeds: z.string() }).nullable(),
-  /** Training episodes in the store. */
-  train_episodes: z.number().int(),
-  /** Candidates in the store. */
-  candidates: z.number().int(),
-  /** Wall-clock seconds over all runs of the study. */
-  wall_time: z.number(),
-  /** Dollars spent (researcher and policies). */
-  cost_usd: z.number().default(0),
-});
-export type StudySummary = z.infer<typeof StudySummary>;
 
 /** Where the loop is; saved with every step so `resume` continues exactly. */
 const LoopState = z.object({
@@ -189,22 +79,6 @@ export interface RunOptions {
   researcher?: (state: unknown) => Researcher;
   /** Called when a candidate or an episode is stored (the live dashboard refreshes on it). */
   onStored?: (event: { kind: 'candidate' | 'episode'; candidate: number; seed?: number }) => void;
-}
-
-/** Reads a study's stored config through its schema. */
-export function studyConfigOf(study: StudyRecord): StudyConfig {
-  const parsed = StudyConfig.safeParse(study.config);
-  if (!parsed.success) {
-    throw new Error(`Study ${study.id} has a config this arbor cannot read (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}); it was made by another version.`);
-  }
-  return parsed.data;
-}
-
-/** Reads a study's stored summary through its schema; null when it has none (or an unreadable one). */
-export function studySummaryOf(study: StudyRecord): StudySummary | null {
-  if (study.summary === null) return null;
-  const parsed = StudySummary.safeParse(study.summary);
-  return parsed.success ? parsed.data : null;
 }
 
 /**
@@ -246,6 +120,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
   if (!study) throw new Error(`No study '${studyId}' in ${store.path}; list them with 'arbor studies'.`);
   const config = studyConfigOf(study);
   const space = spaceOf(scenario.policy.params);
+  const judge = new Judge(store, config);
   const loop: LoopState = study.researcherState === null ? LoopState.parse({ generation: 0, researcher: null, elapsed: 0 }) : readLoop(study);
   const researcher = options.researcher?.(loop.researcher) ?? (await createResearcher(config.researcher, { space, config, scenario, state: loop.researcher }));
   const started = performance.now();
@@ -266,7 +141,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
   const refresh = () => {
     candidateCount = store.candidates(studyId).length;
     const best = incumbent(store, studyId);
-    if (best) bestFigure = figureOf(store, best.id);
+    if (best) bestFigure = judge.figure(best.id);
   };
   const progress = (phase: StudyProgress['phase']) => {
     options.onProgress?.({
@@ -315,7 +190,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     const baseline = store.candidates(studyId)[0];
     await evaluate([baseline], trainSeeds(config, 0), 'train', 'baseline');
     if (aborted()) return stop();
-    const figure = figureOf(store, baseline.id);
+    const figure = judge.figure(baseline.id);
     store.transaction(() => {
       if (store.candidate(baseline.id)!.status === 'pending') {
         store.decideCandidate(baseline.id, { status: 'keep', scoreMean: figure.score, scoreStd: figure.std, successRate: figure.success_rate, nEpisodes: figure.episodes, nCrashes: figure.crashes, addCostUsd: figure.costUsd });
@@ -358,14 +233,14 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
       // Racing: the first half of the seeds for everyone, the rest only for those still in the race.
       if (config.racing) await evaluate([best, ...valid], firstHalf(seeds), 'train', 'search');
       if (aborted()) break;
-      await evaluate([best, ...valid.filter((c) => !dropped(best, c, seeds))], seeds, 'train', 'search');
+      await evaluate([best, ...valid.filter((c) => !judge.dropped(best, c, seeds))], seeds, 'train', 'search');
     }
     if (aborted()) break;
-    const verdicts = judge(best, candidates, seeds);
+    const verdicts = judge.judge(best, candidates, seeds);
     const winner = verdicts.filter((v) => v.beats).sort((a, b) => b.outcome.score - a.outcome.score)[0];
     store.transaction(() => {
       // The best ran this generation's seeds too: what that spent is booked once, with the verdicts.
-      const bestCost = verdicts.some((v) => store.candidate(v.candidate.id)!.status === 'pending') ? figureOf(store, best.id, seeds).costUsd : 0;
+      const bestCost = verdicts.some((v) => store.candidate(v.candidate.id)!.status === 'pending') ? judge.figure(best.id, seeds).costUsd : 0;
       if (bestCost > 0) store.updateStudy(studyId, { addCostUsd: bestCost });
       for (const v of verdicts) {
         if (store.candidate(v.candidate.id)!.status !== 'pending') continue;
@@ -405,9 +280,9 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
   if (baseline.id !== best.id) await evaluate([baseline], validationSeeds, 'baseline', 'validation');
   if (aborted()) return stop();
   const seedsText = `${config.validation.from}..${config.validation.from + config.validation.count - 1}`;
-  const validated = figureOf(store, best.id, validationSeeds, 'validation');
+  const validated = judge.figure(best.id, validationSeeds, 'validation');
   const validation = { ...pick(validated), seeds: seedsText };
-  const baselineValidated = baseline.id === best.id ? undefined : figureOf(store, baseline.id, validationSeeds, 'baseline');
+  const baselineValidated = baseline.id === best.id ? undefined : judge.figure(baseline.id, validationSeeds, 'baseline');
   const baselineFigure = baselineValidated ? { ...pick(baselineValidated), seeds: seedsText } : validation;
   save();
   // Validation episodes of policies that pay for model calls are spent too; booked with the final
@@ -435,7 +310,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     if (config.targetSuccess !== undefined) {
       // Over two generations of seeds at least: one generation's lucky streak is not evidence.
       const best = incumbent(store, studyId);
-      const figure = best && figureOf(store, best.id);
+      const figure = best && judge.figure(best.id);
       if (figure && figure.episodes >= 2 * config.seedsPerCandidate && figure.success_rate >= config.targetSuccess) return 'target-success';
     }
     return undefined;
@@ -464,40 +339,6 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     });
   }
 
-  /** Verdicts of a generation on paired differences over the shared seeds (common random numbers). */
-  function judge(best: CandidateRecord, candidates: CandidateRecord[], seeds: number[]) {
-    const bestMean = meanStd(scoresOn(store, best.id, seeds)).mean;
-    return candidates.map((candidate) => {
-      const proposal = proposalOf(candidate);
-      if (candidate.status === 'invalid') {
-        const figure = { success_rate: NaN, score: NaN, std: NaN, episodes: 0, crashes: 0, costUsd: 0 };
-        return { candidate, figure, beats: false, outcome: invalidOutcome(candidate, proposal, bestMean) };
-      }
-      const raced = dropped(best, candidate, seeds);
-      const ran = raced ? firstHalf(seeds) : seeds;
-      const diff = pairedDifference(best, candidate, ran);
-      const figure = figureOf(store, candidate.id, ran);
-      const crashed = figure.crashes * 2 >= ran.length;
-      const outcome = outcomeOf(store, candidate, proposal, ran, raced ? meanStd(scoresOn(store, best.id, ran)).mean : bestMean, crashed ? 'crash' : 'discard');
-      if (raced && !crashed) outcome.reason = `dropped after ${ran.length} of ${seeds.length} seeds: clearly worse than the best (racing)`;
-      return { candidate, figure, beats: !raced && !crashed && diff.mean > 0 && diff.mean > diff.margin, outcome };
-    });
-  }
-
-  /** The paired score differences candidate − best over `seeds`, and the margin a difference must clear. */
-  function pairedDifference(best: CandidateRecord, candidate: CandidateRecord, seeds: number[]) {
-    const bestScores = scoresOn(store, best.id, seeds);
-    const diff = meanStd(scoresOn(store, candidate.id, seeds).map((s, k) => s - bestScores[k]));
-    return { mean: diff.mean, margin: config.keepMargin * (diff.std / Math.sqrt(seeds.length)) };
-  }
-
-  /** Racing: is the candidate worse than the best by the margin after the first half of the seeds? */
-  function dropped(best: CandidateRecord, candidate: CandidateRecord, seeds: number[]): boolean {
-    if (!config.racing) return false;
-    const diff = pairedDifference(best, candidate, firstHalf(seeds));
-    return diff.mean < 0 && -diff.mean > diff.margin;
-  }
-
   /** The read-only snapshot a researcher is asked with. */
   function history(): StudyHistory {
     const candidates = store.candidates(studyId);
@@ -506,7 +347,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     const previous = candidates.filter((c) => c.generation === loop.generation - 1 && loop.generation > 1);
     // The last generation's outcomes as they were told, with the statuses the study decided.
     const last: Outcome[] = previous.length
-      ? judge(store.candidate(previous[0].parentId!)!, previous, trainSeeds(config, loop.generation - 1)).map((v) => ({ ...v.outcome, status: v.candidate.status as Outcome['status'] }))
+      ? judge.judge(store.candidate(previous[0].parentId!)!, previous, trainSeeds(config, loop.generation - 1)).map((v) => ({ ...v.outcome, status: v.candidate.status as Outcome['status'] }))
       : [];
     const b = config.budget;
     return Object.freeze({
@@ -567,7 +408,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
 
   function summarize(status: 'done' | 'stopped', figures: Pick<StudySummary, 'validation' | 'baseline'>): StudySummary {
     const best = incumbent(store, studyId);
-    const train = best ? pick(figureOf(store, best.id)) : { success_rate: null, score: null, episodes: 0 };
+    const train = best ? pick(judge.figure(best.id)) : { success_rate: null, score: null, episodes: 0 };
     const policy = best?.body as { kind?: string; params?: Record<string, number> } | undefined;
     return {
       study: studyId,
@@ -583,12 +424,6 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
   }
 }
 
-/** A sentence for a stop reason. */
-export function describeStop(reason: string | null): string {
-  if (reason === null) return 'it was interrupted';
-  return Object.hasOwn(STOP_REASONS, reason) ? STOP_REASONS[reason as StopReason] : reason;
-}
-
 /** Probe episodes a study's researcher has run so far (they count in its episode budget). */
 export function probeEpisodes(study: StudyRecord): number {
   return study.researcherState === null ? 0 : LoopState.safeParse(study.researcherState).data?.probeEpisodes ?? 0;
@@ -598,118 +433,6 @@ function readLoop(study: StudyRecord): LoopState {
   const parsed = LoopState.safeParse(study.researcherState);
   if (!parsed.success) throw new Error(`Study ${study.id} has a saved loop state this arbor cannot read (${parsed.error.issues[0]?.message}); it cannot be resumed.`);
   return parsed.data;
-}
-
-/** The training seeds of a generation: consecutive blocks that skip the validation range. */
-export function trainSeeds(config: Pick<StudyConfig, 'seedsPerCandidate' | 'validation'>, generation: number): number[] {
-  const { from, count } = config.validation;
-  return Array.from({ length: config.seedsPerCandidate }, (_, i) => {
-    const n = generation * config.seedsPerCandidate + i;
-    return n < from ? n : n + count;
-  });
-}
-
-/** The first half of a generation's seeds (racing's first heat). */
-function firstHalf(seeds: number[]): number[] {
-  return seeds.slice(0, Math.ceil(seeds.length / 2));
-}
-
-/** A proposal checked against the scenario where it enters the study. */
-type Checked = { ok: true; policy: PolicyFile } | { ok: false; reason: string };
-
-/** Validates a proposal: an allowed kind whose policy resolves against the scenario (bounds, names, code that compiles). */
-export function checkProposal(proposal: Proposal, scenario: LoadedScenario, kinds: readonly string[]): Checked {
-  const shape = ProposalShape.safeParse(proposal);
-  if (!shape.success) return { ok: false, reason: `The proposal is malformed: ${shape.error.issues.map((i) => `${i.path.join('.') || 'proposal'} ${i.message}`).join('; ')}.` };
-  if (!kinds.includes(shape.data.kind)) return { ok: false, reason: `Kind '${shape.data.kind}' is not allowed in this study; allowed: ${kinds.join(', ')}.` };
-  try {
-    return { ok: true, policy: resolvePolicy({ ...shape.data.body, kind: shape.data.kind }, scenario, 'proposal') };
-  } catch (err) {
-    return { ok: false, reason: (err as Error).message };
-  }
-}
-
-const ProposalShape = z.object({
-  kind: z.enum(CANDIDATE_KINDS),
-  body: z.record(z.string(), z.unknown()),
-  rationale: z.string(),
-});
-
-/** A stored candidate's policy, checked again on the way out of the store (never trusted by cast). */
-function storedPolicy(c: CandidateRecord, scenario: LoadedScenario): PolicyFile {
-  return resolvePolicy(c.body, scenario, `candidate ${c.id}`);
-}
-
-function proposalOf(c: CandidateRecord): Proposal {
-  const body = { ...(c.body as Record<string, unknown>) };
-  delete body.kind;
-  return { kind: c.kind, body, rationale: c.rationale };
-}
-
-function kindOf(p: Proposal): CandidateRecord['kind'] {
-  return (CANDIDATE_KINDS as readonly string[]).includes(p.kind) ? p.kind : 'params';
-}
-
-/** A value the store can hold (a malformed proposal's body is kept as text when it is not JSON). */
-function jsonSafe(value: unknown): unknown {
-  try {
-    return JSON.parse(JSON.stringify(value ?? null)) ?? null;
-  } catch {
-    return String(value);
-  }
-}
-
-function firstLine(text: string): string {
-  const line = text.split('\n')[0].trim();
-  return line.length > 80 ? `${line.slice(0, 77)}...` : line || '(no rationale)';
-}
-
-function viewOf(c: CandidateRecord): CandidateView {
-  return Object.freeze({
-    id: c.id, generation: c.generation, kind: c.kind, policy: c.body, rationale: c.rationale, description: c.description,
-    status: c.status, score: c.scoreMean, successRate: c.successRate, note: c.note,
-  });
-}
-
-function invalidOutcome(c: CandidateRecord, proposal: Proposal, bestScore: number): Outcome {
-  return { candidate: c.id, proposal, status: 'invalid', score: 0, successRate: 0, terms: {}, metrics: {}, outcomes: {}, reason: c.note ?? 'invalid', bestScore };
-}
-
-/** A candidate's outcome on some seeds: means of its scores, terms and numeric metrics, outcome counts, crash reasons. */
-function outcomeOf(store: Store, c: CandidateRecord, proposal: Proposal, seeds: number[], bestScore: number, status: Outcome['status']): Outcome {
-  const wanted = new Set(seeds);
-  const episodes = store.episodes({ candidateId: c.id, split: 'train' }).filter((e) => wanted.has(e.seed));
-  const scores = seeds.map((s) => episodes.find((e) => e.seed === s)?.score ?? 0);
-  const outcomes: Record<string, number> = {};
-  for (const e of episodes) outcomes[e.outcome] = (outcomes[e.outcome] ?? 0) + 1;
-  const crashes = [...new Set(episodes.filter((e) => e.status === 'crash').map((e) => e.crashReason ?? 'crash'))];
-  return {
-    candidate: c.id,
-    proposal,
-    status,
-    score: meanStd(scores).mean,
-    successRate: episodes.length ? episodes.filter((e) => e.success).length / episodes.length : 0,
-    terms: meanOf(episodes.map((e) => e.terms)),
-    metrics: meanOf(episodes.map((e) => e.metrics)),
-    outcomes,
-    ...(crashes.length ? { reason: crashes.slice(0, 3).join(' | ') } : {}),
-    bestScore,
-  };
-}
-
-/** Per-key means of the numeric values of several records. */
-function meanOf(records: readonly Readonly<Record<string, unknown>>[]): Record<string, number> {
-  const sums = new Map<string, { total: number; n: number }>();
-  for (const r of records) {
-    for (const [k, v] of Object.entries(r)) {
-      if (typeof v !== 'number' || !Number.isFinite(v)) continue;
-      const s = sums.get(k) ?? { total: 0, n: 0 };
-      s.total += v;
-      s.n++;
-      sums.set(k, s);
-    }
-  }
-  return Object.fromEntries([...sums].map(([k, s]) => [k, s.total / s.n]));
 }
 
 /** Stores a finished episode; false when it was already stored (a resumed duplicate). */
@@ -727,35 +450,3 @@ function recordResult(store: Store, studyId: string, r: EpisodeResult, split: 't
   });
 }
 
-/** Scores of a candidate on the given seeds, in seed order; a crash scores 0. */
-function scoresOn(store: Store, candidateId: number, seeds: number[]): number[] {
-  const bySeed = new Map(store.episodes({ candidateId, split: 'train' }).map((e) => [e.seed, e.score ?? 0]));
-  return seeds.map((s) => bySeed.get(s) ?? 0);
-}
-
-function figureOf(store: Store, candidateId: number, seeds?: number[], split: 'train' | 'validation' | 'baseline' = 'train') {
-  const wanted = seeds ? new Set(seeds) : undefined;
-  // In seed order: episodes are stored as they finish, and a sum in finishing order would differ in
-  // its last bit between a resumed study and an uninterrupted one.
-  const episodes = store.episodes({ candidateId, split }).filter((e) => !wanted || wanted.has(e.seed)).sort((a, b) => a.seed - b.seed);
-  const scores = episodes.map((e) => e.score ?? 0);
-  const { mean, std } = meanStd(scores);
-  const cost = episodes.reduce((total, e) => total + (typeof e.metrics.cost_usd === 'number' ? e.metrics.cost_usd : 0), 0);
-  return {
-    success_rate: episodes.length ? episodes.filter((e) => e.success).length / episodes.length : NaN,
-    score: mean,
-    std,
-    episodes: episodes.length,
-    crashes: episodes.filter((e) => e.status === 'crash').length,
-    costUsd: cost,
-  };
-}
-
-function finiteOrNull(v: number): number | null {
-  return Number.isFinite(v) ? v : null;
-}
-
-/** A figure with NaN (no episodes) stored as null: JSON cannot hold NaN. */
-function pick(f: { success_rate: number; score: number; episodes: number }): Figure {
-  return { success_rate: finiteOrNull(f.success_rate), score: finiteOrNull(f.score), episodes: f.episodes };
-}

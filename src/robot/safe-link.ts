@@ -142,7 +142,7 @@ export class SafeLink implements RobotLink {
     const safety = this.recorder.finish().topics.get(TOPIC.safety);
     if (safety) topics.set(TOPIC.safety, safety);
     const meta = { ...inner.meta, safety: { ...this.counts, estop: this.estopReason ?? null, interventions: this.log } };
-    return new Trace(topics, meta);
+    return new Trace(topics, meta, inner.images);
   }
 
   /** Holds the robot; idempotent, so every way an episode ends may call it. */

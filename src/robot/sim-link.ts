@@ -4,6 +4,7 @@
  * besides the robot (objects, zones, workpieces) is the task's: its scene randomizes it per seed.
  */
 import type { LoadedScenario } from '../scenario/load.ts';
+import { CameraRecorder } from '../sim/camera-recorder.ts';
 import { ContactSummary } from '../sim/contact-summary.ts';
 import { Kinematics } from '../sim/kinematics.ts';
 import { World } from '../sim/world.ts';
@@ -63,6 +64,8 @@ export class SimLink implements RobotLink {
   private readonly contacts: ContactSummary;
   /** Scratch row of /joint_states, reused every tick to keep the control loop allocation-light. */
   private readonly jointRow: Float64Array;
+  /** The scenario's cameras; absent when it records none. */
+  private readonly cameras: CameraRecorder | undefined;
 
   private constructor(
     /** The scenario this link runs. */
@@ -101,6 +104,7 @@ export class SimLink implements RobotLink {
     this.contacts = new ContactSummary(world, { robotRoot, objects: this.tracked.map((o) => o.body) });
     this.kinematics = new Kinematics(world, robot.joints.map((j) => j.name), tcp);
     this.jointRow = new Float64Array(3 * robot.joints.length);
+    this.cameras = Object.keys(scenario.cameras).length ? new CameraRecorder(world, scenario.cameras) : undefined;
   }
 
   /** Loads the scenario's world. */
@@ -132,6 +136,7 @@ export class SimLink implements RobotLink {
     world.forward();
     this.recorder = new TraceRecorder();
     this.writers = this.openWriters();
+    this.cameras?.reset();
     this.record();
     // A task that briefs its policy (an instruction, what the scene holds) does it in this observation.
     const brief = this.scene.brief?.();
@@ -157,6 +162,7 @@ export class SimLink implements RobotLink {
   }
 
   trace(): Trace {
+    this.cameras?.finish(this.world.time, this.recorder);
     return this.recorder.finish({
       scenario: this.scenario.name,
       seed: this.seed,
@@ -193,6 +199,7 @@ export class SimLink implements RobotLink {
   }
 
   async close(): Promise<void> {
+    this.cameras?.dispose();
     this.kinematics.dispose();
     this.world.dispose();
   }
@@ -271,6 +278,7 @@ export class SimLink implements RobotLink {
     this.truth = truth;
     writers.contacts.push(t, this.contacts.read());
     this.scene.record?.(t, this.recorder);
+    this.cameras?.tick(t, this.recorder);
 
     this.last = { time: t, position, velocity, effort, gripperWidth: width, touch, wrench, objects: this.scene.observe(truth) };
   }

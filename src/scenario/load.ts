@@ -12,7 +12,7 @@ import { allTasks, getTask, loadTasks, taskKinds } from '../tasks/registry.ts';
 import type { TaskSpec } from '../tasks/task.ts';
 import { namesFiles } from './paths.ts';
 import { loadRobot, type RobotConfig } from './robot.ts';
-import { Scenario, type ScenarioSpec } from './schema.ts';
+import { Scenario, checkCameraTopics, type ScenarioSpec } from './schema.ts';
 import { ValidationError, validateText } from './validate.ts';
 
 /** A validated scenario with its robot loaded and its paths made absolute. */
@@ -63,7 +63,7 @@ function fullSchema(dir: string) {
       }
       return parsed.data as TaskSpec & Record<string, unknown>;
     }),
-  }).superRefine(files).superRefine((scenario, ctx) => {
+  }).superRefine(files).superRefine(checkCameraTopics).superRefine((scenario, ctx) => {
     const task = getTask(scenario.task.kind);
     const family = Object.hasOwn(task.controllers, scenario.policy.controller) ? task.controllers[scenario.policy.controller] : undefined;
     if (!family) {

@@ -133,6 +133,17 @@ export const RobotConfig = z.strictObject({
     /** MJCF touch sensors on the finger pads. */
     touch_sensors: z.array(z.string()).default([]),
   }).optional(),
+  /** A tool on the flange (a spindle, a probe), when the robot works with one instead of, or beside, a gripper. */
+  tool: z.strictObject({
+    /** What the tool is. */
+    kind: z.enum(['spindle', 'probe', 'other']),
+    /** MJCF geom that touches the work (the cutter, the probe's ball). */
+    geom: z.string().min(1),
+    /** Radius (m) of the tool's ball end around the tool-centre point; 0 for a point. */
+    radius: z.number().nonnegative().max(0.5),
+    /** MJCF touch sensor around the tool's end: the normal force the work pushes back with. */
+    touch_sensor: z.string().min(1).optional(),
+  }).optional(),
   /** MJCF force and torque sensors of the wrist force/torque sensor. */
   wrench: z.strictObject({ force_sensor: z.string(), torque_sensor: z.string() }).optional(),
   /** The box the tool-centre point must stay inside (world frame, metres). */

@@ -111,6 +111,8 @@ const ResearcherBlock = z.strictObject({
   name: z.enum(RESEARCHER_NAMES).default('cmaes'),
   /** The model an LLM researcher uses (`--model` overrides it). */
   model: z.string().min(1).optional(),
+  /** CMA-ES's initial step as a fraction of each parameter's range (absent: 0.2). */
+  sigma0: bounded(0.01, 1, '', 'a step as a fraction of the range').optional(),
   /** Proposals per generation (CMA-ES: its population; absent: the researcher's own default). */
   batch: boundedInt(1, 256, 'proposals per generation').optional(),
   /** Probe episodes an LLM researcher may run per generation before proposing. */
@@ -118,6 +120,140 @@ const ResearcherBlock = z.strictObject({
   /** Candidate kinds the researcher may propose. */
   kinds: z.array(z.enum(['params', 'code', 'prompt'])).min(1).default(['params']),
 });
+
+/** A position in the world (m): a few metres around the robot. */
+const worldCoordinate = bounded(-10, 10, 'm', 'a position in the world');
+
+/**
+ * Where a camera really is, as a calibration found it: vision maps pixels to the world with this
+ * instead of the camera's own model (a physical camera has none; a sim camera's can be overridden
+ * to study a miscalibrated cell). The attributes are those of an MJCF `<camera>`.
+ */
+const CameraCalibration = z.strictObject({
+  /** Camera position in the world (m). */
+  position: z.tuple([worldCoordinate, worldCoordinate, worldCoordinate]),
+  /** The camera's x (right) and y (up) axes in the world, as MJCF's `xyaxes`; it looks down its -z. */
+  xyaxes: z.tuple([z.number(), z.number(), z.number(), z.number(), z.number(), z.number()]).refine(
+    ([a, b, c, d, e, f]) => Math.hypot(a, b, c) > 1e-6 && Math.hypot(d, e, f) > 1e-6 && Math.abs(a * d + b * e + c * f) < 1e-3 * Math.hypot(a, b, c) * Math.hypot(d, e, f),
+    { message: 'must be two non-zero, perpendicular axes: x then y' },
+  ),
+  /** Vertical field of view (degrees). */
+  fovy: bounded(1, 179, 'deg', 'a field of view'),
+});
+export type CameraCalibration = z.infer<typeof CameraCalibration>;
+
+/** Images a camera can record. */
+export const CAMERA_IMAGES = ['rgb', 'depth', 'segmentation'] as const;
+
+/** How one camera of the world is recorded; the key in `cameras:` is the MJCF camera's name. */
+export const CameraSpec = z
+  .strictObject({
+    /** Image width (px). */
+    width: boundedInt(4, 1280, 'an image width in pixels').default(160),
+    /** Image height (px). */
+    height: boundedInt(4, 960, 'an image height in pixels').default(120),
+    /** Frames per second of sim time; 0 records the first and the last frame only (always both). */
+    rate: bounded(0, 60, 'Hz', 'a camera frame rate').default(0),
+    /** What to record: colour (rgb8), planar depth (32FC1, m), segmentation (16UC1 labels). */
+    images: z.array(z.enum(CAMERA_IMAGES)).min(1).default(['rgb']),
+    /** The camera's calibration for vision (absent: the camera's own model). */
+    calibration: CameraCalibration.optional(),
+  })
+  .refine((c) => c.width * c.height <= 1 << 20, { message: `width × height must be at most ${1 << 20} pixels`, path: ['height'] });
+export type CameraSpec = z.infer<typeof CameraSpec>;
+
+/** Which pixels a check looks at: those near a colour, or those of a label (segmentation). */
+const PixelTarget = z
+  .strictObject({
+    /** Pixels within `tolerance` (Euclidean, 0..255 per channel) of this rgb colour. */
+    color: z
+      .strictObject({
+        /** The colour [r, g, b], each 0..255. */
+        rgb: z.tuple([boundedInt(0, 255, 'a colour channel'), boundedInt(0, 255, 'a colour channel'), boundedInt(0, 255, 'a colour channel')]),
+        /** Largest distance in rgb space that still matches. */
+        tolerance: bounded(0, 442, '', 'a colour distance').default(60),
+      })
+      .optional(),
+    /** Pixels of this label: its name in the image's legend, or its value. */
+    label: z.union([z.string().min(1), boundedInt(1, 65535, 'a label value')]).optional(),
+  })
+  .refine((t) => (t.color === undefined) !== (t.label === undefined), { message: 'needs exactly one of color or label' });
+export type PixelTarget = z.infer<typeof PixelTarget>;
+
+/** An image topic a check reads. */
+const ImageTopic = z.string().regex(/^\/[A-Za-z0-9_/]+$/, { message: 'must be a topic name such as /camera/top/rgb' });
+
+/** What every check has. */
+const checkBase = {
+  /** The sensor_msgs/Image topic the check reads. */
+  image: ImageTopic,
+  /** Which of its frames: the episode's first or last. */
+  frame: z.enum(['first', 'last']).default('last'),
+  /** False: measured and reported, but not part of vision success. */
+  required: z.boolean().default(true),
+};
+
+/** A 2-D rectangle on a plane of the world (m). */
+const Zone = z.strictObject({
+  /** Centre [x, y] (m). */
+  center: z.tuple([worldCoordinate, worldCoordinate]),
+  /** Half extents [x, y] (m). */
+  half_size: z.tuple([bounded(0.001, 5, 'm', 'a zone half size'), bounded(0.001, 5, 'm', 'a zone half size')]),
+});
+
+export const VisionCheck = z.discriminatedUnion('kind', [
+  z.strictObject({
+    /** Passes when the target covers between min_area and max_area pixels; measures its area and centroid. */
+    kind: z.literal('detect'),
+    ...checkBase,
+    /** What to look for. */
+    target: PixelTarget,
+    /** Fewest pixels that count as seen. */
+    min_area: boundedInt(1, 1 << 20, 'a pixel count').default(1),
+    /** Most pixels that still pass (absent: no limit). */
+    max_area: boundedInt(1, 1 << 20, 'a pixel count').optional(),
+  }),
+  z.strictObject({
+    /** Passes when the target is seen and its centroid, mapped to the world, lies inside the zone (and at its height). */
+    kind: z.literal('inside_zone'),
+    ...checkBase,
+    /** What to look for. */
+    target: PixelTarget,
+    /** Fewest pixels that count as seen. */
+    min_area: boundedInt(1, 1 << 20, 'a pixel count').default(1),
+    /** The zone on the plane z = plane_z (world, m). */
+    zone: Zone,
+    /** The centroid must be this far inside the zone edge (m). */
+    margin: bounded(0, 5, 'm', 'a margin').default(0),
+    /** A depth image (32FC1) of the same camera: the centroid's depth places it; absent: the plane does. */
+    depth: ImageTopic.optional(),
+    /** Height (m) of the plane the centroid is intersected with when there is no depth image. */
+    plane_z: worldCoordinate.default(0),
+    /** Heights [low, high] (m) the seen centroid must lie between (a depth image places it): resting, not held up. */
+    height: Range(worldCoordinate).optional(),
+  }),
+  z.strictObject({
+    /** Passes when the intersection over union of the image's mask and the target image's mask reaches the threshold. */
+    kind: z.literal('mask_iou'),
+    ...checkBase,
+    /** The image whose mask is the goal (same size); its frame is `frame` too. */
+    target_image: ImageTopic,
+    /** Which pixels form the masks (absent: every non-zero pixel). */
+    target: PixelTarget.optional(),
+    /** Lowest IoU that passes. */
+    threshold: bounded(0, 1, '', 'an IoU').default(0.5),
+  }),
+]);
+export type VisionCheck = z.infer<typeof VisionCheck>;
+
+/** Vision: checks on images, and whether state, vision or both decide success. */
+const Vision = z.strictObject({
+  /** What decides an episode's success: the task's state scorer, the vision checks, or both together. */
+  success: z.enum(['state', 'vision', 'both']).default('state'),
+  /** The checks, by name. */
+  checks: namedRecord(VisionCheck).refine((c) => Object.keys(c).length > 0, { message: 'needs at least one check' }),
+});
+export type VisionSpec = z.infer<typeof Vision>;
 
 export const Scenario = z.strictObject({
   /** Short name, used in study names. */
@@ -157,6 +293,10 @@ export const Scenario = z.strictObject({
       message: 'kind prompt needs a prompt: block with the baseline config (and the choices to search)',
       path: ['prompt'],
     }),
+  /** Cameras of the world to record, by MJCF camera name (none: no images, no cost). */
+  cameras: namedRecord(CameraSpec).default({}),
+  /** Checks on images, and what decides success (absent: the task's state scorer alone). */
+  vision: Vision.optional(),
   /** Who proposes candidates, and how. */
   researcher: ResearcherBlock.default({ name: 'cmaes', probes: 4, kinds: ['params'] }),
   budget: Budget.default({
@@ -169,3 +309,28 @@ export const Scenario = z.strictObject({
   }),
 });
 export type ScenarioSpec = z.infer<typeof Scenario>;
+
+/**
+ * Vision checks that read a camera topic (`/camera/NAME/KIND`) need that camera to record that
+ * image; other topics (a task's derived images, a robot's own camera) are not checked here.
+ */
+export function checkCameraTopics(scenario: Pick<ScenarioSpec, 'cameras' | 'vision'>, ctx: z.RefinementCtx): void {
+  for (const [name, check] of Object.entries(scenario.vision?.checks ?? {})) {
+    const topics: [string, string][] = [['image', check.image]];
+    if (check.kind === 'mask_iou') topics.push(['target_image', check.target_image]);
+    if (check.kind === 'inside_zone' && check.depth) topics.push(['depth', check.depth]);
+    for (const [field, topic] of topics) {
+      const m = /^\/camera\/([^/]+)\/([^/]+)$/.exec(topic);
+      if (!m) continue;
+      const camera = Object.hasOwn(scenario.cameras, m[1]) ? scenario.cameras[m[1]] : undefined;
+      if (!camera || !(camera.images as string[]).includes(m[2])) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['vision', 'checks', name, field],
+          message: `reads ${topic}, which no camera records`,
+          params: { hint: `add it: cameras: { ${m[1]}: { images: [${[...new Set([...(camera?.images ?? []), m[2]])].join(', ')}] } }` },
+        });
+      }
+    }
+  }
+}

@@ -21,6 +21,22 @@ export interface ObjectSetup {
 }
 
 /**
+ * Sets a box geom's half extents with what collision culling derives from them: the bounding
+ * sphere, the geom's box and its body's bounding-volume tree (one node: the body has this one
+ * geom, centred on it). All must follow the new size, or a bigger box sinks into what it rests on.
+ */
+export function resizeBox(world: World, bodyId: number, geom: number, half: readonly [number, number, number]): void {
+  const { model } = world;
+  const [x, y, z] = half;
+  (model.geom_size as Float64Array).set(half, 3 * geom);
+  // A sphere around the box (for a cube exactly its half diagonal; wider is only less culling).
+  (model.geom_rbound as Float64Array)[geom] = Math.sqrt(3) * Math.max(x, y, z);
+  (model.geom_aabb as Float64Array).set([0, 0, 0, x, y, z], 6 * geom);
+  const bvh = (model.body_bvhadr as Int32Array)[bodyId];
+  if (bvh >= 0) (model.bvh_aabb as Float64Array).set([0, 0, 0, x, y, z], 6 * bvh);
+}
+
+/**
  * Writes the setup into the model (the object's first geom: size, bounds, friction; its body:
  * mass, inertia) and the state (its free joint: resting on the table at the drawn pose).
  * The object must be a body with a free joint and a box geom.
@@ -29,14 +45,7 @@ export function applyObjectSetup(world: World, bodyId: number, setup: ObjectSetu
   const { model, data } = world;
   const geom = (model.body_geomadr as Int32Array)[bodyId];
   const h = setup.halfSize;
-  const size = model.geom_size as Float64Array;
-  size.set([h, h, h], 3 * geom);
-  // Collision culling uses the bounding sphere, the geom's box and the body's bounding-volume
-  // tree (one node for a one-geom body); all must follow the new size or a bigger object sinks.
-  (model.geom_rbound as Float64Array)[geom] = Math.sqrt(3) * h;
-  (model.geom_aabb as Float64Array).set([0, 0, 0, h, h, h], 6 * geom);
-  const bvh = (model.body_bvhadr as Int32Array)[bodyId];
-  if (bvh >= 0) (model.bvh_aabb as Float64Array).set([0, 0, 0, h, h, h], 6 * bvh);
+  resizeBox(world, bodyId, geom, [h, h, h]);
   (model.geom_friction as Float64Array)[3 * geom] = setup.friction;
   (model.body_mass as Float64Array)[bodyId] = setup.mass;
   const inertia = (setup.mass * (2 * h) ** 2) / 6; // solid cube: m (a² + a²) / 12 with a = 2h

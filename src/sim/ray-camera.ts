@@ -1,8 +1,11 @@
 /**
- * A depth + segmentation camera by ray casting (`mj_multiRay`): mujoco-js has no OpenGL
- * renderer, and one batched call per image is ~40x faster than a ray per pixel from JS.
- * Vision checks (is the object in the zone, seen from the top camera?) read these images.
+ * A camera by ray casting (`mj_multiRay`): mujoco-js has no OpenGL renderer, and one batched call
+ * per image is ~40x faster than a ray per pixel from JS. One cast gives depth and segmentation
+ * (the geom each pixel sees); RGB is drawn from them: each geom's flat material colour, shaded by
+ * how squarely the surface faces the camera (normals from the depth image). No textures, no
+ * shadows: enough for colour and label checks, and cheap.
  */
+import type { CameraModel } from '../trace/trace.ts';
 import type { World } from './world.ts';
 
 /** One rendered image. */
@@ -17,13 +20,29 @@ export interface RayImage {
   geom: Int32Array;
 }
 
+/** Light on a surface facing the camera squarely is AMBIENT + DIFFUSE; edge-on, AMBIENT. */
+const AMBIENT = 0.35;
+const DIFFUSE = 0.65;
+/** Colour of pixels that see nothing (the sky), rgb8. */
+const BACKGROUND = [40, 44, 52] as const;
+/** What a half-transparent geom is blended with (the ray does not go on behind it). */
+const BEHIND_TRANSPARENT = 0.5;
+
 export class RayCamera {
   private readonly directions: Float64Array;
   private readonly axisScale: Float64Array;
+  private readonly worldDirections: Float64Array;
   private readonly geomOut;
   private readonly distOut;
   private readonly cameraId: number;
+  private readonly focal: number;
   private readonly allGroups = new Uint8Array(6).fill(1);
+  /** Per geom: its flat colour (rgb, 0..1, premultiplied against the grey behind when transparent). */
+  private readonly colours: Float32Array;
+  /** Per column: x/z of its pixels' rays in the optical frame. */
+  private readonly slopeX: Float64Array;
+  /** Per row: y/z of its pixels' rays in the optical frame. */
+  private readonly slopeY: Float64Array;
 
   constructor(
     private readonly world: World,
@@ -38,7 +57,7 @@ export class RayCamera {
     }
     this.cameraId = world.id('camera', camera);
     const fovy = ((world.model.cam_fovy as Float64Array)[this.cameraId] * Math.PI) / 180;
-    const focal = height / 2 / Math.tan(fovy / 2);
+    this.focal = height / 2 / Math.tan(fovy / 2);
     const n = width * height;
     this.directions = new Float64Array(3 * n);
     this.axisScale = new Float64Array(n);
@@ -46,24 +65,28 @@ export class RayCamera {
       for (let u = 0; u < width; u++) {
         const i = v * width + u;
         // Camera frame: x right, y up, looking down -z (MuJoCo's convention).
-        const x = (u + 0.5 - width / 2) / focal;
-        const y = -(v + 0.5 - height / 2) / focal;
+        const x = (u + 0.5 - width / 2) / this.focal;
+        const y = -(v + 0.5 - height / 2) / this.focal;
         const norm = Math.hypot(x, y, 1);
         this.directions.set([x / norm, y / norm, -1 / norm], 3 * i);
         this.axisScale[i] = 1 / norm; // planar depth = range × cos(angle to the axis)
       }
     }
+    this.worldDirections = new Float64Array(3 * n);
     this.geomOut = new world.mj.IntBuffer(n);
     this.distOut = new world.mj.DoubleBuffer(n);
+    this.colours = geomColours(world);
+    this.slopeX = Float64Array.from({ length: width }, (_, u) => (u + 0.5 - width / 2) / this.focal);
+    this.slopeY = Float64Array.from({ length: height }, (_, v) => (v + 0.5 - height / 2) / this.focal);
   }
 
-  /** Renders the current state (call `world.forward()` first if the state changed outside a step). */
+  /** Renders depth and segmentation of the current state (call `world.forward()` first if the state changed outside a step). */
   render(): RayImage {
     const { mj, model, data } = this.world;
     const n = this.width * this.height;
     const pos = (data.cam_xpos as Float64Array).slice(3 * this.cameraId, 3 * this.cameraId + 3);
     const rot = (data.cam_xmat as Float64Array).slice(9 * this.cameraId, 9 * this.cameraId + 9);
-    const world = new Float64Array(3 * n);
+    const world = this.worldDirections;
     for (let i = 0; i < n; i++) {
       const x = this.directions[3 * i];
       const y = this.directions[3 * i + 1];
@@ -80,8 +103,95 @@ export class RayCamera {
     return { width: this.width, height: this.height, depth, geom };
   }
 
+  /**
+   * The colour image (rgb8) of a rendered image: each pixel its geom's material colour times
+   * AMBIENT + DIFFUSE·|cos| of the angle between the surface normal and the view ray.
+   */
+  rgb(image: RayImage): Uint8Array {
+    const { width, height, depth, geom } = image;
+    const out = new Uint8Array(3 * width * height);
+    const colours = this.colours;
+    // Camera-frame point of a pixel (x right, y down, z ahead) is (sx·d, sy·d, d) for its planar depth d.
+    const sx = this.slopeX;
+    const sy = this.slopeY;
+    for (let v = 0; v < height; v++) {
+      for (let u = 0; u < width; u++) {
+        const i = v * width + u;
+        const g = geom[i];
+        if (g < 0) {
+          out[3 * i] = BACKGROUND[0];
+          out[3 * i + 1] = BACKGROUND[1];
+          out[3 * i + 2] = BACKGROUND[2];
+          continue;
+        }
+        // Neighbours on the same geom give the surface's tangents; one-sided at its edges.
+        const l = u > 0 && geom[i - 1] === g ? i - 1 : i;
+        const r = u < width - 1 && geom[i + 1] === g ? i + 1 : i;
+        const t = v > 0 && geom[i - width] === g ? i - width : i;
+        const b = v < height - 1 && geom[i + width] === g ? i + width : i;
+        let shade = 1;
+        if (l !== r && t !== b) {
+          const dl = depth[l], dr = depth[r], dt = depth[t], db = depth[b];
+          const ax = sx[r - v * width] * dr - sx[l - v * width] * dl, ay = sy[v] * (dr - dl), az = dr - dl;
+          const bx = sx[u] * (db - dt), by = sy[(b / width) | 0] * db - sy[(t / width) | 0] * dt, bz = db - dt;
+          const nx = ay * bz - az * by, ny = az * bx - ax * bz, nz = ax * by - ay * bx;
+          // The view ray of this pixel, in the same frame.
+          const rx = sx[u], ry = sy[v];
+          const cos = Math.abs(nx * rx + ny * ry + nz) / (Math.sqrt((nx * nx + ny * ny + nz * nz) * (rx * rx + ry * ry + 1)) || 1);
+          shade = AMBIENT + DIFFUSE * cos;
+        }
+        const c = 3 * g;
+        out[3 * i] = Math.round(255 * Math.min(1, colours[c] * shade));
+        out[3 * i + 1] = Math.round(255 * Math.min(1, colours[c + 1] * shade));
+        out[3 * i + 2] = Math.round(255 * Math.min(1, colours[c + 2] * shade));
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The camera as a pinhole model in ROS optical convention (x right, y down, z ahead), from the
+   * MJCF camera's field of view and its current pose: what vision needs to map pixels to the world.
+   */
+  model(): CameraModel {
+    const { data } = this.world;
+    const id = this.cameraId;
+    const p = data.cam_xpos as Float64Array;
+    const m = data.cam_xmat as Float64Array;
+    // MuJoCo's camera looks down its -z with y up: the optical frame flips y and z.
+    const rotation = [m[9 * id], -m[9 * id + 1], -m[9 * id + 2], m[9 * id + 3], -m[9 * id + 4], -m[9 * id + 5], m[9 * id + 6], -m[9 * id + 7], -m[9 * id + 8]];
+    return {
+      fx: this.focal,
+      fy: this.focal,
+      cx: (this.width - 1) / 2,
+      cy: (this.height - 1) / 2,
+      position: [p[3 * id], p[3 * id + 1], p[3 * id + 2]],
+      rotation,
+    };
+  }
+
   dispose(): void {
     this.geomOut.delete();
     this.distOut.delete();
   }
+}
+
+/**
+ * Each geom's flat colour: its material's rgba when it has a material and its own rgba is
+ * MuJoCo's default, else its own (as MuJoCo's renderer picks them). A transparent one is blended
+ * with mid grey: a ray stops at the first surface, so what lies behind it is unknown.
+ */
+function geomColours(world: World): Float32Array {
+  const { model } = world;
+  const rgba = model.geom_rgba as Float32Array;
+  const matid = model.geom_matid as Int32Array;
+  const matRgba = model.mat_rgba as Float32Array;
+  const out = new Float32Array(3 * model.ngeom);
+  for (let g = 0; g < model.ngeom; g++) {
+    const own = rgba.subarray(4 * g, 4 * g + 4);
+    const isDefault = own[0] === 0.5 && own[1] === 0.5 && own[2] === 0.5 && own[3] === 1;
+    const c = matid[g] >= 0 && isDefault ? matRgba.subarray(4 * matid[g], 4 * matid[g] + 4) : own;
+    for (let k = 0; k < 3; k++) out[3 * g + k] = c[3] * c[k] + (1 - c[3]) * BEHIND_TRANSPARENT;
+  }
+  return out;
 }

@@ -144,6 +144,17 @@ export class World {
     (this.model.geom_size as Float64Array).set(halfSize, 3 * id);
   }
 
+  /**
+   * Places a mocap body (a fixture or workpiece arbor moves per episode): position and yaw about z.
+   * It is state, not model: `resetData` puts it back where the MJCF has it.
+   */
+  placeMocap(bodyId: number, position: readonly [number, number, number], yaw: number): void {
+    const mocap = (this.model.body_mocapid as Int32Array)[bodyId];
+    if (mocap < 0) throw new Error(`Body ${this.names('body')[bodyId] || bodyId} is not a mocap body; add mocap="true" to it so arbor can place it.`);
+    (this.data.mocap_pos as Float64Array).set(position, 3 * mocap);
+    (this.data.mocap_quat as Float64Array).set([Math.cos(yaw / 2), 0, 0, Math.sin(yaw / 2)], 4 * mocap);
+  }
+
   /** True when the state holds NaN or Inf (the simulation diverged). */
   diverged(): boolean {
     const qpos = this.qpos();

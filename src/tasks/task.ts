@@ -9,7 +9,7 @@ import type { Policy, PolicyContext } from '../policy/policy.ts';
 import type { Action, Observation, Pose, TaskBrief } from '../robot/link.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { World } from '../sim/world.ts';
-import type { Trace, TraceRecorder } from '../trace/trace.ts';
+import type { ImageSeries, Trace, TraceRecorder } from '../trace/trace.ts';
 
 /** A scored episode, the same shape for every task. Higher is better. */
 export interface Score {
@@ -146,6 +146,36 @@ export interface Task<Spec extends TaskSpec = TaskSpec> {
    * phase failed, contact and gripper events, the object's trajectory (optional).
    */
   summarize?(trace: Trace, spec: Spec, scenario: LoadedScenario): string[];
+  /**
+   * Images the task derives from an episode's topics (e.g. where the tool touched, and where it
+   * should have), added to the trace before scoring: vision checks and the viewer read them like
+   * camera images. From topics only, so they serve a physical robot's episodes too.
+   */
+  images?(trace: Trace, spec: Spec, scenario: LoadedScenario): ImageSeries[];
+  /** Plots of the task's own topics the viewer draws beside a replay (e.g. a force with its band). */
+  plots?(spec: Spec): TaskPlot[];
+}
+
+/** One plotted field of a task's topic. */
+export interface TaskPlotSeries {
+  /** The topic, e.g. `/tool_contact`. */
+  topic: string;
+  /** The field of that topic. */
+  field: string;
+  /** Legend label. */
+  label: string;
+  /** Unit shown on the axis. */
+  unit: string;
+}
+
+/** A plot of some of the task's topic fields, with an optional band where the values should stay. */
+export interface TaskPlot {
+  /** Title over the plot. */
+  title: string;
+  /** The plotted fields. */
+  series: TaskPlotSeries[];
+  /** The values' target band [low, high], drawn as two lines (absent: none). */
+  band?: [number, number];
 }
 
 /** The smallest shape of any `task:` section. */

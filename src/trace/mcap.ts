@@ -1,6 +1,7 @@
 /**
  * Episodes as one MCAP file (ROS 2 profile) that Foxglove and `ros2 bag` open: every trace topic
- * on a channel of the same name, CDR-encoded as its ROS 2 message (src/trace/ros2-messages.ts);
+ * on a channel of the same name, CDR-encoded as its ROS 2 message (src/trace/ros2-messages.ts),
+ * image topics as `sensor_msgs/msg/Image`;
  * object (and tool) poses also as transforms on /tf; and each episode's score, terms and metrics
  * as one JSON document on /arbor/score. Every channel is CDR, the score included (JSON inside a
  * `std_msgs/String`): rosbag2 refuses to read a file whose topics mix serialization formats.
@@ -19,8 +20,8 @@
  */
 import { once } from 'node:events';
 import { McapWriter, type IWritable } from '@mcap/core';
-import { stringMessage, tfCodec, toRosTime, topicCodec, type RosTime, type TopicCodec } from './ros2-messages.ts';
-import type { Trace, TopicSeries } from './trace.ts';
+import { imageCodec, stringMessage, tfCodec, toRosTime, topicCodec, type RosTime, type TopicCodec } from './ros2-messages.ts';
+import type { Trace } from './trace.ts';
 
 /** The topic of each episode's score document. */
 export const SCORE_TOPIC = '/arbor/score';
@@ -77,7 +78,8 @@ interface ChannelState {
 
 /** A source of messages within an episode: one topic's rows through one codec onto one channel. */
 interface Stream {
-  topic: TopicSeries;
+  /** The topic's name and stamps (a numeric or an image topic). */
+  topic: { name: string; stamps: Float64Array };
   codec: TopicCodec;
   channel: ChannelState;
   row: number;
@@ -119,6 +121,13 @@ export class EpisodeMcapWriter {
         const tf = tfCodec(topic, codec.poseFrame);
         streams.push({ topic, codec: tf, channel: await this.channel(TF_TOPIC, tf), row: 0 });
       }
+    }
+    for (const image of trace.images.values()) {
+      const range = stampRange(image, info.id);
+      first = Math.min(first, range.first);
+      last = Math.max(last, range.last);
+      const codec = imageCodec(image);
+      streams.push({ topic: image, codec, channel: await this.channel(image.name, codec), row: 0 });
     }
     if (first > last) first = last = this.nextStart ?? 0; // no messages: the score alone marks it
     const shift = this.nextStart === undefined ? 0 : Math.max(0, Math.ceil(this.nextStart - first));
@@ -236,7 +245,7 @@ function nanoseconds(t: RosTime): bigint {
 }
 
 /** The first and last stamp of a topic; throws naming the row when a stamp cannot be an MCAP time. */
-function stampRange(topic: TopicSeries, episode: number): { first: number; last: number } {
+function stampRange(topic: Stream['topic'], episode: number): { first: number; last: number } {
   let first = Infinity;
   let last = -Infinity;
   for (let i = 0; i < topic.stamps.length; i++) {

@@ -12,7 +12,7 @@
  */
 import { CdrWriter } from '@foxglove/cdr';
 import { CLOCK_FIELDS, POSE_FIELDS, WRENCH_FIELDS, jointStateFields } from './topics.ts';
-import type { TopicSeries } from './trace.ts';
+import { IMAGE_ENCODINGS, frameBytes, type ImageSeries, type TopicSeries } from './trace.ts';
 
 /** A ROS 2 time: whole seconds and nanoseconds. */
 export interface RosTime {
@@ -54,6 +54,7 @@ const OWN_FIELDS: Readonly<Record<string, string>> = {
   'tf2_msgs/TFMessage': 'geometry_msgs/TransformStamped[] transforms',
   'sensor_msgs/JointState': 'std_msgs/Header header\nstring[] name\nfloat64[] position\nfloat64[] velocity\nfloat64[] effort',
   'rosgraph_msgs/Clock': 'builtin_interfaces/Time clock',
+  'sensor_msgs/Image': 'std_msgs/Header header\nuint32 height\nuint32 width\nstring encoding\nuint8 is_bigendian\nuint32 step\nuint8[] data',
 };
 
 /**
@@ -140,6 +141,22 @@ export function tfCodec(topic: TopicSeries, child: string): TopicCodec {
       header(w, toRosTime(topic.stamps[row], shift), WORLD_FRAME);
       w.string(child);
       float64s(w, topic.data, row * 7, 7);
+      return w.data;
+    },
+  };
+}
+
+/** An image topic's frames as `sensor_msgs/msg/Image` (little-endian, rows of `width × bytes per pixel`). */
+export function imageCodec(image: ImageSeries): TopicCodec {
+  const size = frameBytes(image);
+  return {
+    schemaName: schemaNameOf('sensor_msgs/Image'),
+    definition: ros2msgDefinition('sensor_msgs/Image'),
+    encode(row, shift) {
+      const w = new CdrWriter({ size: 64 + image.frameId.length + image.encoding.length + size });
+      header(w, toRosTime(image.stamps[row], shift), image.frameId);
+      w.uint32(image.height).uint32(image.width).string(image.encoding).uint8(0).uint32(image.width * IMAGE_ENCODINGS[image.encoding]);
+      w.uint8Array(image.data.subarray(row * size, (row + 1) * size), true);
       return w.data;
     },
   };

@@ -21,6 +21,11 @@ export const TOPIC = {
 /** geometry_msgs/PoseStamped topic of a tracked object. */
 export const objectPoseTopic = (object: string) => `/object_pose/${object}`;
 
+/** What a camera records: colour, depth or the label (segmentation) of each pixel. */
+export type CameraImageKind = 'rgb' | 'depth' | 'segmentation';
+/** sensor_msgs/Image topic of one of a camera's images, e.g. `/camera/top/rgb`. */
+export const cameraTopic = (camera: string, kind: CameraImageKind) => `/camera/${camera}/${kind}`;
+
 export const TYPE = {
   jointStates: 'sensor_msgs/JointState',
   pose: 'geometry_msgs/PoseStamped',
@@ -29,6 +34,7 @@ export const TYPE = {
   clock: 'rosgraph_msgs/Clock',
   contacts: 'arbor_msgs/ContactSummary',
   safety: 'arbor_msgs/SafetyReport',
+  image: 'sensor_msgs/Image',
 } as const;
 
 /** JointState flattened: positions, then velocities, then efforts, per joint. */

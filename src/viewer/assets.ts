@@ -109,6 +109,7 @@ const HTML = `<!doctype html>
       <a id="mcap" class="button" hidden download title="download this episode as an MCAP file for Foxglove and ros2 bag">MCAP</a>
     </div>
     <div id="plots"></div>
+    <div id="pictures"></div>
   </section>
 </main>
 </body>

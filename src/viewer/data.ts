@@ -6,11 +6,15 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { describeStop } from '../research/study.ts';
+import { describeStop } from '../research/study-config.ts';
 import { loadScenario, type LoadedScenario } from '../scenario/load.ts';
 import { writeEpisodesMcap } from '../store/mcap-export.ts';
 import { Store, type CandidateRecord, type EpisodeRecord, type StudyRecord } from '../store/store.ts';
+import { runVisionChecks } from '../scoring/vision-checks.ts';
+import { pngOf, viewable } from '../scoring/vision-draw.ts';
+import { imageFrame } from '../scoring/vision.ts';
 import { MemorySink } from '../trace/mcap.ts';
+import type { ImageEncoding, Trace } from '../trace/trace.ts';
 import { costPoints, type CostPoint } from './pareto.ts';
 import { Poser } from './poser.ts';
 import { encodeContacts, encodeEpisode } from './protocol.ts';
@@ -38,6 +42,49 @@ export interface StudyView {
   costs: CostPoint[];
 }
 
+/** An image topic of a stored episode, as the page lists it. */
+export interface EpisodeImageTopic {
+  /** Topic name; `/api/episodes/ID/image.png?topic=T&frame=N` serves a frame. */
+  topic: string;
+  /** Pixel encoding (the PNG shows depth and labels in colour). */
+  encoding: ImageEncoding;
+  /** Width (px). */
+  width: number;
+  /** Height (px). */
+  height: number;
+  /** The camera (or surface) frame it is taken in. */
+  frameId: string;
+  /** Stamps (s) of its frames. */
+  stamps: number[];
+}
+
+/** What a vision check found in a stored episode; `/api/episodes/ID/vision.png?check=C` draws what it saw. */
+export interface EpisodeCheck {
+  /** The check's name in the scenario. */
+  name: string;
+  /** Its kind (`detect`, `inside_zone`, `mask_iou`). */
+  kind: string;
+  /** Whether it counts toward vision success. */
+  required: boolean;
+  /** Whether it passed. */
+  pass: boolean;
+  /** Its measurements. */
+  metrics: Record<string, number>;
+}
+
+/** A stored episode's pictures: its image topics (cameras, task-derived images) and its vision checks. */
+export interface EpisodeImages {
+  /** Each image topic. */
+  images: EpisodeImageTopic[];
+  /** Each vision check of the study's scenario, run on this episode. */
+  checks: EpisodeCheck[];
+  /** Why the checks could not run on this episode (e.g. the scenario changed since), when they could not. */
+  checksProblem?: string;
+}
+
+/** Traces kept decoded for the image endpoints (a page asks for several frames of one episode). */
+const TRACE_CACHE = 4;
+
 /** A request for a value that does not exist; the server answers 404 with its message. */
 export class NotFound extends Error {}
 
@@ -47,6 +94,7 @@ export class ViewerData {
   private readonly blobs = new Map<number, Uint8Array>();
   private readonly contactBlobs = new Map<number, Uint8Array>();
   private readonly scenarios = new Map<string, Promise<LoadedScenario>>();
+  private readonly traces = new Map<number, Trace>();
 
   constructor(
     /** Path of the study database (may not exist yet). */
@@ -184,12 +232,59 @@ export class ViewerData {
     return { bytes: sink.bytes(), fileName };
   }
 
+  /**
+   * A stored episode's image topics and vision checks. The checks run on demand on the stored
+   * trace: they are a pure function of its images and the scenario, so nothing else is stored.
+   */
+  async episodeImages(id: number): Promise<EpisodeImages> {
+    const { trace, studyId } = this.episodeTrace(id);
+    const images = [...trace.images.values()].map((i) => ({ topic: i.name, encoding: i.encoding, width: i.width, height: i.height, frameId: i.frameId, stamps: Array.from(i.stamps) }));
+    try {
+      const checks = runVisionChecks(trace, await this.studyScenario(studyId)).map(({ name, kind, required, pass, metrics }) => ({ name, kind, required, pass, metrics: finiteOnly(metrics) }));
+      return { images, checks };
+    } catch (err) {
+      return { images, checks: [], checksProblem: (err as Error).message };
+    }
+  }
+
+  /** One frame of a stored episode's image topic as a PNG (depth and labels made viewable). */
+  imagePng(id: number, topic: string, frame: number): Buffer {
+    const { trace } = this.episodeTrace(id);
+    const series = trace.images.get(topic);
+    if (!series) throw new NotFound(`Episode ${id} has no image topic '${topic}'; it has: ${[...trace.images.keys()].join(', ') || 'none'}.`);
+    if (!(Number.isInteger(frame) && frame >= 0 && frame < series.stamps.length)) throw new NotFound(`Image topic '${topic}' of episode ${id} has ${series.stamps.length} frames; there is no frame ${frame}.`);
+    return pngOf(viewable(imageFrame(series, frame)));
+  }
+
+  /** What a vision check of the study's scenario saw in a stored episode, drawn, as a PNG. */
+  async visionPng(id: number, check: string): Promise<Buffer> {
+    const { trace, studyId } = this.episodeTrace(id);
+    const result = runVisionChecks(trace, await this.studyScenario(studyId)).find((r) => r.name === check);
+    if (!result) throw new NotFound(`The scenario of episode ${id} has no vision check '${check}'.`);
+    return pngOf(result.annotate());
+  }
+
+  /** A stored episode's trace (a few kept decoded), with its study. */
+  private episodeTrace(id: number): { trace: Trace; studyId: string } {
+    const store = this.getStore();
+    const episode = store?.episode(id);
+    if (!store || !episode) throw new NotFound(`There is no episode ${id} in ${this.dbPath ?? 'the store'}.`);
+    if (episode.tracePath === null) throw new NotFound(`Episode ${id} (${episode.outcome}) was recorded without a trace, so it has no images.`);
+    let trace = this.traces.get(id);
+    if (trace) this.traces.delete(id);
+    else trace = store.loadEpisodeTrace(episode);
+    this.traces.set(id, trace);
+    if (this.traces.size > TRACE_CACHE) this.traces.delete(this.traces.keys().next().value!);
+    return { trace, studyId: episode.studyId };
+  }
+
   /** Frees the worlds and closes the store. */
   async close(): Promise<void> {
     for (const p of this.posers.values()) (await p.catch(() => undefined))?.dispose();
     this.posers.clear();
     this.blobs.clear();
     this.contactBlobs.clear();
+    this.traces.clear();
     this.store?.close();
     this.store = undefined;
   }
@@ -223,6 +318,11 @@ export class ViewerData {
     if (!found) throw new NotFound(`The study's scenario ${path} is not at ${tries.join(' or ')}; run arbor view from the project directory.`);
     return found;
   }
+}
+
+/** The finite values of a record (JSON has no NaN). */
+function finiteOnly(values: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => Number.isFinite(v)));
 }
 
 /** The scene key of a scenario file. */

@@ -11,10 +11,10 @@ import { basename } from 'node:path';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { World } from '../sim/world.ts';
 import { getTask } from '../tasks/registry.ts';
-import type { TaskScene } from '../tasks/task.ts';
+import type { TaskPlot, TaskScene } from '../tasks/task.ts';
 import { TOPIC, objectPoseTopic } from '../trace/topics.ts';
 import type { TopicSeries, Trace } from '../trace/trace.ts';
-import { POSE_STRIDE, type EpisodeContacts, type EpisodeHeader, type EpisodeParts, type SeriesInfo } from './protocol.ts';
+import { POSE_STRIDE, type EpisodeContacts, type EpisodeHeader, type EpisodeParts, type SeriesInfo, type TaskPlotInfo } from './protocol.ts';
 import { enumValue, sceneFromWorld } from './scene.ts';
 import type { SceneSpec } from './scene-spec.ts';
 
@@ -37,6 +37,8 @@ export class Poser {
   private readonly jointDof = new Map<string, number>();
   /** The task's hold on this world (places its zones, restores an episode's objects). */
   private readonly taskScene: TaskScene | undefined;
+  /** The plots the task declares. */
+  private readonly taskPlots: TaskPlot[] = [];
   /** The task's tracked objects: name, body, and qpos address of a free joint (-1: none). */
   private readonly objects: { name: string; body: number; qpos: number }[] = [];
   private baseQpos: Float64Array;
@@ -81,6 +83,7 @@ export class Poser {
       // The same scene the sim link uses: zones and objects are placed by one piece of code.
       this.taskScene = task.scene(world, scenario.task, scenario);
       this.taskScene.restore?.({});
+      this.taskPlots = task.plots?.(scenario.task) ?? [];
       for (const name of task.objects(scenario.task)) {
         const body = world.id('body', name);
         const jnt = i32(model.body_jntadr)[body];
@@ -218,7 +221,7 @@ export class Poser {
       r.setFrame(i, false);
       this.writePoses(poses, i * nb * POSE_STRIDE);
     }
-    const { infos, columns } = plotSeries(trace, r.joints, this.objects.map((o) => o.name));
+    const { infos, columns, taskPlots } = plotSeries(trace, r.joints, this.objects.map((o) => o.name), this.taskPlots);
     const header: EpisodeHeader = {
       frames: r.frames,
       bodies: this.bodies,
@@ -228,6 +231,7 @@ export class Poser {
       contacts: 0,
       contactsPending: true,
       series: infos,
+      taskPlots,
       duration: r.times[r.frames - 1],
       scene: this.scene.key,
       episode: info,
@@ -347,8 +351,11 @@ export class Poser {
   }
 }
 
-/** The series the replay page plots, resampled (sample and hold) on the /joint_states stamps. */
-function plotSeries(trace: Trace, joints: TopicSeries, objects: string[]): { infos: SeriesInfo[]; columns: Float32Array[] } {
+/**
+ * The series the replay page plots, resampled (sample and hold) on the /joint_states stamps: the
+ * built-in plots, then each of the task's plots whose topic the trace has (its band as two lines).
+ */
+function plotSeries(trace: Trace, joints: TopicSeries, objects: string[], plots: readonly TaskPlot[]): { infos: SeriesInfo[]; columns: Float32Array[]; taskPlots: TaskPlotInfo[] } {
   const infos: SeriesInfo[] = [];
   const columns: Float32Array[] = [];
   const add = (topic: TopicSeries | undefined, field: string, info: SeriesInfo) => {
@@ -374,7 +381,20 @@ function plotSeries(trace: Trace, joints: TopicSeries, objects: string[]): { inf
   for (const axis of ['x', 'y', 'z']) add(wrench, `force.${axis}`, { key: `force.${axis}`, label: `F${axis}`, group: 'wrench', unit: 'N' });
   for (const axis of ['x', 'y', 'z']) add(wrench, `torque.${axis}`, { key: `torque.${axis}`, label: `T${axis}`, group: 'wrench', unit: 'N·m' });
   for (const name of objects) add(trace.topics.get(objectPoseTopic(name)), 'position.z', { key: `object.${name}.z`, label: `${name} height`, group: 'object', unit: 'm' });
-  return { infos, columns };
+  const taskPlots: TaskPlotInfo[] = [];
+  plots.forEach((plot, n) => {
+    const group = `task:${n}` as const;
+    const before = infos.length;
+    for (const s of plot.series) add(trace.topics.get(s.topic), s.field, { key: `${group}.${s.topic}.${s.field}`, label: s.label, group, unit: s.unit });
+    if (infos.length === before) return;
+    taskPlots.push({ group, title: plot.title });
+    const unit = plot.series[0].unit;
+    plot.band?.forEach((value, k) => {
+      infos.push({ key: `${group}.band.${k}`, label: k === 0 ? 'band low' : 'band high', group, unit, band: true });
+      columns.push(new Float32Array(joints.stamps.length).fill(value));
+    });
+  });
+  return { infos, columns, taskPlots };
 }
 
 /** A sample-and-hold lookup for increasing times: row index at or before `t`, -1 before the first. */

@@ -101,10 +101,20 @@ export interface SeriesInfo {
   key: string;
   /** Legend label. */
   label: string;
-  /** Plot it belongs to. */
-  group: 'joints' | 'gripper' | 'wrench' | 'object';
+  /** Plot it belongs to: a built-in one, or a task's plot (`task:<n>`, titled in `EpisodeHeader.taskPlots`). */
+  group: 'joints' | 'gripper' | 'wrench' | 'object' | `task:${number}`;
   /** Unit shown on the axis. */
   unit: string;
+  /** True for a line marking the edge of a band the values should stay in (drawn dashed). */
+  band?: boolean;
+}
+
+/** A plot the task declares (e.g. a force with its band), in `series` order of first use. */
+export interface TaskPlotInfo {
+  /** The plot's group, `task:<n>`. */
+  group: `task:${number}`;
+  /** Title over the plot. */
+  title: string;
 }
 
 /** What the page needs to know about a replayed episode besides its numbers. */
@@ -125,6 +135,8 @@ export interface EpisodeHeader {
   contactsPending?: boolean;
   /** The plotted series, in section order. */
   series: SeriesInfo[];
+  /** The task's own plots, after the built-in ones. */
+  taskPlots: TaskPlotInfo[];
   /** Episode length (s), the last frame's time. */
   duration: number;
   /** Key of the scene (from `/api/scene`) the poses belong to. */

@@ -147,11 +147,20 @@ export async function startViewer(options: ViewerOptions = {}): Promise<ViewerSe
         const blob = await data.episodeContacts(Number(m[1]));
         return send(res, 200, Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength), 'application/octet-stream', 'private, max-age=3600');
       }
+      if ((m = /^\/api\/episodes\/(\d+)\/images$/.exec(path))) return sendJson(res, await data.episodeImages(Number(m[1])));
+      if ((m = /^\/api\/episodes\/(\d+)\/image\.png$/.exec(path))) {
+        const png = data.imagePng(Number(m[1]), url.searchParams.get('topic') ?? '', Number(url.searchParams.get('frame') ?? '0'));
+        return send(res, 200, png, 'image/png', 'private, max-age=3600');
+      }
+      if ((m = /^\/api\/episodes\/(\d+)\/vision\.png$/.exec(path))) {
+        const png = await data.visionPng(Number(m[1]), url.searchParams.get('check') ?? '');
+        return send(res, 200, png, 'image/png', 'private, max-age=3600');
+      }
       if ((m = /^\/api\/episodes\/(\d+)\/mcap$/.exec(path))) {
         const { bytes, fileName } = await data.episodeMcap(Number(m[1]));
         return send(res, 200, bytes, 'application/octet-stream', 'private, max-age=3600', false, { 'Content-Disposition': `attachment; filename="${fileName}"` });
       }
-      return sendProblem(res, 404, { severity: 'error', message: `No endpoint ${path}.`, tip: 'endpoints: /api/info, /api/studies, /api/studies/ID, /api/scene?study=ID|model=1, /api/episodes/ID/frames, /api/episodes/ID/contacts, /api/episodes/ID/mcap' });
+      return sendProblem(res, 404, { severity: 'error', message: `No endpoint ${path}.`, tip: 'endpoints: /api/info, /api/studies, /api/studies/ID, /api/scene?study=ID|model=1, /api/episodes/ID/frames, /api/episodes/ID/contacts, /api/episodes/ID/images, /api/episodes/ID/image.png?topic=T&frame=N, /api/episodes/ID/vision.png?check=C, /api/episodes/ID/mcap' });
     } catch (err) {
       if (err instanceof NotFound) return sendProblem(res, 404, { severity: 'error', message: err.message });
       if (err instanceof URIError) {

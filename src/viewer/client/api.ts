@@ -45,6 +45,16 @@ export async function getContacts(id: number): Promise<EpisodeContacts> {
   return decodeContacts(await (await get(`/api/episodes/${id}/contacts`)).arrayBuffer());
 }
 
+/** The address of one frame of a stored episode's image topic, as a PNG. */
+export function imageUrl(id: number, topic: string, frame: number): string {
+  return url(`/api/episodes/${id}/image.png?topic=${encodeURIComponent(topic)}&frame=${frame}`);
+}
+
+/** The address of what a vision check saw in a stored episode, drawn, as a PNG. */
+export function visionUrl(id: number, check: string): string {
+  return url(`/api/episodes/${id}/vision.png?check=${encodeURIComponent(check)}`);
+}
+
 /** The address of a stored episode as an MCAP file (Foxglove, ros2 bag); a link to it downloads the file. */
 export function episodeMcapUrl(id: number): string {
   return url(`/api/episodes/${id}/mcap`);

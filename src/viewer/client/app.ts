@@ -10,6 +10,7 @@ import { attachContacts, frameAt, frameContacts, framePoses, type EpisodeFrames,
 import type { SceneSpec } from '../scene-spec.ts';
 import { episodeMcapUrl, getContacts, getEpisode, getJson, getScene, Socket } from './api.ts';
 import { Dashboard, h } from './dashboard.ts';
+import { Pictures } from './pictures.ts';
 import { Plots } from './plots.ts';
 import { setGeomPositions, setGeomSizes, setHiddenBodies, syncFrame } from './scene3d.ts';
 import { Stage, type CameraChoice } from './stage.ts';
@@ -32,6 +33,7 @@ const SPEEDS = [0.1, 0.25, 0.5, 1, 2, 4];
 
 const stage = new Stage($<HTMLCanvasElement>('canvas'));
 const plots = new Plots($('plots'), (t) => seek(t));
+const pictures = new Pictures($('pictures'));
 const dashboard = new Dashboard(
   { info: $('study-info'), workers: $('workers-panel'), chart: $('score-plot'), pareto: $('pareto-plot'), compare: $('compare-bar'), table: $<HTMLTableElement>('candidates'), episodes: $('episodes') },
   { open: (a, b) => void openReplay(a, b) },
@@ -198,6 +200,7 @@ async function openReplay(a: number, b?: number): Promise<void> {
   const scrubber = $<HTMLInputElement>('scrubber');
   scrubber.max = String(Math.round(duration * 1000));
   plots.show(episodes[0], episodes[1]);
+  pictures.show(a).catch((err: Error) => showProblem({ severity: 'warn', message: `The pictures of episode ${a} could not be loaded: ${err.message}` }));
   renderLabels();
   const mcap = $<HTMLAnchorElement>('mcap');
   mcap.href = episodeMcapUrl(a);
@@ -231,6 +234,7 @@ function drawReplay(): void {
   });
   stage.dirty = true;
   plots.cursor(state.t);
+  pictures.time(state.t);
 }
 
 function seek(t: number): void {
@@ -254,6 +258,7 @@ async function showLive(study?: string): Promise<void> {
   setMode('live');
   state.episodes = [];
   plots.clear();
+  pictures.clear();
   const id = study ?? liveStream()?.study ?? state.study ?? ($<HTMLSelectElement>('study-select').value || undefined);
   if (id) await loadStudy(id, id !== state.study);
   socket.subscribeLive(state.live.stream);
@@ -323,6 +328,7 @@ async function showModel(): Promise<void> {
   setMode('model');
   state.episodes = [];
   plots.clear();
+  pictures.clear();
   const spec = await getScene({ model: true });
   stage.setScene(spec, 1);
   fillCameraSelect(spec);
@@ -469,6 +475,7 @@ function bindControls(): void {
       leaveLive();
       state.episodes = [];
       plots.clear();
+      pictures.clear();
       void showStudyScene(state.study).then(() => setMode('model'));
     }
   });

@@ -1,18 +1,20 @@
 /**
- * Replay plots (uPlot): joint positions, gripper, wrench, object height, with a cursor that
- * follows the timeline and a click that seeks it. In compare mode the gripper and object plots
- * also draw the second episode, dashed.
+ * Replay plots (uPlot): joint positions, gripper, wrench, object height, then the task's own plots
+ * (a force with its band, ...), with a cursor that follows the timeline and a click that seeks it.
+ * In compare mode the gripper, object and task plots also draw the second episode, dashed.
  */
 import uPlot from 'uplot';
 import type { EpisodeFrames, SeriesInfo } from '../protocol.ts';
 
-const GROUPS: { group: SeriesInfo['group']; title: string }[] = [
+const BUILT_IN: { group: SeriesInfo['group']; title: string }[] = [
   { group: 'joints', title: 'joint positions' },
   { group: 'gripper', title: 'gripper' },
   { group: 'wrench', title: 'wrist wrench' },
   { group: 'object', title: 'object height' },
 ];
 const COLORS = ['#4e9af1', '#f1a54e', '#5fd38d', '#e2615b', '#b48cf2', '#4fd1d9', '#e0d35a'];
+/** How a band's edges are drawn. */
+const BAND = { stroke: '#8a93a3', dash: [3, 3], width: 1 };
 
 /** The plots of one (or two) episodes. */
 export class Plots {
@@ -29,7 +31,7 @@ export class Plots {
     this.clear();
     if (!a) return;
     const width = Math.max(240, Math.floor((this.container.clientWidth - 16 - 12) / 2));
-    for (const { group, title } of GROUPS) {
+    for (const { group, title } of [...BUILT_IN, ...(a.header.taskPlots ?? [])]) {
       const idx = a.header.series.map((s, i) => (s.group === group ? i : -1)).filter((i) => i >= 0);
       if (idx.length === 0) continue;
       const units = [...new Set(idx.map((i) => a.header.series[i].unit))];
@@ -37,9 +39,10 @@ export class Plots {
       let data: uPlot.AlignedData = [Array.from(a.times), ...idx.map((i) => Array.from(a.series[i]))];
       idx.forEach((i, k) => {
         const s = a.header.series[i];
-        series.push({ label: s.label, stroke: COLORS[k % COLORS.length], width: 1.5, scale: s.unit, value: (_u, v) => (v == null ? '–' : v.toFixed(3)) });
+        const look = s.band ? BAND : { stroke: COLORS[k % COLORS.length], width: 1.5 };
+        series.push({ label: s.label, ...look, scale: s.unit, value: (_u, v) => (v == null ? '–' : v.toFixed(3)) });
       });
-      const overlay = b && (group === 'gripper' || group === 'object');
+      const overlay = b && (group === 'gripper' || group === 'object' || group.startsWith('task:'));
       if (overlay) {
         const bIdx = idx.map((i) => b.header.series.findIndex((s) => s.key === a.header.series[i].key));
         const bData: uPlot.AlignedData = [Array.from(b.times), ...bIdx.map((j) => (j >= 0 ? Array.from(b.series[j]) : Array.from(b.times, () => null)))];
