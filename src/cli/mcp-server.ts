@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { codePolicyGuide } from '../policy/code.ts';
-import { PolicyFile, defaultPolicy, loadPolicyFile, resolvePolicy } from '../policy/policy.ts';
+import { PolicyFile, baselinePolicy, loadPolicyFile, resolvePolicy } from '../policy/policy.ts';
 import { scenarioBrief } from '../research/claude-prompt.ts';
 import { EpisodeRunner } from '../research/episode.ts';
 import { evaluatePolicy } from '../research/evaluate.ts';
@@ -48,7 +48,7 @@ async function guarded<T>(body: () => Promise<T> | T): Promise<T> {
 }
 
 function policyOf(input: string | Record<string, unknown> | undefined, scenario: LoadedScenario): PolicyFile {
-  if (input === undefined) return defaultPolicy(scenario);
+  if (input === undefined) return baselinePolicy(scenario);
   return typeof input === 'string' ? loadPolicyFile(input, scenario) : resolvePolicy(input, scenario, 'policy');
 }
 

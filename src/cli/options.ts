@@ -3,7 +3,8 @@
  * policies, and how an error is printed. Each refusal names the option, the value and the fix.
  */
 import { InvalidArgumentError } from 'commander';
-import { defaultPolicy, loadPolicyFile, type PolicyFile } from '../policy/policy.ts';
+import { baselinePolicy, loadPolicyFile, type PolicyFile } from '../policy/policy.ts';
+import { checkPlannerReachable } from '../policy/prompt-planner.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { SEED_MAX } from '../scenario/schema.ts';
 import { ValidationError, formatProblem } from '../scenario/validate.ts';
@@ -44,9 +45,11 @@ export function parseSeedRange(text: string): number[] {
   return Array.from({ length: b - a + 1 }, (_, i) => a + i);
 }
 
-/** The policy of `--policy FILE`, or the scenario's defaults. */
+/** The policy of `--policy FILE`, or the scenario's baseline; a prompt policy must be able to reach its model. */
 export function choosePolicy(file: string | undefined, scenario: LoadedScenario): PolicyFile {
-  return file ? loadPolicyFile(file, scenario) : defaultPolicy(scenario);
+  const policy = file ? loadPolicyFile(file, scenario) : baselinePolicy(scenario);
+  if (policy.kind === 'prompt') checkPlannerReachable(policy.config);
+  return policy;
 }
 
 /** An error as the command line prints it: one line per problem of a validation error. */

@@ -1,8 +1,10 @@
 /** `arbor run`, `resume`, `studies`, `show`, `export`, `best`: studies and their results. */
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { PolicyFile } from '../policy/policy.ts';
+import { baselinePolicy, PolicyFile } from '../policy/policy.ts';
+import { checkPlannerReachable } from '../policy/prompt-planner.ts';
 import type { Evaluator } from '../research/evaluator.ts';
 import { LiveFeed } from '../research/live.ts';
 import { EvaluatorPool, workerCount } from '../research/pool.ts';
@@ -74,6 +76,9 @@ export function registerStudyCommands(program: Command): void {
       if (missing) throw new Error(`--backend ${flags.backend} needs ROS 2: ${missing}.`);
     }
     const base = defaultStudyConfig(scenario);
+    // A study of prompt configs calls a model in every episode: refuse now without a way to reach it.
+    const baseline = baselinePolicy(scenario);
+    if (baseline.kind === 'prompt' && !flags.dryRun) checkPlannerReachable(baseline.config);
     if (flags.dryRun) {
       const { dryRun, formatDryRun } = await import('./dry-run.ts');
       const rows = await dryRun(scenario, base);
@@ -357,6 +362,8 @@ async function openEvaluator(store: Store, study: StudyRecord, scenario: LoadedS
     return EvaluatorPool.create(scenario.file, {
       workers: sizing.count,
       backend: config.backend,
+      // Model replies at temperature 0, shared by the workers and by every run of this study.
+      cacheDir: join(store.dir, 'artifacts', study.id, 'replies'),
       live: { study: study.id, fps: 60, onFrame: (frame) => feed.emit('frame', frame) },
     });
   }

@@ -25,6 +25,14 @@ export interface LlmRequest {
   messages: readonly Message[];
   /** Most output tokens for this reply; absent: the settings'. */
   maxTokens?: number;
+  /** Sampling temperature; absent: the API's default. */
+  temperature?: number;
+  /**
+   * The conversation's cache breakpoint goes after this many messages; absent: after all of them
+   * (a tool loop re-reads its turns). A one-shot call caches its stable prefix only: 0 (the system
+   * text alone), or the few-shot turns before the question.
+   */
+  cachedMessages?: number;
 }
 
 /** A reply with what it cost. */
@@ -62,7 +70,7 @@ export class LlmClient {
 
   constructor(readonly settings: LlmSettings) {
     this.sdk = new Anthropic({ apiKey: settings.apiKey, baseURL: settings.baseURL, maxRetries: settings.maxRetries, timeout: settings.timeoutMs });
-    this.price = priceOf(settings.model)!;
+    this.price = settings.price ?? priceOf(settings.model)!;
   }
 
   /** The model. */
@@ -82,9 +90,10 @@ export class LlmClient {
       {
         model: this.settings.model,
         max_tokens: request.maxTokens ?? this.settings.maxTokens,
+        ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
         system: [{ type: 'text', text: request.system, cache_control: EPHEMERAL }],
-        tools,
-        messages: withCacheBreakpoint(request.messages),
+        ...(tools.length ? { tools } : {}),
+        messages: withCacheBreakpoint(request.messages, request.cachedMessages ?? request.messages.length),
       },
       { signal },
     );
@@ -107,15 +116,15 @@ export class LlmClient {
 const EPHEMERAL = { type: 'ephemeral' } as const;
 
 /**
- * The conversation for the API, with a cache breakpoint on its last block: every turn of a tool
- * loop then reads the turns before it from the cache (with the tools and system: 3 of the 4
- * breakpoints the API allows).
+ * The conversation for the API, with a cache breakpoint on the last block of its first `cached`
+ * messages: every turn of a tool loop then reads the turns before it from the cache (with the
+ * tools and system: 3 of the 4 breakpoints the API allows).
  */
-function withCacheBreakpoint(messages: readonly Message[]): Anthropic.MessageParam[] {
+function withCacheBreakpoint(messages: readonly Message[], cached: number): Anthropic.MessageParam[] {
   return messages.map((m, i) => ({
     role: m.role,
     content: m.content.map((block, k) => {
-      const last = i === messages.length - 1 && k === m.content.length - 1;
+      const last = i === cached - 1 && k === m.content.length - 1;
       const param: Anthropic.ContentBlockParam =
         block.type === 'text'
           ? { type: 'text', text: block.text }

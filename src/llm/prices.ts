@@ -29,7 +29,8 @@ export interface TokenUsage {
   cacheRead: number;
 }
 
-const per = (input: number, output: number): Price => ({ input, output, cacheWrite: input * 1.25, cacheRead: input * 0.1 });
+/** The price of a model that costs `input` and `output` dollars per million tokens, with the cache's usual ratios. */
+export const per = (input: number, output: number): Price => ({ input, output, cacheWrite: input * 1.25, cacheRead: input * 0.1 });
 
 /** Longest prefix first, so `claude-opus-4-5` is not priced as `claude-opus-4`. */
 const PRICES: readonly (readonly [prefix: string, price: Price])[] = [

@@ -2,6 +2,7 @@
 import { getTask } from '../tasks/registry.ts';
 import { CodePolicy, compileCode } from './code.ts';
 import type { Policy, PolicyContext, PolicyFile } from './policy.ts';
+import { PromptPolicy } from './prompt.ts';
 
 export function createPolicy(file: PolicyFile, context: PolicyContext): Policy {
   switch (file.kind) {
@@ -19,5 +20,7 @@ export function createPolicy(file: PolicyFile, context: PolicyContext): Policy {
     }
     case 'code':
       return new CodePolicy(compileCode(file.source, file.language), context);
+    case 'prompt':
+      return new PromptPolicy(file.config, context);
   }
 }

@@ -7,6 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { z } from 'zod';
+import { priceOf, pricedModels } from '../llm/prices.ts';
+import { PromptConfig } from '../scenario/prompt.ts';
 import { CODE_LANGUAGES, compileCode, type CodeLanguage } from './code.ts';
 import type { Action, Observation } from '../robot/link.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
@@ -22,11 +24,43 @@ export interface Policy {
   readonly phase: string;
   /** True once the policy has nothing more to do. */
   readonly done: boolean;
-  /** Measurements of the policy itself (calls, tokens, cost), merged into the episode's metrics. */
+  /**
+   * Measurements of the policy itself, merged into the episode's metrics and kept in the trace
+   * meta (`meta.policy.metrics`) for the scorer. A policy that calls models reports `cost_usd`
+   * (dollars spent; the study adds them up), `planner_usd` (what its calls cost at list price,
+   * cache hits included: the price of the policy) and `planner_s` (seconds spent planning).
+   */
   metrics?(): Record<string, number>;
+  /** What the policy decided about the episode (a plan, a refusal, why it could not act), kept in the trace meta (`meta.policy.decision`). */
+  decision?(): PolicyDecision;
   /** Frees what the policy holds (a sandbox); called once the episode ends, whatever happened. */
   dispose?(): void;
 }
+
+/**
+ * What a policy decided about its episode, as the trace meta keeps it for the scorer: the same on
+ * every backend, since the episode runner writes it, not the link.
+ */
+export const PolicyDecision = z.object({
+  /** What the policy set out to do (a planner's plan, as JSON). */
+  plan: z.unknown().optional(),
+  /** Set when the policy declined the task on purpose: its reason. */
+  refused: z.string().optional(),
+  /** Set when the policy could not act at all (a malformed or unsafe plan): why. */
+  failed: z.string().optional(),
+  /** What happened on the way, in order (a failed step, a new plan). */
+  notes: z.array(z.string()).default([]),
+});
+export type PolicyDecision = z.input<typeof PolicyDecision>;
+
+/** A policy's record in a trace's meta (`meta.policy`), read back through zod. */
+export const PolicyRecord = z.object({
+  /** What it decided. */
+  decision: PolicyDecision.default({ notes: [] }),
+  /** Its metrics. */
+  metrics: z.record(z.string(), z.number()).default({}),
+});
+export type PolicyRecord = z.infer<typeof PolicyRecord>;
 
 /** What a policy needs besides its parameters. */
 export interface PolicyContext {
@@ -36,6 +70,8 @@ export interface PolicyContext {
   kinematics: Kinematics;
   /** Control period in seconds. */
   controlPeriod: number;
+  /** A directory the policy may keep a cache in, shared by every episode of one study (absent: no cache). */
+  cacheDir?: string;
 }
 
 export const ParamsPolicyFile = z.strictObject({
@@ -56,17 +92,33 @@ export const CodePolicyFile = z.strictObject({
 });
 export type CodePolicyFile = z.infer<typeof CodePolicyFile>;
 
-export const PolicyFile = z.discriminatedUnion('kind', [ParamsPolicyFile, CodePolicyFile]);
+export const PromptPolicyFile = z.strictObject({
+  /** A language planner whose plans the task's skill carries out. */
+  kind: z.literal('prompt'),
+  /** Its config; a proposal's missing fields take the scenario's baseline config (`policy.prompt.config`). */
+  config: PromptConfig,
+});
+export type PromptPolicyFile = z.infer<typeof PromptPolicyFile>;
+
+export const PolicyFile = z.discriminatedUnion('kind', [ParamsPolicyFile, CodePolicyFile, PromptPolicyFile]);
 export type PolicyFile = z.infer<typeof PolicyFile>;
 
-/** The scenario's default parameters as a policy file (the baseline). */
+/** The scenario's default parameters as a policy file. */
 export function defaultPolicy(scenario: LoadedScenario): ParamsPolicyFile {
   const params = Object.fromEntries(Object.entries(scenario.policy.params).map(([k, p]) => [k, p.default]));
   return { kind: 'params', params };
 }
 
+/** A study's first candidate: the baseline prompt config of a prompt scenario, else the default parameters. */
+export function baselinePolicy(scenario: LoadedScenario): PolicyFile {
+  const prompt = scenario.policy.prompt;
+  return scenario.policy.kind === 'prompt' && prompt ? { kind: 'prompt', config: structuredClone(prompt.config) } : defaultPolicy(scenario);
+}
+
 /** What a policy file looks like, for messages. */
-const SHAPE_HINT = 'a policy file is {"kind": "params", "params": {"name": value, ...}} or {"kind": "code", "source": "export function act(obs) {...}"}';
+const SHAPE_HINT =
+  'a policy file is {"kind": "params", "params": {"name": value, ...}}, {"kind": "code", "source": "export function act(obs) {...}"} ' +
+  'or {"kind": "prompt", "config": {"model": ..., "system": ..., ...}}';
 
 /**
  * Checks a policy against the scenario and fills in defaults. Every unknown name or
@@ -81,7 +133,7 @@ export function resolvePolicy(value: unknown, scenario: LoadedScenario, source =
   if (rawParams && typeof rawParams === 'object' && Object.hasOwn(rawParams, '__proto__')) {
     problems.push({ file: source, path: 'params.__proto__', message: `is not a parameter of scenario '${scenario.name}'`, hint: `known: ${Object.keys(scenario.policy.params).join(', ')}` });
   }
-  const parsed = PolicyFile.safeParse(value);
+  const parsed = PolicyFile.safeParse(withBaselineConfig(value, scenario));
   if (!parsed.success) {
     throw new ValidationError([
       ...problems,
@@ -90,6 +142,13 @@ export function resolvePolicy(value: unknown, scenario: LoadedScenario, source =
   }
   if (parsed.data.kind === 'code') {
     compileCode(parsed.data.source, parsed.data.language, source);
+    return parsed.data;
+  }
+  if (parsed.data.kind === 'prompt') {
+    const { model, price } = parsed.data.config;
+    if (!price && !priceOf(model)) {
+      throw new ValidationError([{ file: source, path: 'config.model', message: `'${model}' has no price in src/llm/prices.ts, so what it costs could not be counted`, hint: `use one of ${pricedModels().join(', ')}, or give config.price {input, output} in dollars per million tokens (0 for a local model)` }]);
+    }
     return parsed.data;
   }
   const space = scenario.policy.params;
@@ -113,6 +172,22 @@ export function resolvePolicy(value: unknown, scenario: LoadedScenario, source =
   }
   if (problems.length) throw new ValidationError(problems);
   return { kind: 'params', params: { ...defaultPolicy(scenario).params, ...parsed.data.params } };
+}
+
+/**
+ * A prompt proposal's config over the scenario's baseline config: the fields it gives replace the
+ * baseline's (the scene's one by one), so a researcher may propose only what it changes.
+ */
+function withBaselineConfig(value: unknown, scenario: LoadedScenario): unknown {
+  const base = scenario.policy.prompt?.config;
+  const file = value as { kind?: unknown; config?: unknown } | null;
+  if (!base || file?.kind !== 'prompt' || !isRecord(file.config)) return value;
+  const config = file.config;
+  return { ...file, config: { ...base, ...config, scene: { ...base.scene, ...(isRecord(config.scene) ? config.scene : {}) } } };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Module files that are code policies themselves, by extension. */

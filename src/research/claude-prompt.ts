@@ -5,6 +5,7 @@
  * Only text here; the conversation and tools are in claude.ts.
  */
 import { codePolicyGuide } from '../policy/code.ts';
+import { promptPolicyGuide } from '../policy/prompt.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { getTask } from '../tasks/registry.ts';
 import type { CandidateView, EpisodeEvidence, Outcome, StudyHistory } from './researcher.ts';
@@ -29,6 +30,7 @@ export function scenarioBrief(scenario: LoadedScenario): Record<string, unknown>
   return {
     name: scenario.name,
     description: scenario.description,
+    ...(scenario.policy.prompt ? { prompt: { baseline_config: scenario.policy.prompt.config, choices: scenario.policy.prompt.choices } } : {}),
     task: { description: task.description, ...Object.fromEntries(Object.entries(scenario.task).filter(([k]) => !hidden.has(k))) },
     episode: { duration_s: scenario.episode.duration, control_rate_hz: scenario.episode.control_rate },
     robot: { name: scenario.robotConfig.name, joints: scenario.robotConfig.joints.map((j) => ({ name: j.name, min: j.position[0], max: j.position[1] })) },
@@ -43,8 +45,9 @@ export function scenarioBrief(scenario: LoadedScenario): Record<string, unknown>
 /** The stable system text: the loop, the rules, the scenario, the code contract. */
 export function harnessText(scenario: LoadedScenario, facts: HarnessFacts): string {
   const code = facts.kinds.includes('code');
+  const prompt = facts.kinds.includes('prompt');
   return [
-    'You are the researcher of an arbor study: you propose robot controller policies, arbor runs each on randomized MuJoCo episodes,',
+    `You are the researcher of an arbor study: you propose robot controller policies${prompt ? ' and language-planner configs' : ''}, arbor runs each on randomized MuJoCo episodes,`,
     'scores them from the recorded sensor topics with a fixed scorer, and keeps a candidate only if it beats the current best on the same seeds',
     'by more than the noise. Your goal: a policy that succeeds on as many fresh (validation) seeds as possible, in as few episodes as possible.',
     '',
@@ -56,13 +59,15 @@ export function harnessText(scenario: LoadedScenario, facts: HarnessFacts): stri
     'went. Fix the cause you see, change few things at a time, and say in each rationale what you expect to change and why.',
     '',
     `Candidate kinds this study accepts: ${facts.kinds.join(', ')}.`,
-    '- params: values for the controller parameters below, each within [min, max]; missing ones take their defaults.',
+    ...(facts.kinds.includes('params') ? ['- params: values for the controller parameters below, each within [min, max]; missing ones take their defaults.'] : []),
     ...(code ? ['- code: a controller module, as described under "Code policies" below.'] : []),
+    ...(prompt ? ['- prompt: a config of the language planner, as described under "Prompt policies" below; fields you leave out take the baseline config\'s.'] : []),
     'Proposals are validated (names, bounds, code that compiles) before they run; an invalid input of a tool comes back to you as an error to fix.',
     '',
     'The scenario (JSON):',
     JSON.stringify(scenarioBrief(scenario), null, 1),
     ...(code ? ['', 'Code policies:', codePolicyGuide(scenario)] : []),
+    ...(prompt ? ['', 'Prompt policies:', promptPolicyGuide(scenario)] : []),
   ].join('\n');
 }
 
@@ -103,6 +108,7 @@ function outcomeLines(o: Outcome): string[] {
     `- candidate ${o.candidate} [${o.status}] ${o.proposal.kind}: score ${num(o.score)}, success ${pct(o.successRate)}${counts ? ` (${counts})` : ''}`,
     `    rationale: ${o.proposal.rationale.split('\n')[0].slice(0, 240)}`,
     ...(o.proposal.kind === 'params' ? [`    params: ${JSON.stringify(o.proposal.body.params ?? {})}`] : []),
+    ...(o.proposal.kind === 'prompt' ? [`    config: ${JSON.stringify(o.proposal.body.config ?? {}).slice(0, 600)}`] : []),
     ...(Object.keys(o.terms).length ? [`    score terms (mean): ${entries(o.terms)}`] : []),
     ...(Object.keys(o.metrics).length ? [`    metrics (mean): ${entries(o.metrics)}`] : []),
     ...(o.reason ? [`    why: ${o.reason.slice(0, 400)}`] : []),
@@ -119,6 +125,7 @@ export function resultsTable(candidates: readonly CandidateView[], last: number)
 export function policyText(policy: unknown): string {
   const p = policy as { kind?: unknown; params?: unknown; source?: unknown } | null;
   if (p?.kind === 'code' && typeof p.source === 'string') return `code, ${p.source.split('\n').length} lines: ${p.source.split('\n')[0].slice(0, 100)}`;
+  if (p?.kind === 'prompt') return `prompt config ${JSON.stringify((p as { config?: unknown }).config).slice(0, 600)}`;
   return JSON.stringify(p?.params ?? p);
 }
 

@@ -61,20 +61,32 @@ type ClaudeState = z.infer<typeof ClaudeState>;
 /** A candidate as the model writes it in `propose` and `probe`. */
 const CandidateInput = z
   .object({
-    kind: z.enum(['params', 'code']).describe('params: controller parameter values; code: a controller module'),
+    kind: z.enum(['params', 'code', 'prompt']).describe('params: controller parameter values; code: a controller module; prompt: a language planner config'),
     params: z.record(z.string(), z.number()).optional().describe('kind params: {name: value}, each within its [min, max]; missing ones take their defaults'),
     source: z.string().optional().describe('kind code: the module source, exporting act(obs) and optionally reset(obs)'),
     language: z.enum(CODE_LANGUAGES).optional().describe('kind code: ts (default) or js'),
+    config: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe("kind prompt: the planner config {model, temperature, max_tokens, system, examples, scene: {format, facts, units}, replan}; fields left out take the baseline config's"),
   })
   .superRefine((c, ctx) => {
     if (c.kind === 'params' && !c.params) ctx.addIssue({ code: 'custom', path: ['params'], message: 'is required for kind params' });
     if (c.kind === 'code' && !c.source) ctx.addIssue({ code: 'custom', path: ['source'], message: 'is required for kind code' });
+    if (c.kind === 'prompt' && !c.config) ctx.addIssue({ code: 'custom', path: ['config'], message: 'is required for kind prompt' });
   });
 type CandidateInput = z.infer<typeof CandidateInput>;
 
 /** A candidate's policy body as the study stores it. */
 function bodyOf(c: CandidateInput): Record<string, unknown> {
-  return c.kind === 'params' ? { params: c.params ?? {} } : { source: c.source ?? '', ...(c.language ? { language: c.language } : {}) };
+  switch (c.kind) {
+    case 'params':
+      return { params: c.params ?? {} };
+    case 'code':
+      return { source: c.source ?? '', ...(c.language ? { language: c.language } : {}) };
+    case 'prompt':
+      return { config: c.config ?? {} };
+  }
 }
 
 export class ClaudeResearcher implements Researcher {

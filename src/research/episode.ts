@@ -29,6 +29,12 @@ export interface EpisodeRun extends Score {
 /** Hold still this long after the policy is done, so the world can settle before scoring. */
 const SETTLE_AFTER_DONE = 0.5;
 
+/** How a runner's policies run. */
+export interface RunnerOptions {
+  /** A directory policies may keep a cache in, shared by a study's episodes (prompt policies: model replies). */
+  cacheDir?: string;
+}
+
 export class EpisodeRunner {
   private constructor(
     /** The scenario episodes run in. */
@@ -36,10 +42,11 @@ export class EpisodeRunner {
     /** The link, inside its safety envelope. */
     readonly link: SafeLink,
     private readonly task: Task,
+    private readonly options: RunnerOptions,
   ) {}
 
-  static async create(scenario: LoadedScenario, backend?: Backend, linkOptions?: LinkOptions): Promise<EpisodeRunner> {
-    return new EpisodeRunner(scenario, await createLink(scenario, backend, linkOptions), getTask(scenario.task.kind));
+  static async create(scenario: LoadedScenario, backend?: Backend, linkOptions?: LinkOptions, options: RunnerOptions = {}): Promise<EpisodeRunner> {
+    return new EpisodeRunner(scenario, await createLink(scenario, backend, linkOptions), getTask(scenario.task.kind), options);
   }
 
   /**
@@ -50,7 +57,7 @@ export class EpisodeRunner {
     const { scenario, link } = this;
     const started = performance.now();
     const limitMs = scenario.episode.wall_time_limit * 1000;
-    const policy = createPolicy(policyFile, { scenario, kinematics: link.kinematics, controlPeriod: link.controlPeriod });
+    const policy = createPolicy(policyFile, { scenario, kinematics: link.kinematics, controlPeriod: link.controlPeriod, cacheDir: this.options.cacheDir });
     // The policy's phase changes go into the trace meta (no topic changes), so the evidence of a
     // failed episode can say which phase failed and where the tool was.
     const phases: PhaseMark[] = [];
@@ -87,9 +94,14 @@ export class EpisodeRunner {
       policy.dispose?.();
     }
     const recorded = link.trace();
-    const trace = withTaskImages(new Trace(recorded.topics, { ...recorded.meta, phases }, recorded.images), this.task, scenario);
+    // What the policy decided and measured goes into the meta too: a scorer may judge a refusal, or
+    // weigh what planning cost.
+    const own = policy.metrics?.();
+    const decision = policy.decision?.();
+    const record = own || decision ? { policy: { metrics: own ?? {}, decision: decision ?? {} } } : {};
+    const trace = withTaskImages(new Trace(recorded.topics, { ...recorded.meta, phases, ...record }, recorded.images), this.task, scenario);
     const scored = withVision(this.task.score(trace, scenario.task, scenario), trace, scenario);
-    const metrics = policy.metrics ? { ...scored.metrics, ...policy.metrics() } : scored.metrics;
+    const metrics = own ? { ...scored.metrics, ...own } : scored.metrics;
     return { ...scored, metrics, seed, trace, wallTime: (performance.now() - started) / 1000 };
   }
 

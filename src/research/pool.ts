@@ -38,6 +38,8 @@ export interface PoolOptions {
   backend?: string;
   /** Post live frames while episodes run; off (and free) when absent. */
   live?: PoolLiveOptions;
+  /** A directory every worker's policies share as their cache (a study's model replies); absent: none. */
+  cacheDir?: string;
 }
 
 /** A job waiting for, or running on, a worker. */
@@ -99,7 +101,7 @@ export class EvaluatorPool implements Evaluator {
     const { count } = workerCount(options);
     const fps = options.live?.fps;
     if (fps !== undefined && !(fps > 0)) throw new Error(`\`live.fps=${fps}\` must be positive; leave it out for 30.`);
-    const init: WorkerInit = { scenarioPath, backend: options.backend, liveFps: options.live ? (fps ?? 30) : undefined };
+    const init: WorkerInit = { scenarioPath, backend: options.backend, liveFps: options.live ? (fps ?? 30) : undefined, cacheDir: options.cacheDir };
     const started = await Promise.allSettled(Array.from({ length: count }, () => startWorker(init)));
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) {

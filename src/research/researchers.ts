@@ -7,6 +7,7 @@ import type { LoadedScenario } from '../scenario/load.ts';
 import type { ResearcherName } from '../scenario/schema.ts';
 import { llmSettings } from '../llm/settings.ts';
 import { CmaesResearcher } from './cmaes-researcher.ts';
+import { HillclimbResearcher } from './hillclimb.ts';
 import { RandomResearcher } from './random.ts';
 import type { Researcher, Space } from './researcher.ts';
 import type { StudyConfig } from './study-config.ts';
@@ -25,13 +26,19 @@ export interface ResearcherContext {
 
 /** Proposals per generation of random search when the study does not say. */
 const RANDOM_BATCH = 8;
+/** Neighbours per generation of hill climbing when the study does not say. */
+const HILLCLIMB_BATCH = 4;
 
 const RESEARCHERS: Record<ResearcherName, (context: ResearcherContext) => Researcher | Promise<Researcher>> = {
   cmaes: ({ space, config, state }) => new CmaesResearcher(space, config.seed, state ?? undefined, { sigma0: config.sigma0, popsize: config.batch }),
   random: ({ space, config, state }) => new RandomResearcher(space, config.batch ?? RANDOM_BATCH, config.seed, state ?? undefined),
   // Loaded when used: the SDK takes about a second to import, which no other command should pay.
   claude: async ({ scenario, config, state }) => (await import('./claude.ts')).createClaudeResearcher(scenario, config, state),
+  hillclimb: ({ scenario, config, state }) => new HillclimbResearcher(scenario, config.batch ?? HILLCLIMB_BATCH, config.seed, state ?? undefined),
 };
+
+/** Researchers that propose numbers for a controller, which a prompt scenario does not search. */
+const PARAMETER_RESEARCHERS: ReadonlySet<ResearcherName> = new Set(['cmaes', 'random']);
 
 /**
  * Checks that the researcher a study names can run here before the study is made: an LLM
@@ -45,5 +52,9 @@ export function prepareResearcher(config: StudyConfig, env: NodeJS.ProcessEnv = 
 
 /** Makes the researcher a study names. */
 export async function createResearcher(name: ResearcherName, context: ResearcherContext): Promise<Researcher> {
+  const { scenario } = context;
+  if (PARAMETER_RESEARCHERS.has(name) && scenario.policy.kind === 'prompt') {
+    throw new Error(`The ${name} researcher proposes controller parameters, but scenario ${scenario.file} searches prompt configs (policy.kind prompt); use --researcher hillclimb or claude.`);
+  }
   return RESEARCHERS[name](context);
 }

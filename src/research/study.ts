@@ -12,7 +12,7 @@
  * verdicts of a generation land in one transaction. A resumed study ends as an uninterrupted one.
  */
 import { z } from 'zod';
-import { defaultPolicy, resolvePolicy } from '../policy/policy.ts';
+import { baselinePolicy, resolvePolicy } from '../policy/policy.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { SEED_MAX } from '../scenario/schema.ts';
 import type { CandidateRecord, StudyRecord } from '../store/schema.ts';
@@ -96,10 +96,12 @@ export function createStudy(store: Store, scenario: LoadedScenario, config: Stud
   if (lastTrainSeed > SEED_MAX || checked.validation.from + checked.validation.count - 1 > SEED_MAX) {
     throw new Error(`The study's seeds would pass ${SEED_MAX}; lower the episode budget or the validation seeds.`);
   }
+  // Checked like any proposal: a baseline that cannot run (an unpriced model) stops here.
+  const baseline = resolvePolicy(baselinePolicy(scenario), scenario, `${scenario.file} (the baseline policy)`);
   return store.transaction(() => {
     const study = store.createStudy({ scenarioPath: scenario.file, scenarioName: scenario.name, researcher: checked.researcher, config: checked });
     store.addCandidate(study.id, {
-      generation: 0, parentId: null, kind: 'params', body: defaultPolicy(scenario), rationale: 'the scenario defaults (baseline)', description: 'baseline: scenario defaults',
+      generation: 0, parentId: null, kind: baseline.kind, body: baseline, rationale: 'the scenario defaults (baseline)', description: 'baseline: scenario defaults',
     });
     return study;
   });
@@ -191,7 +193,8 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     const figure = judge.figure(baseline.id);
     store.transaction(() => {
       if (store.candidate(baseline.id)!.status === 'pending') {
-        store.decideCandidate(baseline.id, { status: 'keep', scoreMean: figure.score, scoreStd: figure.std, successRate: figure.success_rate, nEpisodes: figure.episodes, nCrashes: figure.crashes });
+        store.decideCandidate(baseline.id, { status: 'keep', scoreMean: figure.score, scoreStd: figure.std, successRate: figure.success_rate, nEpisodes: figure.episodes, nCrashes: figure.crashes, addCostUsd: figure.costUsd });
+        if (figure.costUsd > 0) store.updateStudy(studyId, { addCostUsd: figure.costUsd });
       }
       save({ generation: 1, phase: 'ask', researcher: researcher.state() });
     });
@@ -236,6 +239,9 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     const verdicts = judge.judge(best, candidates, seeds);
     const winner = verdicts.filter((v) => v.beats).sort((a, b) => b.outcome.score - a.outcome.score)[0];
     store.transaction(() => {
+      // The best ran this generation's seeds too: what that spent is booked once, with the verdicts.
+      const bestCost = verdicts.some((v) => store.candidate(v.candidate.id)!.status === 'pending') ? judge.figure(best.id, seeds).costUsd : 0;
+      if (bestCost > 0) store.updateStudy(studyId, { addCostUsd: bestCost });
       for (const v of verdicts) {
         if (store.candidate(v.candidate.id)!.status !== 'pending') continue;
         const status = v === winner ? 'keep' : v.outcome.status === 'crash' ? 'crash' : 'discard';
@@ -274,11 +280,20 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
   if (baseline.id !== best.id) await evaluate([baseline], validationSeeds, 'baseline', 'validation');
   if (aborted()) return stop();
   const seedsText = `${config.validation.from}..${config.validation.from + config.validation.count - 1}`;
-  const validation = { ...pick(judge.figure(best.id, validationSeeds, 'validation')), seeds: seedsText };
-  const baselineFigure = baseline.id === best.id ? validation : { ...pick(judge.figure(baseline.id, validationSeeds, 'baseline')), seeds: seedsText };
+  const validated = judge.figure(best.id, validationSeeds, 'validation');
+  const validation = { ...pick(validated), seeds: seedsText };
+  const baselineValidated = baseline.id === best.id ? undefined : judge.figure(baseline.id, validationSeeds, 'baseline');
+  const baselineFigure = baselineValidated ? { ...pick(baselineValidated), seeds: seedsText } : validation;
   save();
-  const summary = summarize('done', { validation, baseline: { ...baselineFigure, candidate: baseline.id } });
-  store.updateStudy(studyId, { status: 'done', validation: summary.validation, baseline: summary.baseline, summary, stopReason: loop.stopReason });
+  // Validation episodes of policies that pay for model calls are spent too; booked with the final
+  // status, once.
+  const validationCost = validated.costUsd + (baselineValidated?.costUsd ?? 0);
+  const summary = store.transaction(() => {
+    if (validationCost > 0) store.updateStudy(studyId, { addCostUsd: validationCost });
+    const done = summarize('done', { validation, baseline: { ...baselineFigure, candidate: baseline.id } });
+    store.updateStudy(studyId, { status: 'done', validation: done.validation, baseline: done.baseline, summary: done, stopReason: loop.stopReason });
+    return done;
+  });
   store.addEvent(studyId, { kind: 'stop', message: `The search ended: ${describeStop(loop.stopReason)}.`, data: { reason: loop.stopReason } });
   return summary;
 
@@ -359,7 +374,11 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
           }
           const resolved = resolvePolicy(policy, scenario, 'probe policy');
           const results = await evaluator.evaluate(seeds.map((seed) => ({ policy: resolved, seed, tag: { candidate: -1, split: 'probe' } })));
-          save({ probeEpisodes: loop.probeEpisodes + results.length, generationProbes: loop.generationProbes + results.length });
+          const probeCost = results.reduce((sum, r) => sum + (r.ok && typeof r.metrics.cost_usd === 'number' ? r.metrics.cost_usd : 0), 0);
+          store.transaction(() => {
+            if (probeCost > 0) store.updateStudy(studyId, { addCostUsd: probeCost });
+            save({ probeEpisodes: loop.probeEpisodes + results.length, generationProbes: loop.generationProbes + results.length });
+          });
           return results.map((r) => resultEvidence(scenario, r));
         },
         check: (proposal: Proposal) => {

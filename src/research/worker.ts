@@ -22,6 +22,8 @@ export interface WorkerInit {
   backend?: string;
   /** Live frames per second of wall time; absent when nobody watches. */
   liveFps?: number;
+  /** Where policies keep the study's cache (prompt policies: model replies); absent: none. */
+  cacheDir?: string;
 }
 
 /** Pool → worker. */
@@ -86,7 +88,7 @@ const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMes
 async function start(): Promise<EpisodeRunner | undefined> {
   try {
     const scenario = await loadScenario(init.scenarioPath);
-    const runner = await EpisodeRunner.create(scenario, parseBackend(init.backend ?? 'sim'));
+    const runner = await EpisodeRunner.create(scenario, parseBackend(init.backend ?? 'sim'), undefined, { cacheDir: init.cacheDir });
     post({ type: 'ready', wallTimeLimit: scenario.episode.wall_time_limit });
     return runner;
   } catch (err) {

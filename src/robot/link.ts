@@ -33,6 +33,41 @@ export interface Observation {
   wrench: Float64Array;
   /** Tracked objects by name (as the policy perceives them). */
   objects: Record<string, Pose>;
+  /** What the task asks of the policy, in the first observation of an episode of a task that briefs (absent otherwise). */
+  brief?: TaskBrief;
+}
+
+/**
+ * What a task tells a policy at the start of an episode: an instruction in words and facts about
+ * the scene that the poses do not show (colours, sizes, named places), as a person would be told.
+ */
+export interface TaskBrief {
+  /** What to do, as a person would say it. */
+  instruction: string;
+  /** Facts about each tracked object, by object name. */
+  objects: Record<string, ObjectFacts>;
+  /** Named regions of the table where things can be put, by name. */
+  places: Record<string, PlaceFacts>;
+  /** Where the robot's base stands [x, y] (m, world), for "near the robot". */
+  robot_base?: [number, number];
+}
+
+/** What a brief says about an object. */
+export interface ObjectFacts {
+  /** Its colour, in a word. */
+  colour?: string;
+  /** Its largest extent (m). */
+  size?: number;
+}
+
+/** What a brief says about a place: where it is, how large, and its colour. */
+export interface PlaceFacts {
+  /** Its centre [x, y] on the table (m, world). */
+  center: [number, number];
+  /** Its half extents [x, y] (m). */
+  half_size: [number, number];
+  /** Its colour, in a word. */
+  colour?: string;
 }
 
 /** What the policy commands at one control tick. */

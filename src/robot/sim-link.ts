@@ -138,6 +138,9 @@ export class SimLink implements RobotLink {
     this.writers = this.openWriters();
     this.cameras?.reset();
     this.record();
+    // A task that briefs its policy (an instruction, what the scene holds) does it in this observation.
+    const brief = this.scene.brief?.();
+    if (brief) this.last = { ...this.last!, brief };
     return this.last!;
   }
 

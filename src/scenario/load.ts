@@ -75,6 +75,14 @@ function fullSchema(dir: string) {
       });
       return;
     }
+    if (scenario.policy.kind === 'prompt' && !family.skill?.steps) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['policy', 'controller'],
+        message: `controller '${scenario.policy.controller}' has no skill a planner can aim, so kind prompt cannot drive it`,
+        params: { hint: `use a controller whose skill declares plan steps${Object.entries(task.controllers).some(([, f]) => f.skill?.steps) ? `: ${Object.entries(task.controllers).filter(([, f]) => f.skill?.steps).map(([n]) => n).join(', ')}` : ' (this task has none)'}` },
+      });
+    }
     for (const name of Object.keys(scenario.policy.params)) {
       if (!Object.hasOwn(family.params, name)) {
         ctx.addIssue({

@@ -7,6 +7,7 @@
  * `arbor check` with a hint instead of exhausting memory or diverging later.
  */
 import { z } from 'zod';
+import { PromptSpace } from './prompt.ts';
 
 /** Seeds are integers in [0, SEED_MAX]: the episode generator keeps 32 bits, so larger ones would alias. */
 export const SEED_MAX = 2 ** 31 - 1;
@@ -76,7 +77,7 @@ export const ParamSpec = z
 export type ParamSpec = z.infer<typeof ParamSpec>;
 
 /** Names of the researchers a scenario or `--researcher` may pick. */
-export const RESEARCHER_NAMES = ['cmaes', 'random', 'claude'] as const;
+export const RESEARCHER_NAMES = ['cmaes', 'random', 'claude', 'hillclimb'] as const;
 export type ResearcherName = (typeof RESEARCHER_NAMES)[number];
 
 const Budget = z.strictObject({
@@ -275,16 +276,23 @@ export const Scenario = z.strictObject({
     /** Wall-clock seconds after which a sim episode is stopped as a crash. */
     wall_time_limit: bounded(0.1, 3600, 's', 'a wall-time limit').default(30),
   }),
-  policy: z.strictObject({
-    /** Policy family of the parameter space: `params` tunes a built-in controller. */
-    kind: z.literal('params').default('params'),
-    /** The task's controller the parameters drive. */
-    controller: z.string().min(1),
-    /** The parameter space: each of the controller's parameters with its bounds and default. */
-    params: namedRecord(ParamSpec).refine((p) => Object.keys(p).length > 0, {
-      message: 'needs at least one parameter',
+  policy: z
+    .strictObject({
+      /** What the study searches: `params` tunes a built-in controller, `prompt` the config of a language planner that drives it. */
+      kind: z.enum(['params', 'prompt']).default('params'),
+      /** The task's controller the parameters drive (a prompt policy's plans run on its skill). */
+      controller: z.string().min(1),
+      /** The parameter space: each of the controller's parameters with its bounds and default (a prompt policy's skill runs at the defaults). */
+      params: namedRecord(ParamSpec).refine((p) => Object.keys(p).length > 0, {
+        message: 'needs at least one parameter',
+      }),
+      /** The prompt space (kind `prompt`): the baseline config and the choices an offline researcher searches. */
+      prompt: PromptSpace.optional(),
+    })
+    .refine((p) => p.kind !== 'prompt' || p.prompt !== undefined, {
+      message: 'kind prompt needs a prompt: block with the baseline config (and the choices to search)',
+      path: ['prompt'],
     }),
-  }),
   /** Cameras of the world to record, by MJCF camera name (none: no images, no cost). */
   cameras: namedRecord(CameraSpec).default({}),
   /** Checks on images, and what decides success (absent: the task's state scorer alone). */

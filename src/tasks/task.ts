@@ -6,7 +6,7 @@
  */
 import type { z } from 'zod';
 import type { Policy, PolicyContext } from '../policy/policy.ts';
-import type { Action, Observation, Pose } from '../robot/link.ts';
+import type { Action, Observation, Pose, TaskBrief } from '../robot/link.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { World } from '../sim/world.ts';
 import type { ImageSeries, Trace, TraceRecorder } from '../trace/trace.ts';
@@ -50,14 +50,30 @@ export interface SkillPrimitives {
   readonly phases: Readonly<Record<string, string>>;
   /** The skill's hold on one episode. */
   create(context: PolicyContext): TaskSkill;
+  /**
+   * How a planner's steps run on these phases (optional): each plan skill as the phases it runs,
+   * in order. A prompt policy can plan only on a skill that has this.
+   */
+  readonly steps?: Readonly<Record<Exclude<PlanSkill, 'refuse'>, readonly string[]>>;
+}
+
+/** What a planner's plan may do: the steps of the prompt policy's plan language (src/policy/prompt-plan.ts). */
+export type PlanSkill = 'pick' | 'place' | 'move' | 'open' | 'close' | 'refuse';
+
+/** What a phase aims at when a planner chooses; absent fields keep what the skill aimed at before. */
+export interface SkillTarget {
+  /** The tracked object to pick from now on. */
+  object?: string;
+  /** The point [x, y] (m, world) to carry to and put down at from now on. */
+  point?: readonly [number, number];
 }
 
 /** The skill primitives during one episode. */
 export interface TaskSkill {
   /** Starts an episode from its first observation, with a value for every controller parameter. */
   reset(observation: Observation, params: Readonly<Record<string, number>>): void;
-  /** One control tick of `phase`: the action to send, and whether the phase is finished. */
-  step(phase: string, observation: Observation, params: Readonly<Record<string, number>>): { action: Action; done: boolean };
+  /** One control tick of `phase` (aimed at `target`, if given): the action to send, and whether the phase is finished. */
+  step(phase: string, observation: Observation, params: Readonly<Record<string, number>>, target?: SkillTarget): { action: Action; done: boolean };
 }
 
 /** A controller phase change as an episode records it in the trace meta (`meta.phases`). */
@@ -83,6 +99,11 @@ export interface TaskScene {
    * it here; topics keep the truth).
    */
   observe(truth: Readonly<Record<string, Pose>>): Record<string, Pose>;
+  /**
+   * What the policy is told at the start of the episode drawn by the last `reset` (optional): an
+   * instruction and facts about the scene. It reaches the policy in the first observation.
+   */
+  brief?(): TaskBrief;
   /** Records the task's own topics for this control tick (optional). */
   record?(time: number, recorder: TraceRecorder): void;
   /**

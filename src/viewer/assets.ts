@@ -89,6 +89,7 @@ const HTML = `<!doctype html>
     <div id="study-info"></div>
     <div id="workers-panel"></div>
     <div id="score-plot"></div>
+    <div id="pareto-plot" hidden></div>
     <div id="compare-bar"></div>
     <table id="candidates"></table>
     <div id="episodes"></div>

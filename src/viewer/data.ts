@@ -15,6 +15,7 @@ import { pngOf, viewable } from '../scoring/vision-draw.ts';
 import { imageFrame } from '../scoring/vision.ts';
 import { MemorySink } from '../trace/mcap.ts';
 import type { ImageEncoding, Trace } from '../trace/trace.ts';
+import { costPoints, type CostPoint } from './pareto.ts';
 import { Poser } from './poser.ts';
 import { encodeContacts, encodeEpisode } from './protocol.ts';
 import type { SceneSpec } from './scene-spec.ts';
@@ -37,6 +38,8 @@ export interface StudyView {
   params: { name: string; default: number }[];
   /** Why the search ended, in a sentence (null while it runs). */
   stopped: string | null;
+  /** Success against dollars per episode of each candidate (empty when the study spends nothing on its policies). */
+  costs: CostPoint[];
 }
 
 /** An image topic of a stored episode, as the page lists it. */
@@ -123,7 +126,9 @@ export class ViewerData {
     const store = this.getStore();
     const study = store?.study(id);
     if (!store || !study) throw new NotFound(`There is no study '${id}' in ${this.dbPath ?? 'the store'}.`);
-    const episodes = store.episodes({ studyId: id }).map(({ id, candidateId, split, seed, status, success, score, outcome }) => ({ id, candidateId, split, seed, status, success, score, outcome }));
+    const records = store.episodes({ studyId: id });
+    const episodes = records.map(({ id, candidateId, split, seed, status, success, score, outcome }) => ({ id, candidateId, split, seed, status, success, score, outcome }));
+    const candidates = store.candidates(id);
     let params: StudyView['params'] = [];
     try {
       params = Object.entries((await this.scenario(study.scenarioPath)).policy.params).map(([name, p]) => ({ name, default: p.default }));
@@ -131,7 +136,7 @@ export class ViewerData {
       // A moved scenario file still lets the dashboard list the study.
     }
     const stopped = study.status === 'running' ? null : study.status === 'done' ? describeStop(study.stopReason) : study.status === 'failed' ? 'the run failed (see the study log)' : describeStop(null);
-    return { study, candidates: store.candidates(id), episodes, params, stopped };
+    return { study, candidates, episodes, params, stopped, costs: costPoints(candidates, records) };
   }
 
   /** A cheap fingerprint of a study's progress, to notice changes made by another process. */

@@ -173,7 +173,7 @@ export class LiveHub extends EventEmitter<HubEvents> {
     if (!s) {
       const index = this.byIndex.length;
       s = {
-        info: { stream: index, study: f.study, worker: f.worker, candidate: f.candidate, seed: f.seed, scene: '', geomSizes: {}, active: true },
+        info: { stream: index, study: f.study, worker: f.worker, candidate: f.candidate, seed: f.seed, scene: '', geomSizes: {}, geomPositions: {}, active: true },
         latest: undefined,
         version: 0,
         lastFrameAt: 0,
@@ -225,6 +225,7 @@ export class LiveHub extends EventEmitter<HubEvents> {
     try {
       if (s.setupSeed !== f.seed && poser.scenario) {
         s.info.geomSizes = poser.setEpisodeOfSeed(f.seed);
+        s.info.geomPositions = poser.movedGeoms();
         s.setupSeed = f.seed;
         this.statusDirty = true;
       }

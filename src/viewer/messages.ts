@@ -53,6 +53,8 @@ export interface LiveStreamInfo {
   scene: string;
   /** Geom sizes of this episode's randomized object, by geom id. */
   geomSizes: Record<string, [number, number, number]>;
+  /** Positions of the geoms this episode moved (zones placed per seed), by geom id. */
+  geomPositions: Record<string, [number, number, number]>;
   /** True when a frame came in the last few seconds. */
   active: boolean;
 }

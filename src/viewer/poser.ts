@@ -42,6 +42,8 @@ export class Poser {
   /** The task's tracked objects: name, body, and qpos address of a free joint (-1: none). */
   private readonly objects: { name: string; body: number; qpos: number }[] = [];
   private baseQpos: Float64Array;
+  /** Every geom's position as the scene was built: what an episode's moved geoms are compared with. */
+  private readonly baseGeomPos: Float64Array;
   private currentMeta = '';
 
   private constructor(
@@ -90,6 +92,7 @@ export class Poser {
     }
     world.forward();
     this.baseQpos = (world.data.qpos as Float64Array).slice();
+    this.baseGeomPos = (model.geom_pos as Float64Array).slice();
     this.scene = sceneFromWorld(world, { key, scenario, name: scenario?.name ?? basename(world.files[0]?.path ?? 'model', '.xml') });
     this.bodies = this.scene.dynamic;
   }
@@ -127,6 +130,17 @@ export class Poser {
       this.baseQpos = (this.world.data.qpos as Float64Array).slice();
     }
     return sizes;
+  }
+
+  /** Geoms the current episode put elsewhere than the scene has them (zones a task places per seed), by geom id. */
+  movedGeoms(): Record<string, [number, number, number]> {
+    const pos = this.world.model.geom_pos as Float64Array;
+    const moved: Record<string, [number, number, number]> = {};
+    for (let g = 0; 3 * g < pos.length; g++) {
+      const k = 3 * g;
+      if (pos[k] !== this.baseGeomPos[k] || pos[k + 1] !== this.baseGeomPos[k + 1] || pos[k + 2] !== this.baseGeomPos[k + 2]) moved[g] = [pos[k], pos[k + 1], pos[k + 2]];
+    }
+    return moved;
   }
 
   /**
@@ -213,6 +227,7 @@ export class Poser {
       bodies: this.bodies,
       hidden: r.hidden,
       geomSizes: r.geomSizes,
+      geomPositions: this.movedGeoms(),
       contacts: 0,
       contactsPending: true,
       series: infos,

@@ -127,6 +127,8 @@ export interface EpisodeHeader {
   hidden: number[];
   /** Geom sizes that differ from the model for this episode (randomized object), by geom id. */
   geomSizes: Record<string, [number, number, number]>;
+  /** Geom positions (in their body's frame) that differ from the scene's for this episode (zones placed per seed), by geom id. */
+  geomPositions: Record<string, [number, number, number]>;
   /** Total number of contacts over all frames. */
   contacts: number;
   /** True when the contacts come separately (`/api/episodes/ID/contacts`, `decodeContacts`). */

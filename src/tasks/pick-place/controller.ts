@@ -8,7 +8,7 @@
 import { downwardRotation, dlsStep, poseError } from '../../policy/ik.ts';
 import type { Policy, PolicyContext } from '../../policy/policy.ts';
 import type { Action, Observation } from '../../robot/link.ts';
-import type { PickPlaceSpec } from './schema.ts';
+import type { SkillTarget } from '../task.ts';
 
 /** The parameters this controller reads, with what they do: the one place they are described. */
 export const PICK_PLACE_PARAMS = {
@@ -27,6 +27,14 @@ export const PICK_PLACE_PARAMS = {
   ik_damping: 'damping of the least-squares IK step; higher is smoother near singularities',
 } as const;
 export type PickPlaceParams = Record<keyof typeof PICK_PLACE_PARAMS, number>;
+
+/** Where the skill works when nobody says otherwise: the object it picks and the point [x, y] (m) it places at. */
+export interface SkillAim {
+  /** Name of the tracked object to pick. */
+  object: string;
+  /** Where to put it down: [x, y] on the table (m, world). */
+  point: readonly [number, number];
+}
 
 const PHASES = ['approach', 'descend', 'grasp', 'lift', 'transport', 'place', 'release', 'retreat', 'done'] as const;
 type Phase = (typeof PHASES)[number];
@@ -48,6 +56,9 @@ export class PickPlaceController implements Policy {
   private objectHalf = 0.025;
   private grasped = { x: 0, y: 0, top: 0 };
   private touchedAt: number | undefined;
+  /** The object picked and the point placed at now: the aim, or a planner's last target. */
+  private objectName: string;
+  private point: readonly [number, number];
   /** When the current phase finished, if it did (a code policy then chooses the next one). */
   private finishedAt: number | undefined;
 
@@ -56,9 +67,11 @@ export class PickPlaceController implements Policy {
 
   constructor(
     private readonly context: PolicyContext,
-    private readonly spec: PickPlaceSpec,
+    private readonly aim: SkillAim,
     private params: PickPlaceParams,
   ) {
+    this.objectName = aim.object;
+    this.point = aim.point;
     const gripper = context.scenario.robotConfig.gripper;
     if (!gripper) throw new Error(`Pick-and-place needs a gripper; robot ${context.scenario.robotConfig.name} has none in its robot.yaml.`);
     this.open = gripper.width[1];
@@ -80,6 +93,8 @@ export class PickPlaceController implements Policy {
     this.gripperCommand = this.open;
     this.touchedAt = undefined;
     this.finishedAt = undefined;
+    this.objectName = this.aim.object;
+    this.point = this.aim.point;
     const object = this.object(obs);
     // The object rests on the table, so its centre height is its half height.
     this.objectHalf = object.position[2];
@@ -94,12 +109,19 @@ export class PickPlaceController implements Policy {
   /**
    * One tick of `phase` with `params`, for a code policy that sequences the phases itself (the
    * task's skill primitives). A phase other than the current one is entered now, or when the
-   * previous one finished, so phases called in order run exactly as `act` runs them.
+   * previous one finished, so phases called in order run exactly as `act` runs them. A `target`
+   * (a planner's) changes the object picked or the point placed at from now on.
    */
-  step(phase: string, obs: Observation, params: PickPlaceParams): { action: Action; done: boolean } {
+  step(phase: string, obs: Observation, params: PickPlaceParams, target?: SkillTarget): { action: Action; done: boolean } {
     const index = PHASES.indexOf(phase as Phase);
     if (index < 0) throw new Error(`'${phase}' is not a phase of the pick-and-place skill; use one of ${PHASES.join(', ')}.`);
     this.params = params;
+    if (target?.point) this.point = target.point;
+    if (target?.object && target.object !== this.objectName) {
+      this.objectName = target.object;
+      // A new object to pick rests on the table: its centre height is its half height.
+      this.objectHalf = this.object(obs).position[2];
+    }
     if (index !== this.phaseIndex || this.finishedAt !== undefined) this.enter(index, this.finishedAt ?? obs.time);
     const done = this.run(PHASES[index], obs);
     if (done) this.finishedAt = obs.time;
@@ -110,7 +132,7 @@ export class PickPlaceController implements Policy {
   private run(phase: Phase, obs: Observation): boolean {
     const p = this.params;
     const dt = this.context.controlPeriod;
-    const [zx, zy] = this.spec.zone.center;
+    const [zx, zy] = this.point;
     const open = this.open;
     const object = this.object(obs);
     const elapsed = obs.time - this.phaseStart;
@@ -161,7 +183,7 @@ export class PickPlaceController implements Policy {
   }
 
   private object(obs: Observation) {
-    const name = this.spec.object;
+    const name = this.objectName;
     const pose = obs.objects[name];
     if (!pose) throw new Error(`The observation has no pose for object '${name}'; the link must publish /object_pose/${name}.`);
     return pose;

@@ -3,7 +3,7 @@
  * resting inside the target zone. Scored from the object's pose, the gripper and the contacts.
  */
 import type { Task } from '../task.ts';
-import { PICK_PLACE_PARAMS, PickPlaceController, type PickPlaceParams } from './controller.ts';
+import { PICK_PLACE_PARAMS, PickPlaceController, type PickPlaceParams, type SkillAim } from './controller.ts';
 import { PHASE_DOCS, PickPlaceSkill } from './skill.ts';
 import { summarizePickPlace } from './summary.ts';
 import { PickPlaceScene } from './scene.ts';
@@ -26,12 +26,17 @@ const pickPlace: Task<PickPlaceSpec> = {
     pick_place: {
       description: 'A skill state machine: approach, descend, grasp, lift, transport, place, release, retreat, with one IK step per tick.',
       params: PICK_PLACE_PARAMS,
-      create: (context, params) => new PickPlaceController(context, context.scenario.task as PickPlaceSpec, params as PickPlaceParams),
-      skill: { phases: PHASE_DOCS, create: (context) => new PickPlaceSkill(context, context.scenario.task as PickPlaceSpec) },
+      create: (context, params) => new PickPlaceController(context, aimOf(context.scenario.task as PickPlaceSpec), params as PickPlaceParams),
+      skill: { phases: PHASE_DOCS, create: (context) => new PickPlaceSkill(context, aimOf(context.scenario.task as PickPlaceSpec)) },
     },
   },
   score: (trace, spec, scenario) => scorePickPlace(trace, spec, scenario.episode.duration),
   summarize: (trace, spec, scenario) => summarizePickPlace(trace, spec, scenario.episode.duration),
 };
+
+/** The skill's aim in a pick-and-place scenario: its object, and the zone's centre. */
+function aimOf(spec: PickPlaceSpec): SkillAim {
+  return { object: spec.object, point: spec.zone.center };
+}
 
 export default pickPlace;

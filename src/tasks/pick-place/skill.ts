@@ -5,9 +5,8 @@
  */
 import type { PolicyContext } from '../../policy/policy.ts';
 import type { Action, Observation } from '../../robot/link.ts';
-import type { TaskSkill } from '../task.ts';
-import { PickPlaceController, type PickPlaceParams } from './controller.ts';
-import type { PickPlaceSpec } from './schema.ts';
+import type { PlanSkill, SkillTarget, TaskSkill } from '../task.ts';
+import { PickPlaceController, type PickPlaceParams, type SkillAim } from './controller.ts';
 
 /** What each phase does, for the helper API's documentation. */
 export const PHASE_DOCS = {
@@ -22,21 +21,30 @@ export const PHASE_DOCS = {
   done: 'hold still',
 } as const;
 
+/** How a planner's steps run on these phases: picking is the first four, placing the last four. */
+export const PLAN_STEPS = {
+  pick: ['approach', 'descend', 'grasp', 'lift'],
+  place: ['transport', 'place', 'release', 'retreat'],
+  move: ['transport'],
+  open: ['release'],
+  close: ['grasp'],
+} as const satisfies Record<Exclude<PlanSkill, 'refuse'>, readonly (keyof typeof PHASE_DOCS)[]>;
+
 export class PickPlaceSkill implements TaskSkill {
   private controller: PickPlaceController | undefined;
 
   constructor(
     private readonly context: PolicyContext,
-    private readonly spec: PickPlaceSpec,
+    private readonly aim: SkillAim,
   ) {}
 
   reset(observation: Observation, params: Readonly<Record<string, number>>): void {
-    this.controller = new PickPlaceController(this.context, this.spec, { ...params } as PickPlaceParams);
+    this.controller = new PickPlaceController(this.context, this.aim, { ...params } as PickPlaceParams);
     this.controller.reset(observation);
   }
 
-  step(phase: string, observation: Observation, params: Readonly<Record<string, number>>): { action: Action; done: boolean } {
+  step(phase: string, observation: Observation, params: Readonly<Record<string, number>>, target?: SkillTarget): { action: Action; done: boolean } {
     if (!this.controller) throw new Error('arbor.skill.step() was called before the episode started; call it from act().');
-    return this.controller.step(phase, observation, { ...params } as PickPlaceParams);
+    return this.controller.step(phase, observation, { ...params } as PickPlaceParams, target);
   }
 }

@@ -12,7 +12,7 @@ import { episodeMcapUrl, getContacts, getEpisode, getJson, getScene, Socket } fr
 import { Dashboard, h } from './dashboard.ts';
 import { Pictures } from './pictures.ts';
 import { Plots } from './plots.ts';
-import { setGeomSizes, setHiddenBodies, syncFrame } from './scene3d.ts';
+import { setGeomPositions, setGeomSizes, setHiddenBodies, syncFrame } from './scene3d.ts';
 import { Stage, type CameraChoice } from './stage.ts';
 
 type Mode = 'replay' | 'live' | 'model';
@@ -35,7 +35,7 @@ const stage = new Stage($<HTMLCanvasElement>('canvas'));
 const plots = new Plots($('plots'), (t) => seek(t));
 const pictures = new Pictures($('pictures'));
 const dashboard = new Dashboard(
-  { info: $('study-info'), workers: $('workers-panel'), chart: $('score-plot'), compare: $('compare-bar'), table: $<HTMLTableElement>('candidates'), episodes: $('episodes') },
+  { info: $('study-info'), workers: $('workers-panel'), chart: $('score-plot'), pareto: $('pareto-plot'), compare: $('compare-bar'), table: $<HTMLTableElement>('candidates'), episodes: $('episodes') },
   { open: (a, b) => void openReplay(a, b) },
 );
 
@@ -192,6 +192,7 @@ async function openReplay(a: number, b?: number): Promise<void> {
   stage.setScene(spec, episodes.length as 1 | 2);
   episodes.forEach((ep, i) => {
     setGeomSizes(stage.views[i], ep.header.geomSizes);
+    setGeomPositions(stage.views[i], ep.header.geomPositions ?? {});
     setHiddenBodies(stage.views[i], ep.header.hidden);
   });
   fillCameraSelect(spec);
@@ -288,6 +289,7 @@ async function prepareLiveScene(): Promise<void> {
     state.live.scene = s.scene;
   }
   setGeomSizes(stage.views[0], s.geomSizes);
+  setGeomPositions(stage.views[0], s.geomPositions ?? {});
   setHiddenBodies(stage.views[0], []);
 }
 

@@ -6,6 +6,7 @@
 import uPlot from 'uplot';
 import type { EpisodeSummary, StudyView } from '../data.ts';
 import type { WorkerThroughput } from '../messages.ts';
+import { ParetoPlot } from './pareto-plot.ts';
 
 /** What the dashboard asks the app to do. */
 export interface DashboardActions {
@@ -21,11 +22,15 @@ export class Dashboard {
   private selected: number | undefined;
   /** Episode picked as A for a comparison. */
   private pickA: number | undefined;
+  /** Success against cost per candidate (studies whose policies pay for model calls). */
+  private readonly pareto: ParetoPlot;
 
   constructor(
-    private readonly el: { info: HTMLElement; workers: HTMLElement; chart: HTMLElement; compare: HTMLElement; table: HTMLTableElement; episodes: HTMLElement },
+    private readonly el: { info: HTMLElement; workers: HTMLElement; chart: HTMLElement; pareto: HTMLElement; compare: HTMLElement; table: HTMLTableElement; episodes: HTMLElement },
     private readonly actions: DashboardActions,
-  ) {}
+  ) {
+    this.pareto = new ParetoPlot(el.pareto, (candidate) => this.select(candidate));
+  }
 
   /** Number of candidate rows shown. */
   get rows(): number {
@@ -43,6 +48,7 @@ export class Dashboard {
     }
     this.renderInfo();
     this.renderChart();
+    this.pareto.show(view.costs);
     this.renderTable();
     this.renderEpisodes();
     this.renderCompare();
@@ -65,6 +71,7 @@ export class Dashboard {
     this.el.info.textContent = message;
     this.el.workers.replaceChildren();
     this.el.chart.replaceChildren();
+    this.pareto.show([]);
     this.el.table.replaceChildren();
     this.el.episodes.replaceChildren();
     this.el.compare.replaceChildren();
@@ -133,14 +140,15 @@ export class Dashboard {
 
   private renderTable(): void {
     const { candidates, params } = this.view!;
-    const head = h('thead', {}, h('tr', {}, ...['#', 'status', 'score', 'success', 'eps', 'params', 'rationale'].map((t) => h('th', {}, t))));
+    const prompts = candidates.some((c) => c.kind === 'prompt');
+    const head = h('thead', {}, h('tr', {}, ...['#', 'status', 'score', 'success', 'eps', prompts ? 'config' : 'params', 'rationale'].map((t) => h('th', {}, t))));
     const body = h('tbody', {});
     for (const c of candidates) {
       const values = (c.body as { params?: Record<string, number> } | null)?.params ?? {};
       // Parameters that differ from the scenario's defaults say what the candidate tried.
       const defaults = new Map(params.map((p) => [p.name, p.default]));
       const changed = Object.keys(values).filter((p) => !defaults.has(p) || Math.abs(values[p] - defaults.get(p)!) > 1e-9);
-      const paramText = changed.length ? changed.map((p) => `${p}=${fmtNum(values[p])}`).join(' ') : 'defaults';
+      const paramText = c.kind === 'prompt' ? configText(c.body) : changed.length ? changed.map((p) => `${p}=${fmtNum(values[p])}`).join(' ') : 'defaults';
       const row = h(
         'tr',
         { class: `status-${c.status}${c.id === this.selected ? ' selected' : ''}`, 'data-candidate': String(c.id) },
@@ -225,6 +233,16 @@ export class Dashboard {
 
 function fmt(v: number | null | undefined): string {
   return v === null || v === undefined ? '–' : v.toFixed(3);
+}
+
+/** A prompt config in one line: model, scene, sampling, examples, re-planning, the system prompt's length. */
+function configText(body: unknown): string {
+  const c = (body as { config?: Record<string, unknown> } | null)?.config;
+  if (!c) return '–';
+  const scene = (c.scene ?? {}) as { format?: string; facts?: string[]; units?: string };
+  const examples = Array.isArray(c.examples) ? c.examples.length : 0;
+  const system = typeof c.system === 'string' ? c.system.length : 0;
+  return `${String(c.model).replace(/^claude-/, '')} · ${scene.format} [${(scene.facts ?? []).join(',')}] ${scene.units} · T${c.temperature} · ${c.max_tokens} tok · ${examples} ex${c.replan ? ' · replan' : ''} · system ${system} ch`;
 }
 
 function fmtNum(v: number): string {

@@ -222,6 +222,14 @@ export function setGeomSizes(view: SceneView, sizes: Readonly<Record<string, rea
   }
 }
 
+/** Puts the geoms an episode moved where it put them, and every other geom where the scene has it. */
+export function setGeomPositions(view: SceneView, positions: Readonly<Record<string, readonly number[]>>): void {
+  for (const g of view.spec.geoms) {
+    const p = positions[g.id] ?? g.pos;
+    view.geoms.get(g.id)?.position.set(p[0], p[1], p[2]);
+  }
+}
+
 function placeFromPoses(g: THREE.Object3D, poses: ArrayLike<number>, o: number): void {
   g.position.set(poses[o], poses[o + 1], poses[o + 2]);
   setMjQuat(g.quaternion, poses, o + 3);
