@@ -60,20 +60,20 @@ describe.skipIf(noRedis !== undefined)(`faults: the study ends with the in-proce
     try {
       await events.waitUntilReady();
       // Wait until some episodes are stored and w1 holds one in hand, then kill it there.
-      let victim: string | undefined;
       await until(
-        async () => {
-          if (storedEpisodes(db) < 8) return false;
-          victim = (await queue.getActive()).find((job) => job.processedBy === 'w1')?.id;
-          return victim !== undefined;
-        },
+        async () => storedEpisodes(db) >= 8 && (await queue.getActive()).some((job) => job.processedBy === 'w1'),
         90_000,
         () => `w1 never held an episode: ${study.stderr()}`,
       );
       workers[0].child.kill('SIGKILL');
+      await workers[0].exited;
+      // What w1 held when it died (it may have finished the episode seen above and taken the next):
+      // its lock outlives it by up to 3 s, so the job still shows as active and w1's.
+      const victims = (await queue.getActive()).filter((job) => job.processedBy === 'w1').map((job) => job.id);
+      expect(victims.length).toBeGreaterThan(0);
 
       expect(await study.exited, study.stderr()).toBe(0);
-      expect(stalled).toContain(victim);
+      for (const victim of victims) expect(stalled).toContain(victim);
       expect(episodesOf(db)).toEqual(expected);
     } finally {
       await events.close();
