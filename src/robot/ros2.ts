@@ -5,6 +5,7 @@
  * would start a rebuild and then throw). Gives a network link its `GraphClient` and
  * `arbor sim-serve --ros2` its `GraphServer`, each one rclnodejs node.
  */
+import { cdrCodec } from './ros2-cdr.ts';
 import { GOAL_STATUS, LinkDroppedError, type GoalHandle, type GoalOutcome, type GraphClient, type GraphServer, type ServedGoal } from './graph.ts';
 
 /** The parts of rclnodejs arbor uses (declared here: its own types exist only where it is installed). */
@@ -23,8 +24,8 @@ interface Rclnodejs {
   QoS: new (history: number, depth: number, reliability: number, durability: number) => object;
 }
 interface RclNode {
-  createPublisher(type: string, topic: string, options?: { qos: object }): { publish(message: object): void };
-  createSubscription(type: string, topic: string, options: { qos: object }, callback: (message: unknown) => void): unknown;
+  createPublisher(type: string, topic: string, options?: { qos: object }): { publish(message: object | Buffer): void };
+  createSubscription(type: string, topic: string, options: { qos: object; isRaw?: boolean }, callback: (message: unknown) => void): unknown;
   createClient(type: string, name: string): RclClient;
   createService(type: string, name: string, callback: (request: unknown, response: { template: unknown; send(value: unknown): void }) => void): unknown;
   spin(): void;
@@ -106,6 +107,35 @@ function streamQos(rcl: Rclnodejs): { qos: object } {
   return { qos: new rcl.QoS(KEEP_LAST, 1000, RELIABLE, VOLATILE) };
 }
 
+/**
+ * A topic's publisher. Messages go out as CDR bytes we write (see ros2-cdr.ts: rclnodejs's own
+ * conversion is what limited a robot's state stream) when the type's codec can be built and
+ * writes the message; rclnodejs converts what it cannot.
+ */
+function topicPublisher(rcl: Rclnodejs, node: RclNode, topic: string, type: string): (message: object) => void {
+  const publisher = node.createPublisher(type, topic, streamQos(rcl));
+  const codec = cdrCodec(type);
+  return (message) => {
+    let bytes: Buffer | undefined;
+    try {
+      bytes = codec?.encode(message);
+    } catch {
+      bytes = undefined;
+    }
+    publisher.publish(bytes ?? message);
+  };
+}
+
+/** Subscribes to a topic with plain messages: decoded from its CDR bytes by our codec, or by rclnodejs. */
+function subscribeTopic(rcl: Rclnodejs, node: RclNode, topic: string, type: string, onMessage: (message: unknown) => void): void {
+  const codec = cdrCodec(type);
+  if (!codec) {
+    node.createSubscription(type, topic, streamQos(rcl), (message) => onMessage(plain(message)));
+    return;
+  }
+  node.createSubscription(type, topic, { ...streamQos(rcl), isRaw: true }, (bytes) => onMessage(codec.decode(bytes as Buffer)));
+}
+
 let nodes = 0;
 
 /** A node of its own for one process's use: a unique name, spinning. */
@@ -136,12 +166,11 @@ class Ros2Client implements GraphClient {
   ) {}
 
   subscribe(topic: string, type: string, onMessage: (message: unknown) => void): void {
-    this.node.createSubscription(type, topic, streamQos(this.rcl), onMessage);
+    subscribeTopic(this.rcl, this.node, topic, type, onMessage);
   }
 
   advertise(topic: string, type: string): (message: object) => void {
-    const publisher = this.node.createPublisher(type, topic, streamQos(this.rcl));
-    return (message) => publisher.publish(message);
+    return topicPublisher(this.rcl, this.node, topic, type);
   }
 
   async call(service: string, type: string, request: object, timeoutMs: number): Promise<unknown> {
@@ -205,14 +234,13 @@ class Ros2Server implements GraphServer {
   ) {}
 
   publisher(topic: string, type: string): (message: object) => void {
-    const publisher = this.node.createPublisher(type, topic, streamQos(this.rcl));
-    return (message) => publisher.publish(message);
+    return topicPublisher(this.rcl, this.node, topic, type);
   }
 
   subscribe(topic: string, type: string, onMessage: (message: unknown) => void): void {
-    this.node.createSubscription(type, topic, streamQos(this.rcl), (message) => {
+    subscribeTopic(this.rcl, this.node, topic, type, (message) => {
       try {
-        onMessage(plain(message));
+        onMessage(message);
       } catch (err) {
         process.stderr.write(`sim-serve: a message on ${topic} was refused: ${(err as Error).message}\n`);
       }
