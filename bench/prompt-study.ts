@@ -10,9 +10,8 @@ import { resolve } from 'node:path';
 import { PromptPolicyFile } from '../src/policy/policy.ts';
 import { Store } from '../src/store/store.ts';
 import type { EpisodeRecord } from '../src/store/schema.ts';
-import { startViewer } from '../src/viewer/server.ts';
-import { launchChromium } from '../test/browser.ts';
 import { runPromptStudy, sortScenario } from '../test/fixtures/prompt-study.ts';
+import { screenshotEpisode } from './screenshot.ts';
 
 const out = process.argv[2] ? resolve(process.argv[2]) : undefined;
 const { dir, file } = sortScenario({ seeds: 24, validation: 32, candidates: 40, patience: 4, batch: 4 });
@@ -56,23 +55,8 @@ store.close();
 for (const [k, v] of rows) console.log(`${k}: ${v}`);
 
 if (out) {
-  const viewer = await startViewer({ port: 0, dbPath: study.dbPath, watchRelays: false });
-  const browser = await launchChromium({ width: 1440, height: 900 });
-  try {
-    // An episode of the best sorting all three cubes, at its end.
-    const sorted = of(best.id).find((e) => e.metrics.goal === 'sort_by_colour' && e.success) ?? of(best.id)[0];
-    const page = await browser.context.newPage();
-    await page.goto(`${viewer.url}#study=${study.studyId}&episode=${sorted.id}`);
-    await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 30_000 });
-    type Arbor = { lockScale(s: number): void; seek(t: number): void; status(): { contactsLoaded: boolean } };
-    await page.evaluate(() => (window as unknown as { arbor: Arbor }).arbor.lockScale(1));
-    await page.waitForFunction(() => (window as unknown as { arbor: Arbor }).arbor.status().contactsLoaded, null, { timeout: 30_000 });
-    await page.evaluate(() => (window as unknown as { arbor: Arbor }).arbor.seek(1e9));
-    await page.waitForTimeout(800);
-    await page.screenshot({ path: out });
-    console.log(`screenshot: ${out}`);
-  } finally {
-    await browser.close();
-    await viewer.close();
-  }
+  // An episode of the best sorting all three cubes, at its end.
+  const sorted = of(best.id).find((e) => e.metrics.goal === 'sort_by_colour' && e.success) ?? of(best.id)[0];
+  await screenshotEpisode({ dbPath: study.dbPath, studyId: study.studyId, episodeId: sorted.id, at: 1e9, settleMs: 800, out });
+  console.log(`screenshot: ${out}`);
 }
