@@ -57,25 +57,35 @@ const OWN_FIELDS: Readonly<Record<string, string>> = {
   'sensor_msgs/Image': 'std_msgs/Header header\nuint32 height\nuint32 width\nstring encoding\nuint8 is_bigendian\nuint32 step\nuint8[] data',
 };
 
+/** Types a definition uses without a definition of their own. */
+const PRIMITIVES = new Set([
+  'bool', 'byte', 'char', 'float32', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'string', 'wstring',
+]);
+
 /**
  * The full `ros2msg` definition of a type: `own` (its fields; by default the known ones), then
- * every type it uses, each once, after its delimiter.
+ * every type it uses, each once, after its delimiter. `lookup` gives a used type's own fields by
+ * `pkg/Type` (by default the types arbor writes; src/robot/ros2-cdr.ts reads a distro's `.msg`
+ * files, which name a type of their own package bare and std_msgs/Header as `Header`).
  */
-export function ros2msgDefinition(type: string, own: string = OWN_FIELDS[type] ?? ''): string {
+export function ros2msgDefinition(type: string, own: string = OWN_FIELDS[type] ?? '', lookup: (type: string) => string | undefined = (t) => OWN_FIELDS[t]): string {
   const seen = new Set<string>();
-  const expand = (text: string): string => {
+  const expand = (text: string, pkg: string): string => {
     let out = text;
     for (const line of text.split('\n')) {
-      const fieldType = /^\s*([A-Za-z0-9_/]+)/.exec(line.replace(/#.*/, ''))?.[1];
-      if (!fieldType?.includes('/') || seen.has(fieldType)) continue;
-      const dep = OWN_FIELDS[fieldType];
+      // The field's type, without array or bound suffixes; constants are of primitive types.
+      const token = /^\s*([A-Za-z0-9_/]+)/.exec(line.replace(/#.*/, ''))?.[1];
+      if (!token || PRIMITIVES.has(token)) continue;
+      const fieldType = token.includes('/') ? token.replace('/msg/', '/') : token === 'Header' ? 'std_msgs/Header' : `${pkg}/${token}`;
+      if (seen.has(fieldType)) continue;
+      const dep = lookup(fieldType);
       if (dep === undefined) throw new Error(`ros2msgDefinition: '${type}' uses '${fieldType}', which has no definition here.`);
       seen.add(fieldType);
-      out += `\n${'='.repeat(80)}\nMSG: ${fieldType}\n${expand(dep)}`;
+      out += `\n${'='.repeat(80)}\nMSG: ${fieldType}\n${expand(dep, packageAndName(fieldType)[0])}`;
     }
     return out;
   };
-  return expand(own);
+  return expand(own, packageAndName(type)[0]);
 }
 
 /** `pkg/Type` (or `pkg/msg/Type`) as the MCAP schema name `pkg/msg/Type`. */
