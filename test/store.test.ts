@@ -145,6 +145,17 @@ describe('Store', () => {
     ]);
   });
 
+  it('books what an episode spent to its study with the row, once', () => {
+    const store = openStore();
+    const { study, candidate } = setup(store);
+    expect(store.recordEpisode(episodeInput(study.id, candidate.id, 1), { studyCostUsd: 0.25 })).toBeDefined();
+    expect(store.study(study.id)!.costUsd).toBe(0.25);
+    // The same key again (a resumed duplicate) is neither stored nor paid for twice.
+    expect(store.recordEpisode(episodeInput(study.id, candidate.id, 1), { studyCostUsd: 0.25 })).toBeUndefined();
+    expect(store.recordEpisode(episodeInput(study.id, candidate.id, 2), { studyCostUsd: 0.5 })).toBeDefined();
+    expect(store.study(study.id)!.costUsd).toBe(0.75);
+  });
+
   it('records episodes with trace artifacts, never twice', () => {
     const store = openStore();
     const { study, candidate } = setup(store);

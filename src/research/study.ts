@@ -194,7 +194,6 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     store.transaction(() => {
       if (store.candidate(baseline.id)!.status === 'pending') {
         store.decideCandidate(baseline.id, { status: 'keep', scoreMean: figure.score, scoreStd: figure.std, successRate: figure.success_rate, nEpisodes: figure.episodes, nCrashes: figure.crashes, addCostUsd: figure.costUsd });
-        if (figure.costUsd > 0) store.updateStudy(studyId, { addCostUsd: figure.costUsd });
       }
       save({ generation: 1, phase: 'ask', researcher: researcher.state() });
     });
@@ -239,9 +238,6 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
     const verdicts = judge.judge(best, candidates, seeds);
     const winner = verdicts.filter((v) => v.beats).sort((a, b) => b.outcome.score - a.outcome.score)[0];
     store.transaction(() => {
-      // The best ran this generation's seeds too: what that spent is booked once, with the verdicts.
-      const bestCost = verdicts.some((v) => store.candidate(v.candidate.id)!.status === 'pending') ? judge.figure(best.id, seeds).costUsd : 0;
-      if (bestCost > 0) store.updateStudy(studyId, { addCostUsd: bestCost });
       for (const v of verdicts) {
         if (store.candidate(v.candidate.id)!.status !== 'pending') continue;
         const status = v === winner ? 'keep' : v.outcome.status === 'crash' ? 'crash' : 'discard';
@@ -250,7 +246,6 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
           status, scoreMean: finiteOrNull(f.score), scoreStd: finiteOrNull(f.std), successRate: finiteOrNull(f.success_rate), nEpisodes: f.episodes, nCrashes: f.crashes,
           note: status === 'keep' ? undefined : v.outcome.reason, addCostUsd: f.costUsd,
         });
-        if (f.costUsd > 0) store.updateStudy(studyId, { addCostUsd: f.costUsd });
       }
       if (winner) store.updateStudy(studyId, { bestCandidate: winner.candidate.id });
     });
@@ -285,11 +280,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
   const baselineValidated = baseline.id === best.id ? undefined : judge.figure(baseline.id, validationSeeds, 'baseline');
   const baselineFigure = baselineValidated ? { ...pick(baselineValidated), seeds: seedsText } : validation;
   save();
-  // Validation episodes of policies that pay for model calls are spent too; booked with the final
-  // status, once.
-  const validationCost = validated.costUsd + (baselineValidated?.costUsd ?? 0);
   const summary = store.transaction(() => {
-    if (validationCost > 0) store.updateStudy(studyId, { addCostUsd: validationCost });
     const done = summarize('done', { validation, baseline: { ...baselineFigure, candidate: baseline.id } });
     store.updateStudy(studyId, { status: 'done', validation: done.validation, baseline: done.baseline, summary: done, stopReason: loop.stopReason });
     return done;
@@ -435,14 +426,21 @@ function readLoop(study: StudyRecord): LoopState {
   return parsed.data;
 }
 
-/** Stores a finished episode; false when it was already stored (a resumed duplicate). */
+/**
+ * Stores a finished episode, and books what it spent to the study with it; false when it was
+ * already stored (a resumed duplicate).
+ */
 function recordResult(store: Store, studyId: string, r: EpisodeResult, split: 'train' | 'validation' | 'baseline'): boolean {
   const { candidate } = r.job.tag as { candidate: number };
   if (r.ok) {
-    return !!store.recordEpisode({
-      studyId, candidateId: candidate, split, seed: r.seed, status: 'ok', success: r.success, score: r.score,
-      outcome: r.outcome, metrics: r.metrics, terms: r.terms, trace: r.trace, wallTime: r.wallTime,
-    });
+    const spent = r.metrics.cost_usd;
+    return !!store.recordEpisode(
+      {
+        studyId, candidateId: candidate, split, seed: r.seed, status: 'ok', success: r.success, score: r.score,
+        outcome: r.outcome, metrics: r.metrics, terms: r.terms, trace: r.trace, wallTime: r.wallTime,
+      },
+      { studyCostUsd: typeof spent === 'number' && Number.isFinite(spent) && spent > 0 ? spent : 0 },
+    );
   }
   return !!store.recordEpisode({
     studyId, candidateId: candidate, split, seed: r.seed, status: 'crash', success: false, score: null,

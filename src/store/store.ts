@@ -263,8 +263,11 @@ export class Store {
    * undefined when (candidate, split, seed) was already recorded: then nothing is written and the
    * existing episode and its artifact stay as they were (find them with `episodes`). An artifact
    * left without a row by a kill is harmless: recording the episode again rewrites it.
+   * `studyCostUsd` (what the episode spent: a prompt policy's model calls) is added to the study's
+   * cost in the same transaction as the row, so a study's cost counts each stored episode once,
+   * whatever stops the run.
    */
-  recordEpisode(input: EpisodeInput): EpisodeRecord | undefined {
+  recordEpisode(input: EpisodeInput, options: { studyCostUsd?: number } = {}): EpisodeRecord | undefined {
     this.assertWritable('recordEpisode');
     const e = parse(EpisodeInputSchema, input, 'recordEpisode');
     const candidate = this.candidate(e.candidateId);
@@ -307,7 +310,9 @@ export class Store {
             e.studyId, e.candidateId, e.split, e.seed, e.status, e.success ? 1 : 0, score, e.outcome,
             toJson(e.metrics), toJson(e.terms), tracePath, e.wallTime, e.crashReason ?? null, new Date().toISOString(),
           );
-          return info.changes === 1 ? Number(info.lastInsertRowid) : undefined;
+          if (info.changes !== 1) return undefined;
+          if (options.studyCostUsd) this.stmt('UPDATE studies SET cost_usd = cost_usd + ? WHERE id = ?').run(options.studyCostUsd, e.studyId);
+          return Number(info.lastInsertRowid);
         })
         .immediate();
       return id === undefined ? undefined : this.episode(id);
