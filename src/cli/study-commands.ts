@@ -356,14 +356,15 @@ async function openEvaluator(store: Store, study: StudyRecord, scenario: LoadedS
     process.stderr.write(`arbor: episodes go to the queue at ${address.shown} (scenario bundle ${evaluator.bundleHash.slice(0, 12)}); start workers with: arbor worker ${address.shown}\n`);
     return evaluator;
   }
+  // Model replies at temperature 0, shared by the workers and by every run of this study.
+  const cacheDir = join(store.dir, 'artifacts', study.id, 'replies');
   if (config.backend === 'sim' && !config.operator) {
     const sizing = workerCount({ workers: flags.workers, backend: config.backend });
     if (sizing.capped) process.stderr.write(`arbor: ${sizing.capped}\n`);
     return EvaluatorPool.create(scenario.file, {
       workers: sizing.count,
       backend: config.backend,
-      // Model replies at temperature 0, shared by the workers and by every run of this study.
-      cacheDir: join(store.dir, 'artifacts', study.id, 'replies'),
+      cacheDir,
       live: { study: study.id, fps: 60, onFrame: (frame) => feed.emit('frame', frame) },
     });
   }
@@ -371,6 +372,7 @@ async function openEvaluator(store: Store, study: StudyRecord, scenario: LoadedS
   if (flags.workers !== undefined && flags.workers > 1) process.stderr.write(`arbor: --workers ${flags.workers} is ignored: one robot runs one episode at a time.\n`);
   return LinkEvaluator.create(scenario, parseBackend(config.backend), {
     operator: config.operator ? new TerminalOperator() : undefined,
+    cacheDir,
     // The viewer's live page shows the robot from its joint states, as it does the sim's workers.
     live: { study: study.id, fps: 30, onFrame: (frame) => feed.emit('frame', frame) },
     onEvent: (e) => {

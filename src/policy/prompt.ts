@@ -61,7 +61,7 @@ export class PromptPolicy implements Policy {
     if (!skill?.steps) throw new Error(`Controller '${scenario.policy.controller}' has no skill a planner can aim; a prompt policy cannot drive it.`);
     const brief = obs.brief;
     if (!brief) {
-      throw new Error(`A prompt policy needs the task's brief (the instruction and the scene's facts) in the first observation, and task ${scenario.task.kind} gives none here; it briefs on the sim only.`);
+      throw new Error(`A prompt policy needs the task's brief (the instruction and the scene's facts) in the first observation, and task ${scenario.task.kind} gives none here. The in-process sim and \`arbor sim-serve\` brief it at reset; a robot whose own reset service sends no brief cannot run a prompt policy yet.`);
     }
     this.brief = brief;
     this.skills = new Set(Object.keys(skill.steps) as PlanSkill[]);

@@ -69,6 +69,8 @@ export interface LinkEvaluatorOptions {
   reducedRuns?: number;
   /** Live frames of the robot (from its joint states) while episodes run, at most `fps` per second. */
   live?: { study: string; fps?: number; onFrame: (frame: LiveFrame) => void };
+  /** The study's reply cache (prompt policies' model replies at temperature 0); absent: every call is sent. */
+  cacheDir?: string;
   /** Study events: operator decisions, sim gate verdicts, reduced speed, e-stops, drops. */
   onEvent?: (event: { kind: string; message: string; candidate?: number; data?: unknown }) => void;
 }
@@ -113,9 +115,9 @@ export class LinkEvaluator implements Evaluator {
   static async create(scenario: LoadedScenario, backend: Backend, options: LinkEvaluatorOptions = {}): Promise<LinkEvaluator> {
     const tries = options.tries ?? 3;
     if (!Number.isInteger(tries) || tries < 1) throw new Error(`\`tries=${tries}\` must be a whole number of at least 1.`);
-    const runner = await EpisodeRunner.create(scenario, backend, { reconnectSeconds: options.reconnectSeconds });
+    const runner = await EpisodeRunner.create(scenario, backend, { reconnectSeconds: options.reconnectSeconds }, { cacheDir: options.cacheDir });
     try {
-      const sim = options.operator ? await EpisodeRunner.create(scenario) : undefined;
+      const sim = options.operator ? await EpisodeRunner.create(scenario, undefined, undefined, { cacheDir: options.cacheDir }) : undefined;
       return new LinkEvaluator(scenario, runner, sim, options);
     } catch (err) {
       await runner.close();

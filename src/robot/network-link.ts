@@ -23,7 +23,7 @@ import {
   CLOCK_FIELDS, CONTACT_FIELDS, GRIPPER_FIELDS, POSE_FIELDS, TOPIC, TYPE, WRENCH_FIELDS, jointStateFields, objectPoseTopic,
 } from '../trace/topics.ts';
 import { LinkDroppedError, type GraphClient } from './graph.ts';
-import type { Action, Observation, Pose, RobotLink } from './link.ts';
+import type { Action, Observation, Pose, RobotLink, TaskBrief } from './link.ts';
 import {
   JointStateMsg, PARAMETER_INTEGER, PoseStampedMsg, ROS_TYPE, ResetReport, TriggerResponse, WrenchStampedMsg, describeIssues,
   fromStamp, namedValue, poseOf, resolveNames, type RosNames,
@@ -97,6 +97,8 @@ export class NetworkLink implements RobotLink {
   private lastStamp = 0;
   private seed = 0;
   private resetMeta: Record<string, unknown> = {};
+  /** The task's brief of this episode, from the reset report (sim-serve gives it; a robot's own reset service does not). */
+  private resetBrief: TaskBrief | undefined;
   private last: Observation | undefined;
   private recorder = new TraceRecorder();
   private writers: { joints: TopicWriter; poses: Map<string, TopicWriter>; wrench: TopicWriter; gripper?: TopicWriter; clock: TopicWriter; contacts?: TopicWriter } | undefined;
@@ -186,6 +188,7 @@ export class NetworkLink implements RobotLink {
     this.recorder = new TraceRecorder();
     this.writers = this.openWriters();
     this.record();
+    if (this.resetBrief) this.last = { ...this.last!, brief: this.resetBrief };
     return this.last!;
   }
 
@@ -394,6 +397,7 @@ export class NetworkLink implements RobotLink {
       await this.driveHome();
       this.lockstep = false;
       this.resetMeta = {};
+      this.resetBrief = undefined;
       return;
     }
     if (n.setParameters) {
@@ -418,6 +422,7 @@ export class NetworkLink implements RobotLink {
     this.lockstep = report.lockstep;
     this.controlPeriodValue = report.period;
     this.resetMeta = report.meta;
+    this.resetBrief = report.brief;
     this.timestep = report.timestep;
     const fresh = () => !!this.joints && this.stale.size === 0;
     await this.waitFor(fresh, CALL_TIMEOUT_MS, `no state of the reset world came from ${this.address}`);

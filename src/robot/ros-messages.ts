@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import type { RosInterfaces } from '../scenario/robot.ts';
-import type { Pose } from './link.ts';
+import type { Pose, TaskBrief } from './link.ts';
 
 /** ROS 2 type names. */
 export const ROS_TYPE = {
@@ -122,6 +122,17 @@ export const SetParametersRequest = z.object({
   })),
 });
 
+const finite = z.number().refine(Number.isFinite, 'must be finite');
+const xy = z.tuple([finite, finite]);
+
+/** A task's brief as sim-serve's reset report carries it (see `TaskBrief`). */
+export const TaskBriefMessage = z.object({
+  instruction: z.string(),
+  objects: z.record(z.string(), z.object({ colour: z.string().optional(), size: finite.optional() })),
+  places: z.record(z.string(), z.object({ center: xy, half_size: xy, colour: z.string().optional() })),
+  robot_base: xy.optional(),
+}) satisfies z.ZodType<TaskBrief>;
+
 /** What sim-serve's reset service says in its Trigger `message`. */
 export const ResetReport = z.object({
   /** The seed the world was reset with. */
@@ -136,6 +147,8 @@ export const ResetReport = z.object({
   timestep: z.number().positive().optional(),
   /** What the task drew for this seed (object setup, ...), kept in the trace meta as the in-process sim keeps it. */
   meta: z.record(z.string(), z.unknown()).default({}),
+  /** The task's brief of this seed (instruction, facts about the scene), for a task that briefs its policy. */
+  brief: TaskBriefMessage.optional(),
 });
 export type ResetReport = z.infer<typeof ResetReport>;
 

@@ -206,7 +206,11 @@ export class SimServer {
     this.publish(obs);
     // The task's facts about this seed (object setup, ...), as the in-process trace meta has them.
     const { scenario: _s, seed: _seed, backend: _b, controlPeriod: _p, ...meta } = this.link.trace().meta;
-    const report: ResetReport = { seed: this.seed, time: obs.time, lockstep: !this.options.realtime, period: this.period, timestep: this.link.world.timestep, meta };
+    const report: ResetReport = {
+      seed: this.seed, time: obs.time, lockstep: !this.options.realtime, period: this.period, timestep: this.link.world.timestep, meta,
+      // A task that briefs its policy does it here, as the in-process sim does in the first observation.
+      ...(obs.brief ? { brief: obs.brief } : {}),
+    };
     return { success: true, message: JSON.stringify(report) };
   }
 

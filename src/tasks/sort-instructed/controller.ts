@@ -29,7 +29,7 @@ export class FirstCubeController implements Policy {
     // The zones move every seed: where the first one is, the brief says.
     const zone = Object.keys(this.spec.zones)[0];
     const place = obs.brief?.places[zone];
-    if (!place) throw new Error(`The first observation has no brief placing zone '${zone}'; this controller runs on the sim, whose scene briefs it.`);
+    if (!place) throw new Error(`The first observation has no brief placing zone '${zone}'; the in-process sim and \`arbor sim-serve\` brief it at reset.`);
     this.skill = new PickPlaceController(this.context, { object: Object.keys(this.spec.cubes)[0], point: place.center }, this.params);
     this.skill.reset(obs);
   }
