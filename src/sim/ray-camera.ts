@@ -56,6 +56,12 @@ export class RayCamera {
   private readonly lastGeom: Int32Array;
   private readonly lastDepth: Float32Array;
   private lastCount = 0;
+  /** The image rgb() shaded last (geom, depth bits) and its colours; geom -2 (no label) before the first. */
+  private readonly shadedGeom: Int32Array;
+  private readonly shadedDepthBits: Uint32Array;
+  private readonly shadedRgb: Uint8Array;
+  /** Scratch of rgb(): per pixel, 1 where the image differs from the one shaded last. */
+  private readonly changed: Uint8Array;
   private readonly cameraId: number;
   private readonly focal: number;
   private readonly allGroups = new Uint8Array(6).fill(1);
@@ -103,6 +109,10 @@ export class RayCamera {
     this.castList = new Int32Array(n);
     this.lastGeom = new Int32Array(n);
     this.lastDepth = new Float32Array(n);
+    this.shadedGeom = new Int32Array(n).fill(-2);
+    this.shadedDepthBits = new Uint32Array(n);
+    this.shadedRgb = new Uint8Array(3 * n);
+    this.changed = new Uint8Array(n);
     this.colours = geomColours(world);
     this.slopeX = Float64Array.from({ length: width }, (_, u) => (u + 0.5 - width / 2) / this.focal);
     this.slopeY = Float64Array.from({ length: height }, (_, v) => (v + 0.5 - height / 2) / this.focal);
@@ -176,10 +186,16 @@ export class RayCamera {
   /**
    * The colour image (rgb8) of a rendered image: each pixel its geom's material colour times
    * AMBIENT + DIFFUSE·|cos| of the angle between the surface normal and the view ray.
+   * A pixel's colour depends on its own and its 4 neighbours' geom and depth alone, so only the
+   * pixels near one that differs from the image shaded last are shaded again.
    */
   rgb(image: RayImage): Uint8Array {
     const { width, height, depth, geom } = image;
-    const out = new Uint8Array(3 * width * height);
+    if (width !== this.width || height !== this.height) {
+      throw new Error(`This camera renders ${this.width}x${this.height} images; rgb() was given one of ${width}x${height}.`);
+    }
+    const changed = this.changedSinceShaded(image);
+    const out = this.shadedRgb;
     const colours = this.colours;
     // Camera-frame point of a pixel (x right, y down, z ahead) is (sx·d, sy·d, d) for its planar depth d.
     const sx = this.slopeX;
@@ -187,6 +203,8 @@ export class RayCamera {
     for (let v = 0; v < height; v++) {
       for (let u = 0; u < width; u++) {
         const i = v * width + u;
+        const near = changed[i] | (u > 0 ? changed[i - 1] : 0) | (u < width - 1 ? changed[i + 1] : 0) | (v > 0 ? changed[i - width] : 0) | (v < height - 1 ? changed[i + width] : 0);
+        if (near === 0) continue;
         const g = geom[i];
         if (g < 0) {
           out[3 * i] = BACKGROUND[0];
@@ -216,7 +234,20 @@ export class RayCamera {
         out[3 * i + 2] = Math.round(255 * Math.min(1, colours[c + 2] * shade));
       }
     }
-    return out;
+    return out.slice();
+  }
+
+  /** Per pixel, 1 where `image` differs (geom, or depth to the bit) from the image shaded last; remembers `image`. */
+  private changedSinceShaded(image: RayImage): Uint8Array {
+    const { geom } = image;
+    const bits = new Uint32Array(image.depth.buffer, image.depth.byteOffset, image.depth.length);
+    const { changed, shadedGeom, shadedDepthBits } = this;
+    for (let i = 0; i < geom.length; i++) {
+      changed[i] = geom[i] !== shadedGeom[i] || bits[i] !== shadedDepthBits[i] ? 1 : 0;
+    }
+    shadedGeom.set(geom);
+    shadedDepthBits.set(bits);
+    return changed;
   }
 
   /**
