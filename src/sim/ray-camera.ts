@@ -60,8 +60,8 @@ export class RayCamera {
   private readonly shadedGeom: Int32Array;
   private readonly shadedDepthBits: Uint32Array;
   private readonly shadedRgb: Uint8Array;
-  /** Scratch of rgb(): per pixel, 1 where the image differs from the one shaded last. */
-  private readonly changed: Uint8Array;
+  /** Scratch of rgb(): per pixel, 1 where its colour must be shaded again. */
+  private readonly dirty: Uint8Array;
   private readonly cameraId: number;
   private readonly focal: number;
   private readonly allGroups = new Uint8Array(6).fill(1);
@@ -112,7 +112,7 @@ export class RayCamera {
     this.shadedGeom = new Int32Array(n).fill(-2);
     this.shadedDepthBits = new Uint32Array(n);
     this.shadedRgb = new Uint8Array(3 * n);
-    this.changed = new Uint8Array(n);
+    this.dirty = new Uint8Array(n);
     this.colours = geomColours(world);
     this.slopeX = Float64Array.from({ length: width }, (_, u) => (u + 0.5 - width / 2) / this.focal);
     this.slopeY = Float64Array.from({ length: height }, (_, v) => (v + 0.5 - height / 2) / this.focal);
@@ -194,7 +194,7 @@ export class RayCamera {
     if (width !== this.width || height !== this.height) {
       throw new Error(`This camera renders ${this.width}x${this.height} images; rgb() was given one of ${width}x${height}.`);
     }
-    const changed = this.changedSinceShaded(image);
+    const dirty = this.dirtySinceShaded(image);
     const out = this.shadedRgb;
     const colours = this.colours;
     // Camera-frame point of a pixel (x right, y down, z ahead) is (sx·d, sy·d, d) for its planar depth d.
@@ -203,8 +203,7 @@ export class RayCamera {
     for (let v = 0; v < height; v++) {
       for (let u = 0; u < width; u++) {
         const i = v * width + u;
-        const near = changed[i] | (u > 0 ? changed[i - 1] : 0) | (u < width - 1 ? changed[i + 1] : 0) | (v > 0 ? changed[i - width] : 0) | (v < height - 1 ? changed[i + width] : 0);
-        if (near === 0) continue;
+        if (dirty[i] === 0) continue;
         const g = geom[i];
         if (g < 0) {
           out[3 * i] = BACKGROUND[0];
@@ -237,17 +236,28 @@ export class RayCamera {
     return out.slice();
   }
 
-  /** Per pixel, 1 where `image` differs (geom, or depth to the bit) from the image shaded last; remembers `image`. */
-  private changedSinceShaded(image: RayImage): Uint8Array {
-    const { geom } = image;
+  /**
+   * Per pixel, 1 where it or one of its 4 neighbours differs (geom, or depth to the bit) from the
+   * image shaded last; remembers `image` as shaded.
+   */
+  private dirtySinceShaded(image: RayImage): Uint8Array {
+    const { width, height, geom } = image;
     const bits = new Uint32Array(image.depth.buffer, image.depth.byteOffset, image.depth.length);
-    const { changed, shadedGeom, shadedDepthBits } = this;
-    for (let i = 0; i < geom.length; i++) {
-      changed[i] = geom[i] !== shadedGeom[i] || bits[i] !== shadedDepthBits[i] ? 1 : 0;
+    const { dirty, shadedGeom, shadedDepthBits } = this;
+    dirty.fill(0);
+    for (let v = 0; v < height; v++) {
+      for (let u = 0, i = v * width; u < width; u++, i++) {
+        if (geom[i] === shadedGeom[i] && bits[i] === shadedDepthBits[i]) continue;
+        dirty[i] = 1;
+        if (u > 0) dirty[i - 1] = 1;
+        if (u < width - 1) dirty[i + 1] = 1;
+        if (v > 0) dirty[i - width] = 1;
+        if (v < height - 1) dirty[i + width] = 1;
+      }
     }
     shadedGeom.set(geom);
     shadedDepthBits.set(bits);
-    return changed;
+    return dirty;
   }
 
   /**
