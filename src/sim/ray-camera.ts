@@ -7,13 +7,14 @@
  *
  * Most of an image is the static world (table, floor, zones), which a camera fixed in the world
  * sees the same way frame after frame. So the camera keeps each pixel's last answer and casts
- * again only the pixels whose ray can meet a moving geom's bounding sphere now, or could when it
- * was last cast; everything, when the camera or the static world has moved (`RayScene`). Each ray
- * cast is the very call the whole image would make, so images are the same to the bit.
+ * again only the pixels whose ray can meet a moving geom's bounds (a sphere and a capsule) now,
+ * or could when it was last cast; everything, when the camera or the static world has moved
+ * (`RayScene`). Each ray cast is the very call the whole image would make (one `mj_multiRay`,
+ * whose answer for a ray depends on that ray alone), so images are the same to the bit.
  */
 import type { CameraModel } from '../trace/trace.ts';
-import { SphereCover } from './ray-cull.ts';
-import { RayScene } from './ray-scene.ts';
+import { BoundsCover } from './ray-cull.ts';
+import { BOUND, RayScene } from './ray-scene.ts';
 import type { World } from './world.ts';
 
 /** One rendered image. */
@@ -43,9 +44,9 @@ export class RayCamera {
   /** World directions of the rays being cast, packed, 3 per ray. */
   private readonly worldDirections: Float64Array;
   private readonly scene: RayScene;
-  private readonly cover: SphereCover;
-  /** Scratch: the moving geoms' bounding spheres, 4 values each. */
-  private readonly spheres: Float64Array;
+  private readonly cover: BoundsCover;
+  /** Scratch: the moving geoms' bounds (`RayScene.bounds`). */
+  private readonly bounds: Float64Array;
   /** Per pixel: 1 where a moving geom may be seen this frame. */
   private readonly covered: Uint8Array;
   /** Per pixel: 1 where its last cast could see no moving geom (its answer stands while the static world does). */
@@ -102,8 +103,8 @@ export class RayCamera {
     }
     this.worldDirections = new Float64Array(3 * n);
     this.scene = new RayScene(world, this.cameraId);
-    this.cover = new SphereCover(this.directions, width, height);
-    this.spheres = new Float64Array(4 * this.scene.moving.length);
+    this.cover = new BoundsCover(this.directions, width, height);
+    this.bounds = new Float64Array(BOUND * this.scene.moving.length);
     this.covered = new Uint8Array(n);
     this.clean = new Uint8Array(n);
     this.castList = new Int32Array(n);
@@ -126,8 +127,8 @@ export class RayCamera {
     if (this.scene.changed()) this.clean.fill(0);
     const covered = this.covered;
     covered.fill(0);
-    this.scene.spheres(this.spheres);
-    this.cover.mark(covered, pos, rot, this.spheres, this.scene.moving.length);
+    this.scene.bounds(this.bounds);
+    this.cover.mark(covered, pos, rot, this.bounds, this.scene.moving.length);
     // Cast what a moving geom may cover now, and what one may have covered at its last cast.
     const cast = this.castList;
     let count = 0;

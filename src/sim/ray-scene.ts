@@ -1,9 +1,9 @@
 /**
  * The world as a ray camera's cache sees it: the geoms that can move (those on bodies not welded
- * to the world), with a sphere around each that every ray hitting it must pass through, and a
- * fingerprint of everything a ray into the rest (the static world) reads in `mj_multiRay`. While
- * the camera and the static world keep their fingerprint, a ray that passes no moving geom's
- * sphere sees what it saw the last time it was cast, to the bit.
+ * to the world), with a sphere and a capsule around each that every ray hitting it must pass
+ * through, and a fingerprint of everything a ray into the rest (the static world) reads in
+ * `mj_multiRay`. While the camera and the static world keep their fingerprint, a ray that passes
+ * within no moving geom's bounds sees what it saw the last time it was cast, to the bit.
  *
  * What the fingerprint covers, from MuJoCo's engine_ray.c: the camera's pose (the rays), and per
  * static geom its pose, type, size, mesh id, bounding box and radius (culling) and what makes it
@@ -18,7 +18,9 @@ import type { World } from './world.ts';
 const PER_GEOM = 3 + 9 + 3 + 2 + 6 + 1 + 3;
 const PER_BODY = 3 + 6;
 const PER_CAMERA = 3 + 9;
-/** Added to each sphere's radius: MuJoCo's hit points stray from the surface by rounding only. */
+/** Values per moving geom written by `bounds`. */
+export const BOUND = 9;
+/** Added to each bound's size: MuJoCo's hit points stray from the surface by rounding only. */
 const RELATIVE_MARGIN = 1e-6;
 const ABSOLUTE_MARGIN = 1e-9;
 
@@ -27,8 +29,6 @@ export class RayScene {
   readonly moving: Int32Array;
   private readonly staticGeoms: Int32Array;
   private readonly staticBodies: Int32Array;
-  /** Per moving geom: the radius of its sphere around its frame's origin; Infinity when unbounded. */
-  private readonly radius: Float64Array;
   /** Everything a ray into the static world reads, now and at the last call, with their bits. */
   private readonly fingerprint: Float64Array;
   private readonly fingerprintBits: Uint32Array;
@@ -48,7 +48,6 @@ export class RayScene {
     this.moving = Int32Array.from(geoms.filter((g) => weld[geomBody[g]] !== 0));
     this.staticGeoms = Int32Array.from(geoms.filter((g) => weld[geomBody[g]] === 0));
     this.staticBodies = Int32Array.from({ length: model.nbody }, (_, b) => b).filter((b) => weld[b] === 0);
-    this.radius = new Float64Array(this.moving.length);
     const size = PER_CAMERA + PER_GEOM * this.staticGeoms.length + PER_BODY * this.staticBodies.length;
     this.fingerprint = new Float64Array(size);
     this.fingerprintBits = new Uint32Array(this.fingerprint.buffer);
@@ -73,46 +72,56 @@ export class RayScene {
   }
 
   /**
-   * Writes each moving geom's sphere (world x, y, z and radius, 4 values per geom in `moving`
-   * order) into `out`: a ray that misses it cannot hit the geom.
+   * Writes each moving geom's bounds into `out`, BOUND values per geom in `moving` order: a
+   * sphere (world centre x, y, z, radius) and a capsule about the same centre (world unit axis
+   * x, y, z, half-length, radius). A ray that misses either cannot hit the geom.
    */
-  spheres(out: Float64Array): void {
-    this.updateRadii();
-    const pos = this.view.geomPos();
+  bounds(out: Float64Array): void {
+    const v = this.view;
+    const [pos, mat, type, size] = [v.geomPos(), v.geomMat(), v.type(), v.size()];
+    const T = this.world.mj.mjtGeom;
     for (let k = 0; k < this.moving.length; k++) {
       const g = this.moving[k];
-      out[4 * k] = pos[3 * g];
-      out[4 * k + 1] = pos[3 * g + 1];
-      out[4 * k + 2] = pos[3 * g + 2];
-      out[4 * k + 3] = this.radius[k] * (1 + RELATIVE_MARGIN) + ABSOLUTE_MARGIN;
+      const s = [size[3 * g], size[3 * g + 1], size[3 * g + 2]];
+      const t = type[g];
+      // The capsule's axis: the geom's local z for round geoms, a box's longest side.
+      const axis = t === T.mjGEOM_BOX.value ? s.indexOf(Math.max(...s)) : 2;
+      const [sphere, half, radius] = this.extent(g, t, s, axis);
+      const o = BOUND * k;
+      out[o] = pos[3 * g];
+      out[o + 1] = pos[3 * g + 1];
+      out[o + 2] = pos[3 * g + 2];
+      out[o + 3] = sphere * (1 + RELATIVE_MARGIN) + ABSOLUTE_MARGIN;
+      out[o + 4] = mat[9 * g + axis];
+      out[o + 5] = mat[9 * g + 3 + axis];
+      out[o + 6] = mat[9 * g + 6 + axis];
+      out[o + 7] = half * (1 + RELATIVE_MARGIN);
+      out[o + 8] = radius * (1 + RELATIVE_MARGIN) + ABSOLUTE_MARGIN;
     }
   }
 
   /**
-   * Each moving geom's radius from what MuJoCo's ray test for its type reads (its size, which a
-   * task may change per episode), or for a mesh its bounding sphere and box; a plane, height
-   * field or SDF on a moving body is left unbounded (every ray is cast).
+   * A moving geom's bounding sphere radius, and its capsule's half-length and radius along local
+   * axis `axis`, from what MuJoCo's ray test for its type reads (its size, which a task may change
+   * per episode); a mesh gets its bounding sphere and box as a sphere. A plane, height field or
+   * SDF on a moving body is left unbounded: every ray is cast.
    */
-  private updateRadii(): void {
-    const v = this.view;
-    const [type, size, rbound, aabb] = [v.type(), v.size(), v.rbound(), v.aabb()];
+  private extent(g: number, type: number, [a, b, c]: number[], axis: number): [number, number, number] {
     const T = this.world.mj.mjtGeom;
-    for (let k = 0; k < this.moving.length; k++) {
-      const g = this.moving[k];
-      const [a, b, c] = [size[3 * g], size[3 * g + 1], size[3 * g + 2]];
-      const t = type[g];
-      let r = Infinity;
-      if (t === T.mjGEOM_SPHERE.value) r = a;
-      else if (t === T.mjGEOM_CAPSULE.value) r = a + b;
-      else if (t === T.mjGEOM_ELLIPSOID.value) r = Math.max(a, b, c);
-      else if (t === T.mjGEOM_CYLINDER.value) r = Math.hypot(a, b);
-      else if (t === T.mjGEOM_BOX.value) r = Math.hypot(a, b, c);
-      else if (t === T.mjGEOM_MESH.value) {
-        const box = aabb.subarray(6 * g, 6 * g + 6);
-        r = Math.max(rbound[g], Math.hypot(box[0], box[1], box[2]) + Math.hypot(box[3], box[4], box[5]));
-      }
-      this.radius[k] = r;
+    if (type === T.mjGEOM_SPHERE.value) return [a, 0, a];
+    if (type === T.mjGEOM_CAPSULE.value) return [a + b, b, a];
+    if (type === T.mjGEOM_CYLINDER.value) return [Math.hypot(a, b), b, a]; // inside the capsule of its radius and length
+    if (type === T.mjGEOM_BOX.value) {
+      const [p, q] = [a, b, c].filter((_, i) => i !== axis);
+      return [Math.hypot(a, b, c), [a, b, c][axis], Math.hypot(p, q)];
     }
+    if (type === T.mjGEOM_ELLIPSOID.value) return [Math.max(a, b, c), 0, Math.max(a, b, c)];
+    if (type === T.mjGEOM_MESH.value) {
+      const box = this.view.aabb().subarray(6 * g, 6 * g + 6);
+      const r = Math.max(this.view.rbound()[g], Math.hypot(box[0], box[1], box[2]) + Math.hypot(box[3], box[4], box[5]));
+      return [r, 0, r];
+    }
+    return [Infinity, 0, Infinity];
   }
 
   private takeFingerprint(f: Float64Array): void {
