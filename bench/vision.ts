@@ -107,20 +107,20 @@ async function stateVsVision(): Promise<void> {
     (text) =>
       text +
       `
-  cameras:
-    top: { width: 160, height: 120, rate: 0, images: [rgb, depth] }
-  vision:
-    success: state
-    checks:
-      cube_in_zone:
-        kind: inside_zone
-        image: /camera/top/rgb
-        depth: /camera/top/depth
-        target: { color: { rgb: [217, 64, 51], tolerance: 60 } }
-        min_area: 4
-        zone: { center: [0.45, 0.3], half_size: [0.06, 0.06] }
-        height: [0.0, 0.075]
-  `,
+cameras:
+  top: { width: 160, height: 120, rate: 0, images: [rgb, depth] }
+vision:
+  success: state
+  checks:
+    cube_in_zone:
+      kind: inside_zone
+      image: /camera/top/rgb
+      depth: /camera/top/depth
+      target: { color: { rgb: [217, 64, 51], tolerance: 60 } }
+      min_area: 4
+      zone: { center: [0.45, 0.3], half_size: [0.06, 0.06] }
+      height: [0.0, 0.075]
+`,
     'pick-place-vision.yaml',
   );
   const scenario = await loadScenario(file);
