@@ -4,8 +4,17 @@
  * (the geom each pixel sees); RGB is drawn from them: each geom's flat material colour, shaded by
  * how squarely the surface faces the camera (normals from the depth image). No textures, no
  * shadows: enough for colour and label checks, and cheap.
+ *
+ * Most of an image is the static world (table, floor, zones), which a camera fixed in the world
+ * sees the same way frame after frame. So the camera keeps each pixel's last answer and casts
+ * again only the pixels whose ray can meet a moving geom's bounds (a sphere and a capsule) now,
+ * or could when it was last cast; everything, when the camera or the static world has moved
+ * (`RayScene`). Each ray cast is the very call the whole image would make (one `mj_multiRay`,
+ * whose answer for a ray depends on that ray alone), so images are the same to the bit.
  */
 import type { CameraModel } from '../trace/trace.ts';
+import { BoundsCover } from './ray-cull.ts';
+import { BOUND, RayScene } from './ray-scene.ts';
 import type { World } from './world.ts';
 
 /** One rendered image. */
@@ -29,11 +38,31 @@ const BACKGROUND = [40, 44, 52] as const;
 const BEHIND_TRANSPARENT = 0.5;
 
 export class RayCamera {
+  /** Per pixel: unit ray direction in the camera frame (x right, y up, looking down -z). */
   private readonly directions: Float64Array;
   private readonly axisScale: Float64Array;
+  /** World directions of the rays being cast, packed, 3 per ray. */
   private readonly worldDirections: Float64Array;
-  private readonly geomOut;
-  private readonly distOut;
+  private readonly scene: RayScene;
+  private readonly cover: BoundsCover;
+  /** Scratch: the moving geoms' bounds (`RayScene.bounds`). */
+  private readonly bounds: Float64Array;
+  /** Per pixel: 1 where a moving geom may be seen this frame. */
+  private readonly covered: Uint8Array;
+  /** Per pixel: 1 where its last cast could see no moving geom (its answer stands while the static world does). */
+  private readonly clean: Uint8Array;
+  /** Pixels cast this frame. */
+  private readonly castList: Int32Array;
+  /** Each pixel's last answer: the geom its ray hit (-1: none) and the planar depth. */
+  private readonly lastGeom: Int32Array;
+  private readonly lastDepth: Float32Array;
+  private lastCount = 0;
+  /** The image rgb() shaded last (geom, depth bits) and its colours; geom -2 (no label) before the first. */
+  private readonly shadedGeom: Int32Array;
+  private readonly shadedDepthBits: Uint32Array;
+  private readonly shadedRgb: Uint8Array;
+  /** Scratch of rgb(): per pixel, 1 where its colour must be shaded again. */
+  private readonly dirty: Uint8Array;
   private readonly cameraId: number;
   private readonly focal: number;
   private readonly allGroups = new Uint8Array(6).fill(1);
@@ -73,8 +102,18 @@ export class RayCamera {
       }
     }
     this.worldDirections = new Float64Array(3 * n);
-    this.geomOut = new world.mj.IntBuffer(n);
-    this.distOut = new world.mj.DoubleBuffer(n);
+    this.scene = new RayScene(world, this.cameraId);
+    this.cover = new BoundsCover(this.directions, width, height);
+    this.bounds = new Float64Array(BOUND * this.scene.moving.length);
+    this.covered = new Uint8Array(n);
+    this.clean = new Uint8Array(n);
+    this.castList = new Int32Array(n);
+    this.lastGeom = new Int32Array(n);
+    this.lastDepth = new Float32Array(n);
+    this.shadedGeom = new Int32Array(n).fill(-2);
+    this.shadedDepthBits = new Uint32Array(n);
+    this.shadedRgb = new Uint8Array(3 * n);
+    this.dirty = new Uint8Array(n);
     this.colours = geomColours(world);
     this.slopeX = Float64Array.from({ length: width }, (_, u) => (u + 0.5 - width / 2) / this.focal);
     this.slopeY = Float64Array.from({ length: height }, (_, v) => (v + 0.5 - height / 2) / this.focal);
@@ -82,34 +121,82 @@ export class RayCamera {
 
   /** Renders depth and segmentation of the current state (call `world.forward()` first if the state changed outside a step). */
   render(): RayImage {
-    const { mj, model, data } = this.world;
-    const n = this.width * this.height;
+    const { data } = this.world;
     const pos = (data.cam_xpos as Float64Array).slice(3 * this.cameraId, 3 * this.cameraId + 3);
     const rot = (data.cam_xmat as Float64Array).slice(9 * this.cameraId, 9 * this.cameraId + 9);
+    if (this.scene.changed()) this.clean.fill(0);
+    const covered = this.covered;
+    covered.fill(0);
+    this.scene.bounds(this.bounds);
+    this.cover.mark(covered, pos, rot, this.bounds, this.scene.moving.length);
+    // Cast what a moving geom may cover now, and what one may have covered at its last cast.
+    const cast = this.castList;
+    let count = 0;
+    for (let i = 0; i < covered.length; i++) if (covered[i] === 1 || this.clean[i] === 0) cast[count++] = i;
+    if (count > 0) this.cast(pos, rot, count);
+    this.lastCount = count;
+    return { width: this.width, height: this.height, depth: this.lastDepth.slice(), geom: this.lastGeom.slice() };
+  }
+
+  /** How many rays the last render cast; every other pixel kept its answer from an earlier frame. */
+  get raysCast(): number {
+    return this.lastCount;
+  }
+
+  /** Casts the rays of the first `count` pixels of the cast list and keeps their answers. */
+  private cast(pos: Float64Array, rot: Float64Array, count: number): void {
+    const { mj, model, data } = this.world;
+    const { castList, directions } = this;
     const world = this.worldDirections;
-    for (let i = 0; i < n; i++) {
-      const x = this.directions[3 * i];
-      const y = this.directions[3 * i + 1];
-      const z = this.directions[3 * i + 2];
-      world[3 * i] = rot[0] * x + rot[1] * y + rot[2] * z;
-      world[3 * i + 1] = rot[3] * x + rot[4] * y + rot[5] * z;
-      world[3 * i + 2] = rot[6] * x + rot[7] * y + rot[8] * z;
+    for (let k = 0; k < count; k++) {
+      const i = castList[k];
+      const x = directions[3 * i];
+      const y = directions[3 * i + 1];
+      const z = directions[3 * i + 2];
+      world[3 * k] = rot[0] * x + rot[1] * y + rot[2] * z;
+      world[3 * k + 1] = rot[3] * x + rot[4] * y + rot[5] * z;
+      world[3 * k + 2] = rot[6] * x + rot[7] * y + rot[8] * z;
     }
-    mj.mj_multiRay(model, data, Array.from(pos), world as unknown as number[], this.allGroups, 1, -1, this.geomOut, this.distOut, n, 1e6);
-    const geom = Int32Array.from(this.geomOut.GetView() as Int32Array);
-    const dist = this.distOut.GetView() as Float64Array;
-    const depth = new Float32Array(n);
-    for (let i = 0; i < n; i++) depth[i] = geom[i] < 0 || dist[i] < 0 ? Infinity : dist[i] * this.axisScale[i];
-    return { width: this.width, height: this.height, depth, geom };
+    // mujoco-js wants output buffers of exactly `count` rays, passed whole: a view of one would go
+    // stale when converting the directions grows wasm memory, before the call writes to it.
+    const geomOut = new mj.IntBuffer(count);
+    const distOut = new mj.DoubleBuffer(count);
+    try {
+      const vec = world.subarray(0, 3 * count) as unknown as number[];
+      mj.mj_multiRay(model, data, Array.from(pos), vec, this.allGroups, 1, -1, geomOut, distOut, count, 1e6);
+      this.keep(geomOut.GetView() as Int32Array, distOut.GetView() as Float64Array, count);
+    } finally {
+      geomOut.delete();
+      distOut.delete();
+    }
+  }
+
+  /** Keeps the answers of the first `count` pixels of the cast list. */
+  private keep(geom: Int32Array, dist: Float64Array, count: number): void {
+    const { castList, covered, clean, axisScale, lastGeom, lastDepth } = this;
+    for (let k = 0; k < count; k++) {
+      const i = castList[k];
+      const g = geom[k];
+      const d = dist[k];
+      lastGeom[i] = g;
+      lastDepth[i] = g < 0 || d < 0 ? Infinity : d * axisScale[i];
+      clean[i] = covered[i] ^ 1;
+    }
   }
 
   /**
    * The colour image (rgb8) of a rendered image: each pixel its geom's material colour times
    * AMBIENT + DIFFUSE·|cos| of the angle between the surface normal and the view ray.
+   * A pixel's colour depends on its own and its 4 neighbours' geom and depth alone, so only the
+   * pixels near one that differs from the image shaded last are shaded again.
    */
   rgb(image: RayImage): Uint8Array {
     const { width, height, depth, geom } = image;
-    const out = new Uint8Array(3 * width * height);
+    if (width !== this.width || height !== this.height) {
+      throw new Error(`This camera renders ${this.width}x${this.height} images; rgb() was given one of ${width}x${height}.`);
+    }
+    const dirty = this.dirtySinceShaded(image);
+    const out = this.shadedRgb;
     const colours = this.colours;
     // Camera-frame point of a pixel (x right, y down, z ahead) is (sx·d, sy·d, d) for its planar depth d.
     const sx = this.slopeX;
@@ -117,6 +204,7 @@ export class RayCamera {
     for (let v = 0; v < height; v++) {
       for (let u = 0; u < width; u++) {
         const i = v * width + u;
+        if (dirty[i] === 0) continue;
         const g = geom[i];
         if (g < 0) {
           out[3 * i] = BACKGROUND[0];
@@ -146,7 +234,31 @@ export class RayCamera {
         out[3 * i + 2] = Math.round(255 * Math.min(1, colours[c + 2] * shade));
       }
     }
-    return out;
+    return out.slice();
+  }
+
+  /**
+   * Per pixel, 1 where it or one of its 4 neighbours differs (geom, or depth to the bit) from the
+   * image shaded last; remembers `image` as shaded.
+   */
+  private dirtySinceShaded(image: RayImage): Uint8Array {
+    const { width, height, geom } = image;
+    const bits = new Uint32Array(image.depth.buffer, image.depth.byteOffset, image.depth.length);
+    const { dirty, shadedGeom, shadedDepthBits } = this;
+    dirty.fill(0);
+    for (let v = 0; v < height; v++) {
+      for (let u = 0, i = v * width; u < width; u++, i++) {
+        if (geom[i] === shadedGeom[i] && bits[i] === shadedDepthBits[i]) continue;
+        dirty[i] = 1;
+        if (u > 0) dirty[i - 1] = 1;
+        if (u < width - 1) dirty[i + 1] = 1;
+        if (v > 0) dirty[i - width] = 1;
+        if (v < height - 1) dirty[i + width] = 1;
+      }
+    }
+    shadedGeom.set(geom);
+    shadedDepthBits.set(bits);
+    return dirty;
   }
 
   /**
@@ -171,8 +283,7 @@ export class RayCamera {
   }
 
   dispose(): void {
-    this.geomOut.delete();
-    this.distOut.delete();
+    // Nothing in wasm memory outlives a render.
   }
 }
 
