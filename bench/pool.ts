@@ -4,7 +4,7 @@
  * [scenario.yaml] [episodes]`. Ends with a grep-able `key: value` block.
  */
 import { defaultPolicy } from '../src/policy/policy.ts';
-import { EvaluatorPool } from '../src/research/pool.ts';
+import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 
 interface Throughput {

@@ -8,8 +8,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EvaluatorPool } from '../src/research/pool.ts';
-import type { StudyConfig } from '../src/research/study-config.ts';
+import { EvaluatorPool } from '../src/evaluation/pool.ts';
+import type { StudyConfig } from '../src/study/config.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { benchDb, describeReached, untilTarget, type Reached } from './until-target.ts';
 

@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Ros, Topic } from 'roslib';
-import { EpisodeRunner } from '../src/research/episode.ts';
+import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { parseBackend } from '../src/robot/links.ts';
 import { connectRos2, ros2Unavailable } from '../src/robot/ros2.ts';
 import type { GraphClient } from '../src/robot/graph.ts';

@@ -9,7 +9,7 @@
 import { compileCode } from '../src/policy/code.ts';
 import { loadPolicyFile } from '../src/policy/policy.ts';
 import { Sandbox } from '../src/policy/sandbox.ts';
-import { EpisodeRunner } from '../src/research/episode.ts';
+import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import type { Observation } from '../src/robot/link.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 

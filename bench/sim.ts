@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { defaultPolicy } from '../src/policy/policy.ts';
 import { createPolicy } from '../src/policy/create.ts';
-import { EpisodeRunner } from '../src/research/episode.ts';
+import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { SimLink } from '../src/robot/sim-link.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { World } from '../src/sim/world.ts';

@@ -10,8 +10,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { EvaluatorPool } from '../src/research/pool.ts';
-import { defaultStudyConfig } from '../src/research/study-config.ts';
+import { EvaluatorPool } from '../src/evaluation/pool.ts';
+import { defaultStudyConfig } from '../src/study/config.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { benchDb, untilTarget } from './until-target.ts';
 

@@ -6,9 +6,9 @@
  * `npm start` benches.
  */
 import { join } from 'node:path';
-import type { Evaluator } from '../src/research/evaluator.ts';
-import { createStudy, probeEpisodes, runStudy } from '../src/research/study.ts';
-import { defaultStudyConfig, type StudyConfig } from '../src/research/study-config.ts';
+import type { Evaluator } from '../src/evaluation/evaluator.ts';
+import { createStudy, probeEpisodes, runStudy } from '../src/study/study.ts';
+import { defaultStudyConfig, type StudyConfig } from '../src/study/config.ts';
 import { PolicyFile } from '../src/policy/policy.ts';
 import type { LoadedScenario } from '../src/scenario/load.ts';
 import { Store } from '../src/store/store.ts';

@@ -11,10 +11,10 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { defaultPolicy, type ParamsPolicyFile } from '../src/policy/policy.ts';
-import { EvaluatorPool } from '../src/research/pool.ts';
+import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { RayCamera } from '../src/sim/ray-camera.ts';
-import { Rng } from '../src/sim/rng.ts';
+import { Rng } from '../src/scenario/rng.ts';
 import { World } from '../src/sim/world.ts';
 import { scenarioCopy } from '../test/study-helpers.ts';
 

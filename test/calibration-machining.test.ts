@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { defaultPolicy, type PolicyFile } from '../src/policy/policy.ts';
-import { EvaluatorPool } from '../src/research/pool.ts';
+import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 
 // The machining scenarios are calibrated like pick-and-place: their defaults are poor but not

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultPolicy } from '../src/policy/policy.ts';
-import { EvaluatorPool } from '../src/research/pool.ts';
+import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { SCENARIO_PATH, scenario, tunedPolicy } from './helpers.ts';
 
 // The scenario is calibrated so research has room: its defaults are poor but not hopeless, and

@@ -4,7 +4,7 @@
  * and cameras recorded into episodes at the scenario's rate (and never when it asks for none).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EpisodeRunner } from '../src/research/episode.ts';
+import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { RayCamera } from '../src/sim/ray-camera.ts';
 import { applyObjectSetup } from '../src/sim/randomize.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Cmaes, type CmaesOptions, type CmaesState } from '../src/research/cmaes.ts';
-import { Rng } from '../src/sim/rng.ts';
+import { Cmaes, type CmaesOptions, type CmaesState } from '../src/researchers/cmaes.ts';
+import { Rng } from '../src/scenario/rng.ts';
 
 type Objective = (x: number[]) => number;
 

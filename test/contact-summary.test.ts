@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultPolicy, type PolicyFile } from '../src/policy/policy.ts';
-import { EpisodeRunner } from '../src/research/episode.ts';
+import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import type { LoadedScenario } from '../src/scenario/load.ts';
 import { ContactSummary } from '../src/sim/contact-summary.ts';
 import { encodeTrace } from '../src/trace/trace.ts';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultPolicy } from '../src/policy/policy.ts';
-import { EpisodeRunner } from '../src/research/episode.ts';
+import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { decodeTrace, encodeTrace, loadTrace, saveTrace } from '../src/trace/trace.ts';
 import { TOPIC, objectPoseTopic } from '../src/trace/topics.ts';
 import { samplePerceptionError } from '../src/tasks/pick-place/scene.ts';

@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPolicyFile } from '../src/policy/policy.ts';
-import { EpisodeRunner } from '../src/research/episode.ts';
+import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
 import { ValidationError } from '../src/scenario/validate.ts';
 import { MjcfError } from '../src/sim/model-files.ts';
-import { Rng } from '../src/sim/rng.ts';
+import { Rng } from '../src/scenario/rng.ts';
 import { scenario } from './helpers.ts';
 
 const root = resolve('.');

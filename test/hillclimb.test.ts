@@ -6,11 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { PromptPolicyFile, baselinePolicy } from '../src/policy/policy.ts';
-import { HillclimbResearcher } from '../src/research/hillclimb.ts';
-import type { CandidateView, Proposal, StudyHistory } from '../src/research/researcher.ts';
-import { createResearcher } from '../src/research/researchers.ts';
-import { checkProposal } from '../src/research/proposals.ts';
-import { defaultStudyConfig } from '../src/research/study-config.ts';
+import { HillclimbResearcher } from '../src/researchers/hillclimb.ts';
+import type { CandidateView, Proposal, StudyHistory } from '../src/researchers/researcher.ts';
+import { createResearcher } from '../src/researchers/registry.ts';
+import { checkProposal } from '../src/study/proposals.ts';
+import { defaultStudyConfig } from '../src/study/config.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { scenario as pickPlace } from './helpers.ts';
 

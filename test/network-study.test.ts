@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ros, Topic } from 'roslib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EpisodeRunner } from '../src/research/episode.ts';
-import { LinkEvaluator } from '../src/research/link-evaluator.ts';
-import { EvaluatorPool } from '../src/research/pool.ts';
-import { createStudy, runStudy } from '../src/research/study.ts';
-import { defaultStudyConfig, type StudyConfig } from '../src/research/study-config.ts';
+import { EpisodeRunner } from '../src/evaluation/episode.ts';
+import { LinkEvaluator } from '../src/evaluation/link-evaluator.ts';
+import { EvaluatorPool } from '../src/evaluation/pool.ts';
+import { createStudy, runStudy } from '../src/study/study.ts';
+import { defaultStudyConfig, type StudyConfig } from '../src/study/config.ts';
 import { GOAL_STATUS, LinkDroppedError } from '../src/robot/graph.ts';
 import { parseBackend } from '../src/robot/links.ts';
 import { connectRos2, ros2Unavailable } from '../src/robot/ros2.ts';
@@ -44,7 +44,7 @@ function episodesOf(store: Store, studyId: string): Map<string, { success: boole
   return new Map(store.episodes({ studyId }).map((e) => [`${e.candidateId}/${e.split}/${e.seed}`, { success: e.success, score: e.score }]));
 }
 
-async function study(evaluator: import('../src/research/evaluator.ts').Evaluator, name: string) {
+async function study(evaluator: import('../src/evaluation/evaluator.ts').Evaluator, name: string) {
   const store = Store.open(join(dir, `${name}.db`));
   const record = createStudy(store, scenario, { ...config, backend: name });
   const summary = await runStudy(store, record.id, scenario, evaluator);
@@ -105,7 +105,7 @@ describe('studies over rosbridge', () => {
   it('posts live frames of the robot from its joint states, for the viewer', async () => {
     const served = await startSimServe(file, ['--rosbridge', '0']);
     try {
-      const frames: import('../src/research/live.ts').LiveFrame[] = [];
+      const frames: import('../src/evaluation/live.ts').LiveFrame[] = [];
       const evaluator = await LinkEvaluator.create(scenario, parseBackend(`rosbridge://127.0.0.1:${served.port}`), {
         live: { study: 's1', fps: 1000, onFrame: (f) => frames.push(f) },
       });

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePolicy, type PolicyFile } from '../src/policy/policy.ts';
-import { LinkEvaluator, type EpisodePlan, type Operator } from '../src/research/link-evaluator.ts';
+import { LinkEvaluator, type EpisodePlan, type Operator } from '../src/evaluation/link-evaluator.ts';
 import { parseBackend } from '../src/robot/links.ts';
 import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
 import { Store } from '../src/store/store.ts';

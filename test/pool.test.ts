@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultPolicy, loadPolicyFile, type ParamsPolicyFile, type PolicyFile } from '../src/policy/policy.ts';
-import { EpisodeRunner } from '../src/research/episode.ts';
-import type { LiveFrame } from '../src/research/live.ts';
-import type { EpisodeJob, EpisodeResult } from '../src/research/evaluator.ts';
-import { EvaluatorPool } from '../src/research/pool.ts';
+import { EpisodeRunner } from '../src/evaluation/episode.ts';
+import type { LiveFrame } from '../src/evaluation/live.ts';
+import type { EpisodeJob, EpisodeResult } from '../src/evaluation/evaluator.ts';
+import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
 
 const SCENARIO = 'scenarios/pick-place.yaml';

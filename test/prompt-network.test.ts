@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolvePolicy, type PolicyFile } from '../src/policy/policy.ts';
-import { EpisodeRunner } from '../src/research/episode.ts';
+import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { parseBackend } from '../src/robot/links.ts';
 import { ros2Unavailable } from '../src/robot/ros2.ts';
 import { loadScenario } from '../src/scenario/load.ts';

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dollars, priceOf } from '../src/llm/prices.ts';
 import { resolvePolicy, type PolicyFile } from '../src/policy/policy.ts';
-import { EpisodeRunner } from '../src/research/episode.ts';
+import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
 import { drawEpisode } from '../src/tasks/sort-instructed/draw.ts';
 import type { SortInstructedSpec } from '../src/tasks/sort-instructed/schema.ts';

@@ -13,7 +13,7 @@ import { startViewer, type ViewerServer } from '../src/viewer/server.ts';
 import { launchChromium, type TestBrowser } from './browser.ts';
 import { makeDemoStudy } from './fixtures/demo-study.ts';
 import { defaultPolicy } from '../src/policy/policy.ts';
-import { EpisodeRunner } from '../src/research/episode.ts';
+import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { SimLink } from '../src/robot/sim-link.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { drawEpisode } from '../src/tasks/sort-instructed/draw.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseRedisAddress } from '../src/research/queue/connection.ts';
+import { parseRedisAddress } from '../src/evaluation/queue/connection.ts';
 import { redisUnavailable, startRedis, type TestRedis } from './redis.ts';
 
 const noRedis = redisUnavailable();

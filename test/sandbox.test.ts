@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileCode } from '../src/policy/code.ts';
 import { loadPolicyFile, resolvePolicy, type PolicyFile } from '../src/policy/policy.ts';
 import { Sandbox, SandboxError } from '../src/policy/sandbox.ts';
-import { EpisodeRunner } from '../src/research/episode.ts';
-import { EvaluatorPool } from '../src/research/pool.ts';
+import { EpisodeRunner } from '../src/evaluation/episode.ts';
+import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { ValidationError } from '../src/scenario/validate.ts';
 import { SCENARIO_PATH, scenario, tunedPolicy } from './helpers.ts';
 

@@ -5,7 +5,7 @@ import { RayCamera } from '../src/sim/ray-camera.ts';
 import { applyObjectSetup } from '../src/sim/randomize.ts';
 import { sampleObjectSetup } from '../src/tasks/pick-place/scene.ts';
 import { solveIk, downwardRotation } from '../src/policy/ik.ts';
-import { Rng } from '../src/sim/rng.ts';
+import { Rng } from '../src/scenario/rng.ts';
 import { liveView } from '../src/sim/live-view.ts';
 import { pickPlace, scenario } from './helpers.ts';
 

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EvaluatorPool } from '../src/research/pool.ts';
-import { RandomResearcher } from '../src/research/random.ts';
-import { spaceOf, type Outcome, type Proposal, type Researcher, type StudyHistory } from '../src/research/researcher.ts';
-import { createStudy, runStudy, type RunOptions } from '../src/research/study.ts';
-import { defaultStudyConfig, trainSeeds, type StudyConfig } from '../src/research/study-config.ts';
+import { EvaluatorPool } from '../src/evaluation/pool.ts';
+import { RandomResearcher } from '../src/researchers/random.ts';
+import { spaceOf, type Outcome, type Proposal, type Researcher, type StudyHistory } from '../src/researchers/researcher.ts';
+import { createStudy, runStudy, type RunOptions } from '../src/study/study.ts';
+import { defaultStudyConfig, trainSeeds, type StudyConfig } from '../src/study/config.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { Store } from '../src/store/store.ts';
 import { smallScenario } from './study-helpers.ts';

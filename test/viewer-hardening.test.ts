@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { LiveFeed } from '../src/research/live.ts';
+import { LiveFeed } from '../src/evaluation/live.ts';
 import { Store } from '../src/store/store.ts';
 import { publishLiveFeed, watchLiveRelays } from '../src/viewer/live-relay.ts';
 import type { ServerMessage } from '../src/viewer/messages.ts';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { LiveFeed } from '../src/research/live.ts';
+import { LiveFeed } from '../src/evaluation/live.ts';
 import type { StudyView } from '../src/viewer/data.ts';
 import { publishLiveFeed, watchLiveRelays } from '../src/viewer/live-relay.ts';
 import { makeDemoStudy, type DemoStudy } from './fixtures/demo-study.ts';
@@ -286,7 +286,7 @@ describe('a study running in another process', () => {
     const src = resolve('src');
     writeFileSync(
       script,
-      `import { LiveFeed } from '${src}/research/live.ts';
+      `import { LiveFeed } from '${src}/evaluation/live.ts';
 import { publishLiveFeed } from '${src}/viewer/live-relay.ts';
 const [db, study, q] = process.argv.slice(2);
 const qpos = Float64Array.from(JSON.parse(q));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import * as THREE from 'three';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultPolicy } from '../src/policy/policy.ts';
-import { EpisodeRunner, type EpisodeRun } from '../src/research/episode.ts';
+import { EpisodeRunner, type EpisodeRun } from '../src/evaluation/episode.ts';
 import { SimLink } from '../src/robot/sim-link.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { World } from '../src/sim/world.ts';

@@ -5,9 +5,9 @@
  * would do to each episode on hardware.
  */
 import { defaultPolicy } from '../policy/policy.ts';
-import { EpisodeRunner } from '../research/episode.ts';
-import { envelopeBreach } from '../research/link-evaluator.ts';
-import { trainSeeds, type StudyConfig } from '../research/study-config.ts';
+import { EpisodeRunner } from '../evaluation/episode.ts';
+import { envelopeBreach } from '../evaluation/link-evaluator.ts';
+import { trainSeeds, type StudyConfig } from '../study/config.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { TOPIC } from '../trace/topics.ts';
 import { table } from './format.ts';

@@ -5,7 +5,7 @@
  * tests and scripts) and writes to stderr, so stdout stays the study's results.
  */
 import type { Readable, Writable } from 'node:stream';
-import type { EpisodePlan, Operator } from '../research/link-evaluator.ts';
+import type { EpisodePlan, Operator } from '../evaluation/link-evaluator.ts';
 
 export class TerminalOperator implements Operator {
   private buffer = '';

@@ -1,12 +1,12 @@
 /** `arbor check`, `arbor schema`, `arbor episode`, `arbor eval`: the scenario and one-policy commands. */
 import type { Command } from 'commander';
-import { EpisodeRunner } from '../research/episode.ts';
-import { evaluatePolicy } from '../research/evaluate.ts';
-import { resultEvidence } from '../research/evidence.ts';
-import { workerCount } from '../research/pool.ts';
+import { EpisodeRunner } from '../evaluation/episode.ts';
+import { evaluatePolicy } from '../evaluation/evaluate.ts';
+import { resultEvidence } from '../study/evidence.ts';
+import { workerCount } from '../evaluation/pool.ts';
 import { loadScenario, scenarioJsonSchema } from '../scenario/load.ts';
 import { World } from '../sim/world.ts';
-import { writeEpisodePictures } from '../store/pictures.ts';
+import { writeEpisodePictures } from '../scoring/pictures.ts';
 import { getTask } from '../tasks/registry.ts';
 import { fixed, percent, table } from './format.ts';
 import { choosePolicy, integer, parseSeedRange, seed } from './options.ts';

@@ -5,15 +5,15 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { baselinePolicy, PolicyFile } from '../policy/policy.ts';
 import { checkPlannerReachable } from '../policy/prompt-planner.ts';
-import type { Evaluator } from '../research/evaluator.ts';
-import { LiveFeed } from '../research/live.ts';
-import { EvaluatorPool, workerCount } from '../research/pool.ts';
-import { parseRedisAddress } from '../research/queue/connection.ts';
-import { QueueEvaluator } from '../research/queue/queue-evaluator.ts';
-import { metered, ThroughputMeter } from '../research/throughput.ts';
-import { createStudy, incumbent, runStudy } from '../research/study.ts';
-import { defaultStudyConfig, describeStop, studyConfigOf, studySummaryOf, type StudyConfig, type StudySummary } from '../research/study-config.ts';
-import { prepareResearcher } from '../research/researchers.ts';
+import type { Evaluator } from '../evaluation/evaluator.ts';
+import { LiveFeed } from '../evaluation/live.ts';
+import { EvaluatorPool, workerCount } from '../evaluation/pool.ts';
+import { parseRedisAddress } from '../evaluation/queue/connection.ts';
+import { QueueEvaluator } from '../evaluation/queue/queue-evaluator.ts';
+import { metered, ThroughputMeter } from '../evaluation/throughput.ts';
+import { createStudy, incumbent, runStudy } from '../study/study.ts';
+import { defaultStudyConfig, describeStop, studyConfigOf, studySummaryOf, type StudyConfig, type StudySummary } from '../study/config.ts';
+import { prepareResearcher } from '../researchers/registry.ts';
 import { parseBackend } from '../robot/links.ts';
 import { loadScenario, type LoadedScenario } from '../scenario/load.ts';
 import { RESEARCHER_NAMES, type ResearcherName } from '../scenario/schema.ts';
@@ -368,7 +368,7 @@ async function openEvaluator(store: Store, study: StudyRecord, scenario: LoadedS
       live: { study: study.id, fps: 60, onFrame: (frame) => feed.emit('frame', frame) },
     });
   }
-  const [{ LinkEvaluator }, { TerminalOperator }] = await Promise.all([import('../research/link-evaluator.ts'), import('./operator-console.ts')]);
+  const [{ LinkEvaluator }, { TerminalOperator }] = await Promise.all([import('../evaluation/link-evaluator.ts'), import('./operator-console.ts')]);
   if (flags.workers !== undefined && flags.workers > 1) process.stderr.write(`arbor: --workers ${flags.workers} is ignored: one robot runs one episode at a time.\n`);
   return LinkEvaluator.create(scenario, parseBackend(config.backend), {
     operator: config.operator ? new TerminalOperator() : undefined,

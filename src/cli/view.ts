@@ -4,7 +4,7 @@
  * `publishLiveFeed` lets an `arbor view` running in another process watch it.
  */
 import type { Command } from 'commander';
-import type { LiveFeed } from '../research/live.ts';
+import type { LiveFeed } from '../evaluation/live.ts';
 import { DEFAULT_STORE_PATH } from '../store/store.ts';
 import { startViewer, type ViewerOptions, type ViewerServer } from '../viewer/server.ts';
 

@@ -1,9 +1,9 @@
 /** `arbor worker` and `arbor workers`: run a study's episodes on this machine, and see who does. */
 import type { Command } from 'commander';
-import { describeBuild } from '../research/queue/build.ts';
-import { parseRedisAddress } from '../research/queue/connection.ts';
-import { QueueWorker } from '../research/queue/queue-worker.ts';
-import { readQueue } from '../research/queue/workers.ts';
+import { describeBuild } from '../evaluation/queue/build.ts';
+import { parseRedisAddress } from '../evaluation/queue/connection.ts';
+import { QueueWorker } from '../evaluation/queue/queue-worker.ts';
+import { readQueue } from '../evaluation/queue/workers.ts';
 import { fixed, table } from './format.ts';
 import { integer } from './options.ts';
 

@@ -1,6 +1,6 @@
 /**
  * The Messages API client: the only module that imports @anthropic-ai/sdk. It sits low (src/llm/)
- * because both the Claude researcher (src/research/claude.ts) and prompt policies (src/policy/,
+ * because both the Claude researcher (src/researchers/claude.ts) and prompt policies (src/policy/,
  * which must not import src/research) call models through it.
  *
  * What it adds to the SDK (with settings.ts, which reads ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL

@@ -3,6 +3,7 @@
  * the zod schemas that check what callers hand the store before anything is written.
  */
 import { z } from 'zod';
+import { POLICY_KINDS, type PolicyKind } from '../policy/kinds.ts';
 import { Trace } from '../trace/trace.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -133,8 +134,6 @@ export type JsonObject = { readonly [key: string]: JsonValue };
 
 export const STUDY_STATUSES = ['running', 'done', 'stopped', 'failed'] as const;
 export type StudyStatus = (typeof STUDY_STATUSES)[number];
-export const CANDIDATE_KINDS = ['params', 'code', 'prompt'] as const;
-export type CandidateKind = (typeof CANDIDATE_KINDS)[number];
 export const CANDIDATE_STATUSES = ['pending', 'keep', 'discard', 'crash', 'invalid'] as const;
 export type CandidateStatus = (typeof CANDIDATE_STATUSES)[number];
 export const SPLITS = ['train', 'validation', 'baseline'] as const;
@@ -187,7 +186,7 @@ export interface CandidateRecord {
   /** Researcher generation (0 for the baseline / first proposals). */
   readonly generation: number;
   /** Policy kind. */
-  readonly kind: CandidateKind;
+  readonly kind: PolicyKind;
   /** The policy body (validated per kind by the policy module, stored as given). */
   readonly body: JsonValue;
   /** Why the researcher proposed it. */
@@ -320,7 +319,7 @@ export interface CandidateInput {
   /** Researcher generation, >= 0. */
   generation: number;
   /** Policy kind. */
-  kind: CandidateKind;
+  kind: PolicyKind;
   /** Policy body (JSON). */
   body: unknown;
   /** Why it was proposed. */
@@ -490,7 +489,7 @@ export const StudyPatchSchema = z.strictObject({
 export const CandidateInputSchema = z.strictObject({
   parentId: id.nullable().optional(),
   generation: z.number().int('must be an integer').nonnegative('must be >= 0'),
-  kind: z.enum(CANDIDATE_KINDS),
+  kind: z.enum(POLICY_KINDS),
   body: json(),
   rationale: text,
   description: text,

@@ -21,6 +21,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rm
 import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import type { z } from 'zod';
+import type { PolicyKind } from '../policy/kinds.ts';
 import { ValidationError, hintFor } from '../scenario/validate.ts';
 import { openForReading, openForWriting } from './open.ts';
 import { decodeTrace, encodeTrace, type Trace } from '../trace/trace.ts';
@@ -35,7 +36,6 @@ import {
   StudyPatchSchema,
   type CandidateDecision,
   type CandidateInput,
-  type CandidateKind,
   type CandidateRecord,
   type CandidateStatus,
   type EpisodeInput,
@@ -505,7 +505,7 @@ interface CandidateRow {
   study_id: string;
   parent_id: number | null;
   generation: number;
-  kind: CandidateKind;
+  kind: PolicyKind;
   body: string;
   rationale: string;
   description: string;

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { describeStop } from '../research/study-config.ts';
+import { describeStop } from '../study/config.ts';
 import { loadScenario, type LoadedScenario } from '../scenario/load.ts';
 import { writeEpisodesMcap } from '../store/mcap-export.ts';
 import { Store, type CandidateRecord, type EpisodeRecord, type StudyRecord } from '../store/store.ts';

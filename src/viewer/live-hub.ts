@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { WebSocket } from 'ws';
-import type { LiveFeed, LiveFrame, WorkerThroughput } from '../research/live.ts';
+import type { LiveFeed, LiveFrame, WorkerThroughput } from '../evaluation/live.ts';
 import type { ViewerData } from './data.ts';
 import type { LiveStreamInfo, ServerMessage } from './messages.ts';
 import type { Poser } from './poser.ts';

@@ -13,7 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
-import { LiveFeed, type LiveFrame, type WorkerThroughput } from '../research/live.ts';
+import { LiveFeed, type LiveFrame, type WorkerThroughput } from '../evaluation/live.ts';
 
 const RELAY_KIND = 2;
 const RELAY_VERSION = 1;

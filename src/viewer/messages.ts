@@ -4,7 +4,7 @@
  * study or a robot. Every message from the page is size-capped and validated here with zod.
  */
 import { z } from 'zod';
-import type { WorkerThroughput } from '../research/live.ts';
+import type { WorkerThroughput } from '../evaluation/live.ts';
 
 export type { WorkerThroughput };
 

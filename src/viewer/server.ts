@@ -14,7 +14,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { dirname, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { LiveFeed } from '../research/live.ts';
+import type { LiveFeed } from '../evaluation/live.ts';
 import { asset, clientBundle, CSP } from './assets.ts';
 import { NotFound, ViewerData } from './data.ts';
 import { LiveHub, type LiveClient, type LiveHubOptions } from './live-hub.ts';

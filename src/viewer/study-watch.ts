@@ -6,7 +6,7 @@
  * (debounced) and from polling the store for writers in other processes.
  */
 import type { WebSocket } from 'ws';
-import type { WorkerThroughput } from '../research/live.ts';
+import type { WorkerThroughput } from '../evaluation/live.ts';
 import type { ViewerData } from './data.ts';
 import type { Problem, ServerMessage } from './messages.ts';
 

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { Pose } from '../../robot/link.ts';
 import type { LoadedScenario } from '../../scenario/load.ts';
 import { resizeBox } from '../../sim/randomize.ts';
-import { Rng } from '../../sim/rng.ts';
+import { Rng } from '../../scenario/rng.ts';
 import type { World } from '../../sim/world.ts';
 import type { TraceRecorder } from '../../trace/trace.ts';
 import type { TaskScene } from '../task.ts';

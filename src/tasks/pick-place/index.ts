@@ -3,8 +3,8 @@
  * resting inside the target zone. Scored from the object's pose, the gripper and the contacts.
  */
 import type { Task } from '../task.ts';
-import { PICK_PLACE_PARAMS, PickPlaceController, type PickPlaceParams, type SkillAim } from './controller.ts';
-import { PHASE_DOCS, PickPlaceSkill } from './skill.ts';
+import { PICK_PLACE_PARAMS, PickPlaceController, type PickPlaceParams, type SkillAim } from '../grasp/controller.ts';
+import { PHASE_DOCS, PickPlaceSkill } from '../grasp/skill.ts';
 import { summarizePickPlace } from './summary.ts';
 import { PickPlaceScene } from './scene.ts';
 import { PickPlaceSpec } from './schema.ts';

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { Pose } from '../../robot/link.ts';
 import { applyObjectSetup, type ObjectSetup } from '../../sim/randomize.ts';
-import { Rng } from '../../sim/rng.ts';
+import { Rng } from '../../scenario/rng.ts';
 import type { World } from '../../sim/world.ts';
 import type { TaskScene } from '../task.ts';
 import type { PickPlaceSpec, Randomization } from './schema.ts';

@@ -5,7 +5,7 @@
  */
 import type { Policy, PolicyContext } from '../../policy/policy.ts';
 import type { Action, Observation } from '../../robot/link.ts';
-import { PickPlaceController, type PickPlaceParams } from '../pick-place/controller.ts';
+import { PickPlaceController, type PickPlaceParams } from '../grasp/controller.ts';
 import type { SortInstructedSpec } from './schema.ts';
 
 export class FirstCubeController implements Policy {

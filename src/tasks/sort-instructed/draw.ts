@@ -4,7 +4,7 @@
  * draw; the scorer draws it again from the trace's seed, so the same scorer judges an episode on a
  * physical robot whose operator set the table as the draw says.
  */
-import { Rng } from '../../sim/rng.ts';
+import { Rng } from '../../scenario/rng.ts';
 import { expectedOutcome, fill, wording, type Expected, type Goal, type Placed } from './instructions.ts';
 import type { Area, SortInstructedSpec } from './schema.ts';
 

@@ -6,8 +6,8 @@
  * where, or on a right refusal, and on what planning cost.
  */
 import type { Task } from '../task.ts';
-import { PICK_PLACE_PARAMS, type PickPlaceParams } from '../pick-place/controller.ts';
-import { PHASE_DOCS, PLAN_STEPS, PickPlaceSkill } from '../pick-place/skill.ts';
+import { PICK_PLACE_PARAMS, type PickPlaceParams } from '../grasp/controller.ts';
+import { PHASE_DOCS, PLAN_STEPS, PickPlaceSkill } from '../grasp/skill.ts';
 import { FirstCubeController } from './controller.ts';
 import { SortInstructedScene } from './scene.ts';
 import { SortInstructedSpec } from './schema.ts';

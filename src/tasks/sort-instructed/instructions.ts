@@ -3,7 +3,7 @@
  * is to refuse, and which cube must end in which zone given an episode's cubes and zones. The
  * scorer judges an episode against `expectedOutcome`; the scene draws an instruction with `fill`.
  */
-import type { Rng } from '../../sim/rng.ts';
+import type { Rng } from '../../scenario/rng.ts';
 
 /** The goals an instruction may have. */
 export const GOALS = [

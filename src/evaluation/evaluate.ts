@@ -6,7 +6,7 @@ import type { PolicyFile } from '../policy/policy.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { EpisodeResult } from './evaluator.ts';
 import { EvaluatorPool } from './pool.ts';
-import { meanStd } from './stats.ts';
+import { meanStd } from '../scoring/stats.ts';
 
 /** One episode of an evaluation. */
 export interface EvaluatedEpisode {

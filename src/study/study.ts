@@ -17,13 +17,13 @@ import type { LoadedScenario } from '../scenario/load.ts';
 import { SEED_MAX } from '../scenario/schema.ts';
 import type { CandidateRecord, StudyRecord } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
-import type { EpisodeJob, EpisodeResult, Evaluator } from './evaluator.ts';
+import type { EpisodeJob, EpisodeResult, Evaluator } from '../evaluation/evaluator.ts';
 import { resultEvidence, storedEvidence } from './evidence.ts';
 import { checkProposal, firstLine, jsonSafe, kindOf, storedPolicy, viewOf, type Checked } from './proposals.ts';
-import { describeChange, spaceOf, type Outcome, type Proposal, type Researcher, type StudyHistory } from './researcher.ts';
-import { createResearcher } from './researchers.ts';
-import { describeStop, StudyConfig, studyConfigOf, trainSeeds, type StopReason, type StudySummary } from './study-config.ts';
-import { finiteOrNull, firstHalf, Judge, pick } from './verdict.ts';
+import { describeChange, spaceOf, type Outcome, type Proposal, type Researcher, type StudyHistory } from '../researchers/researcher.ts';
+import { createResearcher } from '../researchers/registry.ts';
+import { describeStop, StudyConfig, studyConfigOf, trainSeeds, type StopReason, type StudySummary } from './config.ts';
+import { finiteOrNull, firstHalf, Judge, pick } from './judge.ts';
 
 /** How far a study has come, for progress bars. */
 export interface StudyProgress {

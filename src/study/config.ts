@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { RESEARCHER_NAMES, SEED_MAX } from '../scenario/schema.ts';
-import { CANDIDATE_KINDS, type StudyRecord } from '../store/schema.ts';
+import { POLICY_KINDS } from '../policy/kinds.ts';
+import type { StudyRecord } from '../store/schema.ts';
 
 /** How a study runs; stored with it so `resume` runs it the same way. */
 export const StudyConfig = z.object({
@@ -45,7 +46,7 @@ export const StudyConfig = z.object({
   /** The model of an LLM researcher. */
   model: z.string().optional(),
   /** Candidate kinds the researcher may propose. */
-  kinds: z.array(z.enum(CANDIDATE_KINDS)).min(1).default(['params']),
+  kinds: z.array(z.enum(POLICY_KINDS)).min(1).default(['params']),
   /** Probe episodes an LLM researcher may run per generation. */
   probes: z.number().int().min(0).default(4),
   /** Where episodes run (`sim`, `rosbridge://...`, `ros2`). */

@@ -7,12 +7,12 @@
  */
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { ParamSpec } from '../scenario/schema.ts';
-import type { CandidateKind } from '../store/schema.ts';
+import type { PolicyKind } from '../policy/kinds.ts';
 
 /** One proposed candidate: a policy of some kind and why. */
 export interface Proposal {
   /** The policy kind: `params` (numbers for the controller), `code` (a controller module), `prompt`. */
-  kind: CandidateKind;
+  kind: PolicyKind;
   /** The policy file's body (everything but `kind`): e.g. `{params: {...}}` or `{source: '...'}`. */
   body: Record<string, unknown>;
   /** Why this candidate, in a sentence or two. */
@@ -28,7 +28,7 @@ export interface CandidateView {
   /** Generation it was proposed in (0: the baseline). */
   readonly generation: number;
   /** Policy kind. */
-  readonly kind: CandidateKind;
+  readonly kind: PolicyKind;
   /** The policy file as stored (`{kind, ...body}`). */
   readonly policy: unknown;
   /** Why it was proposed. */

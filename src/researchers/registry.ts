@@ -10,7 +10,7 @@ import { CmaesResearcher } from './cmaes-researcher.ts';
 import { HillclimbResearcher } from './hillclimb.ts';
 import { RandomResearcher } from './random.ts';
 import type { Researcher, Space } from './researcher.ts';
-import type { StudyConfig } from './study-config.ts';
+import type { StudyConfig } from '../study/config.ts';
 
 /** What a researcher is made from. */
 export interface ResearcherContext {

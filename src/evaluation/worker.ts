@@ -80,7 +80,7 @@ export type FromWorker =
     };
 
 const port = parentPort;
-if (!port) throw new Error('src/research/worker.ts runs inside a worker thread; use EvaluatorPool to start it.');
+if (!port) throw new Error('src/evaluation/worker.ts runs inside a worker thread; use EvaluatorPool to start it.');
 const init = workerData as WorkerInit;
 const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 

@@ -11,7 +11,7 @@
  * variables with very different ranges and lets restarts draw means uniformly.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
-import { Rng } from '../sim/rng.ts';
+import { Rng } from '../scenario/rng.ts';
 
 export interface CmaesOptions {
   /** Number of decision variables. */

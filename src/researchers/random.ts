@@ -1,5 +1,5 @@
 /** Random search: every candidate drawn uniformly inside the bounds. The yardstick for CMA-ES. */
-import { Rng } from '../sim/rng.ts';
+import { Rng } from '../scenario/rng.ts';
 import { paramsProposal, type Outcome, type Proposal, type Researcher, type Space } from './researcher.ts';
 
 export class RandomResearcher implements Researcher {

@@ -17,10 +17,10 @@ import { NO_USAGE, addUsage } from '../llm/prices.ts';
 import { Conversation, runToolLoop, type Tool, type ToolOutcome } from '../llm/tool-loop.ts';
 import { CODE_LANGUAGES } from '../policy/code.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
-import { CANDIDATE_KINDS } from '../store/schema.ts';
+import { POLICY_KINDS } from '../policy/kinds.ts';
 import { failureEvidence, generationBrief, harnessText, resultsTable, scenarioBrief, type HarnessFacts } from './claude-prompt.ts';
 import type { Proposal, Researcher, StudyHistory } from './researcher.ts';
-import type { StudyConfig } from './study-config.ts';
+import type { StudyConfig } from '../study/config.ts';
 
 /** Proposals per generation when the study does not say (Eureka's K). */
 const DEFAULT_BATCH = 4;
@@ -31,7 +31,7 @@ const PROBE_SEED_BASE = 1_500_000_000;
 /** Failed episodes shown per candidate in a brief. */
 const EVIDENCE_PER_CANDIDATE = 2;
 
-const StoredProposal = z.object({ kind: z.enum(CANDIDATE_KINDS), body: z.record(z.string(), z.unknown()), rationale: z.string(), invalid: z.string().optional() });
+const StoredProposal = z.object({ kind: z.enum(POLICY_KINDS), body: z.record(z.string(), z.unknown()), rationale: z.string(), invalid: z.string().optional() });
 
 /** Everything the researcher keeps between calls (JSON, read back through zod). */
 const ClaudeState = z.object({
@@ -242,7 +242,7 @@ function invalidProposals(raw: unknown, reason: string): Proposal[] {
     const fields: Record<string, unknown> = item && typeof item === 'object' && !Array.isArray(item) ? { ...(item as Record<string, unknown>) } : { value: item };
     const { kind, rationale, ...body } = fields;
     return {
-      kind: (CANDIDATE_KINDS as readonly unknown[]).includes(kind) ? (kind as Proposal['kind']) : 'params',
+      kind: (POLICY_KINDS as readonly unknown[]).includes(kind) ? (kind as Proposal['kind']) : 'params',
       body,
       rationale: typeof rationale === 'string' ? rationale : '(no rationale)',
       invalid: reason,

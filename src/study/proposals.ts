@@ -7,8 +7,9 @@
 import { z } from 'zod';
 import { resolvePolicy, type PolicyFile } from '../policy/policy.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
-import { CANDIDATE_KINDS, type CandidateRecord } from '../store/schema.ts';
-import type { CandidateView, Proposal } from './researcher.ts';
+import { POLICY_KINDS } from '../policy/kinds.ts';
+import type { CandidateRecord } from '../store/schema.ts';
+import type { CandidateView, Proposal } from '../researchers/researcher.ts';
 
 /** A proposal checked against the scenario where it enters the study. */
 export type Checked = { ok: true; policy: PolicyFile } | { ok: false; reason: string };
@@ -26,7 +27,7 @@ export function checkProposal(proposal: Proposal, scenario: LoadedScenario, kind
 }
 
 const ProposalShape = z.object({
-  kind: z.enum(CANDIDATE_KINDS),
+  kind: z.enum(POLICY_KINDS),
   body: z.record(z.string(), z.unknown()),
   rationale: z.string(),
 });
@@ -43,7 +44,7 @@ export function proposalOf(c: CandidateRecord): Proposal {
 }
 
 export function kindOf(p: Proposal): CandidateRecord['kind'] {
-  return (CANDIDATE_KINDS as readonly string[]).includes(p.kind) ? p.kind : 'params';
+  return (POLICY_KINDS as readonly string[]).includes(p.kind) ? p.kind : 'params';
 }
 
 /** A value the store can hold (a malformed proposal's body is kept as text when it is not JSON). */

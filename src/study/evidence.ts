@@ -9,8 +9,8 @@ import type { Store } from '../store/store.ts';
 import { getTask } from '../tasks/registry.ts';
 import type { Score } from '../tasks/task.ts';
 import type { Trace } from '../trace/trace.ts';
-import type { EpisodeResult } from './evaluator.ts';
-import type { EpisodeEvidence } from './researcher.ts';
+import type { EpisodeResult } from '../evaluation/evaluator.ts';
+import type { EpisodeEvidence } from '../researchers/researcher.ts';
 
 /** A stored episode's evidence (the summary read from its trace artifact). */
 export function storedEvidence(store: Store, scenario: LoadedScenario, e: EpisodeRecord): EpisodeEvidence {

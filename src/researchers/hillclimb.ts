@@ -9,7 +9,7 @@
 import { PromptPolicyFile } from '../policy/policy.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { PromptChoices, PromptConfig } from '../scenario/prompt.ts';
-import { Rng } from '../sim/rng.ts';
+import { Rng } from '../scenario/rng.ts';
 import type { Outcome, Proposal, Researcher, StudyHistory } from './researcher.ts';
 
 type Choice = keyof PromptChoices;

@@ -7,10 +7,10 @@
  */
 import type { CandidateRecord, Split } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
-import type { Outcome, Proposal } from './researcher.ts';
+import type { Outcome, Proposal } from '../researchers/researcher.ts';
 import { proposalOf } from './proposals.ts';
-import type { Figure, StudyConfig } from './study-config.ts';
-import { meanStd } from './stats.ts';
+import type { Figure, StudyConfig } from './config.ts';
+import { meanStd } from '../scoring/stats.ts';
 
 /** A candidate's figures on some seeds. */
 export interface CandidateFigure {

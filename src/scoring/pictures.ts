@@ -7,9 +7,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadedScenario } from '../scenario/load.ts';
-import { runVisionChecks } from '../scoring/vision-checks.ts';
-import { pngOf, viewable } from '../scoring/vision-draw.ts';
-import { imageFrame } from '../scoring/vision.ts';
+import { runVisionChecks } from './vision-checks.ts';
+import { pngOf, viewable } from './vision-draw.ts';
+import { imageFrame } from './vision.ts';
 import type { Trace } from '../trace/trace.ts';
 
 /** Writes the pictures of an episode into `dir` (created if needed); returns the files written. */
