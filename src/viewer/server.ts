@@ -21,6 +21,7 @@ import { LiveHub, type LiveClient, type LiveHubOptions } from './live-hub.ts';
 import { tokenMatches, watchLiveRelays, type RelayWatcher } from './live-relay.ts';
 import { parseClientMessage, type Problem, type ServerMessage } from './messages.ts';
 import { StudyWatch } from './study-watch.ts';
+import type { ViewerInfo } from './views.ts';
 
 /** How to start the viewer. */
 export interface ViewerOptions {
@@ -132,7 +133,8 @@ export async function startViewer(options: ViewerOptions = {}): Promise<ViewerSe
     try {
       let m: RegExpExecArray | null;
       if (path === '/api/info') {
-        return sendJson(res, { live: hub.hasFeeds, model: Boolean(options.model), db: Boolean(data.getStore()), readonly: true });
+        const info: ViewerInfo = { live: hub.hasFeeds, model: Boolean(options.model), db: Boolean(data.getStore()), readonly: true };
+        return sendJson(res, info);
       }
       if (path === '/api/studies') return sendJson(res, data.studies());
       if ((m = /^\/api\/studies\/([^/]+)$/.exec(path))) return sendJson(res, await data.study(decodeURIComponent(m[1])));
