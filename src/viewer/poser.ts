@@ -15,7 +15,7 @@ import type { TaskPlot, TaskScene } from '../tasks/task.ts';
 import { TOPIC, objectPoseTopic } from '../trace/topics.ts';
 import type { TopicSeries, Trace } from '../trace/trace.ts';
 import { POSE_STRIDE, type EpisodeContacts, type EpisodeHeader, type EpisodeParts, type SeriesInfo, type TaskPlotInfo } from './protocol.ts';
-import { enumValue, sceneFromWorld } from './scene.ts';
+import { sceneFromWorld } from './scene.ts';
 import type { SceneSpec } from './scene-spec.ts';
 
 /** A position servo: force = gain·ctrl + bias0 + bias1·q + bias2·q̇ on one joint. */
@@ -60,9 +60,9 @@ export class Poser {
       this.jointQpos.set(name, i32(model.jnt_qposadr)[id]);
       this.jointDof.set(name, i32(model.jnt_dofadr)[id]);
     });
-    const trnJoint = enumValue(world, 'mjtTrn', 'mjTRN_JOINT');
-    const gainFixed = enumValue(world, 'mjtGain', 'mjGAIN_FIXED');
-    const biasAffine = enumValue(world, 'mjtBias', 'mjBIAS_AFFINE');
+    const trnJoint = world.mj.mjtTrn.mjTRN_JOINT.value;
+    const gainFixed = world.mj.mjtGain.mjGAIN_FIXED.value;
+    const biasAffine = world.mj.mjtBias.mjBIAS_AFFINE.value;
     const gainprm = model.actuator_gainprm as Float64Array;
     const biasprm = model.actuator_biasprm as Float64Array;
     this.servos = [];

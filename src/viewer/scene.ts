@@ -4,31 +4,26 @@
  * out of the model (`slice`), never handed out or changed in place.
  */
 import type { LoadedScenario } from '../scenario/load.ts';
+import type { Mujoco } from '../sim/mujoco.ts';
 import type { World } from '../sim/world.ts';
 import { getTask } from '../tasks/registry.ts';
 import type { BodySpec, CameraSpec, GeomKind, GeomSpec, HfieldSpec, LightSpec, MaterialSpec, MeshSpec, SceneSpec, TextureSpec } from './scene-spec.ts';
 
-/** MuJoCo geom enum names → the kinds the viewer draws (others, e.g. SDF, are skipped). */
-const GEOM_KINDS: Record<string, GeomKind> = {
-  mjGEOM_PLANE: 'plane',
-  mjGEOM_HFIELD: 'hfield',
-  mjGEOM_SPHERE: 'sphere',
-  mjGEOM_CAPSULE: 'capsule',
-  mjGEOM_ELLIPSOID: 'ellipsoid',
-  mjGEOM_CYLINDER: 'cylinder',
-  mjGEOM_BOX: 'box',
-  mjGEOM_MESH: 'mesh',
-};
+/** MuJoCo geom types → the kinds the viewer draws (others, e.g. SDF, are skipped). */
+function geomKinds(g: Mujoco['mjtGeom']): Map<number, GeomKind> {
+  return new Map<number, GeomKind>([
+    [g.mjGEOM_PLANE.value, 'plane'],
+    [g.mjGEOM_HFIELD.value, 'hfield'],
+    [g.mjGEOM_SPHERE.value, 'sphere'],
+    [g.mjGEOM_CAPSULE.value, 'capsule'],
+    [g.mjGEOM_ELLIPSOID.value, 'ellipsoid'],
+    [g.mjGEOM_CYLINDER.value, 'cylinder'],
+    [g.mjGEOM_BOX.value, 'box'],
+    [g.mjGEOM_MESH.value, 'mesh'],
+  ]);
+}
 /** Geom groups MuJoCo's simulate shows by default. */
 const VISIBLE_GROUPS = 3;
-
-/** The value of a mujoco-js enum member, e.g. `enumValue(world, 'mjtGeom', 'mjGEOM_BOX')`. */
-export function enumValue(world: World, enumName: string, member: string): number {
-  const e = (world.mj as unknown as Record<string, Record<string, { value: number } | undefined>>)[enumName];
-  const v = e?.[member];
-  if (!v) throw new Error(`mujoco-js has no ${enumName}.${member}; the viewer needs a newer mujoco-js.`);
-  return v.value;
-}
 
 /** Options that come from a scenario rather than the model. */
 export interface SceneOptions {
@@ -50,8 +45,7 @@ export function sceneFromWorld(world: World, options: SceneOptions): SceneSpec {
   const vec = <N extends number>(a: ArrayLike<number>, i: number, n: N) =>
     Array.from({ length: n }, (_, k) => round(a[i * n + k])) as number[] as N extends 3 ? [number, number, number] : N extends 4 ? [number, number, number, number] : number[];
 
-  const kindOf = new Map<number, GeomKind>();
-  for (const [member, kind] of Object.entries(GEOM_KINDS)) kindOf.set(enumValue(world, 'mjtGeom', member), kind);
+  const kindOf = geomKinds(world.mj.mjtGeom);
 
   const bodyNames = world.names('body');
   const parent = i32(m.body_parentid);
@@ -90,8 +84,8 @@ export function sceneFromWorld(world: World, options: SceneOptions): SceneSpec {
     });
   }
 
-  const roleRgb = enumValue(world, 'mjtTextureRole', 'mjTEXROLE_RGB');
-  const nrole = enumValue(world, 'mjtTextureRole', 'mjNTEXROLE');
+  const roleRgb = world.mj.mjtTextureRole.mjTEXROLE_RGB.value;
+  const nrole = world.mj.mjtTextureRole.mjNTEXROLE.value;
   const matTex = i32(m.mat_texid);
   const materials: MaterialSpec[] = Array.from({ length: m.nmat }, (_, k) => ({
     rgba: vec(matRgba, k, 4),
@@ -103,7 +97,7 @@ export function sceneFromWorld(world: World, options: SceneOptions): SceneSpec {
     emission: round(f32(m.mat_emission)[k]),
   }));
 
-  const meshObj = enumValue(world, 'mjtObj', 'mjOBJ_MESH');
+  const meshObj = world.mj.mjtObj.mjOBJ_MESH.value;
   const meshes: MeshSpec[] = Array.from({ length: m.nmesh }, (_, k) => {
     const vadr = i32(m.mesh_vertadr)[k];
     const vnum = i32(m.mesh_vertnum)[k];
@@ -123,7 +117,7 @@ export function sceneFromWorld(world: World, options: SceneOptions): SceneSpec {
     return { nrow, ncol, size: vec(f64(m.hfield_size), k, 4) as [number, number, number, number], data: base64(f32(m.hfield_data).slice(adr, adr + nrow * ncol)) };
   });
 
-  const tex2d = enumValue(world, 'mjtTexture', 'mjTEXTURE_2D');
+  const tex2d = world.mj.mjtTexture.mjTEXTURE_2D.value;
   const textures: (TextureSpec | null)[] = Array.from({ length: m.ntex }, (_, k) => {
     if (i32(m.tex_type)[k] !== tex2d) return null;
     const width = i32(m.tex_width)[k];
@@ -142,7 +136,7 @@ export function sceneFromWorld(world: World, options: SceneOptions): SceneSpec {
     fovy: round(f64(m.cam_fovy)[k]),
   }));
 
-  const directional = enumValue(world, 'mjtLightType', 'mjLIGHT_DIRECTIONAL');
+  const directional = world.mj.mjtLightType.mjLIGHT_DIRECTIONAL.value;
   const lights: LightSpec[] = Array.from({ length: m.nlight }, (_, k) => ({
     pos: vec(f64(d.light_xpos), k, 3),
     dir: vec(f64(d.light_xdir), k, 3),
