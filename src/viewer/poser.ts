@@ -221,7 +221,10 @@ export class Poser {
       r.setFrame(i, false);
       this.writePoses(poses, i * nb * POSE_STRIDE);
     }
-    const { infos, columns, taskPlots } = plotSeries(trace, r.joints, this.objects.map((o) => o.name), this.taskPlots);
+    // Only an object that moves under physics (one with a joint, like a cube to pick) gets a height
+    // plot: a fixed or mocap one (machining's workpiece, placed once per seed) would draw a flat line.
+    const movable = this.objects.filter((o) => o.qpos >= 0).map((o) => o.name);
+    const { infos, columns, taskPlots } = plotSeries(trace, r.joints, movable, this.taskPlots);
     const header: EpisodeHeader = {
       frames: r.frames,
       bodies: this.bodies,
