@@ -106,10 +106,10 @@ describe('the viewer on a machining study', () => {
     expect(await page.locator('#pictures figure[data-check="contact_follows_path"] .pass').count()).toBe(1);
     expect(await page.locator('.plot[data-group="task:0"] .u-title').textContent()).toBe('tool normal force');
     const cameraSrc = () => page.locator('#pictures figure[data-topic="/camera/front/rgb"] img').getAttribute('src');
-    const arbor = (fn: string, ...args: unknown[]) => page.evaluate(([f, a]) => (window as unknown as Record<string, Record<string, (...x: unknown[]) => unknown>>).arbor[f as string](...(a as unknown[])), [fn, args] as const);
-    await arbor('seek', 0);
+    const seek = (t: number) => page.evaluate((at) => window.arbor.seek(at), t);
+    await seek(0);
     expect(await cameraSrc()).toContain('frame=0');
-    await arbor('seek', 1000);
+    await seek(1000);
     await expect.poll(cameraSrc).toContain('frame=1');
     expect(pageErrors).toEqual([]);
   });

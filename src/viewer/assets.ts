@@ -123,7 +123,7 @@ export function clientBundle(): Promise<Map<string, Buffer>> {
   bundle ??= (async () => {
     const { build } = await import('esbuild');
     const out = await build({
-      entryPoints: { language: join(here, 'client', 'language-first.ts'), app: join(here, 'client', 'app.ts') },
+      entryPoints: { language: join(here, 'client', 'language-first.ts'), app: join(here, 'client', 'main.ts') },
       outdir: join(here, 'client'),
       bundle: true,
       format: 'esm',
