@@ -58,7 +58,7 @@ export class Transport extends Emitter<TransportEvents> {
     const { scrubber } = this.el;
     const max = String(Math.round(state.duration * 1000));
     if (scrubber.max !== max) scrubber.max = max;
-    if (state.episodes.length && document.activeElement !== scrubber) scrubber.value = String(Math.round(state.t * 1000));
+    if (state.episodes.length && scrubber.ownerDocument.activeElement !== scrubber) scrubber.value = String(Math.round(state.t * 1000));
     if (state.episodes.length) setText(this.el.time, `${state.t.toFixed(2)} / ${state.duration.toFixed(2)} s`);
     setText(this.el.play, state.playing ? '❚❚' : '▶');
     if (this.el.speed.value !== String(state.speed)) this.el.speed.value = String(state.speed);

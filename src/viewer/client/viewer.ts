@@ -385,6 +385,7 @@ export class Viewer {
     this.pictures.clear();
   }
 
+  /** Names episodes A and B under their halves of the stage while two are replayed. */
   private renderLabels(): void {
     const [a, b] = this.replay.episodes;
     if (this.mode !== 'replay' || !a || !b) return this.el.labels.replaceChildren();
@@ -405,7 +406,6 @@ export class Viewer {
     if (id) await this.loadStudy(id, id !== this.study);
     this.socket.subscribeLive(this.live.subscription);
     this.setRoute({ live: true, study: this.study });
-    this.renderLabels();
     await this.prepareLiveScene();
     this.updateInfo();
   }
@@ -458,7 +458,6 @@ export class Viewer {
     this.clearEpisode();
     this.showScene(await this.api.scene({ model: true }), 1);
     this.setRoute({ model: true });
-    this.renderLabels();
     this.updateInfo();
   }
 
@@ -470,6 +469,7 @@ export class Viewer {
     this.toolbar.showMode(mode);
     this.transport.enable(mode === 'replay');
     this.renderWorkers();
+    this.renderLabels();
   }
 
   private setRoute(route: Partial<Route>): void {
