@@ -7,6 +7,7 @@ import uPlot from 'uplot';
 import type { StudyView } from '../data.ts';
 import type { WorkerThroughput } from '../messages.ts';
 import type { CandidateRow, EpisodeSummary, PromptSummary } from '../views.ts';
+import { h } from './elements.ts';
 import { ParetoPlot } from './pareto-plot.ts';
 
 /** What the dashboard asks the app to do. */
@@ -243,12 +244,4 @@ function configText(c: PromptSummary | null): string {
 
 function fmtNum(v: number): string {
   return Math.abs(v) >= 100 ? v.toFixed(0) : Number(v.toPrecision(3)).toString();
-}
-
-/** A tiny element builder. */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string | undefined>, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) if (v !== undefined) el.setAttribute(k, v);
-  el.append(...children);
-  return el;
 }

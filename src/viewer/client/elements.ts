@@ -1,6 +1,7 @@
 /**
  * The page's elements (the HTML is in ../assets.ts), looked up once by id and checked, so the
- * rest of the client gets typed elements and a missing one is a clear error at start.
+ * rest of the client gets typed elements and a missing one is a clear error at start; and `h`,
+ * which builds the ones the client adds.
  */
 
 /** The id (in camel case) and tag of each element the client uses. */
@@ -49,4 +50,12 @@ export function pageElements(doc: Document): PageElements {
     found[name] = el;
   }
   return found as PageElements;
+}
+
+/** A tiny element builder. */
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string | undefined>, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined) el.setAttribute(k, v);
+  el.append(...children);
+  return el;
 }

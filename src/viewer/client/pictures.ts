@@ -4,7 +4,7 @@
  * check of the scenario saw, drawn, with its verdict. The server renders every picture as a PNG.
  */
 import type { Api } from './api.ts';
-import { h } from './dashboard.ts';
+import { h } from './elements.ts';
 
 /** One image topic on screen. */
 interface Shown {

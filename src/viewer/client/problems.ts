@@ -4,7 +4,7 @@
  * status the tests read.
  */
 import type { Problem } from '../messages.ts';
-import { h } from './dashboard.ts';
+import { h } from './elements.ts';
 
 /** How long a problem stays in the header (ms). */
 const SHOWN_MS = 8000;

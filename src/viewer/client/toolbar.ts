@@ -4,8 +4,7 @@
  */
 import type { LiveStreamInfo } from '../messages.ts';
 import type { StudyListItem } from '../views.ts';
-import { h } from './dashboard.ts';
-import type { PageElements } from './elements.ts';
+import { h, type PageElements } from './elements.ts';
 import { Emitter } from './emitter.ts';
 
 /** What the page shows: stored episodes, live studies, or the model at rest. */

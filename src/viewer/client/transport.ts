@@ -3,8 +3,7 @@
  * episode's MCAP download. It emits what the user asks and shows the replay's snapshot it is given.
  */
 import type { SceneSpec } from '../scene-spec.ts';
-import { h } from './dashboard.ts';
-import type { PageElements } from './elements.ts';
+import { h, type PageElements } from './elements.ts';
 import { Emitter } from './emitter.ts';
 import { SPEEDS, type ReplayState } from './replay.ts';
 import type { CameraChoice } from './stage.ts';
