@@ -108,7 +108,11 @@ export class Viewer {
     this.api = new Api(win.location);
     this.stage = new Stage(el.canvas);
     this.problems = new Problems(el.problems);
-    this.plots = new Plots(el.plots, (t) => this.seek(t));
+    // A click on a plot moves the timeline there and keeps playing, if it was.
+    this.plots = new Plots(el.plots, (t) => {
+      this.replay.seek(t);
+      this.updateInfo();
+    });
     this.pictures = new Pictures(el.pictures, this.api);
     this.dashboard = new Dashboard(
       { info: el.studyInfo, workers: el.workersPanel, chart: el.scorePlot, pareto: el.paretoPlot, compare: el.compareBar, table: el.candidates, episodes: el.episodes },
