@@ -212,6 +212,7 @@ describe('replay and dashboard', () => {
 });
 
 describe('live', () => {
+  // Up to a dozen batches of episodes on both cores: on a machine loaded by other work this takes about a minute.
   it('streams a live run to the page, with a switch between workers', async () => {
     await page.evaluate(() => window.arbor.live());
     expect((await status()).mode).toBe('live');
@@ -251,7 +252,7 @@ describe('live', () => {
     } finally {
       await pool.close();
     }
-  });
+  }, 180_000);
 });
 
 describe('an odd locale', () => {
