@@ -25,10 +25,9 @@ export async function screenshotEpisode(shot: EpisodeShot): Promise<void> {
     const page = await browser.context.newPage();
     await page.goto(`${viewer.url}#study=${shot.studyId}&episode=${shot.episodeId}`);
     await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 30_000 });
-    type Arbor = { lockScale(s: number): void; seek(t: number): void; status(): { contactsLoaded: boolean } };
-    await page.evaluate(() => (window as unknown as { arbor: Arbor }).arbor.lockScale(1));
-    await page.waitForFunction(() => (window as unknown as { arbor: Arbor }).arbor.status().contactsLoaded, null, { timeout: 30_000 });
-    await page.evaluate((t) => (window as unknown as { arbor: Arbor }).arbor.seek(t), shot.at);
+    await page.evaluate(() => window.arbor.lockScale(1));
+    await page.waitForFunction(() => window.arbor.status().contactsLoaded, null, { timeout: 30_000 });
+    await page.evaluate((t) => window.arbor.seek(t), shot.at);
     await page.waitForTimeout(shot.settleMs);
     await page.screenshot({ path: shot.out });
   } finally {

@@ -144,8 +144,8 @@ try {
     t += 1 / 60;
     feed.emit('frame', { worker: 0, study: demo.studyId, candidate: demo.candidates[1], seed: 7, time: t, qpos: qposes[i++ % qposes.length] });
   }, 1000 / 60);
-  const status = () => page.evaluate(() => (window as unknown as { arbor: { status(): { liveDrawn: number; liveReceived: number; renderScale: number } } }).arbor.status());
-  await page.waitForFunction(() => (window as unknown as { arbor: { status(): { liveDrawn: number } } }).arbor.status().liveDrawn > 10, null, { timeout: 30_000 });
+  const status = () => page.evaluate(() => window.arbor.status());
+  await page.waitForFunction(() => window.arbor.status().liveDrawn > 10, null, { timeout: 30_000 });
   // Let the adaptive resolution settle first.
   await page.waitForTimeout(3000);
   const before = await status();
@@ -153,7 +153,7 @@ try {
   await page.waitForTimeout(seconds * 1000);
   const after = await status();
   const elapsed = (performance.now() - started) / 1000;
-  const stats = await page.evaluate(() => (window as unknown as { arbor: { frameStats(): { frameTimes: number[]; renderMs: number[] } } }).arbor.frameStats());
+  const stats = await page.evaluate(() => window.arbor.frameStats());
   const ft = stats.frameTimes.slice(-Math.min(stats.frameTimes.length, Math.round(seconds * 60))).sort((a, b) => a - b);
   const rm = stats.renderMs.slice().sort((a, b) => a - b);
   const q = (a: number[], p: number) => a[Math.min(a.length - 1, Math.floor(p * a.length))];
@@ -169,20 +169,20 @@ try {
   results.page_render_ms_p95 = Number(q(rm, 0.95).toFixed(2));
 
   // The same at full resolution (no adaptive scaling), for comparison.
-  await page.evaluate(() => (window as unknown as { arbor: { lockScale(s: number): void } }).arbor.lockScale(1));
+  await page.evaluate(() => window.arbor.lockScale(1));
   await page.waitForTimeout(1000);
   const fullBefore = await status();
   const fullStart = performance.now();
   await page.waitForTimeout(3000);
   const fullAfter = await status();
   results.page_drawn_fps_full_resolution = Number(((fullAfter.liveDrawn - fullBefore.liveDrawn) / ((performance.now() - fullStart) / 1000)).toFixed(1));
-  await page.evaluate(() => (window as unknown as { arbor: { lockScale(s?: number): void } }).arbor.lockScale(undefined));
+  await page.evaluate(() => window.arbor.lockScale(undefined));
   clearInterval(timer);
 
   // 3b. The 10k-frame episode in the page, served from the server's cache.
   const load = async () => {
-    await page.evaluate((id) => (window as unknown as { arbor: { open(id: number): Promise<void> } }).arbor.open(id), big.id);
-    return page.evaluate(() => (window as unknown as { arbor: { status(): { loadMs: number; frames: number } } }).arbor.status());
+    await page.evaluate((id) => window.arbor.open(id), big.id);
+    return page.evaluate(() => window.arbor.status());
   };
   const warm = await load();
   if (warm.frames !== FRAMES) throw new Error(`The page loaded ${warm.frames} frames, not ${FRAMES}.`);
@@ -201,8 +201,8 @@ try {
     const page = await browser2.context.newPage();
     await page.goto(`${fresh.url}#study=${demo.studyId}&episode=${demo.episodes[0][0]}`);
     await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 30_000 });
-    await page.evaluate((id) => (window as unknown as { arbor: { open(id: number): Promise<void> } }).arbor.open(id), big.id);
-    const s = await page.evaluate(() => (window as unknown as { arbor: { status(): { loadMs: number } } }).arbor.status());
+    await page.evaluate((id) => window.arbor.open(id), big.id);
+    const s = await page.evaluate(() => window.arbor.status());
     results.episode_10k_page_load_ms_cold = Math.round(s.loadMs);
   } finally {
     await browser2.close();

@@ -9,6 +9,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CandidateRecord } from '../src/store/schema.ts';
 import { costPoints } from '../src/viewer/pareto.ts';
+import { candidateRow, episodeCost } from '../src/viewer/views.ts';
 import { startViewer, type ViewerServer } from '../src/viewer/server.ts';
 import { launchChromium, type TestBrowser } from './browser.ts';
 import { makeDemoStudy } from './fixtures/demo-study.ts';
@@ -22,9 +23,10 @@ import { Poser } from '../src/viewer/poser.ts';
 import { SORT_SCENARIO, runPromptStudy, sortScenario, type PromptStudy } from './fixtures/prompt-study.ts';
 
 describe('cost points', () => {
-  const candidate = (id: number, status: string) => ({ id, status }) as CandidateRecord;
+  const candidate = (id: number, status: string) => ({ id, status });
+  // Stored metrics as a prompt policy reports them (snake_case), read by the viewer's one conversion.
   const episode = (candidateId: number, success: boolean, usd: number | undefined, split = 'train') =>
-    ({ candidateId, split, success, metrics: usd === undefined ? {} : { planner_usd: usd, cost_usd: 0 } }) as Parameters<typeof costPoints>[1][number];
+    episodeCost({ candidateId, split, success, metrics: usd === undefined ? {} : { planner_usd: usd, cost_usd: 0 } });
 
   it('gives each priced candidate its success rate and dollars per episode, and marks the front', () => {
     const points = costPoints(
@@ -46,6 +48,31 @@ describe('cost points', () => {
 
   it('is empty for a study whose policies spend nothing', () => {
     expect(costPoints([candidate(1, 'keep')], [episode(1, true, undefined)])).toEqual([]);
+  });
+});
+
+describe("the page's one spelling", () => {
+  const base = {
+    id: 7, studyId: 's', parentId: null, generation: 1, rationale: 'why', description: 'what', status: 'keep', scoreMean: 0.5, scoreStd: 0.1,
+    successRate: 1, nEpisodes: 2, nCrashes: 0, createdAt: '', decidedAt: null, note: null, costUsd: 0,
+  } satisfies Omit<CandidateRecord, 'kind' | 'body'>;
+
+  it('renames the snake_case a candidate holds as written (a prompt config) to camelCase in one place', () => {
+    const config = { model: 'claude-haiku-4-5', temperature: 0.2, max_tokens: 300, system: 'plan', examples: [{ request: 'a', reply: 'b' }], scene: { format: 'prose', facts: ['colour'], units: 'cm' }, replan: true };
+    const prompt = candidateRow({ ...base, kind: 'prompt', body: { kind: 'prompt', config } });
+    expect(prompt.prompt).toEqual({ model: 'claude-haiku-4-5', temperature: 0.2, maxTokens: 300, examples: 1, systemChars: 4, sceneFormat: 'prose', sceneFacts: ['colour'], sceneUnits: 'cm', replan: true });
+    expect(prompt).toMatchObject({ id: 7, kind: 'prompt', status: 'keep', scoreMean: 0.5, params: {} });
+    expect(prompt).not.toHaveProperty('body');
+    const params = candidateRow({ ...base, kind: 'params', body: { kind: 'params', params: { grasp_depth: 0.02 } } });
+    expect(params).toMatchObject({ params: { grasp_depth: 0.02 }, prompt: null });
+    // A config stored as proposed, with a field of the wrong type: that field shows as unknown, nothing throws.
+    expect(candidateRow({ ...base, kind: 'prompt', body: { kind: 'prompt', config: { model: 7, system: 'x' } } }).prompt).toMatchObject({ model: null, maxTokens: null, systemChars: 1, examples: 0 });
+  });
+
+  it("prices an episode from its metrics: the planner's list price, else what was spent", () => {
+    expect(episodeCost({ candidateId: 1, split: 'train', success: true, metrics: { planner_usd: 0.002, cost_usd: 0 } }).dollars).toBe(0.002);
+    expect(episodeCost({ candidateId: 1, split: 'train', success: true, metrics: { cost_usd: 0.003 } }).dollars).toBe(0.003);
+    expect(episodeCost({ candidateId: 1, split: 'train', success: true, metrics: { planner_usd: 'free' } }).dollars).toBeUndefined();
   });
 });
 

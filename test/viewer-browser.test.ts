@@ -29,28 +29,15 @@ let ctx: BrowserContext;
 let page: Page;
 const pageErrors: string[] = [];
 
-interface Status {
-  mode: string;
-  ready: boolean;
-  episodes: number[];
-  frames: number;
-  contactsLoaded: boolean;
-  t: number;
-  playing: boolean;
-  candidates: number;
-  liveReceived: number;
-  liveDrawn: number;
-  streams: number;
-  fps: number;
-  problems: string[];
-}
-const status = (p: Page = page) => p.evaluate(() => (window as unknown as { arbor: { status(): Status } }).arbor.status());
-const arbor = <T>(p: Page, fn: string, ...args: unknown[]) =>
-  p.evaluate(([f, a]) => (window as unknown as Record<string, Record<string, (...x: unknown[]) => unknown>>).arbor[f as string](...(a as unknown[])), [fn, args] as const) as Promise<T>;
+const status = (p: Page = page) => p.evaluate(() => window.arbor.status());
+const seek = (p: Page, t: number) => p.evaluate((at) => window.arbor.seek(at), t);
+const lockScale = (p: Page, scale: number) => p.evaluate((s) => window.arbor.lockScale(s), scale);
+const project = (p: Page, body: string) => p.evaluate((name) => window.arbor.project(name), body);
+const setBodiesVisible = (p: Page, names: string[], visible: boolean) => p.evaluate(([n, v]) => window.arbor.setBodiesVisible(n, v), [names, visible] as const);
 
 /** RGBA bytes of a rectangle of the canvas (CSS px), rendered now. */
 async function pixels(p: Page, x: number, y: number, w: number, h: number): Promise<Uint8Array> {
-  return new Uint8Array(Buffer.from(await arbor<string>(p, 'readPixels', x, y, w, h), 'base64'));
+  return new Uint8Array(Buffer.from(await p.evaluate(([x, y, w, h]) => window.arbor.readPixels(x, y, w, h), [x, y, w, h] as const), 'base64'));
 }
 /** Fraction of pixels whose colour differs by more than `tol` in some channel. */
 function changed(a: Uint8Array, b: Uint8Array, tol = 24): number {
@@ -74,19 +61,19 @@ async function open(p: Page, url: string): Promise<void> {
 async function expectArmDrawnAtStart(p: Page): Promise<void> {
   // Contacts follow the poses; wait for them so the picture stays put.
   await expect.poll(async () => (await status(p)).contactsLoaded).toBe(true);
-  await arbor(p, 'seek', 0);
+  await seek(p, 0);
   const { width, height } = await canvasSize(p);
   const all = await pixels(p, 0, 0, width, height);
   const hidden = await (async () => {
-    await arbor(p, 'setBodiesVisible', ROBOT, false);
+    await setBodiesVisible(p, ROBOT, false);
     try {
       return await pixels(p, 0, 0, width, height);
     } finally {
-      await arbor(p, 'setBodiesVisible', ROBOT, true);
+      await setBodiesVisible(p, ROBOT, true);
     }
   })();
   for (const body of ['upper_arm', 'forearm', 'wrist2']) {
-    const at = (await arbor<{ x: number; y: number }>(p, 'project', body))!;
+    const at = (await project(p, body))!;
     expect(at.x).toBeGreaterThan(0);
     expect(at.x).toBeLessThan(width);
     const r = 4;
@@ -119,7 +106,7 @@ beforeAll(async () => {
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await open(page, viewer.url);
   // Pixel comparisons need one resolution: no adaptive scaling in these tests.
-  await arbor(page, 'lockScale', 1);
+  await lockScale(page, 1);
 });
 
 afterAll(async () => {
@@ -182,13 +169,13 @@ describe('replay and dashboard', () => {
       }, ms);
     await scrub(0);
     const before = await pixels(page, 0, 0, width, height);
-    const fingerBefore = (await arbor<{ x: number; y: number }>(page, 'project', 'left_finger'))!;
+    const fingerBefore = (await project(page, 'left_finger'))!;
     await scrub(2500);
     const s = await status();
     expect(s.playing).toBe(false);
     expect(s.t).toBeCloseTo(2.5, 3);
     const after = await pixels(page, 0, 0, width, height);
-    const fingerAfter = (await arbor<{ x: number; y: number }>(page, 'project', 'left_finger'))!;
+    const fingerAfter = (await project(page, 'left_finger'))!;
     expect(Math.hypot(fingerAfter.x - fingerBefore.x, fingerAfter.y - fingerBefore.y)).toBeGreaterThan(20);
     expect(changed(before, after)).toBeGreaterThan(0.005);
     // The info line follows the timeline.
@@ -215,7 +202,7 @@ describe('replay and dashboard', () => {
     expect(s.episodes).toEqual([demo.episodes[0][0], demo.episodes[1][0]]);
     expect(await page.locator('#labels .label-a').textContent()).toContain(`episode ${demo.episodes[0][0]}`);
     // Same time, different episodes: the two halves differ (the cube is elsewhere).
-    await arbor(page, 'seek', 3);
+    await seek(page, 3);
     const { width, height } = await canvasSize(page);
     const half = Math.floor(width / 2);
     const left = await pixels(page, 0, 0, half, height);
@@ -225,8 +212,9 @@ describe('replay and dashboard', () => {
 });
 
 describe('live', () => {
+  // Up to a dozen batches of episodes on both cores: on a machine loaded by other work this takes about a minute.
   it('streams a live run to the page, with a switch between workers', async () => {
-    await arbor(page, 'live');
+    await page.evaluate(() => window.arbor.live());
     expect((await status()).mode).toBe('live');
     // A real live run: two worker threads evaluate episodes and post frames, as a study does.
     const pool = await EvaluatorPool.create(demo.scenario.file, {
@@ -239,7 +227,7 @@ describe('live', () => {
     try {
       const fingers: { x: number; y: number }[] = [];
       const sampler = setInterval(() => {
-        void arbor<{ x: number; y: number } | undefined>(page, 'project', 'left_finger').then((p) => p && fingers.push(p), () => undefined);
+        void project(page, 'left_finger').then((p) => p && fingers.push(p), () => undefined);
       }, 100);
       // Both cores run episodes here, so the page draws fewer frames than it would beside a study
       // on a bigger machine; run batches until it has drawn a few dozen.
@@ -264,7 +252,7 @@ describe('live', () => {
     } finally {
       await pool.close();
     }
-  });
+  }, 180_000);
 });
 
 describe('an odd locale', () => {
@@ -284,7 +272,7 @@ describe('an odd locale', () => {
       });
       expect(errors).toEqual([]);
       expect(await p.evaluate(() => navigator.language)).toBe('en-US');
-      await arbor(p, 'lockScale', 1);
+      await lockScale(p, 1);
       await expectArmDrawnAtStart(p);
       // uPlot formats the axis numbers with the page's language: the plots are there.
       expect(await p.locator('#plots .plot').count()).toBe(4);
@@ -312,7 +300,7 @@ describe('a model on its own', () => {
     p.on('pageerror', (e) => pageErrors.push(e.message));
     try {
       await open(p, v.url);
-      await arbor(p, 'lockScale', 1);
+      await lockScale(p, 1);
       expect((await status(p)).mode).toBe('model');
       expect(await p.locator('#info').textContent()).toMatch(/^model model · 2 bodies · 7 geoms · 1 cameras/);
       const { width, height } = await canvasSize(p);

@@ -69,6 +69,8 @@ describe('the viewer on a machining study', () => {
     expect(band.map((i) => [episode.series[i][0], episode.series[i].at(-1)])).toEqual([[10, 10], [20, 20]]);
     // The workpiece is drawn at its size in this episode.
     expect(Object.keys(episode.header.geomSizes)).toHaveLength(1);
+    // It is placed once per seed and never moves: no height plot (that is for objects that move, a cube to pick).
+    expect(episode.header.series.filter((s) => s.group === 'object')).toEqual([]);
   });
 
   it('lists the image topics and the vision check, and serves each as a PNG', async () => {
@@ -106,11 +108,56 @@ describe('the viewer on a machining study', () => {
     expect(await page.locator('#pictures figure[data-check="contact_follows_path"] .pass').count()).toBe(1);
     expect(await page.locator('.plot[data-group="task:0"] .u-title').textContent()).toBe('tool normal force');
     const cameraSrc = () => page.locator('#pictures figure[data-topic="/camera/front/rgb"] img').getAttribute('src');
-    const arbor = (fn: string, ...args: unknown[]) => page.evaluate(([f, a]) => (window as unknown as Record<string, Record<string, (...x: unknown[]) => unknown>>).arbor[f as string](...(a as unknown[])), [fn, args] as const);
-    await arbor('seek', 0);
+    const seek = (t: number) => page.evaluate((at) => window.arbor.seek(at), t);
+    await seek(0);
     expect(await cameraSrc()).toContain('frame=0');
-    await arbor('seek', 1000);
+    await seek(1000);
     await expect.poll(cameraSrc).toContain('frame=1');
     expect(pageErrors).toEqual([]);
+  });
+
+  it("shows the task's own plots and not pick-and-place's object height, each in full view at 1440×900", async () => {
+    const p = await browser.context.newPage();
+    p.on('pageerror', (e) => pageErrors.push(e.message));
+    try {
+      await p.setViewportSize({ width: 1440, height: 900 });
+      await p.goto(`${viewer.url}#study=${study.studyId}&episode=${study.episodes[0][0]}`);
+      await p.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 30_000 });
+      // The pictures change the layout as they arrive: measure once all four have loaded.
+      await expect.poll(() => p.locator('#pictures figure').count(), { timeout: 20_000 }).toBe(4);
+      await expect.poll(() => p.evaluate(() => Array.from(document.querySelectorAll<HTMLImageElement>('#pictures img')).every((img) => img.complete && img.naturalWidth > 0)), { timeout: 20_000 }).toBe(true);
+      expect(await p.locator('#plots .plot').evaluateAll((els) => els.map((el) => (el as HTMLElement).dataset.group))).toEqual(['joints', 'wrench', 'task:0']);
+      const layout = await p.evaluate(() => {
+        const box = (el: Element) => {
+          const r = el.getBoundingClientRect();
+          return { left: r.left, top: r.top, right: r.right, bottom: r.bottom };
+        };
+        const plots = Array.from(document.querySelectorAll('#plots .plot'));
+        // What is on top at the centre and near the corners of each plot: the plot itself, not the pictures.
+        const onTop = plots.map((plot) => {
+          const r = plot.getBoundingClientRect();
+          const points = [[r.left + r.width / 2, r.top + r.height / 2], [r.left + 4, r.top + 4], [r.right - 4, r.top + 4], [r.left + 4, r.bottom - 4], [r.right - 4, r.bottom - 4]];
+          return points.every(([x, y]) => plot.contains(document.elementFromPoint(x, y)));
+        });
+        return { width: innerWidth, height: innerHeight, panel: box(document.getElementById('plots')!), plots: plots.map(box), onTop, pictures: Array.from(document.querySelectorAll('#pictures, #pictures figure')).map(box) };
+      });
+      expect(layout.plots).toHaveLength(3);
+      type Box = (typeof layout.plots)[number];
+      const overlaps = (a: Box, b: Box) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+      layout.plots.forEach((plot, i) => {
+        // In the window, not scrolled out of the plots panel, clear of the pictures, and on top.
+        expect(plot.left, `plot ${i}`).toBeGreaterThanOrEqual(0);
+        expect(plot.top, `plot ${i}`).toBeGreaterThanOrEqual(0);
+        expect(plot.right, `plot ${i}`).toBeLessThanOrEqual(layout.width);
+        expect(plot.bottom, `plot ${i}`).toBeLessThanOrEqual(layout.height);
+        expect(plot.top, `plot ${i}`).toBeGreaterThanOrEqual(layout.panel.top);
+        expect(plot.bottom, `plot ${i}`).toBeLessThanOrEqual(layout.panel.bottom);
+        for (const picture of layout.pictures) expect(overlaps(plot, picture), `plot ${i} and a picture`).toBe(false);
+      });
+      expect(layout.onTop).toEqual([true, true, true]);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await p.close();
+    }
   });
 });

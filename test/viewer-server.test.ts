@@ -102,6 +102,11 @@ describe('endpoints', () => {
     expect(view.candidates.map((c) => c.status)).toEqual(['keep', 'keep', 'discard', 'crash']);
     expect(view.episodes).toHaveLength(4);
     expect(view.params.map((p) => p.name)).toContain('grasp_depth');
+    // The page's JSON is camelCase only: the store's snake_case contents were renamed in src/viewer/views.ts
+    // (the names of a scenario's parameters are values, and keys only of a candidate's `params`).
+    const keys = (v: unknown): string[] => (v && typeof v === 'object' ? Object.entries(v).flatMap(([k, x]) => [k, ...(k === 'params' && !Array.isArray(x) ? [] : keys(x))]) : []);
+    expect([...keys(view), ...keys(studies)].filter((k) => k.includes('_'))).toEqual([]);
+    expect(view.candidates[1].params).toMatchObject({ grasp_depth: expect.any(Number) });
 
     const id = demo.episodes[1][0];
     const res = await fetch(`${base()}/api/episodes/${id}/frames`);

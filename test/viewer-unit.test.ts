@@ -17,10 +17,16 @@ import { World } from '../src/sim/world.ts';
 import { TOPIC } from '../src/trace/topics.ts';
 import { Trace } from '../src/trace/trace.ts';
 import { setMjQuat, Y_TO_Z } from '../src/viewer/client/coords.ts';
+import { infoLine } from '../src/viewer/client/info.ts';
+import { keyIntent } from '../src/viewer/client/keys.ts';
 import { FALLBACK_LANGUAGE, languageTag, useValidLanguage } from '../src/viewer/client/language.ts';
+import { Live } from '../src/viewer/client/live.ts';
+import { plotWidth } from '../src/viewer/client/plots.ts';
+import { Replay, SPEEDS } from '../src/viewer/client/replay.ts';
+import { formatRoute, parseRoute } from '../src/viewer/client/route.ts';
 import { buildScene, setGeomSizes, syncFrame } from '../src/viewer/client/scene3d.ts';
 import { decodeRelayFrame, encodeRelayFrame } from '../src/viewer/live-relay.ts';
-import { MAX_CLIENT_MESSAGE, parseClientMessage } from '../src/viewer/messages.ts';
+import { MAX_CLIENT_MESSAGE, parseClientMessage, type LiveStreamInfo } from '../src/viewer/messages.ts';
 import { Poser } from '../src/viewer/poser.ts';
 import {
   CONTACT_STRIDE, POSE_STRIDE, attachContacts, decodeContacts, encodeContacts, decodeEpisode, decodeLiveFrame, encodeEpisode, encodeLiveFrame, frameAt, frameContacts, framePoses,
@@ -256,5 +262,113 @@ describe("the page's language tag", () => {
     const german = { language: 'de-DE' } as Navigator;
     useValidLanguage(german);
     expect(german.language).toBe('de-DE');
+  });
+});
+
+describe("the client's parts, without a page", () => {
+  it('replays on a clock: plays from the start, steps frames, loops or stops at the end, and says when time moves', () => {
+    const ep = decodeEpisode(encodeEpisode(poser.episode(run.trace)));
+    const end = ep.header.duration;
+    const replay = new Replay();
+    const moved: number[] = [];
+    const stop = replay.on('time', (t) => moved.push(t));
+    replay.load([ep]);
+    expect(replay.state()).toMatchObject({ t: 0, duration: end, frame: 0, playing: true, speed: 1, loop: true });
+    replay.advance(0.5);
+    expect(replay.time).toBeCloseTo(0.5, 6);
+    const at = frameAt(ep.times, 0.5);
+    replay.step(1);
+    expect(replay.state()).toMatchObject({ playing: false, frame: at + 1, t: ep.times[at + 1] });
+    replay.step(-10_000);
+    expect(replay.time).toBe(0);
+    replay.advance(1);
+    expect(replay.time).toBe(0);
+    // Speeds move along the offered ones and stop at their ends; one not offered falls back to 1.
+    for (let i = 0; i < SPEEDS.length + 2; i++) replay.changeSpeed(1);
+    expect(replay.speed).toBe(SPEEDS.at(-1));
+    replay.changeSpeed(-1);
+    expect(replay.speed).toBe(SPEEDS.at(-2));
+    replay.setSpeed(3);
+    expect(replay.speed).toBe(1);
+    // At the end it starts over, or stops there without loop; playing from the end starts over.
+    replay.seek(end - 0.01);
+    replay.togglePlay();
+    replay.advance(0.1);
+    expect(replay.state()).toMatchObject({ t: 0, playing: true });
+    replay.setLoop(false);
+    replay.seek(end - 0.01);
+    replay.advance(0.1);
+    expect(replay.state()).toMatchObject({ t: end, playing: false });
+    replay.togglePlay();
+    expect(replay.state()).toMatchObject({ t: 0, playing: true });
+    replay.jump('end');
+    expect(replay.state()).toMatchObject({ t: end, playing: false });
+    replay.seek(1e9);
+    expect(replay.time).toBe(end);
+    expect(moved.length).toBeGreaterThan(8);
+    expect(moved.every((t) => t >= 0 && t <= end)).toBe(true);
+    stop();
+    replay.seek(1);
+    expect(moved.at(-1)).toBe(end);
+  });
+
+  it('turns keys into what they ask (Shift steps ten frames), and ignores the others', () => {
+    const keys = [' ', 'ArrowRight', 'ArrowLeft', 'Home', 'End', ']', '[', 'c', 'l', 'x', 'Enter'];
+    expect(keys.map((k) => keyIntent(k, false))).toEqual([
+      { name: 'play', value: undefined }, { name: 'step', value: 1 }, { name: 'step', value: -1 }, { name: 'jump', value: 'start' }, { name: 'jump', value: 'end' },
+      { name: 'speed', value: 1 }, { name: 'speed', value: -1 }, { name: 'contacts', value: undefined }, { name: 'loop', value: undefined }, undefined, undefined,
+    ]);
+    expect(keyIntent('ArrowLeft', true)).toEqual({ name: 'step', value: -10 });
+  });
+
+  it('keeps only the newest live frame, and draws only those of the stream shown once its scene is up', () => {
+    const stream = (n: number, active: boolean): LiveStreamInfo => ({ stream: n, study: 's', worker: n, candidate: 1, seed: n, scene: 'k', geomSizes: {}, geomPositions: {}, active });
+    const frame = (n: number, seq: number) => ({ stream: n, seq, candidate: 1, seed: n, time: seq / 60, poses: new Float32Array(0), contacts: new Float32Array(0) });
+    const live = new Live();
+    expect(live.current).toBeUndefined();
+    live.setStreams([stream(0, false), stream(1, true)]);
+    expect(live.current?.stream).toBe(1);
+    expect(live.subscription).toBeNull();
+    live.receive(frame(1, 1));
+    live.receive(frame(1, 2));
+    const newest = live.take()!;
+    expect([newest.seq, live.take(), live.received]).toEqual([2, undefined, 2]);
+    expect(live.shows(newest)).toBe(false);
+    live.scene = 'k';
+    expect(live.shows(newest)).toBe(true);
+    expect(live.shows(frame(0, 3))).toBe(false);
+    live.choose(0);
+    expect([live.current?.stream, live.subscription, live.shows(frame(0, 3))]).toEqual([0, 0, true]);
+    live.paused = true;
+    expect(live.shows(frame(0, 4))).toBe(false);
+    live.drew(newest);
+    expect([live.drawn, live.last?.seq]).toEqual([1, 2]);
+  });
+
+  it('reads and writes the page address', () => {
+    expect(parseRoute('#study=pick-place-1&episode=12&compare=14')).toEqual({ study: 'pick-place-1', episode: 12, compare: 14, live: false, model: false });
+    expect(parseRoute('live=1')).toEqual({ study: undefined, episode: undefined, compare: undefined, live: true, model: false });
+    expect(parseRoute('#episode=-3&compare=x').episode).toBeUndefined();
+    expect(formatRoute({ study: 'a b', episode: 3 })).toBe('study=a+b&episode=3');
+    expect(formatRoute({ live: true, study: 's' })).toBe('live=1&study=s');
+    expect(formatRoute({ model: true })).toBe('model=1');
+  });
+
+  it('spreads the plots over as few rows as fit, three at most side by side', () => {
+    // The replay column at 1440×900 is about 806 px wide.
+    expect([1, 2, 3, 4, 5].map((n) => plotWidth(n, 806))).toEqual([790, 389, 255, 389, 255]);
+    // A narrow column: one plot a row, never narrower than 240 px.
+    expect(plotWidth(3, 400)).toBe(384);
+    expect(plotWidth(2, 100)).toBe(240);
+  });
+
+  it("writes the info line from a snapshot of the replay", () => {
+    const ep = decodeEpisode(encodeEpisode(poser.episode(run.trace, { id: 4, study: 's', candidateId: 2, split: 'train', seed: 5, success: true, score: 0.91234, outcome: 'success' })));
+    const replay = new Replay();
+    replay.load([ep]);
+    replay.seek(1);
+    replay.pause();
+    const line = infoLine({ mode: 'replay', replay: replay.state(), live: { stream: undefined, time: undefined, drawn: 0, paused: false }, scene: undefined, contacts: 3, fps: 59.6, renderScale: 0.8 });
+    expect(line).toBe(`t 1.00 s · frame ${frameAt(ep.times, 1) + 1}/${ep.header.frames} · contacts 3 · 1× · paused · episode 4 (candidate 2, train seed 5): success, score 0.912 · 60 fps · 80% resolution`);
   });
 });

@@ -95,7 +95,10 @@ const HTML = `<!doctype html>
     <div id="episodes"></div>
   </section>
   <section id="viewer">
-    <div id="stage"><canvas id="canvas" tabindex="0"></canvas><div id="info"></div><div id="labels"></div></div>
+    <div id="scene-row">
+      <div id="stage"><canvas id="canvas" tabindex="0"></canvas><div id="info"></div><div id="labels"></div></div>
+      <div id="pictures"></div>
+    </div>
     <div id="transport">
       <button id="play" title="play / pause (Space)">▶</button>
       <button id="step-back" title="previous frame (←, Shift: 10)">|◀</button>
@@ -109,7 +112,6 @@ const HTML = `<!doctype html>
       <a id="mcap" class="button" hidden download title="download this episode as an MCAP file for Foxglove and ros2 bag">MCAP</a>
     </div>
     <div id="plots"></div>
-    <div id="pictures"></div>
   </section>
 </main>
 </body>
@@ -123,7 +125,7 @@ export function clientBundle(): Promise<Map<string, Buffer>> {
   bundle ??= (async () => {
     const { build } = await import('esbuild');
     const out = await build({
-      entryPoints: { language: join(here, 'client', 'language-first.ts'), app: join(here, 'client', 'app.ts') },
+      entryPoints: { language: join(here, 'client', 'language-first.ts'), app: join(here, 'client', 'main.ts') },
       outdir: join(here, 'client'),
       bundle: true,
       format: 'esm',

@@ -1,7 +1,9 @@
 /**
  * What the viewer's server reads: studies from the store (opened read-only), scenes and replay
  * blobs made by a private world per scene. Episodes never change once stored, so their blobs are
- * cached (a few, least recently used first out).
+ * cached (a few, least recently used first out). Study records reach the page through ./views.ts,
+ * the one place where the store's snake_case contents (policy bodies, metrics) become the page's
+ * camelCase.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -9,7 +11,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { describeStop } from '../study/config.ts';
 import { loadScenario, type LoadedScenario } from '../scenario/load.ts';
 import { writeEpisodesMcap } from '../store/mcap-export.ts';
-import { Store, type CandidateRecord, type EpisodeRecord, type StudyRecord } from '../store/store.ts';
+import { Store } from '../store/store.ts';
 import { runVisionChecks } from '../scoring/vision-checks.ts';
 import { pngOf, viewable } from '../scoring/vision-draw.ts';
 import { imageFrame } from '../scoring/vision.ts';
@@ -19,19 +21,17 @@ import { costPoints, type CostPoint } from './pareto.ts';
 import { Poser } from './poser.ts';
 import { encodeContacts, encodeEpisode } from './protocol.ts';
 import type { SceneSpec } from './scene-spec.ts';
+import { candidateRow, episodeCost, episodeSummary, studyHeader, studyListItem, type CandidateRow, type EpisodeSummary, type StudyHeader, type StudyListItem } from './views.ts';
 
 /** Episode blobs kept in memory. */
 const BLOB_CACHE = 12;
 
-/** An episode as the dashboard lists it. */
-export type EpisodeSummary = Pick<EpisodeRecord, 'id' | 'candidateId' | 'split' | 'seed' | 'status' | 'success' | 'score' | 'outcome'>;
-
 /** A study with everything its dashboard shows. */
 export interface StudyView {
   /** The study. */
-  study: StudyRecord;
+  study: StudyHeader;
   /** Its candidates, in id order. */
-  candidates: CandidateRecord[];
+  candidates: CandidateRow[];
   /** Its episodes, in recording order. */
   episodes: EpisodeSummary[];
   /** The parameter space with defaults, for the candidate table. */
@@ -112,12 +112,12 @@ export class ViewerData {
   }
 
   /** All studies, newest first. */
-  studies(): (StudyRecord & { candidates: number })[] {
+  studies(): StudyListItem[] {
     const store = this.getStore();
     if (!store) return [];
     return store
       .studies()
-      .map((s) => ({ ...s, candidates: store.candidates(s.id).length }))
+      .map((s) => studyListItem(s, store.candidates(s.id).length))
       .sort((a, b) => b.createdAt.localeCompare(a.createdAt));
   }
 
@@ -127,8 +127,7 @@ export class ViewerData {
     const study = store?.study(id);
     if (!store || !study) throw new NotFound(`There is no study '${id}' in ${this.dbPath ?? 'the store'}.`);
     const records = store.episodes({ studyId: id });
-    const episodes = records.map(({ id, candidateId, split, seed, status, success, score, outcome }) => ({ id, candidateId, split, seed, status, success, score, outcome }));
-    const candidates = store.candidates(id);
+    const candidates = store.candidates(id).map(candidateRow);
     let params: StudyView['params'] = [];
     try {
       params = Object.entries((await this.scenario(study.scenarioPath)).policy.params).map(([name, p]) => ({ name, default: p.default }));
@@ -136,7 +135,7 @@ export class ViewerData {
       // A moved scenario file still lets the dashboard list the study.
     }
     const stopped = study.status === 'running' ? null : study.status === 'done' ? describeStop(study.stopReason) : study.status === 'failed' ? 'the run failed (see the study log)' : describeStop(null);
-    return { study, candidates, episodes, params, stopped, costs: costPoints(candidates, records) };
+    return { study: studyHeader(study), candidates, episodes: records.map(episodeSummary), params, stopped, costs: costPoints(candidates, records.map(episodeCost)) };
   }
 
   /** A cheap fingerprint of a study's progress, to notice changes made by another process. */

@@ -4,7 +4,7 @@
  * which candidates are on the Pareto front (no other is as cheap and as successful, and better in
  * one). What the dashboard's success-vs-cost plot draws; empty for studies that spend nothing.
  */
-import type { CandidateRecord, EpisodeRecord } from '../store/schema.ts';
+import type { CandidateRow, EpisodeCost } from './views.ts';
 
 /** One candidate's point. */
 export interface CostPoint {
@@ -23,11 +23,11 @@ export interface CostPoint {
 }
 
 /** The points of the candidates with priced training episodes, in candidate order. */
-export function costPoints(candidates: readonly CandidateRecord[], episodes: readonly Pick<EpisodeRecord, 'candidateId' | 'split' | 'success' | 'metrics'>[]): CostPoint[] {
+export function costPoints(candidates: readonly Pick<CandidateRow, 'id' | 'status'>[], episodes: readonly EpisodeCost[]): CostPoint[] {
   const points: CostPoint[] = [];
   for (const c of candidates) {
     const own = episodes.filter((e) => e.candidateId === c.id && e.split === 'train');
-    const costs = own.map((e) => dollarsOf(e.metrics)).filter((d): d is number => d !== undefined);
+    const costs = own.map((e) => e.dollars).filter((d): d is number => d !== undefined);
     if (costs.length === 0) continue;
     points.push({
       candidate: c.id,
@@ -43,9 +43,4 @@ export function costPoints(candidates: readonly CandidateRecord[], episodes: rea
     p.front = !points.some((q) => q !== p && q.costPerEpisode <= p.costPerEpisode && q.successRate >= p.successRate && (q.costPerEpisode < p.costPerEpisode || q.successRate > p.successRate));
   }
   return points;
-}
-
-function dollarsOf(metrics: Readonly<Record<string, unknown>>): number | undefined {
-  const value = typeof metrics.planner_usd === 'number' ? metrics.planner_usd : metrics.cost_usd;
-  return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }

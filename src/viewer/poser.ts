@@ -15,7 +15,7 @@ import type { TaskPlot, TaskScene } from '../tasks/task.ts';
 import { TOPIC, objectPoseTopic } from '../trace/topics.ts';
 import type { TopicSeries, Trace } from '../trace/trace.ts';
 import { POSE_STRIDE, type EpisodeContacts, type EpisodeHeader, type EpisodeParts, type SeriesInfo, type TaskPlotInfo } from './protocol.ts';
-import { enumValue, sceneFromWorld } from './scene.ts';
+import { sceneFromWorld } from './scene.ts';
 import type { SceneSpec } from './scene-spec.ts';
 
 /** A position servo: force = gain·ctrl + bias0 + bias1·q + bias2·q̇ on one joint. */
@@ -60,9 +60,9 @@ export class Poser {
       this.jointQpos.set(name, i32(model.jnt_qposadr)[id]);
       this.jointDof.set(name, i32(model.jnt_dofadr)[id]);
     });
-    const trnJoint = enumValue(world, 'mjtTrn', 'mjTRN_JOINT');
-    const gainFixed = enumValue(world, 'mjtGain', 'mjGAIN_FIXED');
-    const biasAffine = enumValue(world, 'mjtBias', 'mjBIAS_AFFINE');
+    const trnJoint = world.mj.mjtTrn.mjTRN_JOINT.value;
+    const gainFixed = world.mj.mjtGain.mjGAIN_FIXED.value;
+    const biasAffine = world.mj.mjtBias.mjBIAS_AFFINE.value;
     const gainprm = model.actuator_gainprm as Float64Array;
     const biasprm = model.actuator_biasprm as Float64Array;
     this.servos = [];
@@ -221,7 +221,10 @@ export class Poser {
       r.setFrame(i, false);
       this.writePoses(poses, i * nb * POSE_STRIDE);
     }
-    const { infos, columns, taskPlots } = plotSeries(trace, r.joints, this.objects.map((o) => o.name), this.taskPlots);
+    // Only an object that moves under physics (one with a joint, like a cube to pick) gets a height
+    // plot: a fixed or mocap one (machining's workpiece, placed once per seed) would draw a flat line.
+    const movable = this.objects.filter((o) => o.qpos >= 0).map((o) => o.name);
+    const { infos, columns, taskPlots } = plotSeries(trace, r.joints, movable, this.taskPlots);
     const header: EpisodeHeader = {
       frames: r.frames,
       bodies: this.bodies,

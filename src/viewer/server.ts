@@ -10,7 +10,8 @@
  * read-only: only GET/HEAD exist, and sockets accept only watch requests.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -21,6 +22,7 @@ import { LiveHub, type LiveClient, type LiveHubOptions } from './live-hub.ts';
 import { tokenMatches, watchLiveRelays, type RelayWatcher } from './live-relay.ts';
 import { parseClientMessage, type Problem, type ServerMessage } from './messages.ts';
 import { StudyWatch } from './study-watch.ts';
+import type { ViewerInfo } from './views.ts';
 
 /** How to start the viewer. */
 export interface ViewerOptions {
@@ -85,8 +87,7 @@ export async function startViewer(options: ViewerOptions = {}): Promise<ViewerSe
     hub.attach(relays.feed);
   }
   // Compile the page's code before the first request needs it.
-  const compiling = clientBundle();
-  compiling.catch(() => undefined);
+  clientBundle().catch(() => undefined);
 
   let port = options.port ?? 8080;
   const cookieName = () => `arbor_token_${port}`;
@@ -118,7 +119,7 @@ export async function startViewer(options: ViewerOptions = {}): Promise<ViewerSe
       return sendProblem(res, 405, { severity: 'error', message: 'The viewer is read-only: only GET and HEAD are served.' });
     }
     const path = url.pathname;
-    if (path.startsWith('/api/')) return api(path, url, res);
+    if (path.startsWith('/api/')) return answerApi({ data, hub, model: Boolean(options.model) }, path, url, res);
     const file = await asset(path);
     if (!file) return sendProblem(res, 404, { severity: 'error', message: `Nothing is served at ${path}.` });
     if ((path === '/' || path === '/index.html') && token !== undefined && url.searchParams.get('token')) {
@@ -126,48 +127,6 @@ export async function startViewer(options: ViewerOptions = {}): Promise<ViewerSe
       res.setHeader('Set-Cookie', `${cookieName()}=${token}; HttpOnly; SameSite=Strict; Path=/`);
     }
     send(res, 200, file.body, file.type, path.startsWith('/vendor/') ? 'max-age=3600' : 'no-cache', req.method === 'HEAD');
-  }
-
-  async function api(path: string, url: URL, res: ServerResponse): Promise<void> {
-    try {
-      let m: RegExpExecArray | null;
-      if (path === '/api/info') {
-        return sendJson(res, { live: hub.hasFeeds, model: Boolean(options.model), db: Boolean(data.getStore()), readonly: true });
-      }
-      if (path === '/api/studies') return sendJson(res, data.studies());
-      if ((m = /^\/api\/studies\/([^/]+)$/.exec(path))) return sendJson(res, await data.study(decodeURIComponent(m[1])));
-      if (path === '/api/scene') {
-        return sendJson(res, await data.scene({ study: url.searchParams.get('study') ?? undefined, model: url.searchParams.get('model') === '1' }));
-      }
-      if ((m = /^\/api\/episodes\/(\d+)\/frames$/.exec(path))) {
-        const blob = await data.episodeBlob(Number(m[1]));
-        return send(res, 200, Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength), 'application/octet-stream', 'private, max-age=3600');
-      }
-      if ((m = /^\/api\/episodes\/(\d+)\/contacts$/.exec(path))) {
-        const blob = await data.episodeContacts(Number(m[1]));
-        return send(res, 200, Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength), 'application/octet-stream', 'private, max-age=3600');
-      }
-      if ((m = /^\/api\/episodes\/(\d+)\/images$/.exec(path))) return sendJson(res, await data.episodeImages(Number(m[1])));
-      if ((m = /^\/api\/episodes\/(\d+)\/image\.png$/.exec(path))) {
-        const png = data.imagePng(Number(m[1]), url.searchParams.get('topic') ?? '', Number(url.searchParams.get('frame') ?? '0'));
-        return send(res, 200, png, 'image/png', 'private, max-age=3600');
-      }
-      if ((m = /^\/api\/episodes\/(\d+)\/vision\.png$/.exec(path))) {
-        const png = await data.visionPng(Number(m[1]), url.searchParams.get('check') ?? '');
-        return send(res, 200, png, 'image/png', 'private, max-age=3600');
-      }
-      if ((m = /^\/api\/episodes\/(\d+)\/mcap$/.exec(path))) {
-        const { bytes, fileName } = await data.episodeMcap(Number(m[1]));
-        return send(res, 200, bytes, 'application/octet-stream', 'private, max-age=3600', false, { 'Content-Disposition': `attachment; filename="${fileName}"` });
-      }
-      return sendProblem(res, 404, { severity: 'error', message: `No endpoint ${path}.`, tip: 'endpoints: /api/info, /api/studies, /api/studies/ID, /api/scene?study=ID|model=1, /api/episodes/ID/frames, /api/episodes/ID/contacts, /api/episodes/ID/images, /api/episodes/ID/image.png?topic=T&frame=N, /api/episodes/ID/vision.png?check=C, /api/episodes/ID/mcap' });
-    } catch (err) {
-      if (err instanceof NotFound) return sendProblem(res, 404, { severity: 'error', message: err.message });
-      if (err instanceof URIError) {
-        return sendProblem(res, 400, { severity: 'error', message: `${path} is not a valid path: a % must start a percent-encoded byte such as %20.`, tip: 'encode ids with encodeURIComponent' });
-      }
-      return sendProblem(res, 500, { severity: 'error', message: (err as Error).message });
-    }
   }
 
   // ----- sockets -------------------------------------------------------------------------------
@@ -190,47 +149,10 @@ export async function startViewer(options: ViewerOptions = {}): Promise<ViewerSe
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
 
-  wss.on('connection', (ws: WebSocket) => {
-    const client: LiveClient = hub.addClient(ws);
-    const say = (msg: ServerMessage) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(msg));
-    say({ type: 'hello', version: 1, live: hub.hasFeeds });
-    ws.on('message', (raw, isBinary) => {
-      const msg = parseClientMessage(raw as Buffer | Buffer[], isBinary);
-      if ('severity' in msg) return say({ type: 'error', problem: msg });
-      switch (msg.type) {
-        case 'live.subscribe':
-          return hub.subscribe(client, msg.stream);
-        case 'live.unsubscribe':
-          return hub.unsubscribe(client);
-        case 'live.ack':
-          return hub.ack(client, msg.seq);
-        case 'study.watch': {
-          const problem = studyWatch.watch(ws, msg.study);
-          return problem && say({ type: 'error', problem });
-        }
-        case 'study.unwatch':
-          return studyWatch.unwatch(ws);
-        case 'ping':
-          return say({ type: 'pong', id: msg.id });
-      }
-    });
-    ws.on('close', () => {
-      hub.removeClient(client);
-      studyWatch.unwatch(ws);
-    });
-    ws.on('error', () => undefined);
-  });
+  wss.on('connection', (ws: WebSocket) => serveSocket(ws, hub, studyWatch));
 
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(port, host, () => {
-      server.off('error', fail);
-      ok();
-    });
-  });
-  port = (server.address() as { port: number }).port;
-  const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
-  const url = `http://${shownHost}:${port}/${token !== undefined ? `?token=${token}` : ''}`;
+  port = await listen(server, port, host);
+  const url = pageUrl(host, port, token);
 
   return {
     url,
@@ -249,6 +171,110 @@ export async function startViewer(options: ViewerOptions = {}): Promise<ViewerSe
       await data.close();
     },
   };
+}
+
+/** What the `/api/` endpoints read. */
+interface ApiContext {
+  /** The store, scenes and replay blobs. */
+  data: ViewerData;
+  /** The live hub (does the viewer take live studies). */
+  hub: LiveHub;
+  /** True when a model was given. */
+  model: boolean;
+}
+
+/** Answers one GET under `/api/`: JSON, replay blobs, PNGs, MCAP; a problem with its status otherwise. */
+async function answerApi({ data, hub, model }: ApiContext, path: string, url: URL, res: ServerResponse): Promise<void> {
+  try {
+    let m: RegExpExecArray | null;
+    if (path === '/api/info') {
+      const info: ViewerInfo = { live: hub.hasFeeds, model, db: Boolean(data.getStore()), readonly: true };
+      return sendJson(res, info);
+    }
+    if (path === '/api/studies') return sendJson(res, data.studies());
+    if ((m = /^\/api\/studies\/([^/]+)$/.exec(path))) return sendJson(res, await data.study(decodeURIComponent(m[1])));
+    if (path === '/api/scene') {
+      return sendJson(res, await data.scene({ study: url.searchParams.get('study') ?? undefined, model: url.searchParams.get('model') === '1' }));
+    }
+    if ((m = /^\/api\/episodes\/(\d+)\/frames$/.exec(path))) {
+      const blob = await data.episodeBlob(Number(m[1]));
+      return send(res, 200, Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength), 'application/octet-stream', 'private, max-age=3600');
+    }
+    if ((m = /^\/api\/episodes\/(\d+)\/contacts$/.exec(path))) {
+      const blob = await data.episodeContacts(Number(m[1]));
+      return send(res, 200, Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength), 'application/octet-stream', 'private, max-age=3600');
+    }
+    if ((m = /^\/api\/episodes\/(\d+)\/images$/.exec(path))) return sendJson(res, await data.episodeImages(Number(m[1])));
+    if ((m = /^\/api\/episodes\/(\d+)\/image\.png$/.exec(path))) {
+      const png = data.imagePng(Number(m[1]), url.searchParams.get('topic') ?? '', Number(url.searchParams.get('frame') ?? '0'));
+      return send(res, 200, png, 'image/png', 'private, max-age=3600');
+    }
+    if ((m = /^\/api\/episodes\/(\d+)\/vision\.png$/.exec(path))) {
+      const png = await data.visionPng(Number(m[1]), url.searchParams.get('check') ?? '');
+      return send(res, 200, png, 'image/png', 'private, max-age=3600');
+    }
+    if ((m = /^\/api\/episodes\/(\d+)\/mcap$/.exec(path))) {
+      const { bytes, fileName } = await data.episodeMcap(Number(m[1]));
+      return send(res, 200, bytes, 'application/octet-stream', 'private, max-age=3600', false, { 'Content-Disposition': `attachment; filename="${fileName}"` });
+    }
+    return sendProblem(res, 404, { severity: 'error', message: `No endpoint ${path}.`, tip: 'endpoints: /api/info, /api/studies, /api/studies/ID, /api/scene?study=ID|model=1, /api/episodes/ID/frames, /api/episodes/ID/contacts, /api/episodes/ID/images, /api/episodes/ID/image.png?topic=T&frame=N, /api/episodes/ID/vision.png?check=C, /api/episodes/ID/mcap' });
+  } catch (err) {
+    if (err instanceof NotFound) return sendProblem(res, 404, { severity: 'error', message: err.message });
+    if (err instanceof URIError) {
+      return sendProblem(res, 400, { severity: 'error', message: `${path} is not a valid path: a % must start a percent-encoded byte such as %20.`, tip: 'encode ids with encodeURIComponent' });
+    }
+    return sendProblem(res, 500, { severity: 'error', message: (err as Error).message });
+  }
+}
+
+/** Serves one page's socket: its watch requests (answered with an error when malformed), and what it watches. */
+function serveSocket(ws: WebSocket, hub: LiveHub, studyWatch: StudyWatch): void {
+  const client: LiveClient = hub.addClient(ws);
+  const say = (msg: ServerMessage) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(msg));
+  say({ type: 'hello', version: 1, live: hub.hasFeeds });
+  ws.on('message', (raw, isBinary) => {
+    const msg = parseClientMessage(raw as Buffer | Buffer[], isBinary);
+    if ('severity' in msg) return say({ type: 'error', problem: msg });
+    switch (msg.type) {
+      case 'live.subscribe':
+        return hub.subscribe(client, msg.stream);
+      case 'live.unsubscribe':
+        return hub.unsubscribe(client);
+      case 'live.ack':
+        return hub.ack(client, msg.seq);
+      case 'study.watch': {
+        const problem = studyWatch.watch(ws, msg.study);
+        return problem && say({ type: 'error', problem });
+      }
+      case 'study.unwatch':
+        return studyWatch.unwatch(ws);
+      case 'ping':
+        return say({ type: 'pong', id: msg.id });
+    }
+  });
+  ws.on('close', () => {
+    hub.removeClient(client);
+    studyWatch.unwatch(ws);
+  });
+  ws.on('error', () => undefined);
+}
+
+/** Listens on `host:port` (0: any free port); resolves with the bound port. */
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** The page's URL as printed: a wildcard bind is shown as loopback, with the token when there is one. */
+function pageUrl(host: string, port: number, token: string | undefined): string {
+  const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  return `http://${shownHost}:${port}/${token !== undefined ? `?token=${token}` : ''}`;
 }
 
 function send(res: ServerResponse, status: number, body: Buffer, type: string, cache: string, headOnly = false, headers: Record<string, string> = {}): void {

@@ -2,75 +2,110 @@
  * The page's only link to the server: JSON and binary GETs, and one WebSocket. Both carry the
  * token from the page's own URL (`?token=`). Nothing here can change anything on the server.
  */
+import type { EpisodeImages, StudyView } from '../data.ts';
 import type { LiveStreamInfo, Problem, ServerMessage, WorkerThroughput } from '../messages.ts';
 import { decodeContacts, decodeEpisode, decodeLiveFrame, type EpisodeContacts, type EpisodeFrames, type LiveFrameMessage } from '../protocol.ts';
 import type { SceneSpec } from '../scene-spec.ts';
+import type { StudyListItem, ViewerInfo } from '../views.ts';
 
-const token = new URLSearchParams(location.search).get('token');
+/** The server's JSON and binary endpoints, with the page's token; scenes are fetched once per query. */
+export class Api {
+  private readonly token: string | null;
+  private readonly scenes = new Map<string, Promise<SceneSpec>>();
 
-function url(path: string): string {
-  const u = new URL(path, location.origin);
-  if (token) u.searchParams.set('token', token);
-  return u.pathname + u.search;
-}
+  /** Talks to the server that served `page` (its origin, and the `?token=` of its URL). */
+  constructor(private readonly page: Location) {
+    this.token = new URLSearchParams(page.search).get('token');
+  }
 
-async function get(path: string): Promise<Response> {
-  const res = await fetch(url(path), { credentials: 'same-origin' });
-  if (!res.ok) {
+  /** `path` on the server, with the token. */
+  url(path: string): string {
+    const u = new URL(path, this.page.origin);
+    if (this.token) u.searchParams.set('token', this.token);
+    return u.pathname + u.search;
+  }
+
+  /** The address of the page's WebSocket. */
+  socketUrl(): string {
+    const proto = this.page.protocol === 'https:' ? 'wss:' : 'ws:';
+    return `${proto}//${this.page.host}${this.url('/ws')}`;
+  }
+
+  /** What the server offers (live, a model, a store). */
+  info(): Promise<ViewerInfo> {
+    return this.json('/api/info');
+  }
+
+  /** The studies of the store, newest first. */
+  studies(): Promise<StudyListItem[]> {
+    return this.json('/api/studies');
+  }
+
+  /** One study with its candidates and episodes. */
+  study(id: string): Promise<StudyView> {
+    return this.json(`/api/studies/${encodeURIComponent(id)}`);
+  }
+
+  /** A stored episode's image topics and vision checks. */
+  images(id: number): Promise<EpisodeImages> {
+    return this.json(`/api/episodes/${id}/images`);
+  }
+
+  /** Fetches and decodes a stored episode's replay blob. */
+  async episode(id: number): Promise<EpisodeFrames> {
+    return decodeEpisode(await (await this.get(`/api/episodes/${id}/frames`)).arrayBuffer());
+  }
+
+  /** Fetches the contacts of a stored episode's frames (they come after its poses). */
+  async contacts(id: number): Promise<EpisodeContacts> {
+    return decodeContacts(await (await this.get(`/api/episodes/${id}/contacts`)).arrayBuffer());
+  }
+
+  /** The address of one frame of a stored episode's image topic, as a PNG. */
+  imageUrl(id: number, topic: string, frame: number): string {
+    return this.url(`/api/episodes/${id}/image.png?topic=${encodeURIComponent(topic)}&frame=${frame}`);
+  }
+
+  /** The address of what a vision check saw in a stored episode, drawn, as a PNG. */
+  visionUrl(id: number, check: string): string {
+    return this.url(`/api/episodes/${id}/vision.png?check=${encodeURIComponent(check)}`);
+  }
+
+  /** The address of a stored episode as an MCAP file (Foxglove, ros2 bag); a link to it downloads the file. */
+  mcapUrl(id: number): string {
+    return this.url(`/api/episodes/${id}/mcap`);
+  }
+
+  /** The scene of a study or of the `--model` file (fetched once per query). */
+  scene(query: { study?: string; model?: boolean }): Promise<SceneSpec> {
+    const q = query.model ? 'model=1' : `study=${encodeURIComponent(query.study ?? '')}`;
+    let p = this.scenes.get(q);
+    if (!p) {
+      p = this.json<SceneSpec>(`/api/scene?${q}`);
+      this.scenes.set(q, p);
+      p.catch(() => this.scenes.delete(q));
+    }
+    return p;
+  }
+
+  /** A JSON endpoint's answer (the server and the page share its type). */
+  private async json<T>(path: string): Promise<T> {
+    return (await this.get(path)).json();
+  }
+
+  /** A GET; an answer other than 2xx throws with the server's problem message. */
+  private async get(path: string): Promise<Response> {
+    const res = await fetch(this.url(path), { credentials: 'same-origin' });
+    if (res.ok) return res;
     let message = `${res.status} ${res.statusText}`;
     try {
-      const body = (await res.json()) as { problem?: Problem };
+      const body: { problem?: Problem } = await res.json();
       if (body.problem) message = body.problem.message;
     } catch {
       // not JSON
     }
     throw new Error(message);
   }
-  return res;
-}
-
-/** GET a JSON endpoint. */
-export async function getJson<T>(path: string): Promise<T> {
-  return (await get(path)).json() as Promise<T>;
-}
-
-/** Fetches and decodes a stored episode's replay blob. */
-export async function getEpisode(id: number): Promise<EpisodeFrames> {
-  const buf = await (await get(`/api/episodes/${id}/frames`)).arrayBuffer();
-  return decodeEpisode(buf);
-}
-
-/** Fetches the contacts of a stored episode's frames (they come after its poses). */
-export async function getContacts(id: number): Promise<EpisodeContacts> {
-  return decodeContacts(await (await get(`/api/episodes/${id}/contacts`)).arrayBuffer());
-}
-
-/** The address of one frame of a stored episode's image topic, as a PNG. */
-export function imageUrl(id: number, topic: string, frame: number): string {
-  return url(`/api/episodes/${id}/image.png?topic=${encodeURIComponent(topic)}&frame=${frame}`);
-}
-
-/** The address of what a vision check saw in a stored episode, drawn, as a PNG. */
-export function visionUrl(id: number, check: string): string {
-  return url(`/api/episodes/${id}/vision.png?check=${encodeURIComponent(check)}`);
-}
-
-/** The address of a stored episode as an MCAP file (Foxglove, ros2 bag); a link to it downloads the file. */
-export function episodeMcapUrl(id: number): string {
-  return url(`/api/episodes/${id}/mcap`);
-}
-
-const scenes = new Map<string, Promise<SceneSpec>>();
-/** The scene of a study or of the `--model` file (cached per query). */
-export function getScene(query: { study?: string; model?: boolean }): Promise<SceneSpec> {
-  const q = query.model ? 'model=1' : `study=${encodeURIComponent(query.study ?? '')}`;
-  let p = scenes.get(q);
-  if (!p) {
-    p = getJson<SceneSpec>(`/api/scene?${q}`);
-    scenes.set(q, p);
-    p.catch(() => scenes.delete(q));
-  }
-  return p;
 }
 
 /** Handlers of server pushes. */
@@ -97,7 +132,11 @@ export class Socket {
   private retry = 500;
   private closed = false;
 
-  constructor(private readonly on: SocketHandlers) {
+  /** Connects to `url` (`Api.socketUrl()`), and again after each drop. */
+  constructor(
+    private readonly url: string,
+    private readonly on: SocketHandlers,
+  ) {
     this.connect();
   }
 
@@ -135,8 +174,7 @@ export class Socket {
   }
 
   private connect(): void {
-    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(`${proto}//${location.host}${url('/ws')}`);
+    const ws = new WebSocket(this.url);
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
     ws.onopen = () => {

@@ -4,8 +4,10 @@
  * plain snapshots (`StudyView`) and keeps the user's selection across refreshes.
  */
 import uPlot from 'uplot';
-import type { EpisodeSummary, StudyView } from '../data.ts';
+import type { StudyView } from '../data.ts';
 import type { WorkerThroughput } from '../messages.ts';
+import type { CandidateRow, EpisodeSummary, PromptSummary } from '../views.ts';
+import { h } from './elements.ts';
 import { ParetoPlot } from './pareto-plot.ts';
 
 /** What the dashboard asks the app to do. */
@@ -13,8 +15,6 @@ export interface DashboardActions {
   /** Replay an episode (and compare it with a second one). */
   open(episode: number, compareWith?: number): void;
 }
-
-type Candidate = StudyView['candidates'][number];
 
 export class Dashboard {
   private chart: uPlot | undefined;
@@ -96,7 +96,7 @@ export class Dashboard {
   private renderChart(): void {
     const { candidates } = this.view!;
     const x = candidates.map((_, i) => i + 1);
-    const pick = (status: Candidate['status']) => candidates.map((c) => (c.status === status ? (c.scoreMean ?? 0) : null));
+    const pick = (status: CandidateRow['status']) => candidates.map((c) => (c.status === status ? (c.scoreMean ?? 0) : null));
     let best = -Infinity;
     const bestSoFar = candidates.map((c) => {
       if (c.status === 'keep' && c.scoreMean !== null) best = Math.max(best, c.scoreMean);
@@ -144,11 +144,11 @@ export class Dashboard {
     const head = h('thead', {}, h('tr', {}, ...['#', 'status', 'score', 'success', 'eps', prompts ? 'config' : 'params', 'rationale'].map((t) => h('th', {}, t))));
     const body = h('tbody', {});
     for (const c of candidates) {
-      const values = (c.body as { params?: Record<string, number> } | null)?.params ?? {};
+      const values = c.params;
       // Parameters that differ from the scenario's defaults say what the candidate tried.
       const defaults = new Map(params.map((p) => [p.name, p.default]));
       const changed = Object.keys(values).filter((p) => !defaults.has(p) || Math.abs(values[p] - defaults.get(p)!) > 1e-9);
-      const paramText = c.kind === 'prompt' ? configText(c.body) : changed.length ? changed.map((p) => `${p}=${fmtNum(values[p])}`).join(' ') : 'defaults';
+      const paramText = c.kind === 'prompt' ? configText(c.prompt) : changed.length ? changed.map((p) => `${p}=${fmtNum(values[p])}`).join(' ') : 'defaults';
       const row = h(
         'tr',
         { class: `status-${c.status}${c.id === this.selected ? ' selected' : ''}`, 'data-candidate': String(c.id) },
@@ -236,23 +236,12 @@ function fmt(v: number | null | undefined): string {
 }
 
 /** A prompt config in one line: model, scene, sampling, examples, re-planning, the system prompt's length. */
-function configText(body: unknown): string {
-  const c = (body as { config?: Record<string, unknown> } | null)?.config;
+function configText(c: PromptSummary | null): string {
   if (!c) return '–';
-  const scene = (c.scene ?? {}) as { format?: string; facts?: string[]; units?: string };
-  const examples = Array.isArray(c.examples) ? c.examples.length : 0;
-  const system = typeof c.system === 'string' ? c.system.length : 0;
-  return `${String(c.model).replace(/^claude-/, '')} · ${scene.format} [${(scene.facts ?? []).join(',')}] ${scene.units} · T${c.temperature} · ${c.max_tokens} tok · ${examples} ex${c.replan ? ' · replan' : ''} · system ${system} ch`;
+  const shown = (v: string | number | null) => (v === null ? '–' : String(v));
+  return `${shown(c.model).replace(/^claude-/, '')} · ${shown(c.sceneFormat)} [${c.sceneFacts.join(',')}] ${shown(c.sceneUnits)} · T${shown(c.temperature)} · ${shown(c.maxTokens)} tok · ${c.examples} ex${c.replan ? ' · replan' : ''} · system ${c.systemChars} ch`;
 }
 
 function fmtNum(v: number): string {
   return Math.abs(v) >= 100 ? v.toFixed(0) : Number(v.toPrecision(3)).toString();
-}
-
-/** A tiny element builder. */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string | undefined>, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) if (v !== undefined) el.setAttribute(k, v);
-  el.append(...children);
-  return el;
 }

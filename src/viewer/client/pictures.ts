@@ -3,9 +3,8 @@
  * images such as machining's contact map) at the frame the timeline is on, and what each vision
  * check of the scenario saw, drawn, with its verdict. The server renders every picture as a PNG.
  */
-import type { EpisodeImages } from '../data.ts';
-import { getJson, imageUrl, visionUrl } from './api.ts';
-import { h } from './dashboard.ts';
+import type { Api } from './api.ts';
+import { h } from './elements.ts';
 
 /** One image topic on screen. */
 interface Shown {
@@ -26,14 +25,17 @@ export class Pictures {
   private episode: number | undefined;
   private t = 0;
 
-  constructor(private readonly container: HTMLElement) {}
+  constructor(
+    private readonly container: HTMLElement,
+    private readonly api: Api,
+  ) {}
 
   /** Shows the pictures of episode `id` (none: clears). */
   async show(id: number | undefined): Promise<void> {
     this.clear();
     this.episode = id;
     if (id === undefined) return;
-    const pictures = await getJson<EpisodeImages>(`/api/episodes/${id}/images`);
+    const pictures = await this.api.images(id);
     if (this.episode !== id) return;
     const figures: HTMLElement[] = [];
     for (const image of pictures.images) {
@@ -45,7 +47,7 @@ export class Pictures {
     for (const check of pictures.checks) {
       const metrics = Object.entries(check.metrics).map(([k, v]) => `${k} ${Number(v.toPrecision(3))}`).join(', ');
       const verdict = h('span', { class: check.pass ? 'pass' : 'fail' }, check.pass ? 'pass' : 'fail');
-      const img = h('img', { alt: `vision check ${check.name}`, src: visionUrl(id, check.name) });
+      const img = h('img', { alt: `vision check ${check.name}`, src: this.api.visionUrl(id, check.name) });
       figures.push(h('figure', { 'data-check': check.name }, img, h('figcaption', {}, `${check.name} (${check.kind}${check.required ? '' : ', not required'}): `, verdict, metrics ? ` — ${metrics}` : '')));
     }
     if (pictures.checksProblem) figures.push(h('div', { class: 'problem warn' }, `Vision checks: ${pictures.checksProblem}`));
@@ -62,7 +64,7 @@ export class Pictures {
       while (frame + 1 < s.stamps.length && s.stamps[frame + 1] <= t + 1e-9) frame++;
       if (frame === s.frame) continue;
       s.frame = frame;
-      s.img.src = imageUrl(this.episode, s.topic, frame);
+      s.img.src = this.api.imageUrl(this.episode, s.topic, frame);
       s.when.textContent = `t = ${s.stamps[frame].toFixed(2)} s`;
     }
   }

@@ -32,8 +32,24 @@ export interface SceneView {
   overlay: { points: THREE.InstancedMesh; arrows: THREE.InstancedMesh; heads: THREE.InstancedMesh };
   /** Contacts drawn in the last frame. */
   contactCount: number;
+  /** Scratch objects of the frame path (so drawing a frame allocates nothing). */
+  scratch: FrameScratch;
   /** Frees GPU resources. */
   dispose(): void;
+}
+
+/** Objects `syncFrame` reuses from frame to frame. */
+export interface FrameScratch {
+  /** A contact's point, then its arrow's tip. */
+  pos: THREE.Vector3;
+  /** A contact's normal. */
+  dir: THREE.Vector3;
+  /** The rotation from +Z to the normal. */
+  quat: THREE.Quaternion;
+  /** An arrow's scale. */
+  scale: THREE.Vector3;
+  /** An instance's matrix. */
+  mat: THREE.Matrix4;
 }
 
 /** Options for `buildScene`. */
@@ -136,6 +152,7 @@ export function buildScene(spec: SceneSpec, options: BuildOptions = {}): SceneVi
     headlight,
     overlay: { points, arrows, heads },
     contactCount: 0,
+    scratch: { pos: new THREE.Vector3(), dir: new THREE.Vector3(), quat: new THREE.Quaternion(), scale: new THREE.Vector3(), mat: new THREE.Matrix4() },
     dispose() {
       for (const d of disposables) d.dispose();
       for (const m of [points, arrows, heads]) m.dispose();
@@ -143,13 +160,8 @@ export function buildScene(spec: SceneSpec, options: BuildOptions = {}): SceneVi
   };
 }
 
-// Scratch objects of the frame path.
-const _pos = new THREE.Vector3();
-const _dir = new THREE.Vector3();
-const _quat = new THREE.Quaternion();
-const _scale = new THREE.Vector3();
-const _mat = new THREE.Matrix4();
-const Z = new THREE.Vector3(0, 0, 1);
+/** MuJoCo's up, the axis the contact arrows are built along. */
+const Z: Readonly<THREE.Vector3> = new THREE.Vector3(0, 0, 1);
 
 /**
  * Moves the bodies to a frame's poses (`order[k]` is the body of pose k; by default the scene's
@@ -159,28 +171,29 @@ export function syncFrame(view: SceneView, poses: ArrayLike<number>, contacts?: 
   const n = Math.min(order.length, Math.floor(poses.length / POSE_STRIDE));
   for (let k = 0; k < n; k++) placeFromPoses(view.bodies[order[k]], poses, k * POSE_STRIDE);
   const { points, arrows, heads } = view.overlay;
+  const { pos, dir, quat, scale, mat } = view.scratch;
   const count = contacts ? Math.min(MAX_CONTACTS, Math.floor(contacts.length / CONTACT_STRIDE)) : 0;
   let drawn = 0;
   for (let i = 0; i < count; i++) {
     const o = i * CONTACT_STRIDE;
-    _pos.set(contacts![o], contacts![o + 1], contacts![o + 2]);
-    _mat.makeTranslation(_pos.x, _pos.y, _pos.z);
-    points.setMatrixAt(i, _mat);
+    pos.set(contacts![o], contacts![o + 1], contacts![o + 2]);
+    mat.makeTranslation(pos.x, pos.y, pos.z);
+    points.setMatrixAt(i, mat);
     const force = contacts![o + 6];
     // Arrow length grows with the square root of the force, so 1 N and 100 N both read.
     const length = force > 0.01 ? Math.min(0.2, 0.015 * Math.sqrt(force)) : 0;
-    _dir.set(contacts![o + 3], contacts![o + 4], contacts![o + 5]);
-    if (_dir.lengthSq() < 1e-12) _dir.copy(Z);
-    _dir.normalize();
-    _quat.setFromUnitVectors(Z, _dir);
+    dir.set(contacts![o + 3], contacts![o + 4], contacts![o + 5]);
+    if (dir.lengthSq() < 1e-12) dir.copy(Z);
+    dir.normalize();
+    quat.setFromUnitVectors(Z, dir);
     if (length > 0) {
-      _scale.set(1, 1, length);
-      _mat.compose(_pos, _quat, _scale);
-      arrows.setMatrixAt(drawn, _mat);
-      _pos.addScaledVector(_dir, length);
-      _scale.set(1, 1, 1);
-      _mat.compose(_pos, _quat, _scale);
-      heads.setMatrixAt(drawn, _mat);
+      scale.set(1, 1, length);
+      mat.compose(pos, quat, scale);
+      arrows.setMatrixAt(drawn, mat);
+      pos.addScaledVector(dir, length);
+      scale.set(1, 1, 1);
+      mat.compose(pos, quat, scale);
+      heads.setMatrixAt(drawn, mat);
       drawn++;
     }
   }

@@ -216,6 +216,34 @@ export class Stage {
     return { x: v * w + ((p.x + 1) / 2) * w, y: ((1 - p.y) / 2) * rect.height };
   }
 
+  /** Renders now and reads the RGBA pixels of a rectangle (CSS px from the canvas's top left), rows bottom-up. */
+  readPixels(x: number, y: number, w: number, h: number): Uint8Array {
+    this.render();
+    const gl = this.renderer.getContext();
+    const ratio = this.renderer.getPixelRatio();
+    const height = gl.drawingBufferHeight;
+    const [px, py, pw, ph] = [Math.round(x * ratio), Math.round(height - (y + h) * ratio), Math.round(w * ratio), Math.round(h * ratio)];
+    const buf = new Uint8Array(pw * ph * 4);
+    gl.readPixels(px, py, pw, ph, gl.RGBA, gl.UNSIGNED_BYTE, buf);
+    return buf;
+  }
+
+  /** The id of the body called `name` in the scene shown (-1: none). */
+  bodyId(name: string): number {
+    return this.spec?.bodies.find((b) => b.name === name)?.id ?? -1;
+  }
+
+  /** Shows or hides the bodies called `names` in every view. */
+  setBodiesVisible(names: readonly string[], visible: boolean): void {
+    for (const v of this.views) {
+      for (const n of names) {
+        const body = v.bodies[this.bodyId(n)];
+        if (body) body.visible = visible;
+      }
+    }
+    this.dirty = true;
+  }
+
   private bodyPosition(body: number, out: THREE.Vector3): THREE.Vector3 {
     const g = this.views[0]?.bodies[body];
     return g ? g.getWorldPosition(out) : out.copy(this.controls.target);
