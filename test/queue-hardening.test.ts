@@ -63,31 +63,34 @@ async function killAll(processes: ArborProcess[]): Promise<void> {
   await Promise.all(processes.map((p) => p.exited));
 }
 
-const alive = (p: ArborProcess) => p.child.exitCode === null && p.child.signalCode === null;
-
-describe.skipIf(noRedis !== undefined)(`a fleet of two builds on one Redis${skipped}`, () => {
-  let redis: TestRedis;
-  let client: Redis;
+/** What the tests of one `describe` share: a Redis and a client of it (from `beforeAll`), the processes they start, a folder. */
+function redisForTests(prefix: string): { redis: () => TestRedis; client: () => Redis; running: ArborProcess[]; dir: string } {
+  let redis: TestRedis | undefined;
+  let client: Redis | undefined;
   const running: ArborProcess[] = [];
-  const dir = mkdtempSync(join(tmpdir(), 'arbor-fleet-'));
-
   beforeAll(async () => {
     redis = await startRedis();
     client = new Redis(redis.url);
   });
-
   afterAll(async () => {
     await killAll(running);
     client?.disconnect();
     await redis?.stop();
   });
+  return { redis: () => redis!, client: () => client!, running, dir: mkdtempSync(join(tmpdir(), prefix)) };
+}
+
+const alive = (p: ArborProcess) => p.child.exitCode === null && p.child.signalCode === null;
+
+describe.skipIf(noRedis !== undefined)(`a fleet of two builds on one Redis${skipped}`, () => {
+  const { running, dir, ...shared } = redisForTests('arbor-fleet-');
 
   it('a study of another build waits for workers of its build and says so; the workers stay up and serve their own build', async () => {
-    const workers = await Promise.all(['w1', 'w2'].map((name) => startWorker(redis.url, name, join(dir, 'cache'))));
+    const workers = await Promise.all(['w1', 'w2'].map((name) => startWorker(shared.redis().url, name, join(dir, 'cache'))));
     running.push(...workers);
     const scenario = studyScenario();
     // A colleague's study from another checkout shares the Redis.
-    const foreign = arbor(['run', scenario, '--evaluator', redis.url, '--db', join(dir, 'foreign.db'), '--budget-episodes', '8'], join(otherCheckout(), 'bin/arbor.js'));
+    const foreign = arbor(['run', scenario, '--evaluator', shared.redis().url, '--db', join(dir, 'foreign.db'), '--budget-episodes', '8'], join(otherCheckout(), 'bin/arbor.js'));
     running.push(foreign);
     await until(
       () => /none of the 2 live workers/.test(foreign.stderr()) || !workers.every(alive),
@@ -100,7 +103,7 @@ describe.skipIf(noRedis !== undefined)(`a fleet of two builds on one Redis${skip
     );
 
     // The workers' own study runs beside it, to the end.
-    const own = arbor(['run', scenario, '--evaluator', redis.url, '--db', join(dir, 'own.db'), '--budget-episodes', '16']);
+    const own = arbor(['run', scenario, '--evaluator', shared.redis().url, '--db', join(dir, 'own.db'), '--budget-episodes', '16']);
     running.push(own);
     expect(await own.exited, own.stderr()).toBe(0);
     const episodes = episodesOf(join(dir, 'own.db'));
@@ -110,7 +113,7 @@ describe.skipIf(noRedis !== undefined)(`a fleet of two builds on one Redis${skip
     expect(workers.map((w) => w.stderr()).join('\n')).not.toMatch(/refused/);
 
     // The other study's episodes wait on its build's queue, and `arbor workers` says nobody runs that build.
-    const listed = arbor(['workers', redis.url, '--json']);
+    const listed = arbor(['workers', shared.redis().url, '--json']);
     expect(await listed.exited, listed.stderr()).toBe(0);
     const snapshot = JSON.parse(listed.stdout()) as QueueSnapshot;
     const local = await localBuild();
@@ -119,7 +122,7 @@ describe.skipIf(noRedis !== undefined)(`a fleet of two builds on one Redis${skip
     expect(theirs[0].workers).toBe(0);
     expect(theirs[0].jobs.waiting).toBeGreaterThan(0);
     expect(snapshot.queues.find((q) => q.queue === queueName(local))?.workers).toBe(2);
-    const shown = arbor(['workers', redis.url]);
+    const shown = arbor(['workers', shared.redis().url]);
     expect(await shown.exited).toBe(0);
     expect(shown.stdout()).toMatch(new RegExp(`source ${theirs[0].build.source}\\), MuJoCo .*: ${theirs[0].jobs.waiting} waiting, 0 running, 0 delayed, 0 failed; no worker runs this build`));
     expect(alive(foreign)).toBe(true);
@@ -127,16 +130,16 @@ describe.skipIf(noRedis !== undefined)(`a fleet of two builds on one Redis${skip
   }, 300_000);
 
   it("a job of another build put on this build's queue by hand fails with the reason, is told once per study, and the workers go on", async () => {
-    const workers = await Promise.all(['h1', 'h2'].map((name) => startWorker(redis.url, name, join(dir, 'cache-hand'))));
+    const workers = await Promise.all(['h1', 'h2'].map((name) => startWorker(shared.redis().url, name, join(dir, 'cache-hand'))));
     running.push(...workers);
     const build = await localBuild();
-    const queue = new Queue(queueName(build), { connection: parseRedisAddress(redis.url).options, prefix: 'arbor' });
+    const queue = new Queue(queueName(build), { connection: parseRedisAddress(shared.redis().url).options, prefix: 'arbor' });
     const scenario = await loadScenario('scenarios/pick-place.yaml');
     const notices: string[] = [];
     let evaluator: QueueEvaluator | undefined;
     try {
       const bundle = makeBundle(scenario);
-      await uploadBundle(client, bundle);
+      await uploadBundle(shared.client(), bundle);
       const foreign = { ...build, source: build.source === '0123456789ab' ? 'ba9876543210' : '0123456789ab' };
       const ids = [1, 2, 3, 4, 5, 6].map((seed) => `intruder.c1.train.s${seed}`);
       await queue.addBulk(ids.map((id, i) => {
@@ -159,11 +162,11 @@ describe.skipIf(noRedis !== undefined)(`a fleet of two builds on one Redis${skip
       // Each worker that met the study's jobs told it once, in its log and to the study.
       const told = workers.map((w) => (w.stderr().match(/refused the episodes of study intruder/g) ?? []).length);
       expect(told.every((n) => n <= 1) && told.some((n) => n === 1)).toBe(true);
-      const refusals = await client.lrange('arbor:refusals:intruder', 0, -1);
+      const refusals = await shared.client().lrange('arbor:refusals:intruder', 0, -1);
       expect(refusals).toHaveLength(told[0] + told[1]);
 
       // A study of that name hears of it, and its own episodes (of this build) run on the same workers.
-      evaluator = await QueueEvaluator.create(parseRedisAddress(redis.url), scenario, { study: 'intruder', checkMs: 100, onNotice: (m) => notices.push(m) });
+      evaluator = await QueueEvaluator.create(parseRedisAddress(shared.redis().url), scenario, { study: 'intruder', checkMs: 100, onNotice: (m) => notices.push(m) });
       await until(() => notices.length >= refusals.length, 10_000, () => 'the study was not told of the refusal');
       expect([...notices].sort()).toEqual([...refusals].sort());
       const [result] = await evaluator.evaluate([{ policy: tunedPolicy(), seed: 3, tag: { candidate: 1, split: 'train' } }]);
@@ -178,41 +181,27 @@ describe.skipIf(noRedis !== undefined)(`a fleet of two builds on one Redis${skip
 });
 
 describe.skipIf(noRedis !== undefined)(`bad data from Redis${skipped}`, () => {
-  let redis: TestRedis;
-  let client: Redis;
-  const running: ArborProcess[] = [];
-  const dir = mkdtempSync(join(tmpdir(), 'arbor-bad-data-'));
-
-  beforeAll(async () => {
-    redis = await startRedis();
-    client = new Redis(redis.url);
-  });
-
-  afterAll(async () => {
-    await killAll(running);
-    client?.disconnect();
-    await redis?.stop();
-  });
+  const { running, dir, ...shared } = redisForTests('arbor-bad-data-');
 
   it('a garbage result fails only its episode: it runs again, and after three unreadable results it is recorded as failed with the reason', async () => {
     const scenario = await loadScenario('scenarios/pick-place.yaml');
     const notices: string[] = [];
-    const evaluator = await QueueEvaluator.create(parseRedisAddress(redis.url), scenario, { study: 'garbage', maxResultBytes: 2 ** 20, checkMs: 200, onNotice: (m) => notices.push(m) });
+    const evaluator = await QueueEvaluator.create(parseRedisAddress(shared.redis().url), scenario, { study: 'garbage', maxResultBytes: 2 ** 20, checkMs: 200, onNotice: (m) => notices.push(m) });
     const pool = await EvaluatorPool.create('scenarios/pick-place.yaml', { workers: 1 });
     const left = { policy: tunedPolicy(), seed: 11, tag: { candidate: 1, split: 'train' } };
     const hit = { policy: tunedPolicy(), seed: 12, tag: { candidate: 2, split: 'train' } };
     const [leftId, hitId] = [left, hit].map((job) => jobId('garbage', evaluator.bundleHash, job));
     try {
       // Left from before (a resumed study finds it): 64 MiB of zeros in 64 KiB, under the 1 MiB cap.
-      await client.set(`arbor:result:${leftId}`, gzipBomb(64));
+      await shared.client().set(`arbor:result:${leftId}`, gzipBomb(64));
       const results = evaluator.evaluate([left, hit]);
       // While the other episode waits for a worker, three kinds of garbage land on its result.
       const badHeader = Buffer.concat([Buffer.from([5, 0, 0, 0]), Buffer.from('{"ok"')]);
       for (const junk of [randomBytes(5000), randomBytes(2 ** 20 + 10), gzipSync(badHeader)]) {
-        await client.set(`arbor:result:${hitId}`, junk);
-        await until(async () => (await client.exists(`arbor:result:${hitId}`)) === 0, 20_000, () => `the study never took the garbage result: ${notices.join('\n')}`);
+        await shared.client().set(`arbor:result:${hitId}`, junk);
+        await until(async () => (await shared.client().exists(`arbor:result:${hitId}`)) === 0, 20_000, () => `the study never took the garbage result: ${notices.join('\n')}`);
       }
-      const worker = await startWorker(redis.url, 'late', join(dir, 'cache-garbage'));
+      const worker = await startWorker(shared.redis().url, 'late', join(dir, 'cache-garbage'));
       running.push(worker);
       const [leftResult, hitResult] = await results;
 
@@ -241,19 +230,19 @@ describe.skipIf(noRedis !== undefined)(`bad data from Redis${skipped}`, () => {
   }, 180_000);
 
   it("a bundle file that unpacks beyond its manifest's size is refused before it fills memory, removed, and stored again by the study", async () => {
-    const worker = await startWorker(redis.url, 'bundles', join(dir, 'cache-bomb'));
+    const worker = await startWorker(shared.redis().url, 'bundles', join(dir, 'cache-bomb'));
     running.push(worker);
     const scenario = await loadScenario('scenarios/pick-place.yaml');
-    const evaluator = await QueueEvaluator.create(parseRedisAddress(redis.url), scenario, { study: 'bomb', checkMs: 300 });
+    const evaluator = await QueueEvaluator.create(parseRedisAddress(shared.redis().url), scenario, { study: 'bomb', checkMs: 300 });
     try {
       const bundle = makeBundle(scenario);
       const [big, small] = [...bundle.manifest.files].sort((a, b) => b.size - a.size);
       // 1 GiB of zeros in 1 MiB of gzip where the manifest says a few KiB, and, within a few bytes of
       // a file's own size, 8 MiB of zeros where it says less.
-      await client.set(`arbor:file:${big.sha256}`, gzipBomb(1024));
+      await shared.client().set(`arbor:file:${big.sha256}`, gzipBomb(1024));
       const compact = gzipSync(Buffer.alloc(small.size * 600));
       expect(compact.length).toBeLessThan(small.size);
-      await client.set(`arbor:file:${small.sha256}`, compact);
+      await shared.client().set(`arbor:file:${small.sha256}`, compact);
 
       const [result] = await evaluator.evaluate([{ policy: tunedPolicy(), seed: 5, tag: { candidate: 1, split: 'train' } }]);
       expect(result.ok && result.success, JSON.stringify(!result.ok && result.reason)).toBe(true);
@@ -271,10 +260,10 @@ describe.skipIf(noRedis !== undefined)(`bad data from Redis${skipped}`, () => {
   }, 120_000);
 
   it('a job whose bundle never arrives fails after 10 tries, with the reason', async () => {
-    const worker = await startWorker(redis.url, 'orphans', join(dir, 'cache-orphan'));
+    const worker = await startWorker(shared.redis().url, 'orphans', join(dir, 'cache-orphan'));
     running.push(worker);
     const build = await localBuild();
-    const queue = new Queue(queueName(build), { connection: parseRedisAddress(redis.url).options, prefix: 'arbor' });
+    const queue = new Queue(queueName(build), { connection: parseRedisAddress(shared.redis().url).options, prefix: 'arbor' });
     try {
       const missing = createHash('sha256').update('a bundle nobody stored').digest('hex');
       const data: JobData = { study: 'orphan', bundle: missing, build, policy: tunedPolicy(), seed: 1, maxResultBytes: 1 << 20 };
@@ -406,12 +395,10 @@ const SEED = 16;
 const HOSTILE_SECONDS = 150;
 
 describe.skipIf(noRedis !== undefined)(`a hostile client on the queue${skipped}`, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'arbor-hostile-'));
+  const { running, dir, ...shared } = redisForTests('arbor-hostile-');
   const scenarioFile = studyScenario();
   const budget = ['--budget-episodes', '16', '--seed', '7'];
   let expected: EpisodeRow[];
-  let redis: TestRedis | undefined;
-  const running: ArborProcess[] = [];
 
   beforeAll(async () => {
     const pooled = arbor(['run', scenarioFile, '--workers', '2', '--db', join(dir, 'pool.db'), ...budget]);
@@ -419,22 +406,16 @@ describe.skipIf(noRedis !== undefined)(`a hostile client on the queue${skipped}`
     expected = episodesOf(join(dir, 'pool.db'));
   }, 180_000);
 
-  afterAll(async () => {
-    await killAll(running);
-    await redis?.stop();
-  });
-
   it(`${HOSTILE_JOBS + 9} hostile jobs and garbage results and bundles: each refused with its reason, the workers up and under ${WORKER_MEMORY_MIB} MiB, and a study beside them completes with the in-process episodes`, async () => {
-    redis = await startRedis();
-    const client = new Redis(redis.url);
+    const [url, client] = [shared.redis().url, shared.client()];
     const build = await localBuild();
-    const queue = new Queue(queueName(build), { connection: parseRedisAddress(redis.url).options, prefix: 'arbor' });
+    const queue = new Queue(queueName(build), { connection: parseRedisAddress(url).options, prefix: 'arbor' });
     try {
-      const workers = await Promise.all(['h1', 'h2'].map((name) => startWorker(redis!.url, name, join(dir, 'cache'))));
+      const workers = await Promise.all(['h1', 'h2'].map((name) => startWorker(url, name, join(dir, 'cache'))));
       running.push(...workers);
       // The study queues its first episodes while the hostile client holds the queue (BullMQ's pause).
       await queue.pause();
-      const study = arbor(['run', scenarioFile, '--evaluator', redis.url, '--db', join(dir, 'queue.db'), ...budget]);
+      const study = arbor(['run', scenarioFile, '--evaluator', url, '--db', join(dir, 'queue.db'), ...budget]);
       running.push(study);
       const studyJobs = async () => (await queue.getWaiting()).map((job) => job.id!).filter((id) => !id.startsWith('hostile-'));
       await until(async () => (await studyJobs()).length >= 3, 90_000, () => `the study queued no episodes: ${study.stderr()}`);
@@ -510,7 +491,6 @@ describe.skipIf(noRedis !== undefined)(`a hostile client on the queue${skipped}`
       expect(workers.map(alive)).toEqual([true, true]);
     } finally {
       await queue.close();
-      client.disconnect();
     }
   }, 600_000);
 });

@@ -53,7 +53,7 @@ export const keys = {
   file: (sha256: string) => `${PREFIX}:file:${sha256}`,
   /** A finished episode, waiting for its study to collect it. */
   result: (jobId: string) => `${PREFIX}:result:${jobId}`,
-  /** The builds studies and workers have used this Redis with: queue name → build (JSON), for `arbor workers`. */
+  /** The builds studies and workers used this Redis with (JSON), by when they last did (ms), for `arbor workers`. */
   builds: `${PREFIX}:builds`,
   /** A worker's heartbeat. */
   worker: (name: string) => `${PREFIX}:worker:${name}`,

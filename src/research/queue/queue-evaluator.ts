@@ -119,7 +119,7 @@ export class QueueEvaluator implements Evaluator {
     const build = await localBuild();
     const redis = await connectRedis(address, `arbor-study-${options.study}`);
     try {
-      await Promise.all([uploadBundle(redis, bundle), registerBuild(redis, build)]);
+      await uploadBundle(redis, bundle);
       const connection = address.options;
       const queue = new Queue(queueName(build), { connection, prefix: PREFIX, streams: { events: { maxLen: 2000 } } });
       const events = new QueueEvents(queueName(build), { connection, prefix: PREFIX });
@@ -238,6 +238,7 @@ export class QueueEvaluator implements Evaluator {
     for (const id of toCollect) await this.collect(id);
     if (toAdd.length && !this.draining) {
       const build = this.build;
+      await registerBuild(this.redis, build);
       await this.queue.addBulk(toAdd.flatMap((id) => {
         const o = this.outstanding.get(id);
         if (!o) return [];

@@ -7,7 +7,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Build, buildId } from './build.ts';
 import { connectRedis, type RedisAddress } from './connection.ts';
-import { BEAT_TTL, Heartbeat, PREFIX, keys, parseJson, queueName } from './protocol.ts';
+import { BEAT_TTL, Heartbeat, KEEP_SECONDS, PREFIX, keys, parseJson, queueName } from './protocol.ts';
 
 /** Jobs by state. */
 export type JobCounts = Record<'waiting' | 'active' | 'delayed' | 'failed', number>;
@@ -34,7 +34,7 @@ export interface QueueSnapshot {
   queues: BuildQueue[];
 }
 
-/** Builds listed in `arbor workers` at most (a Redis written by hand may list thousands). */
+/** Builds listed in `arbor workers` at most, the most recently used (besides those of live workers). */
 const MAX_BUILDS = 50;
 
 /** Names of the workers that sent a heartbeat within its time to live. */
@@ -53,9 +53,13 @@ export async function liveHeartbeats(redis: Redis): Promise<Heartbeat[]> {
   return workers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** Notes a build in the list `arbor workers` reads (a study and a worker do at start). */
+/**
+ * Notes a build in the list `arbor workers` reads, with the time: a worker does when it starts, a
+ * study whenever it queues episodes. Builds unused for `KEEP_SECONDS` leave the list.
+ */
 export async function registerBuild(redis: Redis, build: Build): Promise<void> {
-  await redis.hset(keys.builds, queueName(build), JSON.stringify(build));
+  const now = Date.now();
+  await redis.multi().zadd(keys.builds, now, JSON.stringify(build)).zremrangebyscore(keys.builds, '-inf', now - KEEP_SECONDS * 1000).exec();
 }
 
 /** Reads the workers' heartbeats and the job counts of every build's queue. */
@@ -65,9 +69,9 @@ export async function readQueue(address: RedisAddress): Promise<QueueSnapshot> {
     const workers = await liveHeartbeats(redis);
     const builds = new Map<string, Build>();
     for (const w of workers) builds.set(buildId(w.build), w.build);
-    for (const text of Object.values(await redis.hgetall(keys.builds))) {
+    for (const text of await redis.zrevrange(keys.builds, 0, MAX_BUILDS - 1)) {
       const parsed = Build.safeParse(parseJson(text));
-      if (parsed.success && builds.size < MAX_BUILDS) builds.set(buildId(parsed.data), parsed.data);
+      if (parsed.success) builds.set(buildId(parsed.data), parsed.data);
     }
     const queues: BuildQueue[] = [];
     for (const [id, build] of builds) {
