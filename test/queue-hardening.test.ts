@@ -17,7 +17,7 @@ import { buildDifference, localBuild, type Build } from '../src/research/queue/b
 import { uploadBundle } from '../src/research/queue/bundle-transfer.ts';
 import { makeBundle, manifestHash, type Manifest } from '../src/research/queue/bundle.ts';
 import { parseRedisAddress } from '../src/research/queue/connection.ts';
-import { JobData, MAX_RESULT_BYTES, jobId, queueName, unpackResult } from '../src/research/queue/protocol.ts';
+import { JobData, MAX_RESULT_BYTES, jobId, packResult, queueName, unpackResult } from '../src/research/queue/protocol.ts';
 import { QueueEvaluator } from '../src/research/queue/queue-evaluator.ts';
 import type { QueueSnapshot } from '../src/research/queue/workers.ts';
 import { loadScenario } from '../src/scenario/load.ts';
@@ -282,6 +282,17 @@ describe.skipIf(noRedis !== undefined)(`bad data from Redis${skipped}`, () => {
       await stopWorker(worker);
     }
   }, 150_000);
+});
+
+describe('results that unpack to more than their cap', () => {
+  it('the worker sends a failure that says so, and the study never unpacks past eight times the cap', () => {
+    // 100 KB of one letter (97.8 KiB with its header): 300 bytes gzipped, under a 4 KiB cap, 24 times it unpacked.
+    const header = { ok: true as const, worker: 'w', wallTime: 1, success: true, score: 1, outcome: 'x'.repeat(100_000), terms: {}, metrics: {} };
+    const sent = unpackResult(packResult(header, undefined, 4096), 4096);
+    expect(sent.ok).toBe(false);
+    expect(!sent.ok && sent.reason).toMatch(/^The episode's result is 97\.8 KiB before compression, over 8 times the queue's cap of 4\.0 KiB; .*raise --max-result-mb/);
+    expect(() => unpackResult(gzipSync(Buffer.alloc(40_000)), 4096)).toThrow(/^it unpacks to more than 32\.0 KiB, which no arbor worker sends\.$/);
+  });
 });
 
 /** mulberry32: a small seeded generator, so the hostile jobs are the same on every run. */

@@ -22,7 +22,7 @@ import { decodeTrace, encodeTrace, type Trace } from '../../trace/trace.ts';
 import type { EpisodeJob } from '../evaluator.ts';
 import { Build, buildId } from './build.ts';
 
-/** Every key arbor keeps in Redis starts with this; BullMQ's keys too (`arbor:episodes:*`). */
+/** Every key arbor keeps in Redis starts with this; BullMQ's keys too (`arbor:episodes-<build id>:*`). */
 export const PREFIX = 'arbor';
 /** The BullMQ queue of one build: its studies put their episodes there, and only its workers take them. */
 export function queueName(build: Build): string {
