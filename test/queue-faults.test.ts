@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { localBuild } from '../src/evaluation/queue/build.ts';
 import { parseRedisAddress } from '../src/evaluation/queue/connection.ts';
+import { queueName } from '../src/evaluation/queue/protocol.ts';
 import { redisUnavailable, startRedis, type TestRedis } from './redis.ts';
 
 const noRedis = redisUnavailable();
@@ -53,8 +55,10 @@ describe.skipIf(noRedis !== undefined)(`faults: the study ends with the in-proce
   it('kill -9 of a worker mid-episode: another worker takes its job over', async () => {
     const { workers, study, db, url } = await startStudy('worker-killed');
     const connection = parseRedisAddress(url).options;
-    const queue = new Queue('episodes', { connection, prefix: 'arbor' });
-    const events = new QueueEvents('episodes', { connection, prefix: 'arbor' });
+    // The study's episodes go on the queue of its build (this checkout's).
+    const name = queueName(await localBuild());
+    const queue = new Queue(name, { connection, prefix: 'arbor' });
+    const events = new QueueEvents(name, { connection, prefix: 'arbor' });
     const stalled: string[] = [];
     events.on('stalled', ({ jobId }) => stalled.push(jobId));
     try {

@@ -24,9 +24,9 @@ export interface ArborProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `arbor ARGS`. */
-export function arbor(args: string[]): ArborProcess {
-  const child = spawn(process.execPath, [ARBOR, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `arbor ARGS` (of another checkout, when `bin` names its bin/arbor.js). */
+export function arbor(args: string[], bin = ARBOR): ArborProcess {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
   child.stderr!.on('data', (d) => (stderr += d));
@@ -40,7 +40,8 @@ export async function startWorker(url: string, name: string, cache: string, lock
   const worker = arbor(['worker', url, '--concurrency', '1', '--name', name, '--cache', cache, '--lock-seconds', String(lockSeconds)]);
   const redis = new Redis(url);
   try {
-    await until(async () => (await redis.exists(`arbor:worker:${name}`)) === 1, 30_000, () => `worker ${name} never sent a heartbeat: ${worker.stderr()}`);
+    // Generous: a worker loads MuJoCo before its first heartbeat, which takes half a minute on a loaded machine.
+    await until(async () => (await redis.exists(`arbor:worker:${name}`)) === 1, 90_000, () => `worker ${name} never sent a heartbeat: ${worker.stderr()}`);
   } finally {
     redis.disconnect();
   }

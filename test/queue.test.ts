@@ -5,17 +5,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
-import { localBuild } from '../src/evaluation/queue/build.ts';
-import { uploadBundle } from '../src/evaluation/queue/bundle-transfer.ts';
 import { makeBundle } from '../src/evaluation/queue/bundle.ts';
 import { parseRedisAddress } from '../src/evaluation/queue/connection.ts';
 import { QueueEvaluator } from '../src/evaluation/queue/queue-evaluator.ts';
 import { readQueue } from '../src/evaluation/queue/workers.ts';
-import { packResult, unpackResult, type JobData } from '../src/evaluation/queue/protocol.ts';
+import { packResult, unpackResult } from '../src/evaluation/queue/protocol.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { encodeTrace } from '../src/trace/trace.ts';
 import { launchChromium } from './browser.ts';
@@ -128,48 +124,6 @@ describe.skipIf(noRedis !== undefined)(`a study through Redis and two arbor work
       await Promise.all([queue.close(), pool.close()]);
     }
   }, 120_000);
-});
-
-describe.skipIf(noRedis !== undefined)(`a worker on another build${noRedis ? ` — skipped: ${noRedis}` : ''}`, () => {
-  it('refuses the job, puts it back on the queue, tells the study, and stops', async () => {
-    const redis = await startRedis();
-    const dir = mkdtempSync(join(tmpdir(), 'arbor-refuse-'));
-    const worker = await startWorker(redis.url, 'old', join(dir, 'cache'));
-    const queue = new Queue('episodes', { connection: parseRedisAddress(redis.url).options, prefix: 'arbor' });
-    const client = new Redis(redis.url);
-    try {
-      const scenario = await loadScenario('scenarios/pick-place.yaml');
-      const bundle = makeBundle(scenario);
-      await uploadBundle(client, bundle);
-      const build = { ...(await localBuild()), arbor: '9.9.9' };
-      const data: JobData = { study: 'newer-study', bundle: bundle.hash, build, policy: { kind: 'params', params: {} }, seed: 1, maxResultBytes: 1 << 20 };
-      await queue.add('episode', data, { jobId: 'newer-study.c1.train.s1.x' });
-
-      expect(await worker.exited).toBe(3);
-      expect(worker.stderr()).toMatch(/worker old refused the episodes of study newer-study/);
-      expect(worker.stderr()).toMatch(/the study runs arbor 9\.9\.9 .*differ in arbor/);
-      expect(worker.stderr()).toMatch(/npm ci/);
-      expect(await queue.getJobState('newer-study.c1.train.s1.x')).toBe('waiting');
-      expect(await client.exists('arbor:result:newer-study.c1.train.s1.x')).toBe(0);
-      const told = await client.lrange('arbor:refusals:newer-study', 0, -1);
-      expect(told).toHaveLength(1);
-      expect(told[0]).toMatch(/differ in arbor/);
-      // The study of those jobs hears of it.
-      const notices: string[] = [];
-      const evaluator = await QueueEvaluator.create(parseRedisAddress(redis.url), scenario, { study: 'newer-study', checkMs: 100, onNotice: (m) => notices.push(m) });
-      try {
-        await until(() => notices.length > 0, 10_000, () => 'the study was not told of the refusal');
-        expect(notices).toEqual([told[0]]);
-      } finally {
-        await evaluator.close();
-      }
-    } finally {
-      await stopWorker(worker);
-      await queue.close();
-      client.disconnect();
-      await redis.stop();
-    }
-  }, 60_000);
 });
 
 describe.skipIf(noRedis !== undefined)(`a study with no workers${noRedis ? ` — skipped: ${noRedis}` : ''}`, () => {

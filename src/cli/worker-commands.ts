@@ -3,12 +3,9 @@ import type { Command } from 'commander';
 import { describeBuild } from '../evaluation/queue/build.ts';
 import { parseRedisAddress } from '../evaluation/queue/connection.ts';
 import { QueueWorker } from '../evaluation/queue/queue-worker.ts';
-import { readQueue } from '../evaluation/queue/workers.ts';
+import { readQueue, type QueueSnapshot } from '../evaluation/queue/workers.ts';
 import { fixed, table } from './format.ts';
 import { integer } from './options.ts';
-
-/** Exit code of a worker that refused a job of another build. */
-const REFUSED = 3;
 
 export function registerWorkerCommands(program: Command): void {
   program
@@ -32,7 +29,6 @@ export function registerWorkerCommands(program: Command): void {
       process.on('SIGTERM', onSignal);
       await worker.stopped;
       log(`stopped after ${worker.finishedEpisodes} episodes.`);
-      if (worker.refusal) process.exitCode = REFUSED;
     });
 
   program
@@ -49,8 +45,14 @@ export function registerWorkerCommands(program: Command): void {
       const now = Date.now();
       const rows = snapshot.workers.map((w) => [w.name, w.host, `${w.busy}/${w.slots}`, w.episodes, fixed(w.rate, 2), `${Math.round((now - Date.parse(w.started)) / 1000)} s`, describeBuild(w.build)]);
       console.log(rows.length ? table(['worker', 'host', 'busy', 'episodes', 'episodes/s', 'up', 'build'], rows) : 'no workers (start one with: arbor worker redis://...)');
-      const { waiting, active, delayed, failed } = snapshot.jobs;
+      const counts = (j: QueueSnapshot['jobs']) => `${j.waiting} waiting, ${j.active} running, ${j.delayed} delayed, ${j.failed} failed`;
       const total = snapshot.workers.reduce((sum, w) => sum + w.rate, 0);
-      console.log(`\njobs: ${waiting} waiting, ${active} running, ${delayed} delayed, ${failed} failed; all workers: ${fixed(total, 2)} episodes/s`);
+      console.log(`\njobs: ${counts(snapshot.jobs)}; all workers: ${fixed(total, 2)} episodes/s`);
+      // Each build has its own queue: say which jobs wait for a build no live worker runs.
+      if (snapshot.queues.length > 1 || snapshot.queues.some((q) => q.workers === 0)) {
+        for (const q of snapshot.queues) {
+          console.log(`  ${describeBuild(q.build)}: ${counts(q.jobs)}; ${q.workers ? `${q.workers} workers` : 'no worker runs this build: start one from the study\'s checkout'}`);
+        }
+      }
     });
 }

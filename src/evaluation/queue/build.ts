@@ -1,8 +1,10 @@
 /**
  * The build an episode runs on: arbor (its version and a digest of its source, because two
  * checkouts of one version can differ) and MuJoCo (the mujoco-js package and the engine in it).
- * Episodes are identical across machines only on identical builds, so a worker refuses the jobs
- * of a study on another build, and says which part differs.
+ * Episodes are identical across machines only on identical builds, so each build has a queue of
+ * its own (named by `buildId`): a study puts its episodes on its build's queue and a worker takes
+ * jobs only from its own build's, and a job of another build found there is refused with what
+ * differs.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -42,15 +44,14 @@ export function describeBuild(b: Build): string {
   return `arbor ${b.arbor} (source ${b.source}), MuJoCo ${b.mujoco} (mujoco-js ${b.mujocoJs})`;
 }
 
-/** Why `worker` may not run episodes for `study`, in a sentence; undefined when the builds are the same. */
-export function buildMismatch(worker: Build, study: Build): string | undefined {
-  const differ = (Object.keys(worker) as (keyof Build)[]).filter((k) => worker[k] !== study[k]);
-  if (differ.length === 0) return undefined;
-  return (
-    `This worker runs ${describeBuild(worker)} but the study runs ${describeBuild(study)}; ` +
-    `they differ in ${differ.join(', ')}, and episodes are identical across machines only on identical builds. ` +
-    'Install the study\'s arbor (the same commit, then npm ci) on this machine and start the worker again.'
-  );
+/** A build's name in queue names: the first 12 hex digits of the SHA-256 of its four parts. */
+export function buildId(b: Build): string {
+  return createHash('sha256').update(JSON.stringify([b.arbor, b.source, b.mujocoJs, b.mujoco])).digest('hex').slice(0, 12);
+}
+
+/** The parts in which two builds differ (none when they are the same). */
+export function buildDifference(a: Build, b: Build): (keyof Build)[] {
+  return (Object.keys(a) as (keyof Build)[]).filter((k) => a[k] !== b[k]);
 }
 
 /** SHA-256 (12 hex digits) of every file under `dir`, by path and contents, in a stable order. */

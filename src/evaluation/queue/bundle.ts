@@ -33,6 +33,21 @@ export const BundlePath = z
     message: 'must be a relative path without `.`, `..` or empty parts',
   });
 
+/**
+ * A bundle's bounds, which every bundle arbor makes keeps (`makeBundle` refuses more) and every
+ * worker holds a manifest in Redis to, so one written by hand cannot fill a worker's memory or disk.
+ */
+export const BUNDLE_LIMITS = {
+  /** Files in a bundle. */
+  files: 2000,
+  /** Bytes of one file (a large mesh is a few MiB). */
+  fileBytes: 64 * 2 ** 20,
+  /** Bytes of all files together. */
+  bundleBytes: 256 * 2 ** 20,
+  /** Bytes of the manifest's JSON (2,000 entries of the longest paths fit). */
+  manifestBytes: 4 * 2 ** 20,
+} as const;
+
 /** The list of a bundle's files, as kept in Redis. */
 export const Manifest = z.strictObject({
   /** The scenario file. */
@@ -40,14 +55,19 @@ export const Manifest = z.strictObject({
   /** Where arbor's install directory stands in the bundle ('' at its root): src/ and node_modules/ link there. */
   arbor: z.union([z.literal(''), BundlePath]),
   /** Every file, sorted by path. */
-  files: z.array(z.strictObject({
-    /** Where it goes. */
-    path: BundlePath,
-    /** SHA-256 of its contents (hex). */
-    sha256: z.string().regex(/^[0-9a-f]{64}$/),
-    /** Its size in bytes. */
-    size: z.number().int().min(0),
-  })),
+  files: z
+    .array(z.strictObject({
+      /** Where it goes. */
+      path: BundlePath,
+      /** SHA-256 of its contents (hex). */
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      /** Its size in bytes. */
+      size: z.number().int().min(0).max(BUNDLE_LIMITS.fileBytes),
+    }))
+    .max(BUNDLE_LIMITS.files)
+    .refine((files) => files.reduce((sum, f) => sum + f.size, 0) <= BUNDLE_LIMITS.bundleBytes, {
+      message: `must hold at most ${BUNDLE_LIMITS.bundleBytes / 2 ** 20} MiB in all`,
+    }),
 });
 export type Manifest = z.infer<typeof Manifest>;
 
@@ -90,6 +110,7 @@ export function makeBundle(scenario: LoadedScenario): ScenarioBundle {
     return { path: toBundlePath(root, path), sha256, size: data.length };
   });
   entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  checkLimits([...files].map(([path, data]) => ({ path, size: data.length })));
   const manifest: Manifest = { scenario: toBundlePath(root, scenario.file), arbor: toBundlePath(root, ARBOR_ROOT), files: entries };
   return { hash: manifestHash(manifest), manifest, contents };
 }
@@ -97,6 +118,19 @@ export function makeBundle(scenario: LoadedScenario): ScenarioBundle {
 /** The name of a bundle: the SHA-256 of its manifest. */
 export function manifestHash(manifest: Manifest): string {
   return createHash('sha256').update(JSON.stringify(manifest)).digest('hex');
+}
+
+/** Refuses a bundle over `BUNDLE_LIMITS` (which workers hold it to), naming the biggest file. */
+function checkLimits(files: { path: string; size: number }[]): void {
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  const fix = 'make it smaller (decimate meshes, drop unused assets), or run this study with the in-process evaluator (leave out --evaluator).';
+  const biggest = files.reduce((a, b) => (b.size > a.size ? b : a));
+  if (biggest.size > BUNDLE_LIMITS.fileBytes) throw new Error(`${biggest.path} is ${mib(biggest.size)}, over the ${mib(BUNDLE_LIMITS.fileBytes)} a file sent to remote workers may be; ${fix}`);
+  const total = files.reduce((sum, f) => sum + f.size, 0);
+  if (total > BUNDLE_LIMITS.bundleBytes) {
+    throw new Error(`The scenario's files come to ${mib(total)} (the biggest: ${biggest.path}, ${mib(biggest.size)}), over the ${mib(BUNDLE_LIMITS.bundleBytes)} a bundle sent to remote workers may be; ${fix}`);
+  }
+  if (files.length > BUNDLE_LIMITS.files) throw new Error(`The scenario needs ${files.length} files, over the ${BUNDLE_LIMITS.files} a bundle sent to remote workers may carry; ${fix}`);
 }
 
 /** A YAML file with its absolute file fields made relative to it (comments and the rest kept as they are). */

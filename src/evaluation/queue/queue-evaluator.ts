@@ -12,19 +12,24 @@
  *  - the study killed: finished results wait in Redis and `resume` collects them, adding only
  *    the jobs that have neither a result nor a job any more;
  *  - Redis restarted (and emptied): the study waits, stores the bundle again and re-adds the
- *    lost jobs when it is back.
+ *    lost jobs when it is back;
+ *  - a result that cannot be read (garbage in Redis, over the cap, a gzip bomb): it is removed and
+ *    that episode runs again; after `UNREADABLE_RESULTS` such results it is recorded as failed
+ *    with the reason. The study goes on either way.
+ * The jobs go on the queue of the study's build (`queueName`), which only workers of that build
+ * take; when no live worker runs it, the study says so, naming the builds the workers run.
  * Live frames are not streamed from remote workers; per-worker throughput is (see `workerName`).
  */
 import { QueueEvents, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { LoadedScenario } from '../../scenario/load.ts';
 import { gatherResults, type EpisodeJob, type EpisodeResult, type Evaluator } from '../evaluator.ts';
-import { localBuild, type Build } from './build.ts';
+import { buildDifference, buildId, describeBuild, localBuild, type Build } from './build.ts';
 import { hasBundle, uploadBundle } from './bundle-transfer.ts';
 import { makeBundle, type ScenarioBundle } from './bundle.ts';
 import { connectRedis, type RedisAddress } from './connection.ts';
-import { BEAT_TTL, DEFAULT_MAX_RESULT_BYTES, KEEP_SECONDS, PREFIX, QUEUE, jobId, keys, unpackResult, type JobData } from './protocol.ts';
-import { liveWorkers } from './workers.ts';
+import { BEAT_TTL, DEFAULT_MAX_RESULT_BYTES, KEEP_SECONDS, PREFIX, jobId, keys, queueName, unpackResult, type Heartbeat, type JobData, type RemoteResult } from './protocol.ts';
+import { liveHeartbeats, registerBuild } from './workers.ts';
 
 /** Options of `QueueEvaluator.create`. */
 export interface QueueEvaluatorOptions {
@@ -48,17 +53,22 @@ interface Outstanding {
   deliver: (result: EpisodeResult) => void;
   /** Ends its `evaluate` call with an error (the workers could not run it). */
   fail: (error: Error) => void;
+  /** Results of it found in Redis that could not be read. */
+  unreadable: number;
 }
 
 /** Job options: retried twice on a worker error, kept a while when failed so the study sees why. */
 const JOB_OPTIONS = { attempts: 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: true, removeOnFail: { age: KEEP_SECONDS } } as const;
-const FAILED_SET = `${PREFIX}:${QUEUE}:failed`;
+/** Unreadable results of one episode after which it is recorded as failed instead of run again. */
+const UNREADABLE_RESULTS = 3;
 
 export class QueueEvaluator implements Evaluator {
   private readonly outstanding = new Map<string, Outstanding>();
   /** Worker names in the order they first answered: their index is the result's `worker`. */
   private readonly workerIndex = new Map<string, number>();
   private readonly seenRefusals = new Set<string>();
+  /** Episodes whose result is being taken now. */
+  private readonly collecting = new Set<string>();
   private draining = false;
   private closing: Promise<void> | undefined;
   private checking: Promise<void> | undefined;
@@ -111,8 +121,8 @@ export class QueueEvaluator implements Evaluator {
     try {
       await uploadBundle(redis, bundle);
       const connection = address.options;
-      const queue = new Queue(QUEUE, { connection, prefix: PREFIX, streams: { events: { maxLen: 2000 } } });
-      const events = new QueueEvents(QUEUE, { connection, prefix: PREFIX });
+      const queue = new Queue(queueName(build), { connection, prefix: PREFIX, streams: { events: { maxLen: 2000 } } });
+      const events = new QueueEvents(queueName(build), { connection, prefix: PREFIX });
       queue.on('error', () => undefined); // outages are told once, by the evaluator's own connection
       events.on('error', () => undefined);
       await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
@@ -145,7 +155,7 @@ export class QueueEvaluator implements Evaluator {
         this.wakeIdle();
         gathering.fail(error);
       };
-      jobs.forEach((job, i) => this.outstanding.set(ids[i], { job, fail, deliver: (result) => gathering.deliver(i, result) }));
+      jobs.forEach((job, i) => this.outstanding.set(ids[i], { job, fail, deliver: (result) => gathering.deliver(i, result), unreadable: 0 }));
       if (this.draining) {
         for (const id of ids) this.cancel(id);
         return;
@@ -210,7 +220,7 @@ export class QueueEvaluator implements Evaluator {
     await this.tellRefusals();
     if (ids.length) await this.tellIfNoWorkers();
     const pipe = this.redis.pipeline();
-    for (const id of ids) pipe.exists(keys.job(id)).zscore(FAILED_SET, id).exists(keys.result(id));
+    for (const id of ids) pipe.exists(keys.job(this.queue.name, id)).zscore(keys.failed(this.queue.name), id).exists(keys.result(id));
     const answers = (await pipe.exec()) ?? [];
     const toAdd: string[] = [];
     const toCollect: string[] = [];
@@ -228,6 +238,7 @@ export class QueueEvaluator implements Evaluator {
     for (const id of toCollect) await this.collect(id);
     if (toAdd.length && !this.draining) {
       const build = this.build;
+      await registerBuild(this.redis, build);
       await this.queue.addBulk(toAdd.flatMap((id) => {
         const o = this.outstanding.get(id);
         if (!o) return [];
@@ -237,32 +248,70 @@ export class QueueEvaluator implements Evaluator {
     }
   }
 
-  /** Takes a finished result out of Redis and hands it to its `evaluate` call. */
+  /**
+   * Takes a finished result out of Redis and hands it to its `evaluate` call. One take of an
+   * episode at a time: an event and a check must not both read (and count) the same garbage.
+   */
   private async collect(id: string): Promise<void> {
-    const packed = await this.redis.getBuffer(keys.result(id));
     const o = this.outstanding.get(id);
-    if (!packed || !o) return;
-    this.outstanding.delete(id);
-    let result: EpisodeResult;
+    if (!o || this.collecting.has(id)) return;
+    this.collecting.add(id);
+    let why: string | undefined;
     try {
-      const r = unpackResult(packed);
-      const base = { job: o.job, seed: o.job.seed, wallTime: r.wallTime, worker: this.indexOf(r.worker), workerName: r.worker };
-      result = r.ok
-        ? { ...base, ok: true, success: r.success, score: r.score, outcome: r.outcome, terms: r.terms, metrics: r.metrics, trace: r.trace! }
-        : { ...base, ok: false, reason: r.reason, ...(r.aborted ? { aborted: true } : {}) };
-    } catch (err) {
-      o.fail(new Error(`The result of episode ${id} cannot be read: ${(err as Error).message}`));
+      const max = this.options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
+      // GETRANGE reads at most the cap and one byte more: enough to know a result is over it.
+      const answers = await this.redis.multi().exists(keys.result(id)).getrangeBuffer(keys.result(id), 0, max).exec();
+      const packed = answers?.[1]?.[1];
+      if (answers?.[0]?.[1] !== 1 || !Buffer.isBuffer(packed) || this.outstanding.get(id) !== o) return;
+      let remote: RemoteResult | undefined;
+      try {
+        remote = unpackResult(packed, max);
+      } catch (err) {
+        why = (err as Error).message;
+      }
+      if (remote) {
+        this.outstanding.delete(id);
+        o.deliver(this.toResult(o.job, remote));
+      }
+      // Deleted only once delivered (recorded): a study killed before this finds it again on resume.
+      await this.redis.del(keys.result(id));
+    } finally {
+      this.collecting.delete(id);
+    }
+    if (why === undefined) this.wakeIdle();
+    else await this.unreadable(id, o, why);
+  }
+
+  /** A result as the study records it. */
+  private toResult(job: EpisodeJob, r: RemoteResult): EpisodeResult {
+    const base = { job, seed: job.seed, wallTime: r.wallTime, worker: this.indexOf(r.worker), workerName: r.worker };
+    return r.ok
+      ? { ...base, ok: true, success: r.success, score: r.score, outcome: r.outcome, terms: r.terms, metrics: r.metrics, trace: r.trace! }
+      : { ...base, ok: false, reason: r.reason, ...(r.aborted ? { aborted: true } : {}) };
+  }
+
+  /**
+   * A result that cannot be read fails only its episode: it is removed, and the episode runs again
+   * (the check adds its job back, unless the job is still queued and its real result is to come).
+   * After `UNREADABLE_RESULTS` of them the episode is recorded as failed, with the reason.
+   */
+  private async unreadable(id: string, o: Outstanding, why: string): Promise<void> {
+    const message = `The result of episode ${id} in Redis cannot be read: ${why}`;
+    if (++o.unreadable >= UNREADABLE_RESULTS) {
+      const reason = `${message} Its results were unreadable ${o.unreadable} times, so the episode is recorded as failed; something besides arbor writes into this Redis (see who may, docs/scale.md).`;
+      this.notice(reason);
+      this.outstanding.delete(id);
+      o.deliver({ ok: false, job: o.job, worker: -1, seed: o.job.seed, wallTime: 0, reason });
+      this.wakeIdle();
       return;
     }
-    o.deliver(result);
-    // Deleted only once delivered (recorded): a study killed before this finds it again on resume.
-    await this.redis.del(keys.result(id));
-    this.wakeIdle();
+    this.notice(`${message} Running the episode again.`);
+    await this.check([id]);
   }
 
   /** A job BullMQ gave up on: the workers cannot run it, so its evaluation fails with their reason. */
   private async failJob(id: string): Promise<void> {
-    const reason = (await this.redis.hget(keys.job(id), 'failedReason')) ?? 'no reason given';
+    const reason = (await this.redis.hget(keys.job(this.queue.name, id), 'failedReason')) ?? 'no reason given';
     this.outstanding.get(id)?.fail(new Error(`The remote workers could not run episode ${id}: ${reason}`));
   }
 
@@ -285,12 +334,15 @@ export class QueueEvaluator implements Evaluator {
   }
 
   /**
-   * Says once (until workers come back) that no worker has been alive for a heartbeat's time to
-   * live, and how to start one. Not at once: right after a Redis restart, the workers have not
+   * Says once (until workers come back) that no worker of this study's build has been alive for a
+   * heartbeat's time to live, and how to start one; when workers of other builds are, it names
+   * their builds and what differs. Not at once: right after a Redis restart, the workers have not
    * beaten yet.
    */
   private async tellIfNoWorkers(): Promise<void> {
-    if ((await liveWorkers(this.redis)).length > 0) {
+    const live = await liveHeartbeats(this.redis);
+    const others = live.filter((w) => buildDifference(w.build, this.build).length > 0);
+    if (live.length > others.length) {
       this.noWorkersSince = undefined;
       return;
     }
@@ -298,7 +350,26 @@ export class QueueEvaluator implements Evaluator {
     this.noWorkersSince ??= now;
     if (now - this.noWorkersSince < BEAT_TTL * 1000 || this.toldNoWorkers === this.noWorkersSince) return;
     this.toldNoWorkers = this.noWorkersSince;
-    this.notice(`no worker has taken episodes from ${this.shown} for ${BEAT_TTL} s; start one with: arbor worker ${this.shown}`);
+    this.notice(
+      others.length === 0
+        ? `no worker has taken episodes from ${this.shown} for ${BEAT_TTL} s; start one with: arbor worker ${this.shown}`
+        : this.otherBuildsNotice(others),
+    );
+  }
+
+  /** What to say when the live workers all run other builds than the study's. */
+  private otherBuildsNotice(others: Heartbeat[]): string {
+    const byBuild = new Map<string, Heartbeat[]>();
+    for (const w of others) byBuild.set(buildId(w.build), [...(byBuild.get(buildId(w.build)) ?? []), w]);
+    const described = [...byBuild.values()].map((ws) => {
+      const names = ws.slice(0, 3).map((w) => w.name).join(', ') + (ws.length > 3 ? ` and ${ws.length - 3} more` : '');
+      return `${names} run${ws.length === 1 ? 's' : ''} ${describeBuild(ws[0].build)} (it differs in ${buildDifference(ws[0].build, this.build).join(', ')})`;
+    });
+    return (
+      `none of the ${others.length} live workers on ${this.shown} runs this study's build, so its episodes wait on the queue of that build (${this.queue.name}) until one does. ` +
+      `The study runs ${describeBuild(this.build)}; ${described.join('; ')}. Episodes are identical across machines only on identical builds: ` +
+      `install the study's arbor (the same commit, then npm ci) on a worker machine and start: arbor worker ${this.shown}`
+    );
   }
 
   private indexOf(worker: string): number {

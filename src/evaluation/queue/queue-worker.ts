@@ -4,19 +4,26 @@
  * scenario bundle. Episodes run in threads, so this process's event loop stays free to renew
  * BullMQ's job locks: a long episode is never mistaken for a dead worker.
  *
- * Each job is checked where it arrives (zod) and against this worker's build: a job of a study
- * on another build goes back on the queue untouched, the refusal is told to the study, and the
- * worker stops (its results would not be the study's). Bundles it has not seen are fetched into
- * a cache folder once. A heartbeat every 2 s tells `arbor workers` and dashboards its throughput.
+ * It takes jobs only from the queue of its own build (see `queueName`), so the workers of several
+ * builds share one Redis and each serves the studies it can run. Each job is checked where it
+ * arrives, and whatever is wrong with one job fails that job with the reason, never the worker:
+ *  - data that is not an episode (zod), or an episode of another build put on this build's queue
+ *    by hand: failed at once; the refusal is logged and told to the study once per study;
+ *  - a bundle not in Redis (or corrupt there, and removed so that the study stores it again):
+ *    tried again every 2 s, and failed after `MAX_TRIES` tries;
+ *  - any job is tried at most `MAX_TRIES` times, whatever `attempts` its options ask for.
+ * Bundles it has not seen are fetched into a cache folder once. A heartbeat every 2 s tells
+ * `arbor workers` and dashboards its throughput.
  */
 import { hostname } from 'node:os';
-import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { EvaluatorPool, workerCount } from '../pool.ts';
-import { buildMismatch, describeBuild, localBuild, type Build } from './build.ts';
-import { BundleMissing, defaultBundleCache, materializeBundle } from './bundle-transfer.ts';
+import { buildDifference, describeBuild, localBuild, type Build } from './build.ts';
+import { BundleMissing, BundleRefused, defaultBundleCache, materializeBundle } from './bundle-transfer.ts';
 import { connectRedis, type RedisAddress } from './connection.ts';
-import { BEAT_MS, BEAT_TTL, Heartbeat, JobData, KEEP_SECONDS, PREFIX, QUEUE, keys, packResult } from './protocol.ts';
+import { BEAT_MS, BEAT_TTL, Heartbeat, JobData, KEEP_SECONDS, PREFIX, keys, packResult, queueName } from './protocol.ts';
+import { registerBuild } from './workers.ts';
 
 /** Options of `QueueWorker.start`. */
 export interface QueueWorkerOptions {
@@ -40,6 +47,12 @@ const RATE_WINDOW = 60;
 const FORGET_AFTER_MS = 24 * 3600 * 1000;
 /** How long a refusal is kept for the study to read (s). */
 const REFUSAL_TTL = 24 * 3600;
+/** Studies whose refusal this worker remembers having told (more are forgotten and told again). */
+const REMEMBERED_REFUSALS = 1000;
+/** Times a job is started at most (bundle waits, retries after errors, stalls) before it fails. */
+export const MAX_TRIES = 10;
+/** Wait between tries of a job whose bundle is not in Redis (ms). */
+const BUNDLE_RETRY_MS = 2000;
 
 /** A pool of threads for one bundle. */
 interface BundlePool {
@@ -61,8 +74,8 @@ export class QueueWorker {
   private stopping: Promise<void> | undefined;
   private markDone!: () => void;
   private readonly done = new Promise<void>((resolve) => (this.markDone = resolve));
-  /** Why this worker stopped taking jobs, when it refused one. */
-  refusal: string | undefined;
+  /** Studies whose jobs of another build this worker refused and said so. */
+  private readonly refusedStudies = new Set<string>();
 
   private constructor(
     readonly name: string,
@@ -85,9 +98,10 @@ export class QueueWorker {
     if (sizing.capped) log(sizing.capped.replace('--workers', '--concurrency'));
     const build = await localBuild();
     const redis = await connectRedis(address, `arbor-worker-${name}`);
+    await registerBuild(redis, build);
     const lockDuration = (options.lockSeconds ?? 30) * 1000;
     let self: QueueWorker | undefined;
-    const worker = new Worker(QUEUE, (job: Job, token?: string) => self!.process(job, token), {
+    const worker = new Worker(queueName(build), (job: Job, token?: string) => self!.process(job, token), {
       connection: address.options,
       prefix: PREFIX,
       name,
@@ -102,11 +116,11 @@ export class QueueWorker {
     self = new QueueWorker(name, sizing.count, redis, build, options.cache ?? defaultBundleCache(), log, worker);
     void worker.run();
     await worker.waitUntilReady();
-    log(`worker ${name}: ${sizing.count} episodes at a time on ${describeBuild(build)}; waiting for episodes on ${address.shown}`);
+    log(`worker ${name}: ${sizing.count} episodes at a time on ${describeBuild(build)}; waiting for episodes on ${address.shown} (queue ${queueName(build)})`);
     return self;
   }
 
-  /** Resolves once the worker has stopped and freed everything (closed, or after refusing a job). */
+  /** Resolves once the worker has stopped and freed everything. */
   get stopped(): Promise<void> {
     return this.done;
   }
@@ -129,26 +143,22 @@ export class QueueWorker {
     return this.stopping;
   }
 
-  /** Runs one job; the episode's own failures are results, only worker trouble throws. */
+  /**
+   * Runs one job; the episode's own failures are results. A job that cannot be run throws:
+   * `UnrecoverableError` when no later try can help (BullMQ fails it with the reason at once).
+   */
   private async process(job: Job, token?: string): Promise<{ bytes: number }> {
+    if (job.attemptsStarted > MAX_TRIES) {
+      throw new UnrecoverableError(`Job ${job.id} was started ${job.attemptsStarted - 1} times without finishing (last: ${job.failedReason || 'its worker stopped'}); it is failed rather than tried again.`);
+    }
     const parsed = JobData.safeParse(job.data);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new UnrecoverableError(`Job ${job.id} is not an arbor episode: ${issue?.path.join('.')} ${issue?.message}.`);
+      throw new UnrecoverableError(`Job ${job.id} is not an arbor episode: ${issue?.path.join('.') || 'its data'}: ${issue?.message}.`);
     }
     const data = parsed.data;
-    const mismatch = buildMismatch(this.build, data.build);
-    if (mismatch) return this.refuse(job, token, data.study, mismatch);
-
-    let scenarioPath: string;
-    try {
-      scenarioPath = await materializeBundle(this.redis, data.bundle, this.cache);
-    } catch (err) {
-      if (!(err instanceof BundleMissing)) throw err;
-      // The study stores its bundle again when Redis comes back: try this job again shortly.
-      await job.moveToDelayed(Date.now() + 2000, token);
-      throw new DelayedError();
-    }
+    if (buildDifference(this.build, data.build).length > 0) await this.refuse(job, data.study, data.build);
+    const scenarioPath = await this.bundleOf(job, token, data.bundle);
     const entry = this.poolFor(data.bundle, scenarioPath);
     entry.active++;
     this.busy++;
@@ -172,15 +182,46 @@ export class QueueWorker {
     }
   }
 
-  /** Puts a job of another build back on the queue, tells its study why, and stops this worker. */
-  private async refuse(job: Job, token: string | undefined, study: string, why: string): Promise<never> {
-    this.refusal = `worker ${this.name} refused the episodes of study ${study}: ${why}`;
-    // Stop fetching first, so the job put back goes to another worker, not to this one again.
-    void this.close();
-    await job.moveToWait(token);
-    await this.redis.multi().lpush(keys.refusals(study), this.refusal).ltrim(keys.refusals(study), 0, 19).expire(keys.refusals(study), REFUSAL_TTL).exec();
-    this.log(this.refusal);
-    throw new WaitingError();
+  /**
+   * Fails a job of another build found on this build's queue, and tells it (in the log and to the
+   * study) once per study. A study queues its jobs on its own build's queue, where workers of its
+   * build take them; this one was put here by something else, and nobody here can run it.
+   */
+  private async refuse(job: Job, study: string, build: Build): Promise<never> {
+    const why =
+      `the job says it runs on ${describeBuild(build)}, but it is on the queue of ${describeBuild(this.build)} (they differ in ${buildDifference(this.build, build).join(', ')}). ` +
+      `arbor queues a study's episodes on its own build's queue (${queueName(build)} for that build), where workers of that build take them; this job was put here by hand or by another tool, and no worker here can run it.`;
+    if (!this.refusedStudies.has(study)) {
+      if (this.refusedStudies.size >= REMEMBERED_REFUSALS) this.refusedStudies.clear();
+      this.refusedStudies.add(study);
+      const told = `worker ${this.name} refused the episodes of study ${study}: ${why}`;
+      this.log(told);
+      await this.redis.multi().lpush(keys.refusals(study), told).ltrim(keys.refusals(study), 0, 19).expire(keys.refusals(study), REFUSAL_TTL).exec();
+    }
+    throw new UnrecoverableError(`Job ${job.id} of study ${study} was refused: ${why}`);
+  }
+
+  /**
+   * The path of a job's scenario, its bundle fetched when not cached. A bundle not in Redis (the
+   * study stores it again when Redis comes back, and a corrupt one was just removed for it to do
+   * so) is waited for: the job is tried again in 2 s, and fails after `MAX_TRIES` tries.
+   */
+  private async bundleOf(job: Job, token: string | undefined, hash: string): Promise<string> {
+    try {
+      return await materializeBundle(this.redis, hash, this.cache);
+    } catch (err) {
+      if (err instanceof BundleRefused) throw new UnrecoverableError(err.message);
+      if (!(err instanceof BundleMissing)) throw err;
+      if (err.corrupt) this.log(err.message);
+      if (job.attemptsStarted >= MAX_TRIES) {
+        throw new UnrecoverableError(
+          `${err.message} It was still missing after ${MAX_TRIES} tries ${BUNDLE_RETRY_MS / 1000} s apart. A study stores its bundle while it runs, ` +
+            'so the study of this job is not running (or the job was not queued by arbor); resuming the study queues its episodes again.',
+        );
+      }
+      await job.moveToDelayed(Date.now() + BUNDLE_RETRY_MS, token);
+      throw new DelayedError();
+    }
   }
 
   /** The pool of a bundle, started on first use; the least recently used idle pool beyond `WARM_BUNDLES` is closed. */
