@@ -321,7 +321,7 @@ async function runWithEvaluator(store: Store, study: StudyRecord, flags: Evaluat
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
-  const bar = progress('study', config.budget.episodes, 'cand {candidates} | best {best} | success {success}{cost} | {phase}');
+  const bar = progress('study', config.budget.episodes);
   try {
     return await runStudy(store, study.id, scenario, evaluator, {
       signal: abort.signal,
@@ -334,8 +334,7 @@ async function runWithEvaluator(store: Store, study: StudyRecord, flags: Evaluat
         const rate = p.episodes / Math.max(p.elapsed, 1);
         const reachable = p.elapsed > 5 ? Math.min(config.budget.episodes, Math.round(rate * config.budget.wallTime)) : config.budget.episodes;
         bar.setTotal(Math.max(reachable, p.episodes));
-        const cost = p.costUsd > 0 ? ` | $${p.costUsd.toFixed(4)}` : '';
-        bar.update(p.episodes, { candidates: p.candidates, best: fixed(p.bestScore), success: percent(p.bestSuccess), cost, phase: p.phase });
+        bar.update(p.episodes, { cand: p.candidates, best: fixed(p.bestScore), success: percent(p.bestSuccess), cost: p.costUsd > 0 ? `$${p.costUsd.toFixed(4)}` : undefined, phase: p.phase });
       },
     });
   } finally {
