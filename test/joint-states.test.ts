@@ -3,7 +3,8 @@
  * the arm's broadcaster. The link takes the arm's joints from any message that carries them, merged
  * by name and stamp, ignores the rest, and fails only when nothing carried them for the watchdog's
  * time. The merge on its own, then against `sim-serve --ros2` in another process with a foreign
- * publisher on the same topic (needs a sourced ROS 2; skipped with the reason without it).
+ * publisher on the same topic (needs a sourced ROS 2; skipped with the reason without it), in a
+ * ROS domain of this file's own (test/ros-domain.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
@@ -16,6 +17,10 @@ import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
 import { TOPIC } from '../src/trace/topics.ts';
 import { startSimServe, type Served } from './sim-serve-helpers.ts';
 import { SCENARIO_PATH } from './helpers.ts';
+import { useTestRosDomain } from './ros-domain.ts';
+
+// A ROS domain of this file's own (see ros-domain.ts), before anything starts ROS 2.
+useTestRosDomain();
 
 function message(names: string[], position: number[], velocity: number[] = []): JointStateMsg {
   return { header: { stamp: { sec: 0, nanosec: 0 }, frame_id: '' }, name: names, position, velocity, effort: [] } as JointStateMsg;
@@ -40,6 +45,19 @@ describe('the arm joints merged from a shared topic', () => {
     expect(arm.state()).toBeUndefined();
     arm.take(0, message(['a', 'b', 'c'], [0, 0, 0]));
     expect(arm.state()!.stamp).toBe(0);
+  });
+});
+
+describe('the ROS domain of a test file', () => {
+  it('is one per worker of ARBOR_TEST_ROS_DOMAINS, else the set ROS_DOMAIN_ID, else one of 215-232, never 0', () => {
+    const domain = (env: NodeJS.ProcessEnv) => [useTestRosDomain(env), env.ROS_DOMAIN_ID];
+    expect(domain({ ARBOR_TEST_ROS_DOMAINS: '60-61', VITEST_POOL_ID: '1', ROS_DOMAIN_ID: '44' })).toEqual([60, '60']);
+    expect(domain({ ARBOR_TEST_ROS_DOMAINS: '60-61', VITEST_POOL_ID: '2' })).toEqual([61, '61']);
+    expect(domain({ ARBOR_TEST_ROS_DOMAINS: '60-61', VITEST_POOL_ID: '3' })).toEqual([60, '60']);
+    expect(domain({ ROS_DOMAIN_ID: '44', VITEST_POOL_ID: '2' })).toEqual([44, '44']);
+    expect(domain({ VITEST_POOL_ID: '2' })).toEqual([216, '216']);
+    expect(() => useTestRosDomain({ ARBOR_TEST_ROS_DOMAINS: '61-60' })).toThrow(/ARBOR_TEST_ROS_DOMAINS=61-60 must be FIRST-LAST/);
+    expect(process.env.ROS_DOMAIN_ID).toMatch(/^\d+$/); // this file's, set above
   });
 });
 
