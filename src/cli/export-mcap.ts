@@ -33,8 +33,8 @@ export async function exportMcap(store: Store, studyId: string, flags: McapExpor
   if (untraced.length) {
     process.stderr.write(`skipping ${untraced.length} episode(s) recorded without a trace (they crashed before recording one): ${untraced.map((e) => e.id).join(', ')}\n`);
   }
-  const bar = episodes.length > 1 ? progress('mcap', episodes.length, '{mb} MB') : undefined;
-  const onEpisode = (done: number, bytes: number) => bar?.update(done, { mb: (bytes / 1e6).toFixed(1) });
+  const bar = episodes.length > 1 ? progress('mcap', episodes.length) : undefined;
+  const onEpisode = (done: number, bytes: number) => bar?.update(done, { written: `${(bytes / 1e6).toFixed(1)} MB` });
   let stats: McapWriteStats;
   try {
     stats = flags.out === undefined

@@ -98,7 +98,7 @@ export function registerSimCommands(program: Command): void {
       const seeds = opts.seeds;
       const sizing = workerCount({ workers: opts.workers, jobs: seeds.length });
       if (sizing.capped) process.stderr.write(`arbor: ${sizing.capped}\n`);
-      const bar = progress('eval', seeds.length, 'success {success}');
+      const bar = progress('eval', seeds.length);
       let done = 0;
       let successes = 0;
       try {

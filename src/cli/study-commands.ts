@@ -49,6 +49,7 @@ interface RunFlags {
   json?: boolean;
   view?: boolean;
   port?: number;
+  scriptedAnswers?: boolean;
 }
 
 export function registerStudyCommands(program: Command): void {
@@ -69,6 +70,7 @@ export function registerStudyCommands(program: Command): void {
     .option('--operator', 'supervise every episode: sim gate for new candidates, run/skip/stop before each, scene resets, any key an e-stop, reduced speed first')
     .option('--dry-run', 'play the first episodes in sim through the safety envelope and report every clamp and rejection; send nothing, store nothing');
   withRunOptions(run).action(async (file: string, flags: RunFlags) => {
+    checkOperatorInput(flags.operator ?? false, flags);
     const scenario = await loadScenario(file);
     if (parseBackend(flags.backend ?? 'sim').kind === 'ros2' && !flags.dryRun) {
       // Refused before a study exists, so a machine without ROS 2 leaves no failed study behind.
@@ -126,7 +128,7 @@ export function registerStudyCommands(program: Command): void {
       printResults(store, study, flags.json);
       return;
     }
-    prepareResearcher(studyConfigOf(study));
+    checkOperatorInput(prepareResearcher(studyConfigOf(study)).operator, flags);
     process.stderr.write(`resuming study ${id} (${study.status})\n`);
     await runAndReport(store, study, flags);
   });
@@ -225,7 +227,8 @@ function withRunOptions(command: Command): Command {
     .option('--db <path>', 'study database', DEFAULT_DB)
     .option('--json', 'print {study, baseline, best, validation} as JSON on stdout')
     .option('--view', 'serve the live viewer for this study (127.0.0.1)')
-    .option('--port <n>', 'viewer port with --view (default 8080)', integer(0, 65535));
+    .option('--port <n>', 'viewer port with --view (default 8080)', integer(0, 65535))
+    .option('--scripted-answers', "with --operator: the operator's answers come scripted on stdin (a pipe, not a person at a terminal); read them in order, and log in the study that they were scripted");
 }
 
 function requireStudy(store: Store, id: string, db: string): StudyRecord {
@@ -260,7 +263,21 @@ async function runAndReport(store: Store, study: StudyRecord, flags: EvaluatorFl
 }
 
 /** The flags that choose and size where a run's episodes go, and how it is shown. */
-type EvaluatorFlags = Pick<RunFlags, 'workers' | 'evaluator' | 'maxResultMb' | 'db' | 'json' | 'view' | 'port'>;
+type EvaluatorFlags = Pick<RunFlags, 'workers' | 'evaluator' | 'maxResultMb' | 'db' | 'json' | 'view' | 'port' | 'scriptedAnswers'>;
+
+/**
+ * Refuses an operator run whose answers nobody types at the prompt: from a pipe, answers written in
+ * advance would run episodes on the robot unattended. `--scripted-answers` says they are scripted.
+ */
+function checkOperatorInput(operator: boolean, flags: EvaluatorFlags): void {
+  if (flags.scriptedAnswers && !operator) throw new Error("--scripted-answers says the operator's answers on stdin are scripted; it needs --operator.");
+  if (operator && !flags.scriptedAnswers && !process.stdin.isTTY) {
+    throw new Error(
+      '--operator asks a person at a terminal before every episode, and stdin is not a terminal: answers piped or typed in advance would run the robot unattended. ' +
+        'Run it in a terminal, or pass --scripted-answers to say the answers on stdin are scripted (the study then logs that they were).',
+    );
+  }
+}
 
 /**
  * Where the episodes run: the in-process pool of worker threads, or (`--evaluator redis://...`)
@@ -304,7 +321,7 @@ async function runWithEvaluator(store: Store, study: StudyRecord, flags: Evaluat
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
-  const bar = progress('study', config.budget.episodes, 'cand {candidates} | best {best} | success {success}{cost} | {phase}');
+  const bar = progress('study', config.budget.episodes);
   try {
     return await runStudy(store, study.id, scenario, evaluator, {
       signal: abort.signal,
@@ -317,8 +334,7 @@ async function runWithEvaluator(store: Store, study: StudyRecord, flags: Evaluat
         const rate = p.episodes / Math.max(p.elapsed, 1);
         const reachable = p.elapsed > 5 ? Math.min(config.budget.episodes, Math.round(rate * config.budget.wallTime)) : config.budget.episodes;
         bar.setTotal(Math.max(reachable, p.episodes));
-        const cost = p.costUsd > 0 ? ` | $${p.costUsd.toFixed(4)}` : '';
-        bar.update(p.episodes, { candidates: p.candidates, best: fixed(p.bestScore), success: percent(p.bestSuccess), cost, phase: p.phase });
+        bar.update(p.episodes, { cand: p.candidates, best: fixed(p.bestScore), success: percent(p.bestSuccess), cost: p.costUsd > 0 ? `$${p.costUsd.toFixed(4)}` : undefined, phase: p.phase });
       },
     });
   } finally {
@@ -370,8 +386,13 @@ async function openEvaluator(store: Store, study: StudyRecord, scenario: LoadedS
   }
   const [{ LinkEvaluator }, { TerminalOperator }] = await Promise.all([import('../evaluation/link-evaluator.ts'), import('./operator-console.ts')]);
   if (flags.workers !== undefined && flags.workers > 1) process.stderr.write(`arbor: --workers ${flags.workers} is ignored: one robot runs one episode at a time.\n`);
+  if (config.operator && flags.scriptedAnswers) {
+    const message = "The operator's answers are scripted (--scripted-answers): read from stdin in order, not typed at each prompt.";
+    process.stderr.write(`arbor: ${message}\n`);
+    store.addEvent(study.id, { kind: 'scripted-answers', message });
+  }
   return LinkEvaluator.create(scenario, parseBackend(config.backend), {
-    operator: config.operator ? new TerminalOperator() : undefined,
+    operator: config.operator ? new TerminalOperator(process.stdin, process.stderr, flags.scriptedAnswers ?? false) : undefined,
     cacheDir,
     // The viewer's live page shows the robot from its joint states, as it does the sim's workers.
     live: { study: study.id, fps: 30, onFrame: (frame) => feed.emit('frame', frame) },

@@ -1,6 +1,7 @@
 /**
  * `SafeLink` wraps every link, in sim too: each command passes the robot's safety envelope
- * (position, velocity and acceleration limits, the workspace box, the gripper's force limit); a
+ * (position, velocity and acceleration limits, the workspace box, the links above the table top,
+ * the gripper's force limit); a
  * watchdog holds a robot that moves on its own clock (a network link) when commands or joint
  * states stop arriving; an e-stop holds it and refuses commands until the next reset. Every
  * intervention is recorded on the `/safety` topic of the episode's trace and summarised in its
@@ -50,6 +51,8 @@ export class SafeLink implements RobotLink {
   private stopping: Promise<void> | undefined;
   /** Tool-point speed cap (m/s) for reduced-speed runs; undefined for full speed. */
   private speedCap: number | undefined;
+  /** Where a target puts the tool point and the links, for the envelope. */
+  private readonly geometry = { toolPoint: (q: Float64Array) => this.kinematics.pose(q).pos, lowestPoint: (q: Float64Array) => this.kinematics.lowestPoint(q) };
 
   constructor(
     /** The link this one guards. */
@@ -103,7 +106,7 @@ export class SafeLink implements RobotLink {
   async act(action: Action): Promise<Observation> {
     if (this.estopReason !== undefined) throw new EmergencyStopError(this.estopReason);
     const dt = this.inner.controlPeriod;
-    const verdict = this.envelope.filter(this.sent, this.before, action.position, dt, (q) => this.kinematics.pose(q).pos);
+    const verdict = this.envelope.filter(this.sent, this.before, action.position, dt, this.geometry);
     let position = verdict.position;
     if (this.speedCap !== undefined && !verdict.rejected) position = this.capToolSpeed(position, dt);
     const time = this.inner.observe().time;

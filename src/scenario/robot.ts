@@ -37,7 +37,10 @@ export const SafetyConfig = z.strictObject({
   velocity: LimitAction.default('clamp'),
   /** Joint targets that would accelerate beyond the acceleration limit: limited, or rejected. */
   acceleration: LimitAction.default('clamp'),
-  /** A command whose tool-centre point leaves the workspace box: rejected (the robot holds), or only logged. */
+  /**
+   * A command whose tool-centre point leaves the workspace box, or that puts any link of the arm
+   * below the table top: rejected (the robot holds), or only logged.
+   */
   workspace: z.enum(['reject', 'log']).default('reject'),
   /** Seconds without a command or a joint state after which the watchdog holds the robot. */
   watchdog: z.number().positive().max(60).default(0.5),
@@ -147,7 +150,12 @@ export const RobotConfig = z.strictObject({
   /** MJCF force and torque sensors of the wrist force/torque sensor. */
   wrench: z.strictObject({ force_sensor: z.string(), torque_sensor: z.string() }).optional(),
   /** The box the tool-centre point must stay inside (world frame, metres). */
-  workspace: z.strictObject({ min: Vec3, max: Vec3 }),
+  workspace: z.strictObject({
+    min: Vec3,
+    max: Vec3,
+    /** Height (m, world frame) of the table top the robot stands on: no link of the arm may reach below it. */
+    table: z.number().finite().default(0),
+  }),
   /** How the safety envelope treats commands beyond the limits. */
   safety: SafetyConfig.default(SAFETY_DEFAULTS),
   /** The robot's ROS 2 interfaces, as a network link (`--backend ros2 | rosbridge://`) and `arbor sim-serve` use them. */
