@@ -147,6 +147,22 @@ export class EvaluatorPool implements Evaluator {
     this.pump();
   }
 
+  /**
+   * Drains and stops the jobs in flight at once, their workers with them: each ends as a crash
+   * with `reason`. For a caller that gave up (an MCP request cancelled); the pool takes no more jobs.
+   */
+  cancel(reason: string): void {
+    this.drain();
+    for (const slot of this.slots) {
+      if (slot.state !== 'busy') continue;
+      const worker = slot.worker;
+      this.retire(slot);
+      void worker?.terminate();
+      this.finish(slot, { ok: false, reason });
+      this.replace(slot);
+    }
+  }
+
   /** Drains, waits for the jobs in flight, and stops every worker. */
   close(): Promise<void> {
     this.closing ??= (async () => {
