@@ -46,7 +46,7 @@ export async function evaluatePolicy(
   onResult?: (result: EpisodeResult) => void,
   signal?: AbortSignal,
 ): Promise<Evaluation> {
-  const pool = await EvaluatorPool.create(scenario.file, { workers, jobs: seeds.length });
+  const pool = await EvaluatorPool.create(scenario.file, { workers, jobs: seeds.length, signal });
   const cancel = () => pool.cancel('cancelled');
   signal?.addEventListener('abort', cancel, { once: true });
   try {
