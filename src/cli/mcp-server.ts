@@ -12,6 +12,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { codePolicyGuide } from '../policy/code.ts';
@@ -122,7 +123,12 @@ export function createMcpServer(options: McpOptions): { server: McpServer; shutd
 /** The tools that read scenarios and run policies. */
 function registerScenarioTools(server: McpServer, context: Context): void {
   const { access, options, simCall } = context;
-  const scenarioOf = (path: string) => loadScenario(checkedFile(access, path, SCENARIO_FILE));
+  const scenarioOf = async (path: string) => {
+    const file = checkedFile(access, path, SCENARIO_FILE);
+    // Loading a scenario holds the thread for a while (0.1-0.4 s): requests waiting are answered first.
+    await setImmediate();
+    return loadScenario(file);
+  };
   const policyOf = (input: string | Record<string, unknown> | undefined, scenario: LoadedScenario): PolicyFile => {
     if (input === undefined) return baselinePolicy(scenario);
     return typeof input === 'string' ? loadPolicyFile(checkedFile(access, input, POLICY_FILE), scenario) : resolvePolicy(input, scenario, 'policy');
@@ -134,15 +140,17 @@ function registerScenarioTools(server: McpServer, context: Context): void {
   }, ({ dir }) => guarded(async () => {
     const folder = checkedDir(access, dir ?? options.scenarios, 'dir');
     const files = readdirSync(folder).filter((f) => /\.ya?ml$/.test(f)).sort();
-    return json(await Promise.all(files.map(async (f) => {
-      const file = join(folder, f);
+    const listed: Record<string, unknown>[] = [];
+    // One after the other: each load yields to the protocol first (scenarioOf).
+    for (const file of files.map((f) => join(folder, f))) {
       try {
         const sc = await scenarioOf(file);
-        return { file, name: sc.name, task: sc.task.kind, description: sc.description.trim(), params: Object.keys(sc.policy.params) };
+        listed.push({ file, name: sc.name, task: sc.task.kind, description: sc.description.trim(), params: Object.keys(sc.policy.params) });
       } catch (err) {
-        return { file, error: describeError(err) };
+        listed.push({ file, error: describeError(err) });
       }
-    })));
+    }
+    return json(listed);
   }));
 
   server.registerTool('describe_scenario', {
