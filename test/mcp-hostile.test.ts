@@ -24,7 +24,8 @@ const { dir } = smallScenario();
 let server: McpSession;
 
 beforeAll(async () => {
-  server = await startMcp(['--db', join(dir, 'hostile.db'), '--max-studies', '1', '--max-runs', '2']);
+  // Its defaults: one study and two runs at once, files under the current folder.
+  server = await startMcp(['--db', join(dir, 'hostile.db')]);
 });
 afterAll(() => server?.client.close());
 
