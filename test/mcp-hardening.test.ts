@@ -122,7 +122,8 @@ describe('arbor mcp stops what a client no longer wants', () => {
 
     const resumed = await server.call('resume_study', { study: id, workers: 1 });
     expect(resumed.error, resumed.text).toBe(false);
-    await untilEpisodes(id);
+    // `running` again once the resumed run took over (its Ctrl-C handling is in place by then).
+    for (let i = 0; i < 600 && (await server.call('study_status', { study: id })).value.status !== 'running'; i++) await sleep(100);
     const { pid } = (await server.call('study_status', { study: id })).value;
     expect(alive(pid)).toBe(true);
     await server.client.close();
