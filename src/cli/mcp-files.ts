@@ -41,7 +41,9 @@ export interface FileKind {
   extensions: string[];
 }
 
+/** A scenario argument. */
 export const SCENARIO_FILE: FileKind = { field: 'scenario', extensions: ['.yaml', '.yml'] };
+/** A policy file argument (JSON, or a code policy module). */
 export const POLICY_FILE: FileKind = { field: 'policy', extensions: ['.json', '.ts', '.js', '.mjs'] };
 
 /** `path` as an absolute path, once it is a regular, small file of its kind inside the access; else a clear error. */
