@@ -39,6 +39,8 @@ export class StudyProcesses {
   private readonly byId = new Map<string, StudyProcess>();
   /** Every process started, with or without an id yet. */
   private readonly children = new Set<ChildProcess>();
+  /** Processes started so far (their log files differ by it). */
+  private started = 0;
 
   constructor(
     /** Absolute path of the study database. */
@@ -58,7 +60,7 @@ export class StudyProcesses {
       );
     }
     if (known !== undefined && this.isRunning(known)) throw new Error(`Study ${known} is already running here; follow it with study_status.`);
-    const log = join(dirname(this.db), `arbor-mcp-${process.pid}-${Date.now()}.log`);
+    const log = join(dirname(this.db), `arbor-mcp-${process.pid}-${Date.now()}-${this.started++}.log`);
     const fd = openSync(log, 'a');
     const child = spawn(process.execPath, [ARBOR_BIN, ...args], { stdio: ['ignore', fd, fd] });
     closeSync(fd);
@@ -123,7 +125,7 @@ function exited(child: ChildProcess, ms: number): Promise<boolean> {
 function studyIdOf(child: ChildProcess, log: string, known: string | undefined): Promise<string> {
   const find = () => {
     const head = readStart(log, 64 * 1024);
-    if (known !== undefined) return head.includes(`study ${known}`) ? known : undefined;
+    if (known !== undefined) return head.includes(`study ${known} `) ? known : undefined;
     return /^study (\S+):/m.exec(head)?.[1];
   };
   return new Promise((resolve, reject) => {
