@@ -10,7 +10,7 @@
  * cancelled, and studies and sim calls are capped in number. When the client goes away, the
  * studies stop as Ctrl-C would stop them, resumable.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setImmediate } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -27,6 +27,7 @@ import { studySummaryOf } from '../study/config.ts';
 import { loadScenario, type LoadedScenario } from '../scenario/load.ts';
 import { RESEARCHER_NAMES, SEED_MAX } from '../scenario/schema.ts';
 import { Store } from '../store/store.ts';
+import { loadTasks } from '../tasks/registry.ts';
 import { POLICY_FILE, SCENARIO_FILE, checkedDir, checkedFile, fileAccess, type FileAccess } from './mcp-files.ts';
 import { StudyProcesses } from './mcp-studies.ts';
 import { describeError, parseSeedRange } from './options.ts';
@@ -120,15 +121,40 @@ export function createMcpServer(options: McpOptions): { server: McpServer; shutd
   return { server, shutdown };
 }
 
+/** Scenarios kept loaded (a client names the same few again and again). */
+const SCENARIO_CACHE = 16;
+
+/**
+ * Loads scenario arguments. A load holds the thread for 0.1-0.4 s (more on a busy machine), so
+ * loads run one at a time, each after the requests that came in meanwhile were answered, and a
+ * loaded scenario is kept until its file changes (size or time). Only the brief and the policy
+ * checks use it: episodes load the scenario afresh in their workers.
+ */
+function scenarioLoader(access: FileAccess): (path: string) => Promise<LoadedScenario> {
+  const loaded = new Map<string, { stamp: string; scenario: Promise<LoadedScenario> }>();
+  let queue: Promise<unknown> = Promise.resolve();
+  return (path) => {
+    const file = checkedFile(access, path, SCENARIO_FILE);
+    const { mtimeMs, size } = statSync(file);
+    const stamp = `${mtimeMs}:${size}`;
+    const cached = loaded.get(file);
+    if (cached?.stamp === stamp) return cached.scenario;
+    const scenario = queue.then(() => setImmediate()).then(() => loadScenario(file));
+    queue = scenario.catch(() => undefined);
+    loaded.delete(file);
+    loaded.set(file, { stamp, scenario });
+    scenario.catch(() => {
+      if (loaded.get(file)?.scenario === scenario) loaded.delete(file);
+    });
+    if (loaded.size > SCENARIO_CACHE) loaded.delete(loaded.keys().next().value!);
+    return scenario;
+  };
+}
+
 /** The tools that read scenarios and run policies. */
 function registerScenarioTools(server: McpServer, context: Context): void {
   const { access, options, simCall } = context;
-  const scenarioOf = async (path: string) => {
-    const file = checkedFile(access, path, SCENARIO_FILE);
-    // Loading a scenario holds the thread for a while (0.1-0.4 s): requests waiting are answered first.
-    await setImmediate();
-    return loadScenario(file);
-  };
+  const scenarioOf = scenarioLoader(access);
   const policyOf = (input: string | Record<string, unknown> | undefined, scenario: LoadedScenario): PolicyFile => {
     if (input === undefined) return baselinePolicy(scenario);
     return typeof input === 'string' ? loadPolicyFile(checkedFile(access, input, POLICY_FILE), scenario) : resolvePolicy(input, scenario, 'policy');
@@ -141,7 +167,7 @@ function registerScenarioTools(server: McpServer, context: Context): void {
     const folder = checkedDir(access, dir ?? options.scenarios, 'dir');
     const files = readdirSync(folder).filter((f) => /\.ya?ml$/.test(f)).sort();
     const listed: Record<string, unknown>[] = [];
-    // One after the other: each load yields to the protocol first (scenarioOf).
+    // One after the other (scenarioOf loads one at a time anyway).
     for (const file of files.map((f) => join(folder, f))) {
       try {
         const sc = await scenarioOf(file);
@@ -302,6 +328,9 @@ const ERROR_CHARS = 500;
 export async function serveMcp(options: McpOptions): Promise<void> {
   const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
   const { server, shutdown } = createMcpServer(options);
+  // The task modules, imported now: their first import holds the thread for half a second or more,
+  // which a request would otherwise wait behind.
+  await loadTasks();
   const transport = new StdioServerTransport();
   let lastError: string | undefined;
   let clientLeft = false;
