@@ -59,6 +59,16 @@ describe('arbor mcp reads only what it should', () => {
     expect(shadow.text).not.toMatch(/root|20234|'r'/);
   });
 
+  it('reads outside the project with --any-path, still only regular files', async () => {
+    const open = await startMcp(['--db', db, '--any-path']);
+    try {
+      expect((await open.call('describe_scenario', { scenario: longScenario })).value.name).toBe('pick-place');
+      expect((await open.call('describe_scenario', { scenario: join(dir, 'zero.yaml') }, { timeout: 10_000 })).text).toMatch(/zero\.yaml' is not a regular file/);
+    } finally {
+      await open.client.close();
+    }
+  });
+
   it('refuses a scenario or study id that starts with -, which the study command would take as an option', async () => {
     for (const scenario of ['--help', `--db=${join(dir, 'other.db')}`, '-h']) {
       const result = await server.call('start_study', { scenario });
