@@ -34,17 +34,32 @@ export interface Evaluation {
   episodes: EvaluatedEpisode[];
 }
 
-/** Runs `policy` on `seeds` with `workers` threads; `onResult` sees each episode as it finishes. */
-export async function evaluatePolicy(scenario: LoadedScenario, policy: PolicyFile, seeds: number[], workers: number, onResult?: (result: EpisodeResult) => void): Promise<Evaluation> {
-  const pool = await EvaluatorPool.create(scenario.file, { workers, jobs: seeds.length });
+/**
+ * Runs `policy` on `seeds` with `workers` threads; `onResult` sees each episode as it finishes.
+ * When `signal` aborts, the episodes in flight stop at once and the call rejects with its reason.
+ */
+export async function evaluatePolicy(
+  scenario: LoadedScenario,
+  policy: PolicyFile,
+  seeds: number[],
+  workers: number,
+  onResult?: (result: EpisodeResult) => void,
+  signal?: AbortSignal,
+): Promise<Evaluation> {
+  const pool = await EvaluatorPool.create(scenario.file, { workers, jobs: seeds.length, signal });
+  const cancel = () => pool.cancel('cancelled');
+  signal?.addEventListener('abort', cancel, { once: true });
   try {
+    signal?.throwIfAborted();
     const results = await pool.evaluate(seeds.map((seed) => ({ policy, seed })), onResult);
+    signal?.throwIfAborted();
     const episodes: EvaluatedEpisode[] = results.map((r) =>
       r.ok ? { seed: r.seed, success: r.success, score: r.score, outcome: r.outcome } : { seed: r.seed, success: false, score: 0, outcome: 'crash', reason: r.reason },
     );
     const { mean, std } = meanStd(episodes.map((e) => e.score));
     return { success_rate: episodes.filter((e) => e.success).length / episodes.length, score_mean: mean, score_std: std, episodes };
   } finally {
+    signal?.removeEventListener('abort', cancel);
     await pool.close();
   }
 }
