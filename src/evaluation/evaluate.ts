@@ -4,6 +4,7 @@
  */
 import type { PolicyFile } from '../policy/policy.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
+import type { AxisValue } from '../scenario/perturbation.ts';
 import type { EpisodeResult } from './evaluator.ts';
 import { EvaluatorPool } from './pool.ts';
 import { meanStd } from '../scoring/stats.ts';
@@ -34,11 +35,21 @@ export interface Evaluation {
   episodes: EvaluatedEpisode[];
 }
 
-/** Runs `policy` on `seeds` with `workers` threads; `onResult` sees each episode as it finishes. */
-export async function evaluatePolicy(scenario: LoadedScenario, policy: PolicyFile, seeds: number[], workers: number, onResult?: (result: EpisodeResult) => void): Promise<Evaluation> {
-  const pool = await EvaluatorPool.create(scenario.file, { workers, jobs: seeds.length });
+/**
+ * Runs `policy` on `seeds` with `workers` threads; `onResult` sees each episode as it finishes.
+ * `perturbation` gives each seed's world (absent: the scenario's own, calibrated if it says so).
+ */
+export async function evaluatePolicy(
+  scenario: LoadedScenario,
+  policy: PolicyFile,
+  seeds: number[],
+  workers: number,
+  onResult?: (result: EpisodeResult) => void,
+  perturbation?: (seed: number) => AxisValue[],
+): Promise<Evaluation> {
+  const pool = await EvaluatorPool.create(scenario.file, { workers, jobs: seeds.length, calibration: scenario.calibration?.file });
   try {
-    const results = await pool.evaluate(seeds.map((seed) => ({ policy, seed })), onResult);
+    const results = await pool.evaluate(seeds.map((seed) => ({ policy, seed, perturbation: perturbation?.(seed) })), onResult);
     const episodes: EvaluatedEpisode[] = results.map((r) =>
       r.ok ? { seed: r.seed, success: r.success, score: r.score, outcome: r.outcome } : { seed: r.seed, success: false, score: 0, outcome: 'crash', reason: r.reason },
     );

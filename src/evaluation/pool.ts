@@ -40,6 +40,8 @@ export interface PoolOptions {
   live?: PoolLiveOptions;
   /** A directory every worker's policies share as their cache (a study's model replies); absent: none. */
   cacheDir?: string;
+  /** A calibration file the workers load the world with, in place of the scenario's own (`--calibration`). */
+  calibration?: string;
 }
 
 /** A job waiting for, or running on, a worker. */
@@ -101,7 +103,7 @@ export class EvaluatorPool implements Evaluator {
     const { count } = workerCount(options);
     const fps = options.live?.fps;
     if (fps !== undefined && !(fps > 0)) throw new Error(`\`live.fps=${fps}\` must be positive; leave it out for 30.`);
-    const init: WorkerInit = { scenarioPath, backend: options.backend, liveFps: options.live ? (fps ?? 30) : undefined, cacheDir: options.cacheDir };
+    const init: WorkerInit = { scenarioPath, backend: options.backend, liveFps: options.live ? (fps ?? 30) : undefined, cacheDir: options.cacheDir, calibration: options.calibration };
     const started = await Promise.allSettled(Array.from({ length: count }, () => startWorker(init)));
     const failed = started.find((s) => s.status === 'rejected');
     if (failed) {
@@ -184,7 +186,7 @@ export class EvaluatorPool implements Evaluator {
     slot.state = 'busy';
     slot.running = { ...pending, sent: performance.now(), timer };
     worker.ref();
-    const message: ToWorker = { type: 'run', id: pending.id, policy: pending.job.policy, seed: pending.job.seed };
+    const message: ToWorker = { type: 'run', id: pending.id, policy: pending.job.policy, seed: pending.job.seed, perturbation: pending.job.perturbation };
     try {
       worker.postMessage(message);
     } catch (err) {
