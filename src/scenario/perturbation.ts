@@ -70,7 +70,10 @@ export const Axis = z.discriminatedUnion('kind', [
     offset,
     ...what,
   }),
-]);
+], {
+  // The one message a misspelt or invented axis kind gets: what the known ones are.
+  error: (issue) => (issue.code === 'invalid_union' ? `'${String((issue.input as { kind?: unknown } | undefined)?.kind)}' is not a perturbation axis kind; use one of: ${AXIS_KINDS.join(', ')}` : undefined),
+});
 export type Axis = z.infer<typeof Axis>;
 
 /** The range an axis was given, whatever its kind calls it. */
