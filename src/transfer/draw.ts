@@ -51,9 +51,12 @@ export function widestTier(block: Perturbations): string {
   return names[names.length - 1];
 }
 
-/** Fixed values as a `--perturb` argument: `name=value,name=value` (axes of the scenario's block). */
+/**
+ * Fixed values as a `--perturb` argument: `name=value,name=value` (axes of the scenario's block),
+ * each number in full so the replay is the same world, bit for bit.
+ */
 export function formatInline(values: readonly AxisValue[]): string {
-  return values.map((v) => `${v.name}=${Number(v.value.toPrecision(6))}`).join(',');
+  return values.map((v) => `${v.name}=${v.value}`).join(',');
 }
 
 /** Where each episode's perturbation comes from: a seed gives its world. */
