@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { SimLink } from '../src/robot/sim-link.ts';
-import { loadPerturbationFile, loadScenario } from '../src/scenario/load.ts';
+import { loadPerturbationFile, loadScenario, withCalibration } from '../src/scenario/load.ts';
 import { nominalValue, type AxisValue } from '../src/scenario/perturbation.ts';
 import { ValidationError } from '../src/scenario/validate.ts';
 import type { Trace } from '../src/trace/trace.ts';
@@ -224,6 +224,33 @@ describe('bad perturbations are refused naming file, line and field', () => {
     expect(stderr).toMatch(/joint\.yaml:4: axes\.slow\.joints\.1: 'elbo' is not an arm joint/);
     const ball: AxisValue = { name: 'ball', axis: { kind: 'object_mass', object: 'ball', scale: [2, 2] }, value: 2 };
     expect(() => link.perturb([ball])).toThrow(/Perturbation axis 'ball' \(object_mass\): The model has no body named 'ball'/);
+  });
+});
+
+describe('calibration', () => {
+  it('loads the world with its fixed values before any perturbation, and the trace says which file', async () => {
+    const file = join(dir, 'calibration.yaml');
+    writeFileSync(file, 'axes:\n  arm_kp: { kind: kp, scale: 0.8 }\n  latency: { kind: command_delay, ticks: 1 }\n');
+    const calibrated = await SimLink.create(withCalibration(sc, file));
+    try {
+      const elbow = calibrated.world.id('actuator', 'elbow');
+      calibrated.perturb([at('arm_kp', 0.5)]);
+      await calibrated.reset(1);
+      // The perturbation scales the calibrated gain: 5000 · 0.8 · 0.5.
+      expect((calibrated.world.model.actuator_gainprm as Float64Array)[10 * elbow]).toBeCloseTo(2000, 9);
+      calibrated.perturb([]);
+      await calibrated.reset(1);
+      expect((calibrated.world.model.actuator_gainprm as Float64Array)[10 * elbow]).toBeCloseTo(4000, 9);
+      expect(calibrated.trace().meta.calibration).toBe(file);
+    } finally {
+      await calibrated.close();
+    }
+  });
+
+  it('refuses a range, naming the axis', () => {
+    const file = join(dir, 'ranged.yaml');
+    writeFileSync(file, 'axes:\n  arm_kp: { kind: kp, scale: [0.8, 0.9] }\n');
+    expect(refused(() => withCalibration(sc, file))).toEqual([expect.objectContaining({ file, path: 'axes.arm_kp', message: 'is a range [0.8, 0.9]; a calibration fixes each axis to one value' })]);
   });
 });
 
