@@ -7,7 +7,7 @@
  *
  * Latency and sensor noise are not the model's: the sim link applies them (src/robot/sensing.ts).
  */
-import type { AxisValue } from '../scenario/perturbation.ts';
+import type { Axis, AxisValue } from '../scenario/perturbation.ts';
 import type { RobotConfig } from '../scenario/robot.ts';
 import type { World } from './world.ts';
 
@@ -78,7 +78,7 @@ export class ModelPerturber {
   check(values: readonly AxisValue[]): void {
     for (const v of values) {
       try {
-        this.indices(v);
+        this.indices(v.axis);
       } catch (err) {
         throw new Error(`Perturbation axis '${v.name}' (${v.axis.kind}): ${(err as Error).message}`);
       }
@@ -88,7 +88,7 @@ export class ModelPerturber {
   /** Applies one axis if it is of the phase asked for (objects or not); true when it wrote. */
   private applyOne({ axis, value }: AxisValue, objects: boolean): boolean {
     if ((axis.kind === 'object_mass' || axis.kind === 'object_friction') !== objects) return false;
-    const idx = this.indices({ name: '', axis, value });
+    const idx = this.indices(axis);
     if (idx.length === 0) return false;
     this.dirty = true;
     switch (axis.kind) {
@@ -128,7 +128,7 @@ export class ModelPerturber {
   }
 
   /** The ids an axis writes: actuators, dofs, bodies or geoms. */
-  private indices({ axis }: AxisValue): number[] {
+  private indices(axis: Axis): number[] {
     const { world, targets } = this;
     const model = world.model;
     const arm = (names: string[] | undefined) => targets.joints.filter((j) => !names || names.includes(j.name));
