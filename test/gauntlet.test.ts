@@ -93,6 +93,8 @@ describe('the tiers and sweeps', () => {
       expect(t4.world(1002)).toEqual(drawValues(block, 1, 1002));
       expect(t4.world(1002)).not.toEqual(t4.world(1003));
       expect(store.study(record.studyId)!.status).toBe('done');
+      expect(candidates.map((c) => store.candidate(c.id)!.status)).toEqual(cells.map(() => 'keep'));
+      expect(store.candidate(candidates[2].id)).toMatchObject({ description: 'gauntlet: arm_kp=0.6', successRate: 0.5, nEpisodes: 2 });
     } finally {
       await pool.close();
       store.close();
