@@ -3,6 +3,7 @@
  * to stderr, so scripts and agents can pipe the output.
  */
 import { Command } from 'commander';
+import { registerGauntlet } from './gauntlet.ts';
 import { registerMcp } from './mcp.ts';
 import { describeError } from './options.ts';
 import { registerSimCommands } from './sim-commands.ts';
@@ -21,6 +22,7 @@ program
 registerSimCommands(program);
 registerStudyCommands(program);
 registerSimServe(program);
+registerGauntlet(program);
 registerTransferCommands(program);
 registerView(program);
 registerWorkerCommands(program);

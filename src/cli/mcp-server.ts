@@ -194,7 +194,7 @@ function registerScenarioTools(server: McpServer, context: Context): void {
     const sc = await scenarioOf(scenario);
     // In a worker thread, as evaluate's episodes: the server answers meanwhile, and a cancel stops it at once.
     let run: EpisodeResult | undefined;
-    await evaluatePolicy(sc, policyOf(policy, sc), [seed], 1, (result) => (run = result), aborted);
+    await evaluatePolicy(sc, policyOf(policy, sc), [seed], 1, (result) => (run = result), undefined, aborted);
     if (!run) throw new Error(`The episode of seed ${seed} ended without a result.`);
     return json(resultEvidence(sc, run));
   }));
@@ -205,7 +205,7 @@ function registerScenarioTools(server: McpServer, context: Context): void {
   }, ({ scenario, seeds, policy, workers }, { signal }) => simCall(signal, async (aborted) => {
     const sc = await scenarioOf(scenario);
     const list = parseSeedRange(seeds);
-    return json(await evaluatePolicy(sc, policyOf(policy, sc), list, workerCount({ workers, jobs: list.length }).count, undefined, aborted));
+    return json(await evaluatePolicy(sc, policyOf(policy, sc), list, workerCount({ workers, jobs: list.length }).count, undefined, undefined, aborted));
   }));
 
   server.registerTool('start_study', {

@@ -4,7 +4,10 @@ import { EpisodeRunner } from '../evaluation/episode.ts';
 import { evaluatePolicy } from '../evaluation/evaluate.ts';
 import { resultEvidence } from '../study/evidence.ts';
 import { workerCount } from '../evaluation/pool.ts';
-import { loadScenario, scenarioJsonSchema } from '../scenario/load.ts';
+import { loadPerturbationFile, loadScenario, scenarioJsonSchema, withCalibration, type LoadedScenario } from '../scenario/load.ts';
+import type { AxisValue } from '../scenario/perturbation.ts';
+import { perturbTargets, ModelPerturber } from '../sim/perturb.ts';
+import { perturbSource } from '../transfer/draw.ts';
 import { World } from '../sim/world.ts';
 import { writeEpisodePictures } from '../scoring/pictures.ts';
 import { getTask } from '../tasks/registry.ts';
@@ -17,8 +20,10 @@ export function registerSimCommands(program: Command): void {
     .command('check')
     .description('validate a scenario file (and its robot and world) and print every problem')
     .argument('<scenario>', 'scenario YAML file')
-    .action(async (file: string) => {
+    .option('--perturb <file>', 'also check a perturbation file against the scenario\'s robot and world')
+    .action(async (file: string, opts: { perturb?: string }) => {
       const scenario = await loadScenario(file);
+      const extra = opts.perturb ? loadPerturbationFile(opts.perturb, scenario.robotConfig) : undefined;
       const robot = scenario.robotConfig;
       // The robot's own model must load on its own too: network links use it for kinematics.
       (await World.load(robot.mjcfPath)).dispose();
@@ -44,6 +49,10 @@ export function registerSimCommands(program: Command): void {
         for (const camera of Object.keys(scenario.cameras)) world.id('camera', camera);
         // The task's scene checks what names cannot (a free joint, a box geom).
         task.scene(world, scenario.task, scenario);
+        // Every body, geom and object an axis names must be in the world (joints were checked with their lines).
+        const axes = [scenario.perturbations, extra].flatMap((b) => Object.entries(b?.axes ?? {}));
+        const values = [...axes.map(([name, axis]): AxisValue => ({ name, axis, value: 1 })), ...(scenario.calibration?.values ?? [])];
+        new ModelPerturber(world, perturbTargets(world, robot, task.objects(scenario.task))).check(values);
       } finally {
         world.dispose();
       }
@@ -63,19 +72,24 @@ export function registerSimCommands(program: Command): void {
     .option('--policy <file>', 'policy file: JSON, or a .ts/.js code policy module (default: the scenario defaults)')
     .option('--json', 'print {success, score, outcome, terms, metrics, summary} as JSON on stdout')
     .option('--images <dir>', 'save its camera frames, task images and vision check drawings as PNG files in DIR')
-    .action(async (file: string, opts: { seed: number; policy?: string; json?: boolean; images?: string }) => {
-      const scenario = await loadScenario(file);
+    .option('--perturb <file|axis=value,...>', 'perturb the world: a perturbation file (each seed draws from it), or axes of the scenario\'s perturbations: block fixed to values')
+    .option('--calibration <file>', 'load the world with this calibration instead of the scenario\'s')
+    .action(async (file: string, opts: { seed: number; policy?: string; json?: boolean; images?: string } & WorldFlags) => {
+      const scenario = await scenarioWithFlags(file, opts);
       const policy = choosePolicy(opts.policy, scenario);
+      const perturbation = opts.perturb ? perturbSource(opts.perturb, scenario)(opts.seed) : [];
       const runner = await EpisodeRunner.create(scenario);
       try {
-        const run = await runner.run(policy, opts.seed);
+        const run = await runner.run(policy, opts.seed, undefined, perturbation);
         const { summary } = resultEvidence(scenario, { ok: true, ...run });
         if (opts.images) process.stderr.write(`arbor: ${writeEpisodePictures(run.trace, scenario, opts.images).length} pictures written to ${opts.images}\n`);
         if (opts.json) {
-          console.log(JSON.stringify({ success: run.success, score: run.score, outcome: run.outcome, terms: run.terms, metrics: run.metrics, ...(summary ? { summary } : {}) }));
+          const world = perturbation.length ? { perturbation: Object.fromEntries(perturbation.map((v) => [v.name, v.value])) } : {};
+          console.log(JSON.stringify({ success: run.success, score: run.score, outcome: run.outcome, terms: run.terms, metrics: run.metrics, ...(summary ? { summary } : {}), ...world }));
           return;
         }
         console.log(`episode ${scenario.name} seed ${opts.seed}: ${run.outcome}, score ${fixed(run.score)} (${fixed(run.wallTime, 3)} s wall)\n`);
+        if (perturbation.length) console.log(`perturbed: ${perturbation.map((v) => `${v.name} (${v.axis.kind}) ${fixed(v.value)}`).join(', ')}\n`);
         console.log(table(['metric', 'value'], Object.entries(run.metrics).map(([k, v]) => [k, typeof v === 'number' ? fixed(v) : String(v)])));
         console.log(`\n${table(['score term', 'value'], Object.entries(run.terms).map(([k, v]) => [k, fixed(v)]))}`);
         if (summary) console.log(`\nwhat happened:\n${summary.map((l) => `  ${l}`).join('\n')}`);
@@ -92,8 +106,11 @@ export function registerSimCommands(program: Command): void {
     .option('--policy <file>', 'policy file: JSON, or a .ts/.js code policy module (default: the scenario defaults)')
     .option('--workers <n>', 'worker threads (default: one per core)', integer(1, 4096))
     .option('--json', 'print {success_rate, score_mean, score_std, episodes} as JSON on stdout')
-    .action(async (file: string, opts: { seeds: number[]; policy?: string; workers?: number; json?: boolean }) => {
-      const scenario = await loadScenario(file);
+    .option('--perturb <file|axis=value,...>', 'perturb every episode\'s world: a perturbation file (each seed draws from it), or axes of the scenario\'s perturbations: block fixed to values')
+    .option('--calibration <file>', 'load the world with this calibration instead of the scenario\'s')
+    .action(async (file: string, opts: { seeds: number[]; policy?: string; workers?: number; json?: boolean } & WorldFlags) => {
+      const scenario = await scenarioWithFlags(file, opts);
+      const perturbation = opts.perturb ? perturbSource(opts.perturb, scenario) : undefined;
       const policy = choosePolicy(opts.policy, scenario);
       const seeds = opts.seeds;
       const sizing = workerCount({ workers: opts.workers, jobs: seeds.length });
@@ -106,7 +123,7 @@ export function registerSimCommands(program: Command): void {
           done++;
           if (r.ok && r.success) successes++;
           bar.update(done, { success: percent(successes / done) });
-        });
+        }, perturbation);
         bar.stop();
         if (opts.json) {
           console.log(JSON.stringify(result));
@@ -124,4 +141,18 @@ export function registerSimCommands(program: Command): void {
         bar.stop();
       }
     });
+}
+
+/** The flags that choose the world an episode runs in. */
+interface WorldFlags {
+  /** `--perturb`: a perturbation file, or axis=value pairs. */
+  perturb?: string;
+  /** `--calibration`: a calibration file in place of the scenario's. */
+  calibration?: string;
+}
+
+/** The scenario, loaded with `--calibration`'s file when one is given. */
+export async function scenarioWithFlags(file: string, flags: Pick<WorldFlags, 'calibration'>): Promise<LoadedScenario> {
+  const scenario = await loadScenario(file);
+  return flags.calibration ? withCalibration(scenario, flags.calibration) : scenario;
 }

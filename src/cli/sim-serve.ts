@@ -1,6 +1,7 @@
 /** `arbor sim-serve`: the scenario's MuJoCo world served as a ROS 2 robot (rosbridge v2 and/or a ROS 2 node). */
 import type { Command } from 'commander';
-import { loadScenario } from '../scenario/load.ts';
+import { perturbSource } from '../transfer/draw.ts';
+import { scenarioWithFlags } from './sim-commands.ts';
 import { integer, number } from './options.ts';
 
 interface ServeFlags {
@@ -10,6 +11,8 @@ interface ServeFlags {
   realtime?: boolean;
   cameraRate: number;
   host: string;
+  perturb?: string;
+  calibration?: string;
 }
 
 export function registerSimServe(program: Command): void {
@@ -23,6 +26,8 @@ export function registerSimServe(program: Command): void {
     .option('--realtime', 'step on the wall clock at the control rate (default: one control period per arm command, lockstep)')
     .option('--camera-rate <hz>', 'camera images per second of sim time (0: none)', number(0, 100), 2)
     .option('--host <address>', 'interface the rosbridge server binds', '127.0.0.1')
+    .option('--perturb <file|axis=value,...>', 'serve a perturbed world (a stand-in robot): a perturbation file, each reset\'s seed drawing from it, or axes of the scenario\'s block fixed to values')
+    .option('--calibration <file>', 'load the world with this calibration instead of the scenario\'s')
     .action(async (file: string, flags: ServeFlags) => {
       if (flags.namespace && !/^(\/[A-Za-z_][A-Za-z0-9_]*)+$/.test(flags.namespace)) {
         throw new Error(`--namespace '${flags.namespace}' is not a ROS namespace; write it like /robot1.`);
@@ -30,9 +35,10 @@ export function registerSimServe(program: Command): void {
       const [{ SimServer }, { RosbridgeServer }, { serveRos2 }] = await Promise.all([
         import('../robot/sim-serve.ts'), import('../robot/rosbridge-server.ts'), import('../robot/ros2.ts'),
       ]);
-      const scenario = await loadScenario(file);
+      const scenario = await scenarioWithFlags(file, flags);
+      const perturbation = flags.perturb ? perturbSource(flags.perturb, scenario) : undefined;
       const log = (line: string) => process.stderr.write(`${line}\n`);
-      const server = await SimServer.create(scenario, { realtime: flags.realtime, cameraRate: flags.cameraRate, namespace: flags.namespace, log });
+      const server = await SimServer.create(scenario, { realtime: flags.realtime, cameraRate: flags.cameraRate, namespace: flags.namespace, log, perturbation });
       const ready: Record<string, unknown> = { scenario: scenario.name, mode: flags.realtime ? 'realtime' : 'lockstep', period: server.period };
       try {
         if (flags.rosbridge !== undefined || !flags.ros2) {

@@ -12,10 +12,11 @@ import { parseRedisAddress } from '../evaluation/queue/connection.ts';
 import { QueueEvaluator } from '../evaluation/queue/queue-evaluator.ts';
 import { metered, ThroughputMeter } from '../evaluation/throughput.ts';
 import { createStudy, incumbent, runStudy } from '../study/study.ts';
-import { defaultStudyConfig, describeStop, studyConfigOf, studySummaryOf, type StudyConfig, type StudySummary } from '../study/config.ts';
+import { defaultStudyConfig, describeStop, studyConfigOf, studySummaryOf, StudyConfig, type StudySummary } from '../study/config.ts';
 import { prepareResearcher } from '../researchers/registry.ts';
 import { parseBackend } from '../robot/links.ts';
-import { loadScenario, type LoadedScenario } from '../scenario/load.ts';
+import { loadScenario, withCalibration, type LoadedScenario } from '../scenario/load.ts';
+import { scenarioWithFlags } from './sim-commands.ts';
 import { RESEARCHER_NAMES, type ResearcherName } from '../scenario/schema.ts';
 import { DEFAULT_STORE_PATH, Store } from '../store/store.ts';
 import type { StudyRecord } from '../store/schema.ts';
@@ -42,6 +43,7 @@ interface RunFlags {
   backend?: string;
   operator?: boolean;
   dryRun?: boolean;
+  calibration?: string;
   workers?: number;
   evaluator?: string;
   maxResultMb?: number;
@@ -68,10 +70,11 @@ export function registerStudyCommands(program: Command): void {
     .option('--seed <n>', "seed of the researcher's random stream", seed)
     .option('--backend <backend>', 'where episodes run: sim, rosbridge://HOST:PORT, ros2[:NAMESPACE]', 'sim')
     .option('--operator', 'supervise every episode: sim gate for new candidates, run/skip/stop before each, scene resets, any key an e-stop, reduced speed first')
-    .option('--dry-run', 'play the first episodes in sim through the safety envelope and report every clamp and rejection; send nothing, store nothing');
+    .option('--dry-run', 'play the first episodes in sim through the safety envelope and report every clamp and rejection; send nothing, store nothing')
+    .option('--calibration <file>', "load the sim world with this calibration instead of the scenario's (the study records it)");
   withRunOptions(run).action(async (file: string, flags: RunFlags) => {
     checkOperatorInput(flags.operator ?? false, flags);
-    const scenario = await loadScenario(file);
+    const scenario = await scenarioWithFlags(file, flags);
     if (parseBackend(flags.backend ?? 'sim').kind === 'ros2' && !flags.dryRun) {
       // Refused before a study exists, so a machine without ROS 2 leaves no failed study behind.
       const missing = (await import('../robot/ros2.ts')).ros2Unavailable();
@@ -297,8 +300,10 @@ function checkEvaluatorFlags(flags: EvaluatorFlags, backend: string): void {
 }
 
 async function runWithEvaluator(store: Store, study: StudyRecord, flags: EvaluatorFlags): Promise<StudySummary> {
-  const scenario = await loadScenario(study.scenarioPath);
   const config = studyConfigOf(study);
+  // The world the study was started in: its calibration, as recorded.
+  const loaded = await loadScenario(study.scenarioPath);
+  const scenario = config.calibration ? withCalibration(loaded, config.calibration) : loaded;
   // Every run publishes its live feed: in-process with --view, else on a loopback relay that an
   // `arbor view` beside it discovers next to the database. Frames cost little when nobody watches.
   const feed = new LiveFeed();
@@ -360,6 +365,8 @@ async function runWithEvaluator(store: Store, study: StudyRecord, flags: Evaluat
 async function openEvaluator(store: Store, study: StudyRecord, scenario: LoadedScenario, config: StudyConfig, flags: EvaluatorFlags, feed: LiveFeed): Promise<Evaluator> {
   checkEvaluatorFlags(flags, config.backend);
   if (flags.evaluator !== undefined) {
+    // The scenario bundle remote workers load carries no calibration file yet.
+    if (config.calibration) throw new Error(`This study's sim is calibrated (${config.calibration}); remote workers cannot load a calibration yet. Leave out --evaluator.`);
     const address = parseRedisAddress(flags.evaluator);
     const evaluator = await QueueEvaluator.create(address, scenario, {
       study: study.id,
@@ -381,6 +388,7 @@ async function openEvaluator(store: Store, study: StudyRecord, scenario: LoadedS
       workers: sizing.count,
       backend: config.backend,
       cacheDir,
+      calibration: config.calibration,
       live: { study: study.id, fps: 60, onFrame: (frame) => feed.emit('frame', frame) },
     });
   }
@@ -429,6 +437,8 @@ function printResults(store: Store, study: StudyRecord, json?: boolean, fresh?: 
   console.log(`study:               ${study.id}`);
   console.log(`scenario:            ${study.scenarioName} (${study.scenarioPath})`);
   console.log(`researcher:          ${study.researcher}`);
+  const calibration = StudyConfig.safeParse(study.config).data?.calibration;
+  if (calibration) console.log(`calibration:         ${calibration}`);
   console.log(`status:              ${study.status}`);
   if (study.status === 'done' || study.stopReason) console.log(`stopped_by:          ${study.stopReason ?? '-'} (${describeStop(study.stopReason)})`);
   if (summary) {

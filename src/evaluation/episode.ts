@@ -15,6 +15,7 @@ import { getTask } from '../tasks/registry.ts';
 import type { PhaseMark, Score, Task } from '../tasks/task.ts';
 import { Trace } from '../trace/trace.ts';
 import type { Observation } from '../robot/link.ts';
+import type { AxisValue } from '../scenario/perturbation.ts';
 
 /** A finished episode: its score and its trace. */
 export interface EpisodeRun extends Score {
@@ -53,7 +54,7 @@ export class EpisodeRunner {
    * Runs one episode. `onTick` sees every control tick (for live viewing); it must be cheap.
    * Throws when the policy throws, the sim diverges, the link fails, or the wall-time limit passes.
    */
-  async run(policyFile: PolicyFile, seed: number, onTick?: (phase: string) => void): Promise<EpisodeRun> {
+  async run(policyFile: PolicyFile, seed: number, onTick?: (phase: string) => void, perturbation: readonly AxisValue[] = []): Promise<EpisodeRun> {
     const { scenario, link } = this;
     const started = performance.now();
     const limitMs = scenario.episode.wall_time_limit * 1000;
@@ -71,6 +72,7 @@ export class EpisodeRunner {
       else phases.push(entry);
     };
     try {
+      link.perturb(perturbation);
       let obs = await link.reset(seed);
       await policy.reset(obs);
       mark(obs);

@@ -4,6 +4,7 @@
  */
 import type { PolicyFile } from '../policy/policy.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
+import type { AxisValue } from '../scenario/perturbation.ts';
 import type { EpisodeResult } from './evaluator.ts';
 import { EvaluatorPool } from './pool.ts';
 import { meanStd } from '../scoring/stats.ts';
@@ -36,6 +37,7 @@ export interface Evaluation {
 
 /**
  * Runs `policy` on `seeds` with `workers` threads; `onResult` sees each episode as it finishes.
+ * `perturbation` gives each seed's world (absent: the scenario's own, calibrated if it says so).
  * When `signal` aborts, the episodes in flight stop at once and the call rejects with its reason.
  */
 export async function evaluatePolicy(
@@ -44,14 +46,15 @@ export async function evaluatePolicy(
   seeds: number[],
   workers: number,
   onResult?: (result: EpisodeResult) => void,
+  perturbation?: (seed: number) => AxisValue[],
   signal?: AbortSignal,
 ): Promise<Evaluation> {
-  const pool = await EvaluatorPool.create(scenario.file, { workers, jobs: seeds.length, signal });
+  const pool = await EvaluatorPool.create(scenario.file, { workers, jobs: seeds.length, calibration: scenario.calibration?.file, signal });
   const cancel = () => pool.cancel('cancelled');
   signal?.addEventListener('abort', cancel, { once: true });
   try {
     signal?.throwIfAborted();
-    const results = await pool.evaluate(seeds.map((seed) => ({ policy, seed })), onResult);
+    const results = await pool.evaluate(seeds.map((seed) => ({ policy, seed, perturbation: perturbation?.(seed) })), onResult);
     signal?.throwIfAborted();
     const episodes: EvaluatedEpisode[] = results.map((r) =>
       r.ok ? { seed: r.seed, success: r.success, score: r.score, outcome: r.outcome } : { seed: r.seed, success: false, score: 0, outcome: 'crash', reason: r.reason },

@@ -4,6 +4,7 @@
  * a failed episode is a result with its reason.
  */
 import type { PolicyFile } from '../policy/policy.ts';
+import type { AxisValue } from '../scenario/perturbation.ts';
 import type { Score } from '../tasks/task.ts';
 import type { Trace } from '../trace/trace.ts';
 
@@ -13,6 +14,8 @@ export interface EpisodeJob {
   policy: PolicyFile;
   /** The episode seed. */
   seed: number;
+  /** The world's perturbation (sim only; absent: the nominal world, or the scenario's calibrated one). */
+  perturbation?: AxisValue[];
   /** Opaque, returned with the result; `{candidate: number}` also labels live frames. */
   tag?: unknown;
 }

@@ -42,6 +42,8 @@ export interface PoolOptions {
   cacheDir?: string;
   /** Stops the workers while they start (a caller that gave up); `create` then rejects with its reason. */
   signal?: AbortSignal;
+  /** A calibration file the workers load the world with, in place of the scenario's own (`--calibration`). */
+  calibration?: string;
 }
 
 /** A job waiting for, or running on, a worker. */
@@ -104,7 +106,7 @@ export class EvaluatorPool implements Evaluator {
     const { count } = workerCount(options);
     const fps = options.live?.fps;
     if (fps !== undefined && !(fps > 0)) throw new Error(`\`live.fps=${fps}\` must be positive; leave it out for 30.`);
-    const init: WorkerInit = { scenarioPath, backend: options.backend, liveFps: options.live ? (fps ?? 30) : undefined, cacheDir: options.cacheDir };
+    const init: WorkerInit = { scenarioPath, backend: options.backend, liveFps: options.live ? (fps ?? 30) : undefined, cacheDir: options.cacheDir, calibration: options.calibration };
     const started = await Promise.allSettled(Array.from({ length: count }, () => startWorker(init, options.signal)));
     const failed = started.find((s) => s.status === 'rejected');
     if (failed || options.signal?.aborted) {
@@ -204,7 +206,7 @@ export class EvaluatorPool implements Evaluator {
     slot.state = 'busy';
     slot.running = { ...pending, sent: performance.now(), timer };
     worker.ref();
-    const message: ToWorker = { type: 'run', id: pending.id, policy: pending.job.policy, seed: pending.job.seed };
+    const message: ToWorker = { type: 'run', id: pending.id, policy: pending.job.policy, seed: pending.job.seed, perturbation: pending.job.perturbation };
     try {
       worker.postMessage(message);
     } catch (err) {

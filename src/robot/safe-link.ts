@@ -7,6 +7,7 @@
  * intervention is recorded on the `/safety` topic of the episode's trace and summarised in its
  * meta, so the log of an episode says what was changed.
  */
+import type { AxisValue } from '../scenario/perturbation.ts';
 import type { RobotConfig } from '../scenario/robot.ts';
 import type { Kinematics } from '../sim/kinematics.ts';
 import { Trace, TraceRecorder, type TopicWriter } from '../trace/trace.ts';
@@ -132,6 +133,15 @@ export class SafeLink implements RobotLink {
 
   observe(): Observation {
     return this.inner.observe();
+  }
+
+  /** Passes a perturbation to the sim; any other link refuses it (`arbor sim-serve --perturb` perturbs a served sim). */
+  perturb(values: readonly AxisValue[]): void {
+    if (!this.inner.perturb) {
+      if (values.length === 0) return;
+      throw new Error(`The ${this.inner.backend} backend cannot be perturbed from here; perturb the sim (--backend sim), or serve a perturbed one with arbor sim-serve --perturb FILE.`);
+    }
+    this.inner.perturb(values);
   }
 
   snapshot(): { time: number; qpos: Float64Array } | undefined {

@@ -7,6 +7,8 @@ import type { LoadedScenario } from '../scenario/load.ts';
 import { CameraRecorder } from '../sim/camera-recorder.ts';
 import { ContactSummary } from '../sim/contact-summary.ts';
 import { Kinematics } from '../sim/kinematics.ts';
+import { ModelPerturber, perturbTargets } from '../sim/perturb.ts';
+import type { AxisValue } from '../scenario/perturbation.ts';
 import { World } from '../sim/world.ts';
 import { getTask } from '../tasks/registry.ts';
 import type { TaskScene } from '../tasks/task.ts';
@@ -16,6 +18,7 @@ import {
   jointStateFields, objectPoseTopic,
 } from '../trace/topics.ts';
 import type { Action, Observation, Pose, RobotLink } from './link.ts';
+import { Sensing } from './sensing.ts';
 
 /** Thrown when the physics blows up (NaN or Inf in the state). */
 export class SimDivergedError extends Error {
@@ -57,7 +60,14 @@ export class SimLink implements RobotLink {
   private gripperCommand = 0;
   private seed = 0;
   private taskMeta: Record<string, unknown> = {};
-  private last: Observation | undefined;
+  /** What the policy sees: the state at the last record, or it through the latency and noise of a perturbation. */
+  private seen: Observation | undefined;
+  /** Writes the model axes of a perturbation, and puts the nominal model back after one. */
+  private readonly perturber: ModelPerturber;
+  /** The perturbation of the next episodes (the calibration comes first, always). */
+  private perturbation: readonly AxisValue[] = [];
+  /** The latency and sensor noise of this episode; absent in a world without them. */
+  private sensing: Sensing | undefined;
   /** The true poses of the tracked objects at the last record (the observation has the perceived ones). */
   private truth: Record<string, Pose> = {};
   /** The /contacts summary, read once per control period. */
@@ -105,6 +115,17 @@ export class SimLink implements RobotLink {
     this.kinematics = new Kinematics(world, robot.joints.map((j) => j.name), tcp);
     this.jointRow = new Float64Array(3 * robot.joints.length);
     this.cameras = Object.keys(scenario.cameras).length ? new CameraRecorder(world, scenario.cameras) : undefined;
+    this.perturber = new ModelPerturber(world, perturbTargets(world, robot, this.tracked.map((o) => o.name)));
+    if (scenario.calibration) this.perturber.check(scenario.calibration.values);
+  }
+
+  /**
+   * The perturbation of the episodes from the next reset on (none: the nominal world, or the
+   * calibrated one). Throws naming the axis when it names what this world does not have.
+   */
+  perturb(values: readonly AxisValue[]): void {
+    this.perturber.check(values);
+    this.perturbation = values;
   }
 
   /** Loads the scenario's world. */
@@ -122,8 +143,11 @@ export class SimLink implements RobotLink {
     const { world, ids, robot } = this;
     this.seed = seed;
     world.resetData();
+    const values = [...(this.scenario.calibration?.values ?? []), ...this.perturbation];
+    this.perturber.applyRobot(values);
     // The task first: it may recompute model constants, which overwrites the state.
     this.taskMeta = this.scene.reset(seed);
+    this.perturber.applyObjects(values);
     const qpos = world.data.qpos as Float64Array;
     const ctrl = world.data.ctrl as Float64Array;
     robot.home.forEach((q, i) => {
@@ -134,31 +158,34 @@ export class SimLink implements RobotLink {
     this.setGripperCtrl(this.gripperCommand);
     ids.fingerQpos.forEach((adr) => (qpos[adr] = this.gripperCommand / ids.fingerQpos.length));
     world.forward();
+    this.sensing = Sensing.of(values, seed, { position: Float64Array.from(robot.home), gripperWidth: this.gripperCommand });
     this.recorder = new TraceRecorder();
     this.writers = this.openWriters();
     this.cameras?.reset();
     this.record();
     // A task that briefs its policy (an instruction, what the scene holds) does it in this observation.
     const brief = this.scene.brief?.();
-    if (brief) this.last = { ...this.last!, brief };
-    return this.last!;
+    if (brief) this.seen = { ...this.seen!, brief };
+    return this.seen!;
   }
 
   async act(action: Action): Promise<Observation> {
     const { world, ids } = this;
+    // A command delay: the joints get the command of some ticks ago (the recorded one too).
+    const applied = this.sensing ? this.sensing.command(action) : action;
     const ctrl = world.data.ctrl as Float64Array;
-    for (let i = 0; i < ids.actuators.length; i++) ctrl[ids.actuators[i]] = action.position[i];
-    this.gripperCommand = action.gripperWidth;
+    for (let i = 0; i < ids.actuators.length; i++) ctrl[ids.actuators[i]] = applied.position[i];
+    this.gripperCommand = applied.gripperWidth;
     this.setGripperCtrl(this.gripperCommand);
     world.step(this.substeps);
     if (world.diverged()) throw new SimDivergedError(world.time);
     this.record();
-    return this.last!;
+    return this.seen!;
   }
 
   observe(): Observation {
-    if (!this.last) throw new Error('Call reset(seed) before observe().');
-    return this.last;
+    if (!this.seen) throw new Error('Call reset(seed) before observe().');
+    return this.seen;
   }
 
   trace(): Trace {
@@ -169,6 +196,9 @@ export class SimLink implements RobotLink {
       backend: 'sim',
       ...this.taskMeta,
       controlPeriod: this.controlPeriod,
+      // Which world this was, when it was not the nominal one: enough to replay it.
+      ...(this.scenario.calibration ? { calibration: this.scenario.calibration.file } : {}),
+      ...(this.perturbation.length ? { perturbation: this.perturbation } : {}),
     });
   }
 
@@ -280,7 +310,8 @@ export class SimLink implements RobotLink {
     this.scene.record?.(t, this.recorder);
     this.cameras?.tick(t, this.recorder);
 
-    this.last = { time: t, position, velocity, effort, gripperWidth: width, touch, wrench, objects: this.scene.observe(truth) };
+    const now: Observation = { time: t, position, velocity, effort, gripperWidth: width, touch, wrench, objects: this.scene.observe(truth) };
+    this.seen = this.sensing ? this.sensing.observe(now) : now;
   }
 
   /**

@@ -27,6 +27,7 @@ import {
   type ResetReport, type RosNames,
 } from './ros-messages.ts';
 import { SimDivergedError, SimLink } from './sim-link.ts';
+import type { AxisValue } from '../scenario/perturbation.ts';
 import { TrajectoryFollower, trajectoryCommand, type TrajectoryCommand } from './trajectory.ts';
 
 /** How a served sim runs. */
@@ -41,6 +42,11 @@ export interface SimServeOptions {
   namespace?: string;
   /** Where the server reports what it refused or survived (one line each). */
   log?: (line: string) => void;
+  /**
+   * The world of each reset's seed (a stand-in robot that differs from the study's sim). Its
+   * latency is in control periods, so in real time it is real on the wall clock too.
+   */
+  perturbation?: (seed: number) => AxisValue[];
 }
 
 type Publish = (message: object) => void;
@@ -197,6 +203,7 @@ export class SimServer {
 
   private async reset(): Promise<{ success: boolean; message: string }> {
     this.endGoals('the world was reset');
+    if (this.options.perturbation) this.link.perturb(this.options.perturbation(this.seed));
     const obs = await this.link.reset(this.seed);
     const robot = this.scenario.robotConfig;
     this.target = Float64Array.from(obs.position);
@@ -205,7 +212,8 @@ export class SimServer {
     this.steps = 0;
     this.publish(obs);
     // The task's facts about this seed (object setup, ...), as the in-process trace meta has them.
-    const { scenario: _s, seed: _seed, backend: _b, controlPeriod: _p, ...meta } = this.link.trace().meta;
+    // How the world is perturbed or calibrated stays hidden, as a physical arm's differences are.
+    const { scenario: _s, seed: _seed, backend: _b, controlPeriod: _p, perturbation: _w, calibration: _c, ...meta } = this.link.trace().meta;
     const report: ResetReport = {
       seed: this.seed, time: obs.time, lockstep: !this.options.realtime, period: this.period, timestep: this.link.world.timestep, meta,
       // A task that briefs its policy does it here, as the in-process sim does in the first observation.
