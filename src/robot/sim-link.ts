@@ -7,6 +7,7 @@ import type { LoadedScenario } from '../scenario/load.ts';
 import { CameraRecorder } from '../sim/camera-recorder.ts';
 import { ContactSummary } from '../sim/contact-summary.ts';
 import { Kinematics } from '../sim/kinematics.ts';
+import { loadScenarioWorld } from '../sim/compose.ts';
 import { World } from '../sim/world.ts';
 import { getTask } from '../tasks/registry.ts';
 import type { TaskScene } from '../tasks/task.ts';
@@ -109,7 +110,7 @@ export class SimLink implements RobotLink {
 
   /** Loads the scenario's world. */
   static async create(scenario: LoadedScenario): Promise<SimLink> {
-    const world = await World.load(scenario.worldPath);
+    const world = await loadScenarioWorld(scenario);
     try {
       return new SimLink(scenario, world);
     } catch (err) {

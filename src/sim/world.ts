@@ -48,6 +48,16 @@ export interface ContactInfo {
   frictionForce: number;
 }
 
+/** What arbor did to compose a world (src/sim/compose.ts): the robot attached at a mount. */
+export interface Composition {
+  /** The robot's root body, attached at the mount. */
+  root: string;
+  /** The world body or site the robot hangs from ('' for a robot shown alone). */
+  mount: string;
+  /** One sentence per site or sensor arbor added because the model lacked it. */
+  added: string[];
+}
+
 export class World {
   private readonly wrench: InstanceType<Mujoco['DoubleBuffer']>;
   private readonly qpos: () => Float64Array;
@@ -62,6 +72,8 @@ export class World {
     readonly data: MjData,
     /** The files the model was built from. */
     readonly files: ModelFile[],
+    /** How arbor composed it (robot attached at a mount), when it did. */
+    readonly composition?: Composition,
   ) {
     this.wrench = new mj.DoubleBuffer(6);
     // diverged() runs every control tick.
@@ -71,8 +83,15 @@ export class World {
 
   /** Loads an MJCF file with its includes and assets. Throws `MjcfError` naming file and line. */
   static async load(path: string): Promise<World> {
+    return World.compile(collectModelFiles(path));
+  }
+
+  /**
+   * Compiles the model whose main file is `files[0]`, every file mirrored at its path in MuJoCo's
+   * virtual file system (composed files exist only there). Throws `MjcfError` naming file and line.
+   */
+  static async compile(files: ModelFile[], composition?: Composition): Promise<World> {
     const mj = await loadMujoco();
-    const files = collectModelFiles(path);
     for (const file of files) {
       mj.FS.mkdirTree(file.path.slice(0, file.path.lastIndexOf('/')), 0o777);
       mj.FS.writeFile(file.path, file.data);
@@ -91,7 +110,7 @@ export class World {
       const said = takeMujocoStderr().join(' ').trim();
       throw new MjcfError(files[0].path, `MuJoCo could not load the model${said ? `: ${said}` : ''}`);
     }
-    return new World(mj, model, new mj.MjData(model), files);
+    return new World(mj, model, new mj.MjData(model), files, composition);
   }
 
   /** Physics timestep in seconds. */
