@@ -5,6 +5,7 @@
 import { Command } from 'commander';
 import { registerMcp } from './mcp.ts';
 import { describeError } from './options.ts';
+import { registerRobotCommands } from './robot-commands.ts';
 import { registerSimCommands } from './sim-commands.ts';
 import { registerSimServe } from './sim-serve.ts';
 import { registerStudyCommands } from './study-commands.ts';
@@ -18,6 +19,7 @@ program
   .showHelpAfterError();
 
 registerSimCommands(program);
+registerRobotCommands(program);
 registerStudyCommands(program);
 registerSimServe(program);
 registerView(program);

@@ -63,13 +63,13 @@ export async function loadScenarioWorld(source: WorldSource): Promise<World> {
   const top = attachAt(mount, composed.root, composed.path);
   addContactSensors(world, top);
   const files = [{ path: virtualWorld, data: text(world), xml: true }, ...worldFiles, ...composed.files];
-  return World.compile(files, { root: composed.root, mount: mountName, added: composed.added });
+  return World.compile(files, { root: composed.root, mount: mountName, added: composed.added, addedNames: composed.addedNames });
 }
 
 /** Loads a robot on its own (for `arbor robot`, `arbor view --model`): attached at the origin of an empty stage. */
 export async function loadRobotWorld(robot: RobotConfig): Promise<World> {
   const composed = await composeRobot(robot);
-  return World.compile(stageFiles(robot, composed), { root: composed.root, mount: '', added: composed.added });
+  return World.compile(stageFiles(robot, composed), { root: composed.root, mount: '', added: composed.added, addedNames: composed.addedNames });
 }
 
 /** The robot's composed model: arm, gripper and additions. */
@@ -82,6 +82,8 @@ interface ComposedRobot {
   files: ModelFile[];
   /** Sentences naming what was added. */
   added: string[];
+  /** Names of the sites and sensors added. */
+  addedNames: string[];
 }
 
 /** Composes the arm with its gripper and whatever robot.yaml places that the model lacks. */
@@ -134,7 +136,9 @@ function buildRobot(robot: RobotConfig, additions: Addition[]): ComposedRobot {
     addModelAsset(arm, 'arbor_gripper', composedPath(robot.gripperPath));
   }
   const added: string[] = [];
+  const addedNames: string[] = [];
   for (const a of additions) {
+    addedNames.push(a.site, ...a.sensors.map(([, name]) => name));
     const body = trees.map((t) => findNamed(t.tree, ['body'], a.at.body)).find(Boolean);
     if (!body) throw new MjcfError(robot.file, `${a.field}.body '${a.at.body}' is not a body of the arm or gripper model; name the body to put site '${a.site}' on`);
     childrenOf(body.node).push(element('site', { name: a.site, pos: vec(a.at.pos), quat: vec(a.at.quat), ...a.attrs }));
@@ -143,7 +147,7 @@ function buildRobot(robot: RobotConfig, additions: Addition[]): ComposedRobot {
     added.push(`site ${a.site} on body ${a.at.body} at (${vec(a.at.pos)})${a.sensors.length ? ` with ${a.sensors.map(([tag, name]) => `${tag} sensor ${name}`).join(' and ')}` : ''} (robot.yaml ${a.field})`);
   }
   const composed = trees.map((t) => ({ path: composedPath(t.path), data: text(t.tree), xml: true }));
-  return { path: composed[0].path, root, files: [...composed, ...files], added };
+  return { path: composed[0].path, root, files: [...composed, ...files], added, addedNames };
 }
 
 /** A stage for a robot alone: a floor, a light, the robot's root at the origin. */

@@ -46,6 +46,8 @@ export interface ContactInfo {
   normalForce: number;
   /** Tangential (friction) force magnitude (N). */
   frictionForce: number;
+  /** Signed distance between the geoms (m); negative when they interpenetrate. */
+  dist: number;
 }
 
 /** What arbor did to compose a world (src/sim/compose.ts): the robot attached at a mount. */
@@ -56,6 +58,8 @@ export interface Composition {
   mount: string;
   /** One sentence per site or sensor arbor added because the model lacked it. */
   added: string[];
+  /** The names of the sites and sensors it added. */
+  addedNames: string[];
 }
 
 export class World {
@@ -221,6 +225,7 @@ export class World {
           normal: [frame[0], frame[1], frame[2]],
           normalForce: Math.abs(force[0]),
           frictionForce: Math.hypot(force[1], force[2]),
+          dist: c.dist,
         });
       } finally {
         c.delete();
