@@ -140,7 +140,13 @@ export class World {
   /** Names of every object of a kind, by id ('' for unnamed). */
   names(kind: ObjectKind): string[] {
     const count = this.model[COUNT[kind]] as number;
-    return Array.from({ length: count }, (_, i) => this.mj.mj_id2name(this.model, this.objType(kind), i) ?? '');
+    const type = this.objType(kind);
+    return Array.from({ length: count }, (_, i) => {
+      // mujoco-js turns the NULL of an unnamed object into whatever string sits at address 0
+      // (we have seen 'emsc'), so a name counts only if it leads back to this object.
+      const name = this.mj.mj_id2name(this.model, type, i) ?? '';
+      return name && this.mj.mj_name2id(this.model, type, name) === i ? name : '';
+    });
   }
 
   /** Advances physics by `n` timesteps. */
