@@ -14,7 +14,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { LinkEvaluator } from '../src/evaluation/link-evaluator.ts';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
-import type { Evaluator } from '../src/evaluation/evaluator.ts';
+import type { EpisodeResult } from '../src/evaluation/evaluator.ts';
+import { defaultPolicy } from '../src/policy/policy.ts';
 import { parseBackend } from '../src/robot/links.ts';
 import type { SimLink } from '../src/robot/sim-link.ts';
 import { ContactSummary } from '../src/sim/contact-summary.ts';
@@ -99,24 +100,26 @@ describe('a lab arm composed at load', () => {
       researcher: 'random', seed: 3, batch: 2, seedsPerCandidate: 2,
       budget: { candidates: 3, episodes: 8, wallTime: 3600 }, validation: { from: 1000, count: 2 },
     });
-    const study = async (evaluator: Evaluator, name: string) => {
-      const store = Store.open(join(dir, `${name}.db`));
-      const record = createStudy(store, lab, { ...config, backend: name });
-      const summary = await runStudy(store, record.id, lab, evaluator);
-      const episodes = new Map(store.episodes({ studyId: record.id }).map((e) => [`${e.candidateId}/${e.split}/${e.seed}`, { success: e.success, score: e.score }]));
-      store.close();
-      return { summary, episodes };
-    };
+    const jobs = [{ policy: tunedPolicy(), seed: 1000 }, { policy: defaultPolicy(lab), seed: 3 }];
+    const outcome = (results: EpisodeResult[]) => results.map((r) => (r.ok ? { seed: r.seed, success: r.success, score: r.score, metrics: r.metrics } : { seed: r.seed, reason: r.reason }));
     const pool = await EvaluatorPool.create(labScenario, { workers: 1 });
-    const inProcess = await study(pool, 'sim').finally(() => pool.close());
-    expect(inProcess.summary.status).toBe('done');
-    expect(inProcess.episodes.size).toBeGreaterThanOrEqual(8);
+    let local: ReturnType<typeof outcome>;
+    try {
+      const store = Store.open(join(dir, 'study.db'));
+      const record = createStudy(store, lab, config);
+      const summary = await runStudy(store, record.id, lab, pool);
+      expect(summary.status).toBe('done');
+      expect(store.episodes({ studyId: record.id }).length).toBeGreaterThanOrEqual(8);
+      store.close();
+      local = outcome(await pool.evaluate(jobs));
+    } finally {
+      await pool.close();
+    }
     const served = await startSimServe(labScenario, ['--rosbridge', '0']);
     try {
       const evaluator = await LinkEvaluator.create(lab, parseBackend(`rosbridge://127.0.0.1:${served.port}`));
-      const network = await study(evaluator, 'rosbridge').finally(() => evaluator.close());
-      expect(network.summary.status).toBe('done');
-      expect([...network.episodes]).toEqual([...inProcess.episodes]);
+      const network = outcome(await evaluator.evaluate(jobs).finally(() => evaluator.close()));
+      expect(network).toEqual(local);
     } finally {
       await served.stop();
     }
