@@ -162,7 +162,7 @@ function stageFiles(robot: RobotConfig, composed: ComposedRobot): ModelFile[] {
     ]),
   ];
   addModelAsset(stage, 'arbor_robot', composed.path);
-  return [{ path: join(dirname(robot.file), 'arbor-stage.arbor.xml'), data: text(stage), xml: true }, ...composed.files];
+  return [{ path: join(dirname(robot.file), '.arbor-stage', `${robot.name}.xml`), data: text(stage), xml: true }, ...composed.files];
 }
 
 /** Attaches the robot at the mount; returns the top-level world body the robot hangs in ('' when it is the robot's own root). */
