@@ -16,7 +16,9 @@ import { LinkEvaluator } from '../src/evaluation/link-evaluator.ts';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import type { EpisodeResult } from '../src/evaluation/evaluator.ts';
 import { defaultPolicy } from '../src/policy/policy.ts';
+import { inspectRobot } from '../src/robot/inspect.ts';
 import { parseBackend } from '../src/robot/links.ts';
+import { loadRobot } from '../src/scenario/robot.ts';
 import type { SimLink } from '../src/robot/sim-link.ts';
 import { ContactSummary } from '../src/sim/contact-summary.ts';
 import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
@@ -124,6 +126,17 @@ describe('a lab arm composed at load', () => {
       await served.stop();
     }
   }, 300_000);
+});
+
+describe('the presets', () => {
+  it.each(['ur5e', 'fr3'])('robots/%s: robot check is clean, its home points the tool down above the table', async (name) => {
+    const report = await inspectRobot(loadRobot(`robots/${name}/robot.yaml`));
+    expect(report.problems).toEqual([]);
+    expect(report.sensors.every((s) => s.status !== 'missing')).toBe(true);
+    expect(report.tcp!.approach[2]).toBeCloseTo(-1, 3);
+    expect(report.tcp!.position[0]).toBeCloseTo(0.4, 2);
+    expect(report.tcp!.position[2]).toBeGreaterThan(0.3);
+  }, 60_000);
 });
 
 /** A copy of the lab's files with `edits` ([file, from, to]) applied; returns robot.yaml's path and text. */
