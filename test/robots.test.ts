@@ -20,6 +20,7 @@ import { inspectRobot } from '../src/robot/inspect.ts';
 import { parseBackend } from '../src/robot/links.ts';
 import { loadRobot } from '../src/scenario/robot.ts';
 import type { SimLink } from '../src/robot/sim-link.ts';
+import { loadScenarioWorld } from '../src/sim/compose.ts';
 import { ContactSummary } from '../src/sim/contact-summary.ts';
 import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
 import { defaultStudyConfig } from '../src/study/config.ts';
@@ -126,6 +127,34 @@ describe('a lab arm composed at load', () => {
       await served.stop();
     }
   }, 300_000);
+});
+
+describe('mounts', () => {
+  it('attaches the robot at a site where the site stands, and says which mount a world lacks', async () => {
+    const site = brokenLab([['scene.xml', '<body name="mount"/>', '<site name="stand" pos="0.1 0.2 0" euler="0 0 90"/>']]);
+    const scenarioPath = join(site.file, '..', 'lab-pick-place.yaml');
+    writeFileSync(scenarioPath, readFileSync(scenarioPath, 'utf8').replace('world: scene.xml', 'world: scene.xml\nmount: stand'));
+    const world = await loadScenarioWorld(await loadScenario(scenarioPath));
+    try {
+      world.forward();
+      const root = world.id('body', 'link0');
+      const xpos = Array.from((world.data.xpos as Float64Array).slice(3 * root, 3 * root + 3));
+      xpos.forEach((x, i) => expect(x).toBeCloseTo([0.1, 0.2, 0][i], 9));
+      // Turned a quarter about z: the root's x axis is the world's y.
+      expect((world.data.xmat as Float64Array)[9 * root + 3]).toBeCloseTo(1, 6);
+      expect(world.composition).toMatchObject({ root: 'link0', mount: 'stand' });
+    } finally {
+      world.dispose();
+    }
+    writeFileSync(scenarioPath, readFileSync(scenarioPath, 'utf8').replace('mount: stand', 'mount: pedestal'));
+    await expect(loadScenarioWorld(await loadScenario(scenarioPath))).rejects.toThrow(/scene\.xml: has no body or site named 'pedestal' \(the scenario's mount\)/);
+  }, 60_000);
+
+  it('refuses a separate gripper on a world that includes its robot, saying what to do', async () => {
+    const sc = await pickPlaceScenario();
+    const robotConfig = { ...sc.robotConfig, gripperPath: join(dir, 'hand.xml') };
+    await expect(loadScenarioWorld({ ...sc, robotConfig })).rejects.toThrow(/holds no mount, but .* names a separate gripper \(gripper\.mjcf\).*<body name="mount"\/>/);
+  });
 });
 
 describe('the presets', () => {
