@@ -14,6 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { LinkEvaluator } from '../src/evaluation/link-evaluator.ts';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
+import { makeBundle } from '../src/evaluation/queue/bundle.ts';
 import type { EpisodeResult } from '../src/evaluation/evaluator.ts';
 import { defaultPolicy } from '../src/policy/policy.ts';
 import { inspectRobot } from '../src/robot/inspect.ts';
@@ -159,6 +160,12 @@ describe('mounts', () => {
 });
 
 describe('the presets', () => {
+  it('travel to remote workers with their gripper model (a queue bundle carries it)', async () => {
+    const bundle = makeBundle(await loadScenario('scenarios/pick-place-ur5e.yaml'));
+    const paths = bundle.manifest.files.map((f) => f.path);
+    for (const file of ['robots/ur5e/robot.yaml', 'robots/ur5e/model.xml', 'robots/ur5e/gripper.xml', 'sim/pick_place_mount.xml']) expect(paths).toContain(file);
+  });
+
   it.each(['ur5e', 'fr3'])('robots/%s: robot check is clean, its home points the tool down above the table', async (name) => {
     const report = await inspectRobot(loadRobot(`robots/${name}/robot.yaml`));
     expect(report.problems).toEqual([]);
