@@ -81,7 +81,7 @@ describe('replay of a task that places its zones per seed', () => {
     const sort = await loadScenario(SORT_SCENARIO);
     const spec = sort.task as SortInstructedSpec;
     const link = await SimLink.create(sort);
-    const poser = await Poser.create(sort.worldPath, sort, 'sort');
+    const poser = await Poser.ofScenario(sort, 'sort');
     try {
       for (const seed of [3, 4]) {
         await link.reset(seed);
@@ -97,7 +97,7 @@ describe('replay of a task that places its zones per seed', () => {
     }
     const pickPlace = await loadScenario('scenarios/pick-place.yaml');
     const runner = await EpisodeRunner.create(pickPlace);
-    const still = await Poser.create(pickPlace.worldPath, pickPlace, 'pp');
+    const still = await Poser.ofScenario(pickPlace, 'pp');
     try {
       const run = await runner.run(defaultPolicy(pickPlace), 3);
       expect(still.episode(run.trace).header.geomPositions).toEqual({});

@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { registerGauntlet } from './gauntlet.ts';
 import { registerMcp } from './mcp.ts';
 import { describeError } from './options.ts';
+import { registerRobotCommands } from './robot-commands.ts';
 import { registerSimCommands } from './sim-commands.ts';
 import { registerSimServe } from './sim-serve.ts';
 import { registerStudyCommands } from './study-commands.ts';
@@ -20,6 +21,7 @@ program
   .showHelpAfterError();
 
 registerSimCommands(program);
+registerRobotCommands(program);
 registerStudyCommands(program);
 registerSimServe(program);
 registerGauntlet(program);

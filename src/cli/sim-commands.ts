@@ -8,7 +8,7 @@ import { loadPerturbationFile, loadScenario, scenarioJsonSchema, withCalibration
 import type { AxisValue } from '../scenario/perturbation.ts';
 import { perturbTargets, ModelPerturber } from '../sim/perturb.ts';
 import { perturbSource } from '../transfer/draw.ts';
-import { World } from '../sim/world.ts';
+import { loadRobotWorld, loadScenarioWorld } from '../sim/compose.ts';
 import { writeEpisodePictures } from '../scoring/pictures.ts';
 import { getTask } from '../tasks/registry.ts';
 import { fixed, percent, table } from './format.ts';
@@ -25,10 +25,10 @@ export function registerSimCommands(program: Command): void {
       const scenario = await loadScenario(file);
       const extra = opts.perturb ? loadPerturbationFile(opts.perturb, scenario.robotConfig) : undefined;
       const robot = scenario.robotConfig;
-      // The robot's own model must load on its own too: network links use it for kinematics.
-      (await World.load(robot.mjcfPath)).dispose();
+      // The robot must load on its own too (`arbor robot check` tells what is wrong with it).
+      (await loadRobotWorld(robot)).dispose();
       // Loading the world proves the MJCF and every name the scenario, robot and task refer to.
-      const world = await World.load(scenario.worldPath);
+      const world = await loadScenarioWorld(scenario);
       try {
         const task = getTask(scenario.task.kind);
         for (const need of task.requiredNames?.(scenario.task) ?? []) world.id(need.kind, need.name);
@@ -57,6 +57,11 @@ export function registerSimCommands(program: Command): void {
         world.dispose();
       }
       console.log(`${file}: ok (${scenario.name}: task ${scenario.task.kind}, robot ${robot.name}, ${Object.keys(scenario.policy.params).length} parameters)`);
+      const composition = world.composition;
+      if (composition) {
+        console.log(`  robot ${robot.name} attached at '${composition.mount}' (root body ${composition.root})`);
+        for (const line of composition.added) console.log(`  added ${line}`);
+      }
     });
 
   program

@@ -16,6 +16,7 @@
  */
 import type { LoadedScenario } from '../scenario/load.ts';
 import { Kinematics } from '../sim/kinematics.ts';
+import { loadScenarioWorld } from '../sim/compose.ts';
 import { World } from '../sim/world.ts';
 import { getTask } from '../tasks/registry.ts';
 import { Trace, TraceRecorder, type TopicWriter } from '../trace/trace.ts';
@@ -141,7 +142,7 @@ export class NetworkLink implements RobotLink {
 
   /** Loads the scenario's world (for kinematics and the safety envelope) and connects to the robot. */
   static async open(scenario: LoadedScenario, options: NetworkLinkOptions): Promise<NetworkLink> {
-    const world = await World.load(scenario.worldPath);
+    const world = await loadScenarioWorld(scenario);
     let link: NetworkLink | undefined;
     try {
       link = new NetworkLink(scenario, world, options);

@@ -9,6 +9,7 @@ import { ContactSummary } from '../sim/contact-summary.ts';
 import { Kinematics } from '../sim/kinematics.ts';
 import { ModelPerturber, perturbTargets } from '../sim/perturb.ts';
 import type { AxisValue } from '../scenario/perturbation.ts';
+import { loadScenarioWorld } from '../sim/compose.ts';
 import { World } from '../sim/world.ts';
 import { getTask } from '../tasks/registry.ts';
 import type { TaskScene } from '../tasks/task.ts';
@@ -130,7 +131,7 @@ export class SimLink implements RobotLink {
 
   /** Loads the scenario's world. */
   static async create(scenario: LoadedScenario): Promise<SimLink> {
-    const world = await World.load(scenario.worldPath);
+    const world = await loadScenarioWorld(scenario);
     try {
       return new SimLink(scenario, world);
     } catch (err) {
