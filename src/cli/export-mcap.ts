@@ -79,7 +79,7 @@ function scope(studyId: string, flags: McapExportFlags): string {
 }
 
 /** Writes a file through a temp file and a rename, so a failed export leaves no half file. */
-async function writeFileAtomically<T>(path: string, write: (sink: StreamSink) => Promise<T>): Promise<T> {
+export async function writeFileAtomically<T>(path: string, write: (sink: StreamSink) => Promise<T>): Promise<T> {
   const tmp = `${path}.tmp-${process.pid}`;
   let fd: number;
   try {

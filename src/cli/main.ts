@@ -9,6 +9,7 @@ import { describeError } from './options.ts';
 import { registerSimCommands } from './sim-commands.ts';
 import { registerSimServe } from './sim-serve.ts';
 import { registerStudyCommands } from './study-commands.ts';
+import { registerTransferCommands } from './transfer-commands.ts';
 import { registerView } from './view.ts';
 import { registerWorkerCommands } from './worker-commands.ts';
 
@@ -22,6 +23,7 @@ registerSimCommands(program);
 registerStudyCommands(program);
 registerSimServe(program);
 registerGauntlet(program);
+registerTransferCommands(program);
 registerView(program);
 registerWorkerCommands(program);
 registerMcp(program);
