@@ -1,17 +1,19 @@
-/** The sim-to-real commands that run on a robot: `arbor identify`. */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+/** The sim-to-real commands: `arbor identify` records a robot, `arbor calibrate` fits the sim to it. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { createLink, parseBackend, type Backend } from '../robot/links.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { EpisodeMcapWriter } from '../trace/mcap.ts';
-import { saveTrace } from '../trace/trace.ts';
+import { loadTrace, saveTrace } from '../trace/trace.ts';
+import { FITTABLE, ReplaySim, calibrate, fittedValues, replayOfExcitation, type Calibration, type Replay, type TrackingError } from '../transfer/calibrate.ts';
 import { ExcitationKind, excitationPrograms, type ExcitationProgram } from '../transfer/excitation.ts';
 import { runExcitation, type ExcitationRun } from '../transfer/identify.ts';
 import { writeFileAtomically } from './export-mcap.ts';
 import { fixed, table } from './format.ts';
-import { number, seed } from './options.ts';
+import { integer, number, seed } from './options.ts';
+import { stringify } from 'yaml';
 
 interface IdentifyFlags {
   backend: Backend;
@@ -32,6 +34,11 @@ function kindList(text: string): ExcitationKind[] {
 }
 
 export function registerTransferCommands(program: Command): void {
+  registerIdentify(program);
+  registerCalibrate(program);
+}
+
+function registerIdentify(program: Command): void {
   program
     .command('identify')
     .description('run excitation motions on a robot (or the sim) and record them, for arbor calibrate')
@@ -96,4 +103,74 @@ function report(runs: ExcitationRun[], out: string, mcap: string, json: boolean)
   }
   console.log(table(['excitation', 'peak', 'tracking rms', 'wall s'], runs.map((r) => [r.program.name, fixed(r.program.amplitude, 3), fixed(r.trackingRms, 4), fixed(r.wallTime, 1)])));
   console.log(`\n${runs.length} recordings in ${out}/ (one .trace each, all in ${mcap}). Next: arbor calibrate SCENARIO --from ${out}/*.trace`);
+}
+
+interface CalibrateFlags {
+  from: string[];
+  axes: string[];
+  out?: string;
+  budget: number;
+  json?: boolean;
+}
+
+function registerCalibrate(program: Command): void {
+  program
+    .command('calibrate')
+    .description("fit the sim's gains, damping and latency to a robot's recordings (from arbor identify), and write a calibration file")
+    .argument('<scenario>', 'scenario YAML file whose sim is fitted')
+    .requiredOption('--from <files...>', 'recordings: .trace files written by arbor identify')
+    .option('--axes <list>', `axes to fit, of ${Object.keys(FITTABLE).join(', ')}`, (t: string) => t.split(',').map((a) => a.trim()), ['kp', 'damping', 'command_delay'])
+    .option('--out <file>', 'calibration file to write (default: calibration.yaml)')
+    .option('--budget <n>', 'replays per CMA-ES run', integer(8, 10_000), 60)
+    .option('--json', 'print the fit as JSON on stdout')
+    .action(async (file: string, flags: CalibrateFlags) => {
+      const loaded = await loadScenario(file);
+      // The fit starts from the nominal model, not from a calibration the scenario may already name.
+      const scenario = { ...loaded, calibration: undefined };
+      const period = 1 / scenario.episode.control_rate;
+      const replays = flags.from.map((f) => replayOfExcitation(loadTrace(f), scenario.robotConfig, basename(f), period));
+      // Every third recording is held out of the fit, to judge it on motions it did not see.
+      const heldOut = replays.length >= 2 ? replays.filter((_, i) => i % 3 === 2) : [];
+      const fitSet = replays.filter((r) => !heldOut.includes(r));
+      const link = await createLink(scenario);
+      let result: Calibration;
+      try {
+        result = await calibrate(new ReplaySim(link), fitSet, heldOut, {
+          axes: flags.axes, budget: flags.budget,
+          onProgress: (n, best) => process.stderr.write(`calibrate: ${n} replays, tracking rms ${best.toExponential(2)}\n`),
+        });
+      } finally {
+        await link.close();
+      }
+      const out = flags.out ?? 'calibration.yaml';
+      writeCalibration(out, result, relative('.', loaded.file), replays);
+      reportCalibration(result, scenario.robotConfig.joints.map((j) => j.name), out, flags.json ?? false, { fit: fitSet.length, heldOut: heldOut.length });
+    });
+}
+
+/** The calibration file: a perturbation file whose axes are fixed at the fitted values. */
+function writeCalibration(out: string, result: Calibration, scenario: string, replays: Replay[]): void {
+  // Each axis fixed at its value (4 significant digits: the fit's error is larger than that).
+  const axes = Object.fromEntries(fittedValues(result.axes).map(({ name, axis, value }) => [name, { kind: axis.kind, ['ticks' in axis ? 'ticks' : 'scale']: Number(value.toPrecision(4)) }]));
+  const header = `# arbor calibrate of ${scenario} from ${replays.length} recording(s): ${replays.map((r) => r.name).join(', ')}\n# Use it with calibration: FILE in the scenario, or --calibration FILE.\n`;
+  writeFileSync(out, header + stringify({ axes }));
+}
+
+function reportCalibration(result: Calibration, joints: string[], out: string, json: boolean, counts: { fit: number; heldOut: number }): void {
+  if (json) {
+    console.log(JSON.stringify({ ...result, out }));
+    return;
+  }
+  console.log(table(['axis', 'value', '± std error', ''], result.axes.map((a) => [a.name, a.identified ? fixed(a.value, 4) : '-', a.identified ? fixed(a.error, 4) : '-', a.note ?? ''])));
+  const rows = (label: string, e: { before: TrackingError; after: TrackingError }) => [
+    ...joints.map((j, i) => [`${label} ${j}`, fixed(e.before.joints[i], 5), fixed(e.after.joints[i], 5), ratio(e.before.joints[i], e.after.joints[i])]),
+    ...(e.before.gripper !== null ? [[`${label} gripper (m)`, fixed(e.before.gripper, 5), fixed(e.after.gripper, 5), ratio(e.before.gripper, e.after.gripper ?? NaN)]] : []),
+  ];
+  const all = [...rows(`fit (${counts.fit})`, result.fit), ...(result.heldOut ? rows(`held out (${counts.heldOut})`, result.heldOut) : [])];
+  console.log(`\n${table(['tracking rms (rad)', 'nominal sim', 'calibrated', 'better by'], all)}`);
+  console.log(`\n${result.evaluations} replays. Wrote ${out}; use it with --calibration ${out}, or calibration: ${out} in the scenario.`);
+}
+
+function ratio(before: number, after: number): string {
+  return after > 0 && Number.isFinite(before / after) ? `${(before / after).toFixed(1)}×` : '-';
 }
