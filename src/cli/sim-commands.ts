@@ -8,7 +8,7 @@ import { loadScenario, scenarioJsonSchema } from '../scenario/load.ts';
 import { World } from '../sim/world.ts';
 import { writeEpisodePictures } from '../scoring/pictures.ts';
 import { getTask } from '../tasks/registry.ts';
-import { fixed, percent, table } from './format.ts';
+import { fixed, successText, table } from './format.ts';
 import { choosePolicy, integer, parseSeedRange, seed } from './options.ts';
 import { progress } from './progress.ts';
 
@@ -91,7 +91,7 @@ export function registerSimCommands(program: Command): void {
     .requiredOption('--seeds <A..B>', 'seeds A to B inclusive, e.g. 0..63', parseSeedRange)
     .option('--policy <file>', 'policy file: JSON, or a .ts/.js code policy module (default: the scenario defaults)')
     .option('--workers <n>', 'worker threads (default: one per core)', integer(1, 4096))
-    .option('--json', 'print {success_rate, score_mean, score_std, episodes} as JSON on stdout')
+    .option('--json', 'print {success_rate, success_interval, n, score_mean, score_std, episodes} as JSON on stdout')
     .action(async (file: string, opts: { seeds: number[]; policy?: string; workers?: number; json?: boolean }) => {
       const scenario = await loadScenario(file);
       const policy = choosePolicy(opts.policy, scenario);
@@ -105,7 +105,7 @@ export function registerSimCommands(program: Command): void {
         const result = await evaluatePolicy(scenario, policy, seeds, sizing.count, (r) => {
           done++;
           if (r.ok && r.success) successes++;
-          bar.update(done, { success: percent(successes / done) });
+          bar.update(done, { success: successText(successes / done, done) });
         });
         bar.stop();
         if (opts.json) {
@@ -116,7 +116,7 @@ export function registerSimCommands(program: Command): void {
         const outcomes = new Map<string, number>();
         for (const e of episodes) outcomes.set(e.outcome, (outcomes.get(e.outcome) ?? 0) + 1);
         console.log(`eval ${scenario.name} seeds ${seeds[0]}..${seeds.at(-1)} (${episodes.length} episodes)`);
-        console.log(`success_rate: ${fixed(result.success_rate)}`);
+        console.log(`success_rate: ${fixed(result.success_rate)} (95% interval ${fixed(result.success_interval.low)}..${fixed(result.success_interval.high)}, n=${result.n})`);
         console.log(`score_mean:   ${fixed(result.score_mean)}`);
         console.log(`score_std:    ${fixed(result.score_std)}`);
         console.log(`outcomes:     ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ')}`);

@@ -38,6 +38,11 @@ export function wilson(successes: number, n: number): Interval {
   return { low: successes === 0 ? 0 : Math.max(0, center - half), high: successes === n ? 1 : Math.min(1, center + half) };
 }
 
+/** The Wilson interval of a stored success rate over `n` episodes (the count is the rate times n). */
+export function wilsonOfRate(rate: number, n: number): Interval {
+  return wilson(Math.round(rate * n), n);
+}
+
 /**
  * McNemar's exact test (two-sided) of paired successes: `onlyFirst` pairs succeeded only in the
  * first condition, `onlySecond` only in the second. Under "no difference" each discordant pair is
