@@ -2,9 +2,10 @@
 import type { Command } from 'commander';
 import { EpisodeRunner } from '../evaluation/episode.ts';
 import { evaluatePolicy } from '../evaluation/evaluate.ts';
+import { PREFLIGHT_ADVICE, PREFLIGHT_SEEDS, preflightScorer, type PreflightProblem } from '../evaluation/preflight.ts';
 import { resultEvidence } from '../study/evidence.ts';
-import { workerCount } from '../evaluation/pool.ts';
-import { loadScenario, scenarioJsonSchema } from '../scenario/load.ts';
+import { EvaluatorPool, workerCount } from '../evaluation/pool.ts';
+import { loadScenario, scenarioJsonSchema, type LoadedScenario } from '../scenario/load.ts';
 import { World } from '../sim/world.ts';
 import { writeEpisodePictures } from '../scoring/pictures.ts';
 import { getTask } from '../tasks/registry.ts';
@@ -17,7 +18,9 @@ export function registerSimCommands(program: Command): void {
     .command('check')
     .description('validate a scenario file (and its robot and world) and print every problem')
     .argument('<scenario>', 'scenario YAML file')
-    .action(async (file: string) => {
+    .option('--no-preflight', "skip the scorer's preflight (a policy holding the arm at home on 16 seeds must not succeed)")
+    .option('--workers <n>', 'worker threads of the preflight (default: one per core)', integer(1, 4096))
+    .action(async (file: string, opts: { preflight: boolean; workers?: number }) => {
       const scenario = await loadScenario(file);
       const robot = scenario.robotConfig;
       // The robot's own model must load on its own too: network links use it for kinematics.
@@ -48,6 +51,7 @@ export function registerSimCommands(program: Command): void {
         world.dispose();
       }
       console.log(`${file}: ok (${scenario.name}: task ${scenario.task.kind}, robot ${robot.name}, ${Object.keys(scenario.policy.params).length} parameters)`);
+      if (opts.preflight) await checkScorer(scenario, opts.workers);
     });
 
   program
@@ -124,4 +128,27 @@ export function registerSimCommands(program: Command): void {
         bar.stop();
       }
     });
+}
+
+/**
+ * `arbor check`'s preflight of the scorer: refused (exit 1) with every seed that is a success at
+ * reset or rewards an arm held at home, each with why.
+ */
+async function checkScorer(scenario: LoadedScenario, workers: number | undefined): Promise<void> {
+  const started = performance.now();
+  const sizing = workerCount({ workers, jobs: PREFLIGHT_SEEDS.length });
+  const pool = await EvaluatorPool.create(scenario.file, { workers: sizing.count, jobs: PREFLIGHT_SEEDS.length });
+  let problems: PreflightProblem[];
+  try {
+    problems = await preflightScorer(scenario, pool);
+  } finally {
+    await pool.close();
+  }
+  const seeds = `seeds ${PREFLIGHT_SEEDS[0]}..${PREFLIGHT_SEEDS.at(-1)}`;
+  if (problems.length) {
+    const kinds = [...new Set(problems.map((p) => p.kind))];
+    const lines = kinds.flatMap((kind) => [...problems.filter((p) => p.kind === kind).map((p) => `  ${p.message}`), `  ${PREFLIGHT_ADVICE[kind]}`]);
+    throw new Error(`${scenario.file}: the scorer's preflight failed on ${problems.length} of ${PREFLIGHT_SEEDS.length} seeds (${seeds}):\n${lines.join('\n')}`);
+  }
+  console.log(`preflight: ok (an arm held at home fails on ${seeds} and none is a success at reset; ${fixed((performance.now() - started) / 1000, 1)} s)`);
 }
