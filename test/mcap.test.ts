@@ -272,6 +272,7 @@ describe('MCAP export of stored episodes', () => {
       '/clock': 'rosgraph_msgs/msg/Clock',
       '/contacts': 'arbor_msgs/msg/ContactSummary',
       '/safety': 'arbor_msgs/msg/SafetyReport',
+      '/joint_trajectory_controller/joint_trajectory': 'trajectory_msgs/msg/JointTrajectory',
     });
     // One episode is not moved: the stamps are the trace's own, from 0 s.
     expect(file.messages[0].logTime).toBe(0n);
