@@ -56,6 +56,10 @@ describe('arbor CLI', () => {
     const out = JSON.parse(stdout);
     expect(out.episodes.map((e: { seed: number }) => e.seed)).toEqual([1000, 1001, 1002, 1003]);
     expect(out.success_rate).toBe(1);
+    // 4 of 4 is not a certainty: the Wilson 95% interval says how little four seeds prove.
+    expect(out.n).toBe(4);
+    expect(out.success_interval.low).toBeCloseTo(0.5101, 4);
+    expect(out.success_interval.high).toBe(1);
     expect(out.score_mean).toBeGreaterThan(0.8);
     expect(out.score_std).toBeGreaterThanOrEqual(0);
   });
