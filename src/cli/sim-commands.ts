@@ -20,39 +20,7 @@ export function registerSimCommands(program: Command): void {
     .argument('<scenario>', 'scenario YAML file')
     .option('--no-preflight', "skip the scorer's preflight (a policy holding the arm at home on 16 seeds must not succeed)")
     .option('--workers <n>', 'worker threads of the preflight (default: one per core)', integer(1, 4096))
-    .action(async (file: string, opts: { preflight: boolean; workers?: number }) => {
-      const scenario = await loadScenario(file);
-      const robot = scenario.robotConfig;
-      // The robot's own model must load on its own too: network links use it for kinematics.
-      (await World.load(robot.mjcfPath)).dispose();
-      // Loading the world proves the MJCF and every name the scenario, robot and task refer to.
-      const world = await World.load(scenario.worldPath);
-      try {
-        const task = getTask(scenario.task.kind);
-        for (const need of task.requiredNames?.(scenario.task) ?? []) world.id(need.kind, need.name);
-        world.id('site', robot.tcp_site);
-        for (const j of robot.joints) {
-          world.id('joint', j.name);
-          world.id('actuator', j.actuator);
-        }
-        for (const name of robot.gripper?.joints ?? []) world.id('joint', name);
-        for (const name of robot.gripper?.actuators ?? []) world.id('actuator', name);
-        for (const name of robot.gripper?.touch_sensors ?? []) world.id('sensor', name);
-        if (robot.wrench) {
-          world.id('sensor', robot.wrench.force_sensor);
-          world.id('sensor', robot.wrench.torque_sensor);
-        }
-        if (robot.tool) world.id('geom', robot.tool.geom);
-        if (robot.tool?.touch_sensor) world.id('sensor', robot.tool.touch_sensor);
-        for (const camera of Object.keys(scenario.cameras)) world.id('camera', camera);
-        // The task's scene checks what names cannot (a free joint, a box geom).
-        task.scene(world, scenario.task, scenario);
-      } finally {
-        world.dispose();
-      }
-      console.log(`${file}: ok (${scenario.name}: task ${scenario.task.kind}, robot ${robot.name}, ${Object.keys(scenario.policy.params).length} parameters)`);
-      if (opts.preflight) await checkScorer(scenario, opts.workers);
-    });
+    .action(checkScenario);
 
   program
     .command('schema')
@@ -128,6 +96,41 @@ export function registerSimCommands(program: Command): void {
         bar.stop();
       }
     });
+}
+
+/** `arbor check`: the scenario, its robot and world, every name they refer to, then the scorer's preflight. */
+async function checkScenario(file: string, opts: { preflight: boolean; workers?: number }): Promise<void> {
+  const scenario = await loadScenario(file);
+  const robot = scenario.robotConfig;
+  // The robot's own model must load on its own too: network links use it for kinematics.
+  (await World.load(robot.mjcfPath)).dispose();
+  // Loading the world proves the MJCF and every name the scenario, robot and task refer to.
+  const world = await World.load(scenario.worldPath);
+  try {
+    const task = getTask(scenario.task.kind);
+    for (const need of task.requiredNames?.(scenario.task) ?? []) world.id(need.kind, need.name);
+    world.id('site', robot.tcp_site);
+    for (const j of robot.joints) {
+      world.id('joint', j.name);
+      world.id('actuator', j.actuator);
+    }
+    for (const name of robot.gripper?.joints ?? []) world.id('joint', name);
+    for (const name of robot.gripper?.actuators ?? []) world.id('actuator', name);
+    for (const name of robot.gripper?.touch_sensors ?? []) world.id('sensor', name);
+    if (robot.wrench) {
+      world.id('sensor', robot.wrench.force_sensor);
+      world.id('sensor', robot.wrench.torque_sensor);
+    }
+    if (robot.tool) world.id('geom', robot.tool.geom);
+    if (robot.tool?.touch_sensor) world.id('sensor', robot.tool.touch_sensor);
+    for (const camera of Object.keys(scenario.cameras)) world.id('camera', camera);
+    // The task's scene checks what names cannot (a free joint, a box geom).
+    task.scene(world, scenario.task, scenario);
+  } finally {
+    world.dispose();
+  }
+  console.log(`${file}: ok (${scenario.name}: task ${scenario.task.kind}, robot ${robot.name}, ${Object.keys(scenario.policy.params).length} parameters)`);
+  if (opts.preflight) await checkScorer(scenario, opts.workers);
 }
 
 /**
