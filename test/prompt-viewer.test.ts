@@ -65,6 +65,10 @@ describe("the page's one spelling", () => {
     expect(prompt).not.toHaveProperty('body');
     const params = candidateRow({ ...base, kind: 'params', body: { kind: 'params', params: { grasp_depth: 0.02 } } });
     expect(params).toMatchObject({ params: { grasp_depth: 0.02 }, prompt: null });
+    // The table shows each success rate with its Wilson 95% interval over the candidate's episodes.
+    expect(params.successInterval?.high).toBe(1);
+    expect(params.successInterval?.low).toBeCloseTo(0.3424, 4);
+    expect(candidateRow({ ...base, successRate: null, nEpisodes: null, kind: 'params', body: {} }).successInterval).toBeNull();
     // A config stored as proposed, with a field of the wrong type: that field shows as unknown, nothing throws.
     expect(candidateRow({ ...base, kind: 'prompt', body: { kind: 'prompt', config: { model: 7, system: 'x' } } }).prompt).toMatchObject({ model: null, maxTokens: null, systemChars: 1, examples: 0 });
   });

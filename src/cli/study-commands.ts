@@ -21,7 +21,8 @@ import { RESEARCHER_NAMES, type ResearcherName } from '../scenario/schema.ts';
 import { DEFAULT_STORE_PATH, Store } from '../store/store.ts';
 import type { StudyRecord } from '../store/schema.ts';
 import { exportMcap, type McapExportFlags } from './export-mcap.ts';
-import { fixed, percent, table } from './format.ts';
+import { fixed, percent, successText, table } from './format.ts';
+import { wilsonOfRate } from '../scoring/stats.ts';
 import { integer, number, seed } from './options.ts';
 import { progress } from './progress.ts';
 import { publishLiveFeed, startLiveView } from './view.ts';
@@ -144,7 +145,7 @@ export function registerStudyCommands(program: Command): void {
       const store = Store.open(flags.db, { readonly: true });
       const rows = store.studies().map((s) => {
         const summary = studySummaryOf(s);
-        return [s.id, s.scenarioName, s.researcher, s.status, store.candidates(s.id).length, percent(summary?.validation?.success_rate), s.stopReason ?? '-', s.createdAt];
+        return [s.id, s.scenarioName, s.researcher, s.status, store.candidates(s.id).length, successText(summary?.validation?.success_rate, summary?.validation?.episodes), s.stopReason ?? '-', s.createdAt];
       });
       console.log(rows.length ? table(['study', 'scenario', 'researcher', 'status', 'candidates', 'validation', 'stopped by', 'created'], rows) : `no studies in ${flags.db}`);
       store.close();
@@ -339,7 +340,7 @@ async function runWithEvaluator(store: Store, study: StudyRecord, flags: Evaluat
         const rate = p.episodes / Math.max(p.elapsed, 1);
         const reachable = p.elapsed > 5 ? Math.min(config.budget.episodes, Math.round(rate * config.budget.wallTime)) : config.budget.episodes;
         bar.setTotal(Math.max(reachable, p.episodes));
-        bar.update(p.episodes, { cand: p.candidates, best: fixed(p.bestScore), success: percent(p.bestSuccess), cost: p.costUsd > 0 ? `$${p.costUsd.toFixed(4)}` : undefined, phase: p.phase });
+        bar.update(p.episodes, { cand: p.candidates, best: fixed(p.bestScore), success: successText(p.bestSuccess, p.bestEpisodes), cost: p.costUsd > 0 ? `$${p.costUsd.toFixed(4)}` : undefined, phase: p.phase });
       },
     });
   } finally {
@@ -414,7 +415,9 @@ async function openEvaluator(store: Store, study: StudyRecord, scenario: LoadedS
 function printResults(store: Store, study: StudyRecord, json?: boolean, fresh?: StudySummary): void {
   const summary = fresh ?? studySummaryOf(study);
   if (json) {
-    const figure = (f: { success_rate: number | null; score: number | null } | null | undefined) => (f ? { success_rate: f.success_rate, score: f.score } : null);
+    // Every rate with its n and Wilson interval: a figure on 3 episodes must not read like one on 64.
+    const figure = (f: { success_rate: number | null; score: number | null; episodes: number } | null | undefined) =>
+      f ? { success_rate: f.success_rate, success_interval: f.success_rate === null ? null : wilsonOfRate(f.success_rate, f.episodes), n: f.episodes, score: f.score } : null;
     console.log(JSON.stringify({
       study: study.id,
       status: study.status,
@@ -429,7 +432,7 @@ function printResults(store: Store, study: StudyRecord, json?: boolean, fresh?: 
   }
   const showCost = store.exportRows(study.id).some((r) => r.cost_usd > 0) || study.costUsd > 0;
   const rows = store.exportRows(study.id).map((r) => [
-    r.id, r.generation, fixed(r.score), percent(r.success_rate), r.n_episodes ?? '-', r.status, ...(showCost ? [`$${r.cost_usd.toFixed(4)}`] : []),
+    r.id, r.generation, fixed(r.score), successText(r.success_rate, r.n_episodes), r.n_episodes ?? '-', r.status, ...(showCost ? [`$${r.cost_usd.toFixed(4)}`] : []),
     r.status === 'invalid' || r.status === 'crash' ? `${r.description} — ${r.note ?? ''}`.slice(0, 160) : r.description,
   ]);
   console.log(table(['candidate', 'gen', 'score', 'success', 'episodes', 'status', ...(showCost ? ['cost'] : []), 'description'], rows));
@@ -443,9 +446,9 @@ function printResults(store: Store, study: StudyRecord, json?: boolean, fresh?: 
   if (study.status === 'done' || study.stopReason) console.log(`stopped_by:          ${study.stopReason ?? '-'} (${describeStop(study.stopReason)})`);
   if (summary) {
     console.log(`best_candidate:      ${summary.best.candidate}`);
-    console.log(`best_train_score:    ${fixed(summary.best.score)} (${summary.best.episodes} episodes, success ${percent(summary.best.success_rate)})`);
-    if (summary.baseline) console.log(`baseline_validation: success ${percent(summary.baseline.success_rate)}, score ${fixed(summary.baseline.score)}`);
-    if (summary.validation) console.log(`validation:          success ${percent(summary.validation.success_rate)}, score ${fixed(summary.validation.score)} on seeds ${summary.validation.seeds}`);
+    console.log(`best_train_score:    ${fixed(summary.best.score)} (${summary.best.episodes} episodes, success ${successText(summary.best.success_rate, summary.best.episodes)})`);
+    if (summary.baseline) console.log(`baseline_validation: success ${successText(summary.baseline.success_rate, summary.baseline.episodes)}, score ${fixed(summary.baseline.score)}`);
+    if (summary.validation) console.log(`validation:          success ${successText(summary.validation.success_rate, summary.validation.episodes)}, score ${fixed(summary.validation.score)} on seeds ${summary.validation.seeds}`);
     console.log(`train_episodes:      ${summary.train_episodes}`);
     console.log(`wall_time_s:         ${fixed(summary.wall_time, 1)}`);
   }

@@ -101,8 +101,7 @@ export class EpisodeRunner {
     const own = policy.metrics?.();
     const decision = policy.decision?.();
     const record = own || decision ? { policy: { metrics: own ?? {}, decision: decision ?? {} } } : {};
-    const trace = withTaskImages(new Trace(recorded.topics, { ...recorded.meta, phases, ...record }, recorded.images), this.task, scenario);
-    const scored = withVision(this.task.score(trace, scenario.task, scenario), trace, scenario);
+    const { trace, scored } = scoreTrace(new Trace(recorded.topics, { ...recorded.meta, phases, ...record }, recorded.images), this.task, scenario);
     const metrics = own ? { ...scored.metrics, ...own } : scored.metrics;
     return { ...scored, metrics, seed, trace, wallTime: (performance.now() - started) / 1000 };
   }
@@ -115,6 +114,15 @@ export class EpisodeRunner {
 /** Rounds to 0.1 mm or 0.1 ms: enough for a summary, small in the meta. */
 function round(v: number): number {
   return Math.round(v * 1e4) / 1e4;
+}
+
+/**
+ * Scores recorded topics as every episode is scored: the task's images derived from them, the
+ * task's scorer, the scenario's vision checks. Returns the score and the trace with those images.
+ */
+export function scoreTrace(recorded: Trace, task: Task, scenario: LoadedScenario): { trace: Trace; scored: Score } {
+  const trace = withTaskImages(recorded, task, scenario);
+  return { trace, scored: withVision(task.score(trace, scenario.task, scenario), trace, scenario) };
 }
 
 /** The trace with the images its task derives from the topics (none for most tasks). */

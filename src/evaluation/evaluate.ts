@@ -7,7 +7,7 @@ import type { LoadedScenario } from '../scenario/load.ts';
 import type { AxisValue } from '../scenario/perturbation.ts';
 import type { EpisodeResult } from './evaluator.ts';
 import { EvaluatorPool } from './pool.ts';
-import { meanStd } from '../scoring/stats.ts';
+import { meanStd, wilson, type Interval } from '../scoring/stats.ts';
 
 /** One episode of an evaluation. */
 export interface EvaluatedEpisode {
@@ -27,6 +27,10 @@ export interface EvaluatedEpisode {
 export interface Evaluation {
   /** Fraction of successful episodes. */
   success_rate: number;
+  /** Wilson 95% interval of the success rate. */
+  success_interval: Interval;
+  /** Episodes behind the figures. */
+  n: number;
   /** Mean score. */
   score_mean: number;
   /** Sample standard deviation of the score. */
@@ -60,7 +64,8 @@ export async function evaluatePolicy(
       r.ok ? { seed: r.seed, success: r.success, score: r.score, outcome: r.outcome } : { seed: r.seed, success: false, score: 0, outcome: 'crash', reason: r.reason },
     );
     const { mean, std } = meanStd(episodes.map((e) => e.score));
-    return { success_rate: episodes.filter((e) => e.success).length / episodes.length, score_mean: mean, score_std: std, episodes };
+    const successes = episodes.filter((e) => e.success).length;
+    return { success_rate: successes / episodes.length, success_interval: wilson(successes, episodes.length), n: episodes.length, score_mean: mean, score_std: std, episodes };
   } finally {
     signal?.removeEventListener('abort', cancel);
     await pool.close();

@@ -21,7 +21,7 @@ import { World } from '../sim/world.ts';
 import { getTask } from '../tasks/registry.ts';
 import { Trace, TraceRecorder, type TopicWriter } from '../trace/trace.ts';
 import {
-  CLOCK_FIELDS, CONTACT_FIELDS, GRIPPER_FIELDS, POSE_FIELDS, TOPIC, TYPE, WRENCH_FIELDS, jointStateFields, objectPoseTopic,
+  CLOCK_FIELDS, CONTACT_FIELDS, GRIPPER_FIELDS, POSE_FIELDS, TOPIC, TYPE, WRENCH_FIELDS, jointStateFields, objectPoseTopic, trajectoryFields,
 } from '../trace/topics.ts';
 import { ArmJoints } from './arm-joints.ts';
 import { LinkDroppedError, type GraphClient } from './graph.ts';
@@ -103,7 +103,7 @@ export class NetworkLink implements RobotLink {
   private resetBrief: TaskBrief | undefined;
   private last: Observation | undefined;
   private recorder = new TraceRecorder();
-  private writers: { joints: TopicWriter; poses: Map<string, TopicWriter>; wrench: TopicWriter; gripper?: TopicWriter; clock: TopicWriter; contacts?: TopicWriter } | undefined;
+  private writers: { joints: TopicWriter; poses: Map<string, TopicWriter>; wrench: TopicWriter; gripper?: TopicWriter; clock: TopicWriter; contacts?: TopicWriter; command: TopicWriter } | undefined;
   private publishTrajectory: ((message: object) => void) | undefined;
   private gripperSent: { width: number; effort: number } | undefined;
   private readonly problems = new Map<string, string>();
@@ -473,7 +473,10 @@ export class NetworkLink implements RobotLink {
   private command(action: Action, gripper = true): void {
     const width = this.robot.gripper ? action.gripperWidth : undefined;
     const viaJoint = this.robot.ros.gripper_joint !== undefined;
-    this.sendTrajectory([this.controlPeriodValue], [Float64Array.from(action.position)], viaJoint ? width : undefined, viaJoint ? action.gripperEffort : undefined);
+    const position = Float64Array.from(action.position);
+    this.sendTrajectory([this.controlPeriodValue], [position], viaJoint ? width : undefined, viaJoint ? action.gripperEffort : undefined);
+    // Every command sent is recorded, stamped with the state it answers: calibration replays them.
+    if (this.last) this.writers?.command.push(this.last.time, [this.controlPeriodValue, ...position]);
     if (width === undefined) return;
     const effort = action.gripperEffort ?? this.robot.gripper!.effort;
     if (gripper && !viaJoint && this.names.gripperCommand && (this.gripperSent?.width !== width || this.gripperSent.effort !== effort)) {
@@ -496,7 +499,8 @@ export class NetworkLink implements RobotLink {
   private openWriters() {
     const r = this.recorder;
     // The topic order of the in-process sim link: joints, objects, wrench, gripper, clock, contacts.
-    const joints = r.topic(TOPIC.jointStates, TYPE.jointStates, jointStateFields(this.robot.joints.map((j) => j.name)));
+    const names = this.robot.joints.map((j) => j.name);
+    const joints = r.topic(TOPIC.jointStates, TYPE.jointStates, jointStateFields(names));
     const poses = new Map(this.objects.map((o) => [o, r.topic(objectPoseTopic(o), TYPE.pose, POSE_FIELDS)]));
     return {
       joints,
@@ -505,6 +509,7 @@ export class NetworkLink implements RobotLink {
       gripper: this.robot.gripper ? r.topic(TOPIC.gripper, TYPE.gripper, GRIPPER_FIELDS) : undefined,
       clock: r.topic(TOPIC.clock, TYPE.clock, CLOCK_FIELDS),
       contacts: this.names.contacts ? r.topic(TOPIC.contacts, TYPE.contacts, CONTACT_FIELDS) : undefined,
+      command: r.topic(TOPIC.command, TYPE.trajectory, trajectoryFields(names)),
     };
   }
 

@@ -16,7 +16,7 @@ import type { TaskScene } from '../tasks/task.ts';
 import { TraceRecorder, type TopicWriter, type Trace } from '../trace/trace.ts';
 import {
   CLOCK_FIELDS, CONTACT_FIELDS, GRIPPER_FIELDS, POSE_FIELDS, TOPIC, TYPE, WRENCH_FIELDS,
-  jointStateFields, objectPoseTopic,
+  jointStateFields, objectPoseTopic, trajectoryFields,
 } from '../trace/topics.ts';
 import type { Action, Observation, Pose, RobotLink } from './link.ts';
 import { Sensing } from './sensing.ts';
@@ -39,6 +39,7 @@ interface Tracked {
 
 interface Writers {
   joints: TopicWriter;
+  command: TopicWriter;
   wrench: TopicWriter;
   gripper?: TopicWriter;
   clock: TopicWriter;
@@ -75,6 +76,8 @@ export class SimLink implements RobotLink {
   private readonly contacts: ContactSummary;
   /** Scratch row of /joint_states, reused every tick to keep the control loop allocation-light. */
   private readonly jointRow: Float64Array;
+  /** Scratch row of the command topic: the control period, then the joint targets. */
+  private readonly commandRow: Float64Array;
   /** The scenario's cameras; absent when it records none. */
   private readonly cameras: CameraRecorder | undefined;
 
@@ -115,6 +118,7 @@ export class SimLink implements RobotLink {
     this.contacts = new ContactSummary(world, { robotRoot, objects: this.tracked.map((o) => o.body) });
     this.kinematics = new Kinematics(world, robot.joints.map((j) => j.name), tcp);
     this.jointRow = new Float64Array(3 * robot.joints.length);
+    this.commandRow = new Float64Array(1 + robot.joints.length);
     this.cameras = Object.keys(scenario.cameras).length ? new CameraRecorder(world, scenario.cameras) : undefined;
     this.perturber = new ModelPerturber(world, perturbTargets(world, robot, this.tracked.map((o) => o.name)));
     if (scenario.calibration) this.perturber.check(scenario.calibration.values);
@@ -175,7 +179,15 @@ export class SimLink implements RobotLink {
     // A command delay: the joints get the command of some ticks ago (the recorded one too).
     const applied = this.sensing ? this.sensing.command(action) : action;
     const ctrl = world.data.ctrl as Float64Array;
-    for (let i = 0; i < ids.actuators.length; i++) ctrl[ids.actuators[i]] = applied.position[i];
+    const command = this.commandRow;
+    command[0] = this.controlPeriod;
+    for (let i = 0; i < ids.actuators.length; i++) {
+      ctrl[ids.actuators[i]] = applied.position[i];
+      // The command topic records what was sent, as a robot's recording would; its latency is the world's.
+      command[i + 1] = action.position[i];
+    }
+    // Stamped when sent: the targets the arm then tracks for one control period.
+    this.writers.command.push(world.time, command);
     this.gripperCommand = applied.gripperWidth;
     this.setGripperCtrl(this.gripperCommand);
     world.step(this.substeps);
@@ -254,6 +266,7 @@ export class SimLink implements RobotLink {
       gripper: this.robot.gripper ? r.topic(TOPIC.gripper, TYPE.gripper, GRIPPER_FIELDS) : undefined,
       clock: r.topic(TOPIC.clock, TYPE.clock, CLOCK_FIELDS),
       contacts: r.topic(TOPIC.contacts, TYPE.contacts, CONTACT_FIELDS),
+      command: r.topic(TOPIC.command, TYPE.trajectory, trajectoryFields(joints)),
     };
   }
 

@@ -37,6 +37,8 @@ export interface StudyProgress {
   bestScore: number;
   /** Training success rate of the best candidate. */
   bestSuccess: number;
+  /** Training episodes behind the best candidate's figures (for the rate's interval). */
+  bestEpisodes: number;
   /** What the loop is doing. */
   phase: 'baseline' | 'ask' | 'search' | 'validation';
   /** Seconds since this run (not the study) started. */
@@ -137,7 +139,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
   // episode count is kept here, and the candidate count and best figure refresh per step.
   let trainEpisodes = store.episodes({ studyId, split: 'train' }).length;
   let candidateCount = 0;
-  let bestFigure = { score: NaN, success_rate: NaN };
+  let bestFigure = { score: NaN, success_rate: NaN, episodes: 0 };
   const refresh = () => {
     candidateCount = store.candidates(studyId).length;
     const best = incumbent(store, studyId);
@@ -150,6 +152,7 @@ export async function runStudy(store: Store, studyId: string, scenario: LoadedSc
       generation: loop.generation,
       bestScore: bestFigure.score,
       bestSuccess: bestFigure.success_rate,
+      bestEpisodes: bestFigure.episodes,
       phase,
       elapsed: (performance.now() - started) / 1000,
       costUsd: store.study(studyId)?.costUsd ?? 0,
