@@ -14,28 +14,8 @@ import { Store } from '../src/store/store.ts';
 import { drawValues } from '../src/transfer/draw.ts';
 import { gauntletCells, gauntletReport, parseTiers, runGauntlet } from '../src/transfer/gauntlet.ts';
 import { GauntletRecord } from '../src/transfer/gauntlet-store.ts';
-import { mcnemarExact, wilsonInterval } from '../src/transfer/stats.ts';
+import { wilson } from '../src/scoring/stats.ts';
 import { scenario, tunedPolicy } from './helpers.ts';
-
-describe('statistics on known counts', () => {
-  it('Wilson 95% intervals', () => {
-    const close = (got: [number, number], want: [number, number]) => got.forEach((g, i) => expect(g).toBeCloseTo(want[i], 4));
-    close(wilsonInterval(0, 10), [0, 0.2775]);
-    close(wilsonInterval(10, 10), [0.7225, 1]);
-    close(wilsonInterval(5, 10), [0.2366, 0.7634]);
-    close(wilsonInterval(55, 64), [0.7538, 0.9242]); // the stand-in figure, 86%
-    expect(wilsonInterval(0, 0)).toEqual([0, 1]);
-  });
-
-  it("McNemar's exact p", () => {
-    expect(mcnemarExact(0, 0)).toBe(1);
-    expect(mcnemarExact(0, 5)).toBeCloseTo(0.0625, 12); // 2 · 1/32
-    expect(mcnemarExact(6, 1)).toBeCloseTo(0.125, 12); // 2 · 8/128
-    expect(mcnemarExact(9, 0)).toBeCloseTo(2 / 512, 12);
-    expect(mcnemarExact(3, 3)).toBe(1);
-    expect(mcnemarExact(500, 520)).toBeGreaterThan(0.5); // large counts stay finite
-  });
-});
 
 const sc = await scenario();
 // arm_kp at 0.6 breaks the tuned policy on seed 1003 (and not 1002); a heavier cube does not.
@@ -74,7 +54,7 @@ describe('the tiers and sweeps', () => {
         label: 'arm_kp=0.6', value: 0.6, successes: 1, lost: 1, gained: 0, p: 1, difference: -0.5,
         first_failure: { seed: 1003, replay: "arbor episode scenarios/pick-place.yaml --seed 1003 --policy tuned.json --perturb 'arm_kp=0.6'" },
       });
-      expect(kp.extremes[0].interval[0]).toBeCloseTo(wilsonInterval(1, 2)[0], 12);
+      expect(kp.extremes[0].interval[0]).toBeCloseTo(wilson(1, 2).low, 12);
 
       // Stored like any episodes: every world on both seeds, each trace saying which world it ran in.
       const episodes = store.episodes({ studyId: record.studyId });

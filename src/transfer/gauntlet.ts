@@ -12,7 +12,7 @@ import type { PolicyFile } from '../policy/policy.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { nominalValue, type AxisValue, type Perturbations } from '../scenario/perturbation.ts';
 import { drawValues, formatInline, rangeAt, tierFraction, widestTier } from './draw.ts';
-import { mcnemarExact, wilsonInterval } from './stats.ts';
+import { mcnemarExact, wilson } from '../scoring/stats.ts';
 
 /** One world condition of a gauntlet: a tier, or one axis at one extreme. */
 export interface Cell {
@@ -162,8 +162,9 @@ function summarize(cell: Cell, seeds: readonly number[], own: readonly boolean[]
   // The failure this cell caused (nominal succeeded) says most; any failure otherwise.
   const failed = own.findIndex((ok, i) => !ok && nominal[i]);
   const index = failed >= 0 ? failed : own.findIndex((ok) => !ok);
+  const { low, high } = wilson(successes, n);
   const report: CellReport = {
-    label: cell.label, n, successes, success_rate: n ? successes / n : 0, interval: wilsonInterval(successes, n),
+    label: cell.label, n, successes, success_rate: n ? successes / n : 0, interval: [low, high],
     difference: n ? (gained - lost) / n : 0, lost, gained, p: mcnemarExact(lost, gained),
   };
   if (index >= 0) report.first_failure = { seed: seeds[index], replay: replayCommand(replay, seeds[index], cell.world(seeds[index])) };
