@@ -273,7 +273,7 @@ type EvaluatorFlags = Pick<RunFlags, 'workers' | 'evaluator' | 'maxResultMb' | '
  * Refuses an operator run whose answers nobody types at the prompt: from a pipe, answers written in
  * advance would run episodes on the robot unattended. `--scripted-answers` says they are scripted.
  */
-function checkOperatorInput(operator: boolean, flags: EvaluatorFlags): void {
+export function checkOperatorInput(operator: boolean, flags: Pick<EvaluatorFlags, 'scriptedAnswers'>): void {
   if (flags.scriptedAnswers && !operator) throw new Error("--scripted-answers says the operator's answers on stdin are scripted; it needs --operator.");
   if (operator && !flags.scriptedAnswers && !process.stdin.isTTY) {
     throw new Error(

@@ -20,6 +20,7 @@ import type { RobotConfig } from '../scenario/robot.ts';
 import type { Trace } from '../trace/trace.ts';
 import { TOPIC } from '../trace/topics.ts';
 import { ExcitationProgram, excitationCommand } from './excitation.ts';
+import type { CommandedTrajectory, Recording } from './recording.ts';
 
 /** A recording reduced to what a replay needs. */
 export interface Replay {
@@ -46,6 +47,64 @@ export function replayOfExcitation(trace: Trace, robot: RobotConfig, name: strin
   const gripper = trace.topics.has(TOPIC.gripper) ? Float64Array.from(trace.column(TOPIC.gripper, 'position')) : undefined;
   const seed = typeof trace.meta.seed === 'number' ? trace.meta.seed : 0;
   return { name, seed, commands, measured: rowsOf(measured), gripper };
+}
+
+/** Farthest a recording may start from home (rad): the replay starts there, as every reset does. */
+const START_TOLERANCE = 0.05;
+
+/**
+ * The replay of any recording (an arbor trace, an MCAP export's episode, a ros2 bag): at each
+ * control tick, the target of the last trajectory sent before it, at one period ahead; the
+ * measured positions resampled at the ticks. The gripper is held open (a recording of joint
+ * states and arm commands says nothing of it).
+ */
+export function replayOfRecording(recording: Recording, robot: RobotConfig, period: number): Replay {
+  const name = recording.part ? `${recording.source} (${recording.part})` : recording.source;
+  const column = robot.joints.map((j) => {
+    const i = recording.joints.indexOf(j.name);
+    if (i < 0) throw new Error(`${name}: it does not record joint ${j.name} of ${robot.name} (it has ${recording.joints.join(', ')}).`);
+    return i;
+  });
+  if (recording.commands.length === 0) throw new Error(`${name}: it holds no commanded trajectory, so there is nothing to replay.`);
+  const at = (t: number) => column.map((i) => interpolate(recording.times, recording.positions, i, t));
+  const start = at(0);
+  robot.joints.forEach((j, k) => {
+    if (Math.abs(start[k] - robot.home[k]) > START_TOLERANCE) {
+      throw new Error(`${name}: ${j.name} starts at ${start[k].toFixed(3)} rad, ${Math.abs(start[k] - robot.home[k]).toFixed(3)} from home; calibrate replays from home, so record from there (arbor identify does).`);
+    }
+  });
+  const ticks = Math.floor((recording.times[recording.times.length - 1] ?? 0) / period);
+  const open = robot.gripper?.width[1] ?? 0;
+  const commands: Replay['commands'] = [];
+  let sent = -1;
+  for (let k = 0; k < ticks; k++) {
+    const t = k * period;
+    while (sent + 1 < recording.commands.length && recording.commands[sent + 1].stamp <= t + 1e-9) sent++;
+    const command = sent >= 0 ? recording.commands[sent] : undefined;
+    commands.push({ position: command ? column.map((i) => targetAt(command, i, t + period - command.stamp)) : [...robot.home], gripperWidth: open });
+  }
+  const measured = Array.from({ length: ticks + 1 }, (_, k) => Float64Array.from(at(k * period)));
+  return { name, seed: 0, commands, measured };
+}
+
+/** Column `i` of `rows` at time `t`, linear between samples, held at the ends. */
+function interpolate(times: Float64Array, rows: Float64Array[], i: number, t: number): number {
+  if (t <= times[0]) return rows[0][i];
+  let hi = 1;
+  while (hi < times.length && times[hi] < t) hi++;
+  if (hi >= times.length) return rows[rows.length - 1][i];
+  const f = (t - times[hi - 1]) / (times[hi] - times[hi - 1]);
+  return rows[hi - 1][i] + f * (rows[hi][i] - rows[hi - 1][i]);
+}
+
+/** A trajectory's target for joint `i`, `dt` seconds after it was sent: linear between its points, its first before it, its last after. */
+function targetAt(command: CommandedTrajectory, i: number, dt: number): number {
+  const { times, positions } = command;
+  if (dt <= times[0]) return positions[0][i];
+  for (let p = 1; p < times.length; p++) {
+    if (dt <= times[p]) return positions[p - 1][i] + ((dt - times[p - 1]) / (times[p] - times[p - 1])) * (positions[p][i] - positions[p - 1][i]);
+  }
+  return positions[positions.length - 1][i];
 }
 
 /** Columns (one per joint) as rows (one per tick). */
