@@ -33,16 +33,20 @@ function call<T>(name: string, type: string, request: object): Promise<T> {
   return new Promise((resolve, reject) => new Service({ ros, name, serviceType: type }).callService(request, (r) => resolve(r as T), (e) => reject(new Error(e))));
 }
 
-/** The next message on a topic (subscribing first), after `trigger` runs. */
+/** The next message on a topic (subscribing first), after `trigger` runs: a latched topic's last message, sent on subscribing, is not it. */
 function next<T>(topic: Topic<T>, trigger: () => unknown, accept: (m: T) => boolean = () => true): Promise<T> {
   return new Promise((resolve) => {
+    let triggered = false;
     const listener = (m: T) => {
-      if (!accept(m)) return;
+      if (!triggered || !accept(m)) return;
       topic.unsubscribe(listener);
       resolve(m);
     };
     topic.subscribe(listener);
-    setTimeout(() => void trigger(), 100);
+    setTimeout(() => {
+      triggered = true;
+      void trigger();
+    }, 100);
   });
 }
 
@@ -171,19 +175,24 @@ describe('sim-serve over rosbridge, with roslib', () => {
   });
 
   it('sends fragments to a subscriber that asks for them, and roslib puts them back together', async () => {
-    const whole = new Promise<JointState>((resolve) => ros.on('/joint_states', (m) => resolve((m as unknown as { msg: JointState }).msg)));
-    ros.callOnConnection({ op: 'subscribe', id: 'fragmented', topic: '/joint_states', type: 'sensor_msgs/msg/JointState', fragment_size: 64 });
+    // A camera image (16 KB of JSON) in fragments of 1 KiB, the smallest sim-serve takes.
+    const image = '/camera/top/image_raw';
+    const whole = new Promise<{ width: number }>((resolve) => ros.on(image, (m) => resolve((m as unknown as { msg: { width: number } }).msg)));
+    ros.callOnConnection({ op: 'subscribe', id: 'fragmented', topic: image, type: 'sensor_msgs/msg/Image', fragment_size: 1024 });
     const client = await raw();
-    client.send({ op: 'subscribe', topic: '/joint_states', fragment_size: 64 });
+    client.send({ op: 'set_level', level: 'warning' });
+    client.send({ op: 'subscribe', id: 'tiny', topic: image, fragment_size: 64 });
+    const raised = await client.until((x) => x.op === 'status' && x.id === 'tiny');
+    expect(raised.msg).toMatch(/fragment_size 64 is below the smallest taken, 1024 bytes/);
     await new Promise((r) => setTimeout(r, 200));
-    await call('/arbor/step', 'std_srvs/srv/Trigger', {});
-    const m = await whole;
-    expect(m.name).toEqual(JOINTS);
+    const command = new Topic({ ros, name: '/joint_trajectory_controller/joint_trajectory', messageType: 'trajectory_msgs/msg/JointTrajectory' });
+    command.publish(trajectory([{ positions: HOME, t: 0.3 }]));
+    expect((await whole).width).toBe(64);
     const fragment = await client.until((x) => x.op === 'fragment');
-    expect((fragment.data as string).length).toBeLessThanOrEqual(64);
+    expect((fragment.data as string).length).toBe(1024);
     expect(fragment.total).toBeGreaterThan(3);
     client.ws.close();
-    ros.callOnConnection({ op: 'unsubscribe', id: 'fragmented', topic: '/joint_states' });
+    ros.callOnConnection({ op: 'unsubscribe', id: 'fragmented', topic: image });
   });
 
   it('takes a command sent in fragments', async () => {

@@ -1,5 +1,6 @@
 /** `arbor sim-serve`: the scenario's MuJoCo world served as a ROS 2 robot (rosbridge v2 and/or a ROS 2 node). */
 import type { Command } from 'commander';
+import { accessToken } from '../net/access-token.ts';
 import { loadScenario } from '../scenario/load.ts';
 import { integer, number } from './options.ts';
 
@@ -10,6 +11,7 @@ interface ServeFlags {
   realtime?: boolean;
   cameraRate: number;
   host: string;
+  token?: string;
 }
 
 export function registerSimServe(program: Command): void {
@@ -22,7 +24,8 @@ export function registerSimServe(program: Command): void {
     .option('--namespace <ns>', 'ROS namespace of every interface, e.g. /robot1', '')
     .option('--realtime', 'step on the wall clock at the control rate (default: one control period per arm command, lockstep)')
     .option('--camera-rate <hz>', 'camera images per second of sim time (0: none)', number(0, 100), 2)
-    .option('--host <address>', 'interface the rosbridge server binds', '127.0.0.1')
+    .option('--host <address>', 'interface the rosbridge server binds; anything but loopback needs a token', '127.0.0.1')
+    .option('--token <token>', 'access token of rosbridge clients (generated and printed when --host is not loopback); arbor clients read it from ARBOR_ROSBRIDGE_TOKEN')
     .action(async (file: string, flags: ServeFlags) => {
       if (flags.namespace && !/^(\/[A-Za-z_][A-Za-z0-9_]*)+$/.test(flags.namespace)) {
         throw new Error(`--namespace '${flags.namespace}' is not a ROS namespace; write it like /robot1.`);
@@ -30,6 +33,7 @@ export function registerSimServe(program: Command): void {
       const [{ SimServer }, { RosbridgeServer }, { serveRos2 }] = await Promise.all([
         import('../robot/sim-serve.ts'), import('../robot/rosbridge-server.ts'), import('../robot/ros2.ts'),
       ]);
+      const token = accessToken(flags.host, flags.token);
       const scenario = await loadScenario(file);
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const server = await SimServer.create(scenario, { realtime: flags.realtime, cameraRate: flags.cameraRate, namespace: flags.namespace, log });
@@ -37,9 +41,10 @@ export function registerSimServe(program: Command): void {
       try {
         if (flags.rosbridge !== undefined || !flags.ros2) {
           const port = flags.rosbridge === undefined || flags.rosbridge === true ? 9090 : flags.rosbridge;
-          const bridge = await RosbridgeServer.listen({ port, host: flags.host, log });
+          const bridge = await RosbridgeServer.listen({ port, host: flags.host, log, token });
           server.attach(bridge);
           ready.rosbridge = `ws://${flags.host}:${bridge.port}`;
+          if (token !== undefined) ready.token = token;
         }
         if (flags.ros2) {
           server.attach(await serveRos2(flags.namespace ?? ''));
@@ -53,6 +58,7 @@ export function registerSimServe(program: Command): void {
       // One JSON line on stdout for scripts (the port when 0 was asked), the same in words on stderr.
       process.stdout.write(`${JSON.stringify(ready)}\n`);
       log(`sim-serve: ${scenario.name} (${ready.mode}, ${server.period * 1000} ms period)${ready.rosbridge ? ` on ${ready.rosbridge}` : ''}${ready.ros2 ? ` and as a ROS 2 node in ${ready.ros2}` : ''}. Ctrl-C stops.`);
+      if (ready.token !== undefined) log(`sim-serve: rosbridge clients need the token: connect to ${ready.rosbridge}/?token=${token} (arbor: ARBOR_ROSBRIDGE_TOKEN=${token}).`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
