@@ -7,8 +7,7 @@
  */
 import { Action, Ros, Service, Topic } from 'roslib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { startSimServe, type Served } from './sim-serve-helpers.ts';
+import { rawClient, startSimServe, type Served } from './sim-serve-helpers.ts';
 
 const JOINTS = ['shoulder_pan', 'shoulder_lift', 'elbow', 'wrist_1', 'wrist_2', 'wrist_3'];
 const HOME = [-0.3584, -0.2794, 1.8284, 0.0219, -1.5708, -1.9292];
@@ -50,33 +49,8 @@ function next<T>(topic: Topic<T>, trigger: () => unknown, accept: (m: T) => bool
   });
 }
 
-/** A raw rosbridge client: sends ops, collects every message. */
-async function raw(): Promise<{ ws: WebSocket; messages: unknown[]; send: (m: unknown) => void; until: (pred: (m: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>> }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${served.port}`);
-  const messages: unknown[] = [];
-  const waiters: { pred: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }[] = [];
-  ws.on('message', (data, binary) => {
-    const m = binary ? { binary: true } : JSON.parse(data.toString());
-    messages.push(m);
-    for (const w of [...waiters]) if (w.pred(m)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(m);
-    }
-  });
-  await new Promise((resolve) => ws.once('open', resolve));
-  return {
-    ws, messages,
-    send: (m) => ws.send(typeof m === 'string' || Buffer.isBuffer(m) ? m : JSON.stringify(m)),
-    until: (pred) => {
-      const found = messages.find((m) => pred(m as Record<string, unknown>));
-      if (found) return Promise.resolve(found as Record<string, unknown>);
-      return new Promise((resolve, reject) => {
-        waiters.push({ pred, resolve });
-        setTimeout(() => reject(new Error(`no such message; got ${JSON.stringify(messages).slice(0, 500)}`)), 10_000);
-      });
-    },
-  };
-}
+/** A raw rosbridge client of the served process. */
+const raw = () => rawClient(served.port!);
 
 const trajectory = (points: { positions: number[]; t: number }[], names = JOINTS) => ({
   joint_names: names,

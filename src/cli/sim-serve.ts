@@ -56,9 +56,9 @@ export function registerSimServe(program: Command): void {
         throw err;
       }
       // One JSON line on stdout for scripts (the port when 0 was asked), the same in words on stderr.
+      if (ready.token !== undefined) log(`sim-serve: rosbridge clients need the token: connect to ${ready.rosbridge}/?token=${token} (arbor: ARBOR_ROSBRIDGE_TOKEN=${token}).`);
       process.stdout.write(`${JSON.stringify(ready)}\n`);
       log(`sim-serve: ${scenario.name} (${ready.mode}, ${server.period * 1000} ms period)${ready.rosbridge ? ` on ${ready.rosbridge}` : ''}${ready.ros2 ? ` and as a ROS 2 node in ${ready.ros2}` : ''}. Ctrl-C stops.`);
-      if (ready.token !== undefined) log(`sim-serve: rosbridge clients need the token: connect to ${ready.rosbridge}/?token=${token} (arbor: ARBOR_ROSBRIDGE_TOKEN=${token}).`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
