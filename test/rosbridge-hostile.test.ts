@@ -16,8 +16,13 @@ import { rawClient, startSimServe, type Served } from './sim-serve-helpers.ts';
 const JOINTS = ['shoulder_pan', 'shoulder_lift', 'elbow', 'wrist_1', 'wrist_2', 'wrist_3', 'gripper'];
 /** Messages of the random phase. */
 const COUNT = 400;
-/** Wall time within which every step call must be answered. */
+/**
+ * Wall time within which every step call must be answered: 1 s, on a machine whose step call at
+ * rest takes under 40 ms. A loaded machine (CI beside other jobs) stretches every answer alike, so
+ * the bound grows with the median answer at rest, measured first: 25 times it.
+ */
 const RESPONSIVE_MS = 1000;
+const LOAD_FACTOR = 25;
 /** Most the server's resident memory may grow over its baseline (the fragment budget is 64 MB; frames take at most 16 MB each). */
 const MEMORY_BOUND_MB = 400;
 
@@ -104,11 +109,11 @@ let pending, n = 0;
 ws.on('message', (data, binary) => {
   if (binary) return;
   const m = JSON.parse(data.toString());
-  if (m.op === 'service_response' && pending && m.id === pending.id) { console.log('latency ' + (performance.now() - pending.t0)); pending = undefined; }
+  if (m.op === 'service_response' && pending && m.id === pending.id) { console.log('latency ' + (performance.now() - pending.t0) + ' ' + Date.now()); pending = undefined; }
 });
 ws.on('open', () => setInterval(() => {
   try { console.log('rss ' + Number(/VmRSS:\\s+(\\d+) kB/.exec(fs.readFileSync('/proc/' + pid + '/status', 'utf8'))[1]) / 1024); } catch {}
-  if (pending) { if (performance.now() - pending.t0 > limit) console.log('latency ' + (performance.now() - pending.t0)); return; }
+  if (pending) { if (performance.now() - pending.t0 > limit) console.log('latency ' + (performance.now() - pending.t0) + ' ' + Date.now()); return; }
   pending = { id: 'probe-' + n++, t0: performance.now() };
   ws.send(JSON.stringify({ op: 'call_service', id: pending.id, service: '/arbor/step', args: {} }));
 }, 100));
@@ -116,8 +121,12 @@ ws.on('open', () => setInterval(() => {
 
 let served: Served;
 let prober: ChildProcess;
-/** Wall milliseconds of the prober's step calls, and the server's resident memory (MB) samples. */
+/** Wall milliseconds of the prober's step calls (with when they were answered), and the server's resident memory (MB) samples. */
 const latencies: number[] = [];
+const answered: number[] = [];
+/** When each phase of the suite began, to say which one was slow. */
+const phases: [string, number][] = [];
+const phase = (name: string) => phases.push([name, Date.now()]);
 const memory: number[] = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -126,10 +135,14 @@ beforeAll(async () => {
   served = await startSimServe('scenarios/pick-place.yaml', ['--rosbridge', '0', '--camera-rate', '2']);
   prober = spawn(process.execPath, ['-e', PROBER, String(served.port), String(served.child.pid), String(RESPONSIVE_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
   createInterface({ input: prober.stdout! }).on('line', (line) => {
-    const [kind, value] = line.split(' ');
-    (kind === 'latency' ? latencies : memory).push(Number(value));
+    const [kind, value, when] = line.split(' ');
+    if (kind === 'rss') memory.push(Number(value));
+    else {
+      latencies.push(Number(value));
+      answered.push(Number(when));
+    }
   });
-  while (memory.length < 5) await sleep(100);
+  while (latencies.length < 10) await sleep(100);
 }, 90_000);
 afterAll(async () => {
   prober?.kill();
@@ -137,6 +150,9 @@ afterAll(async () => {
 });
 
 it(`stays responsive and bounded under ${COUNT} random messages of every op, then floods of fragments and connections`, async () => {
+  const rest = [...latencies].sort((a, b) => a - b)[Math.floor(latencies.length / 2)];
+  const bound = Math.max(RESPONSIVE_MS, LOAD_FACTOR * rest);
+  phase('random');
   // Random phase: two clients, JSON and CBOR, every op with random and boundary fields.
   const clients = [await rawClient(served.port!), await rawClient(served.port!)];
   for (let i = 0; i < COUNT; i++) {
@@ -151,16 +167,21 @@ it(`stays responsive and bounded under ${COUNT} random messages of every op, the
   clients[0].send(Buffer.from([0xff, 0xfe, 0x00]));
   await sleep(500);
 
-  // Fragment flood: six clients each try to hold three 12 MB unfinished messages (216 MB; the budget keeps 64).
+  phase('fragment flood');
+  // Fragment flood: six clients each try to hold seventeen 1 MB unfinished messages (102 MB; 16 MB per client and 64 MB in all are kept).
+  // In pieces of 1 MB: the server parses a frame at a time, and a bigger one holds it longer (16 MB, the most it takes, ~0.1 s).
   const flood = await Promise.all(Array.from({ length: 6 }, () => rawClient(served.port!)));
-  const piece = 'x'.repeat(12 << 20);
+  const piece = 'x'.repeat(1 << 20);
   for (const [k, c] of flood.entries()) {
-    for (let j = 0; j < 3; j++) c.send({ op: 'fragment', id: `flood-${k}-${j}`, data: piece, num: 0, total: 2 });
-    await sleep(200);
+    for (let j = 0; j < 17; j++) {
+      c.send({ op: 'fragment', id: `flood-${k}-${j}`, data: piece, num: 0, total: 2 });
+      await sleep(10);
+    }
   }
   const refusals = await Promise.all(flood.map((c) => c.until((m) => m.op === 'status' && /unfinished messages past/.test(m.msg as string)).then(() => 1, () => 0)));
-  expect(refusals.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(3);
+  expect(refusals.reduce((a, b) => a + b, 0)).toBe(6);
 
+  phase('tiny fragments');
   // Tiny fragments: a subscriber asking for 1-byte fragments gets 1 KiB ones while the world steps.
   flood[0].send({ op: 'subscribe', topic: '/joint_states', fragment_size: 1 });
   flood[0].send({ op: 'subscribe', topic: '/camera/top/image_raw', fragment_size: 1 });
@@ -172,6 +193,7 @@ it(`stays responsive and bounded under ${COUNT} random messages of every op, the
   expect(fragments.every((f) => f.data.length <= 1024)).toBe(true);
   expect(fragments.length).toBeLessThan(2000);
 
+  phase('connection flood');
   // Connection flood: 40 at once; the server keeps 32 (the prober, the random and the flood clients among them).
   // A random message may have been one a WebSocket closes on (a text frame that is not UTF-8): count who is still here.
   const present = 1 + [...clients, ...flood].filter((c) => c.ws.readyState === WebSocket.OPEN).length;
@@ -189,9 +211,14 @@ it(`stays responsive and bounded under ${COUNT} random messages of every op, the
   prober.kill();
   const baseline = Math.min(...memory.slice(0, 5));
   const peak = Math.max(...memory);
-  process.stderr.write(`rosbridge-hostile: ${latencies.length} step calls, slowest ${Math.max(...latencies).toFixed(0)} ms; resident memory ${baseline.toFixed(0)} MB at rest, ${peak.toFixed(0)} MB at most\n`);
+  const slowest = phases.map(([name, start], i) => {
+    const end = phases[i + 1]?.[1] ?? Infinity;
+    const inPhase = latencies.filter((_, k) => answered[k] >= start && answered[k] < end);
+    return `${name} ${inPhase.length ? Math.max(...inPhase).toFixed(0) : '-'} ms`;
+  });
+  process.stderr.write(`rosbridge-hostile: ${latencies.length} step calls, slowest ${Math.max(...latencies).toFixed(0)} ms (${slowest.join(', ')}); resident memory ${baseline.toFixed(0)} MB at rest, ${peak.toFixed(0)} MB at most; a step call at rest ${rest.toFixed(0)} ms, bound ${bound.toFixed(0)} ms\n`);
   expect(latencies.length).toBeGreaterThan(20);
-  expect(Math.max(...latencies)).toBeLessThan(RESPONSIVE_MS);
+  expect(Math.max(...latencies)).toBeLessThan(bound);
   expect(peak - baseline).toBeLessThan(MEMORY_BOUND_MB);
   // Still the robot it was.
   expect(served.child.exitCode).toBeNull();

@@ -27,7 +27,7 @@ import {
   type ResetReport, type RosNames,
 } from './ros-messages.ts';
 import { SimDivergedError, SimLink } from './sim-link.ts';
-import { TrajectoryFollower, trajectoryCommand, type TrajectoryCommand } from './trajectory.ts';
+import { TRAJECTORY_LIMITS, TrajectoryFollower, trajectoryCommand, type TrajectoryCommand } from './trajectory.ts';
 
 /** How a served sim runs. */
 export interface SimServeOptions {
@@ -219,7 +219,7 @@ export class SimServer {
 
   /** A trajectory on the controller's topic: follow it (in lockstep, step through it now); what was clamped is said to the sender. */
   private onTrajectory(message: unknown): string | undefined {
-    const parsed = JointTrajectoryMsg.safeParse(message);
+    const parsed = JointTrajectoryMsg.safeParse(withinPointLimit(message));
     if (!parsed.success) throw new Error(describeIssues(`A trajectory on ${this.names.trajectoryTopic}`, parsed.error));
     const command = trajectoryCommand(parsed.data, this.scenario.robotConfig, this.scenario.robotConfig.ros.gripper_joint);
     if (command.clamped) this.log(`sim-serve: ${command.clamped}`);
@@ -230,9 +230,10 @@ export class SimServer {
   }
 
   private followGoal(served: ServedGoal): Promise<GoalOutcome> {
-    const parsed = FollowJointTrajectoryGoal.safeParse(served.goal);
     let command: TrajectoryCommand;
     try {
+      withinPointLimit((served.goal as { trajectory?: unknown } | null)?.trajectory);
+      const parsed = FollowJointTrajectoryGoal.safeParse(served.goal);
       if (!parsed.success) throw new Error(describeIssues('The FollowJointTrajectory goal', parsed.error));
       command = trajectoryCommand(parsed.data.trajectory, this.scenario.robotConfig, this.scenario.robotConfig.ros.gripper_joint);
     } catch (err) {
@@ -456,6 +457,18 @@ export class SimServer {
     };
     this.timer = setTimeout(tick, periodMs);
   }
+}
+
+/**
+ * Refuses a trajectory of too many points before it is parsed: validating 100,000 points holds
+ * the event loop for seconds, and the limit refuses them anyway.
+ */
+function withinPointLimit(message: unknown): unknown {
+  const points = (message as { points?: unknown } | null)?.points;
+  if (Array.isArray(points) && points.length > TRAJECTORY_LIMITS.points) {
+    throw new Error(`The trajectory has ${points.length} points; at most ${TRAJECTORY_LIMITS.points} are taken. Send it in parts.`);
+  }
+  return message;
 }
 
 /** The MJCF camera of a camera topic `/camera/<name>/...` (or `<prefix>/<name>/image_raw`). */
