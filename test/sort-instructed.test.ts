@@ -199,11 +199,14 @@ describe('the scenario', () => {
     const dir = mkdtempSync(join(tmpdir(), 'arbor-sort-'));
     const file = join(dir, 'pp.yaml');
     const prompt = readFileSync(SCENARIO, 'utf8').match(/\n {2}prompt:\n[\s\S]*?\n(?=researcher:)/)![0];
-    const text = readFileSync('scenarios/pick-place.yaml', 'utf8')
+    const base = readFileSync('scenarios/pick-place.yaml', 'utf8')
       .replace('../robots/', `${resolve('.')}/robots/`)
       .replace('../sim/', `${resolve('.')}/sim/`)
-      .replace('  kind: params\n  controller: pick_place', '  kind: prompt\n  controller: pick_place')
-      .replace('\nbudget:', `${prompt}\nbudget:`);
+      .replace('  kind: params\n  controller: pick_place', '  kind: prompt\n  controller: pick_place');
+    // The prompt block closes the policy section, before whichever top-level key follows it.
+    const policyAt = base.indexOf('\npolicy:\n');
+    const next = policyAt + 1 + base.slice(policyAt + 1).search(/\n[a-z_]+:/);
+    const text = `${base.slice(0, next)}${prompt}${base.slice(next)}`;
     writeFileSync(file, text);
     const err = (await loadScenario(file).catch((e: unknown) => e)) as ValidationError;
     expect(err.problems[0]).toMatchObject({ path: 'policy.controller', message: expect.stringMatching(/has no skill a planner can aim/) });
