@@ -223,7 +223,7 @@ describe('live', () => {
     });
     const policy = defaultPolicy(demo.scenario);
     // Episodes run about ten times faster than real time: a few dozen make a few seconds of streaming.
-    const jobs = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ policy, seed: from + i, tag: { candidate: demo.candidates[1] } }));
+    const jobs = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ policy, seed: from + i, candidate: demo.candidates[1] }));
     try {
       const fingers: { x: number; y: number }[] = [];
       const sampler = setInterval(() => {

@@ -4,8 +4,12 @@
  * a failed episode is a result with its reason.
  */
 import type { PolicyFile } from '../policy/policy.ts';
+import type { Split } from '../store/schema.ts';
 import type { Score } from '../tasks/task.ts';
 import type { Trace } from '../trace/trace.ts';
+
+/** What a study's episode is for: a split it is recorded under, or a researcher's probe (never recorded). */
+export type JobSplit = Split | 'probe';
 
 /** One episode to evaluate. */
 export interface EpisodeJob {
@@ -13,8 +17,10 @@ export interface EpisodeJob {
   policy: PolicyFile;
   /** The episode seed. */
   seed: number;
-  /** Opaque, returned with the result; `{candidate: number}` also labels live frames. */
-  tag?: unknown;
+  /** The study candidate it is an episode of (it labels live frames and queue jobs); absent outside a study. */
+  candidate?: number;
+  /** What a study's episode is for; the study records it under this split. Absent outside a study. */
+  split?: JobSplit;
 }
 
 /** What every result carries. */

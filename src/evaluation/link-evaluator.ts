@@ -167,7 +167,7 @@ export class LinkEvaluator implements Evaluator {
 
   /** One job: the operator's checks, then the episode, run again after a dropped link. */
   private async runJob(job: EpisodeJob, index: number, total: number): Promise<EpisodeResult> {
-    const candidate = candidateOf(job.tag);
+    const candidate = job.candidate ?? -1;
     const key = JSON.stringify(job.policy);
     const operator = this.options.operator;
     const link = this.runner.link;
@@ -245,12 +245,6 @@ export class LinkEvaluator implements Evaluator {
     this.event('sim-gate', `Sim gate for candidate ${candidate} on seed ${job.seed}: ${verdict ?? 'passed, inside the envelope'}.`, candidate, { seed: job.seed, passed: verdict === undefined });
     return verdict;
   }
-}
-
-/** The candidate id a job's tag carries, or -1. */
-function candidateOf(tag: unknown): number {
-  const candidate = (tag as { candidate?: unknown } | null | undefined)?.candidate;
-  return typeof candidate === 'number' ? candidate : -1;
 }
 
 function failed(job: EpisodeJob, reason: string, wallTime = 0): EpisodeResult {

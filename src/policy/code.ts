@@ -5,6 +5,7 @@
  * kinematics, the task's skill phases as primitives) and nothing of the host. `codePolicyGuide`
  * documents the contract for people and LLM researchers alike.
  */
+import { createHash } from 'node:crypto';
 import { buildSync, transformSync, type Message } from 'esbuild';
 import { z } from 'zod';
 import type { Action, Observation } from '../robot/link.ts';
@@ -20,18 +21,28 @@ import type { LoadedScenario } from '../scenario/load.ts';
 export const CODE_LANGUAGES = ['ts', 'js'] as const;
 export type CodeLanguage = (typeof CODE_LANGUAGES)[number];
 
-/** Compiled scripts by language and source: studies resolve the same candidate many times. */
+/**
+ * Compiled scripts by the hash of language and source: a candidate is compiled once per process,
+ * when it is checked, and not again for each of its episodes.
+ */
 const compiled = new Map<string, string>();
 const COMPILED_KEPT = 256;
+let compilations = 0;
+
+/** How many modules this process has compiled (cache misses): tests and benchmarks count them. */
+export function compileCount(): number {
+  return compilations;
+}
 
 /**
  * Compiles a policy module to a plain script for the sandbox: types stripped, no imports allowed,
  * `act` must be exported. Throws `ValidationError` with the compiler's messages (line and column).
  */
 export function compileCode(source: string, language: CodeLanguage, file = 'policy'): string {
-  const key = `${language}\0${source}`;
+  const key = createHash('sha256').update(language).update('\0').update(source).digest('hex');
   const hit = compiled.get(key);
   if (hit !== undefined) return hit;
+  compilations++;
   const sourcefile = `${file}.${language}`;
   let esm: string;
   let exports: string[];
