@@ -141,6 +141,7 @@ export class Study {
     const loop = loopOf(ledger.stored);
     const researcher = options.researcher?.(loop.researcher) ?? (await createResearcher(config.researcher, { space: spaceOf(scenario.policy.params), config, scenario, state: loop.researcher }));
     const study = new Study(ledger, scenario, evaluator, config, researcher, loop, options);
+    ledger.start();
     const best = ledger.incumbent;
     study.bestFigure = figureOf(ledger.episodes([best], 'train').get(best.id) ?? []);
     return study;
@@ -148,8 +149,7 @@ export class Study {
 
   /** The header's steps: baseline, generations while the budget lasts, validation. */
   async run(): Promise<StudySummary> {
-    this.ledger.start();
-    if (this.loop.generation === 0) await this.baseline();
+    await this.baseline();
     while (this.loop.phase !== 'validate' && !this.aborted) {
       if (this.loop.phase === 'ask') {
         await this.ask();
@@ -167,8 +167,9 @@ export class Study {
     return this.options.signal?.aborted === true || this.linkLost !== undefined;
   }
 
-  /** Generation 0: the scenario defaults are the baseline and the first best. */
-  private async baseline(): Promise<void> {
+  /** Generation 0: the scenario defaults are the baseline and the first best (nothing to do once it is decided). */
+  async baseline(): Promise<void> {
+    if (this.loop.generation !== 0) return;
     const baseline = this.ledger.baseline;
     await this.episodes([baseline], trainSeeds(this.config, 0), 'train', 'baseline');
     if (this.aborted) return;
