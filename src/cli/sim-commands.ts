@@ -7,7 +7,6 @@ import { workerCount } from '../evaluation/pool.ts';
 import { loadScenario, scenarioJsonSchema } from '../scenario/load.ts';
 import { World } from '../sim/world.ts';
 import { writeEpisodePictures } from '../scoring/pictures.ts';
-import { getTask } from '../tasks/registry.ts';
 import { fixed, percent, table } from './format.ts';
 import { choosePolicy, integer, parseSeedRange, seed } from './options.ts';
 import { progress } from './progress.ts';
@@ -25,7 +24,7 @@ export function registerSimCommands(program: Command): void {
       // Loading the world proves the MJCF and every name the scenario, robot and task refer to.
       const world = await World.load(scenario.worldPath);
       try {
-        const task = getTask(scenario.task.kind);
+        const task = scenario.taskDef;
         for (const need of task.requiredNames?.(scenario.task) ?? []) world.id(need.kind, need.name);
         world.id('site', robot.tcp_site);
         for (const j of robot.joints) {

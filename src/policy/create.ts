@@ -1,5 +1,4 @@
 /** Builds a runnable policy from a resolved policy file: by kind, then (params) by the task's controller. */
-import { getTask } from '../tasks/registry.ts';
 import { CodePolicy, compileCode } from './code.ts';
 import type { Policy, PolicyContext, PolicyFile } from './policy.ts';
 import { PromptPolicy } from './prompt.ts';
@@ -8,7 +7,7 @@ export function createPolicy(file: PolicyFile, context: PolicyContext): Policy {
   switch (file.kind) {
     case 'params': {
       const { scenario } = context;
-      const task = getTask(scenario.task.kind);
+      const task = scenario.taskDef;
       const family = task.controllers[scenario.policy.controller];
       const missing = Object.keys(family.params).filter((name) => !Object.hasOwn(file.params, name));
       if (missing.length) {

@@ -17,7 +17,6 @@
 import type { LoadedScenario } from '../scenario/load.ts';
 import { Kinematics } from '../sim/kinematics.ts';
 import { World } from '../sim/world.ts';
-import { getTask } from '../tasks/registry.ts';
 import { Trace, TraceRecorder, type TopicWriter } from '../trace/trace.ts';
 import {
   CLOCK_FIELDS, CONTACT_FIELDS, GRIPPER_FIELDS, POSE_FIELDS, TOPIC, TYPE, WRENCH_FIELDS, jointStateFields, objectPoseTopic,
@@ -119,7 +118,7 @@ export class NetworkLink implements RobotLink {
     this.backend = options.backend;
     this.names = resolveNames(this.robot.ros, options.namespace);
     this.controlPeriodValue = 1 / scenario.episode.control_rate;
-    this.objects = getTask(scenario.task.kind).objects(scenario.task);
+    this.objects = scenario.taskDef.objects(scenario.task);
     this.robot.joints.forEach((j, i) => this.jointIndex.set(j.name, i));
     this.kinematics = new Kinematics(world, this.robot.joints.map((j) => j.name), world.id('site', this.robot.tcp_site));
     const { model } = world;

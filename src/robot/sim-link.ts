@@ -8,7 +8,6 @@ import { CameraRecorder } from '../sim/camera-recorder.ts';
 import { ContactSummary } from '../sim/contact-summary.ts';
 import { Kinematics } from '../sim/kinematics.ts';
 import { World } from '../sim/world.ts';
-import { getTask } from '../tasks/registry.ts';
 import type { TaskScene } from '../tasks/task.ts';
 import { TraceRecorder, type TopicWriter, type Trace } from '../trace/trace.ts';
 import {
@@ -93,7 +92,7 @@ export class SimLink implements RobotLink {
       force: robot.wrench ? world.sensorAdr(world.id('sensor', robot.wrench.force_sensor)) : -1,
       torque: robot.wrench ? world.sensorAdr(world.id('sensor', robot.wrench.torque_sensor)) : -1,
     };
-    const task = getTask(scenario.task.kind);
+    const task = scenario.taskDef;
     this.tracked = task.objects(scenario.task).map((name) => {
       const body = world.id('body', name);
       const joint = (model.body_jntadr as Int32Array)[body];

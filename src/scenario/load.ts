@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { allTasks, getTask, loadTasks, taskKinds } from '../tasks/registry.ts';
-import type { TaskSpec } from '../tasks/task.ts';
+import type { Task, TaskSpec } from '../tasks/task.ts';
 import { namesFiles } from './paths.ts';
 import { loadRobot, type RobotConfig } from './robot.ts';
 import { Scenario, checkCameraTopics, type ScenarioSpec } from './schema.ts';
@@ -25,6 +25,11 @@ export type LoadedScenario = Omit<ScenarioSpec, 'task'> & {
   worldPath: string;
   /** The robot, loaded from `robot`. */
   robotConfig: RobotConfig;
+  /**
+   * The task of `task.kind`, bound where the scenario loads: the rest of arbor reaches the task
+   * through the scenario and never looks a kind up in the registry.
+   */
+  taskDef: Task;
 };
 
 /** Reads, validates and resolves a scenario file; throws `ValidationError` naming every problem. */
@@ -36,7 +41,7 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
   const result = validateText(fullSchema(dir), text, path);
   if (!result.ok) throw new ValidationError(result.problems);
   const spec = result.value;
-  return { ...spec, file: path, worldPath: resolve(dir, spec.world), robotConfig: loadRobot(resolve(dir, spec.robot)) };
+  return { ...spec, file: path, worldPath: resolve(dir, spec.world), robotConfig: loadRobot(resolve(dir, spec.robot)), taskDef: getTask(spec.task.kind) };
 }
 
 /**

@@ -10,7 +10,6 @@
 import { basename } from 'node:path';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { World } from '../sim/world.ts';
-import { getTask } from '../tasks/registry.ts';
 import type { TaskPlot, TaskScene } from '../tasks/task.ts';
 import { TOPIC, objectPoseTopic } from '../trace/topics.ts';
 import type { TopicSeries, Trace } from '../trace/trace.ts';
@@ -79,7 +78,7 @@ export class Poser {
       });
     }
     if (scenario) {
-      const task = getTask(scenario.task.kind);
+      const task = scenario.taskDef;
       // The same scene the sim link uses: zones and objects are placed by one piece of code.
       this.taskScene = task.scene(world, scenario.task, scenario);
       this.taskScene.restore?.({});
