@@ -123,7 +123,7 @@ export class CodePolicy implements Policy {
     private readonly context: PolicyContext,
   ) {
     const { scenario } = context;
-    this.skill = scenario.taskDef.controllers[scenario.policy.controller].skill?.create(context);
+    this.skill = scenario.taskDef.controllers[scenario.policy.controller].skill?.create(context, scenario.task);
     this.defaults = Object.fromEntries(Object.entries(scenario.policy.params).map(([k, p]) => [k, p.default]));
     this.action = actionSchema(scenario.robotConfig.joints.length);
     this.configured = this.defaults;

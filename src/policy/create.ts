@@ -15,7 +15,7 @@ export function createPolicy(file: PolicyFile, context: PolicyContext): Policy {
           `The ${scenario.policy.controller} controller needs parameters ${missing.join(', ')}; add them to scenario ${scenario.file} (policy.params).`,
         );
       }
-      return family.create(context, file.params);
+      return family.create(context, file.params, scenario.task);
     }
     case 'code':
       return new CodePolicy(compileCode(file.source, file.language), context);

@@ -65,7 +65,7 @@ export class PromptPolicy implements Policy {
     this.brief = brief;
     this.skills = new Set(Object.keys(skill.steps) as PlanSkill[]);
     const params = Object.fromEntries(Object.entries(scenario.policy.params).map(([name, p]) => [name, p.default]));
-    this.executor = new PlanExecutor(skill.create(this.context), skill.steps, brief, params);
+    this.executor = new PlanExecutor(skill.create(this.context, scenario.task), skill.steps, brief, params);
     this.executor.start(obs);
     for (const example of this.config.examples) this.conversation.push(text('user', example.request), text('assistant', example.reply));
     this.conversation.push(text('user', `Instruction: ${brief.instruction}\n\nScene: ${describeScene(brief, obs, this.config.scene)}`));
