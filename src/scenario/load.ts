@@ -115,7 +115,7 @@ function fullSchema(dir: string) {
 export async function scenarioJsonSchema(): Promise<object> {
   await loadTasks();
   const tasks = allTasks().map((t) => t.schema);
-  const task = tasks.length === 1 ? tasks[0] : z.union(tasks as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]]);
+  const task = tasks.length === 1 ? tasks[0] : z.union(tasks);
   return z.toJSONSchema(Scenario.extend({ task }), { io: 'input', unrepresentable: 'any' });
 }
 
