@@ -12,6 +12,17 @@ import { choosePolicy, integer, parseSeedRange, seed } from './options.ts';
 import { progress } from './progress.ts';
 
 export function registerSimCommands(program: Command): void {
+  registerCheck(program);
+  program
+    .command('schema')
+    .description('print the JSON Schema of scenario files')
+    .action(async () => console.log(JSON.stringify(await scenarioJsonSchema(), null, 2)));
+  registerEpisode(program);
+  registerEval(program);
+}
+
+/** `arbor check`: a scenario, its robot and its world load, and every name they use exists. */
+function registerCheck(program: Command): void {
   program
     .command('check')
     .description('validate a scenario file (and its robot and world) and print every problem')
@@ -48,12 +59,10 @@ export function registerSimCommands(program: Command): void {
       }
       console.log(`${file}: ok (${scenario.name}: task ${scenario.task.kind}, robot ${robot.name}, ${Object.keys(scenario.policy.params).length} parameters)`);
     });
+}
 
-  program
-    .command('schema')
-    .description('print the JSON Schema of scenario files')
-    .action(async () => console.log(JSON.stringify(await scenarioJsonSchema(), null, 2)));
-
+/** `arbor episode`: one episode, its metrics and what happened. */
+function registerEpisode(program: Command): void {
   program
     .command('episode')
     .description('run one episode and print its metrics')
@@ -82,7 +91,10 @@ export function registerSimCommands(program: Command): void {
         await runner.close();
       }
     });
+}
 
+/** `arbor eval`: one policy on a range of seeds. */
+function registerEval(program: Command): void {
   program
     .command('eval')
     .description('run a policy on a range of seeds and print its success rate and score')
