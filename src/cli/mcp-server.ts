@@ -58,12 +58,18 @@ export function createMcpServer(options: { db: string; scenarios: string }): Mcp
   const db = resolve(options.db);
   /** Study processes this server started, by study id. */
   const running = new Map<string, { child: ChildProcess; log: string }>();
+  registerScenarioTools(server, options.scenarios);
+  registerStudyTools(server, db, running);
+  return server;
+}
 
+/** The tools on scenarios and policies: list, describe, run an episode, evaluate. */
+function registerScenarioTools(server: McpServer, scenarios: string): void {
   server.registerTool('list_scenarios', {
     description: 'The scenario files in a folder: name, task kind, description and parameters of each (or why it does not load).',
-    inputSchema: { dir: z.string().optional().describe(`folder (default ${options.scenarios})`) },
+    inputSchema: { dir: z.string().optional().describe(`folder (default ${scenarios})`) },
   }, ({ dir }) => guarded(async () => {
-    const folder = dir ?? options.scenarios;
+    const folder = dir ?? scenarios;
     const files = readdirSync(folder).filter((f) => /\.ya?ml$/.test(f)).sort();
     return json(await Promise.all(files.map(async (f) => {
       const file = join(folder, f);
@@ -107,7 +113,10 @@ export function createMcpServer(options: { db: string; scenarios: string }): Mcp
     const list = parseSeedRange(seeds);
     return json(await evaluatePolicy(sc, policyOf(policy, sc), list, workerCount({ workers, jobs: list.length }).count));
   }));
+}
 
+/** The tools on studies in the database `db`: start, resume, follow, read results and episodes, the best. `running`: the study processes this server started. */
+function registerStudyTools(server: McpServer, db: string, running: Map<string, { child: ChildProcess; log: string }>): void {
   server.registerTool('start_study', {
     description: `Starts a study (arbor run) in the background and returns its id at once; follow it with study_status. Database: ${db}.`,
     inputSchema: {
@@ -177,8 +186,6 @@ export function createMcpServer(options: { db: string; scenarios: string }): Mcp
     if (!best || !policy.success) throw new Error(`Study ${study} has no readable best candidate yet.`);
     return json({ candidate: best.id, policy: policy.data });
   })));
-
-  return server;
 }
 
 /** Opens the database read-only for one tool call. */
