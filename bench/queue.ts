@@ -11,7 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { defaultPolicy } from '../src/policy/policy.ts';
+import { defaultPolicy } from '../src/policy/file.ts';
 import type { Evaluator } from '../src/evaluation/evaluator.ts';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { parseRedisAddress } from '../src/evaluation/queue/connection.ts';

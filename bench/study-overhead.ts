@@ -13,7 +13,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultPolicy } from '../src/policy/policy.ts';
+import { defaultPolicy } from '../src/policy/file.ts';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import type { EpisodeJob, EpisodeResult, Evaluator } from '../src/evaluation/evaluator.ts';
 import { CmaesResearcher } from '../src/researchers/cmaes-researcher.ts';

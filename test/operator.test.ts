@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolvePolicy, type PolicyFile } from '../src/policy/policy.ts';
+import { resolvePolicy, type PolicyFile } from '../src/policy/file.ts';
 import { LinkEvaluator, type EpisodePlan, type Operator } from '../src/evaluation/link-evaluator.ts';
 import { parseBackend } from '../src/robot/links.ts';
 import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultPolicy, loadPolicyFile, type ParamsPolicyFile, type PolicyFile } from '../src/policy/policy.ts';
+import { defaultPolicy, loadPolicyFile, type ParamsPolicyFile, type PolicyFile } from '../src/policy/file.ts';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import type { LiveFrame } from '../src/evaluation/live.ts';
 import type { EpisodeJob, EpisodeResult } from '../src/evaluation/evaluator.ts';

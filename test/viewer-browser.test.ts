@@ -15,7 +15,7 @@ import { LiveFeed } from '../src/evaluation/live.ts';
 import { Store } from '../src/store/store.ts';
 import { makeDemoStudy, type DemoStudy } from './fixtures/demo-study.ts';
 import { startViewer, type ViewerServer } from '../src/viewer/server.ts';
-import { defaultPolicy } from '../src/policy/policy.ts';
+import { defaultPolicy } from '../src/policy/file.ts';
 import { launchChromium, type TestBrowser } from './browser.ts';
 
 const ROBOT = ['base', 'shoulder', 'upper_arm', 'forearm', 'wrist1', 'wrist2', 'wrist3', 'gripper', 'left_finger', 'right_finger'];

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { codePolicyGuide } from '../policy/code.ts';
-import { PolicyFile, baselinePolicy, loadPolicyFile, resolvePolicy } from '../policy/policy.ts';
+import { PolicyFile, baselinePolicy, loadPolicyFile, resolvePolicy } from '../policy/file.ts';
 import { scenarioBrief } from '../researchers/claude-prompt.ts';
 import { EpisodeRunner } from '../evaluation/episode.ts';
 import { evaluatePolicy } from '../evaluation/evaluate.ts';

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { baselinePolicy, PolicyFile } from '../policy/policy.ts';
+import { baselinePolicy, PolicyFile } from '../policy/file.ts';
 import { checkPlannerReachable } from '../policy/prompt-planner.ts';
 import type { Evaluator } from '../evaluation/evaluator.ts';
 import { LiveFeed } from '../evaluation/live.ts';

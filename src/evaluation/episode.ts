@@ -6,7 +6,7 @@
  * episode ends with `stop()`, however it ends.
  */
 import { createPolicy } from '../policy/create.ts';
-import type { PolicyFile } from '../policy/policy.ts';
+import type { PolicyFile } from '../policy/file.ts';
 import { createLink, type Backend, type LinkOptions } from '../robot/links.ts';
 import type { SafeLink } from '../robot/safe-link.ts';
 import type { LoadedScenario } from '../scenario/load.ts';

@@ -3,7 +3,7 @@
  * remote workers is another. Results come back one by one as they finish, and never as a throw:
  * a failed episode is a result with its reason.
  */
-import type { PolicyFile } from '../policy/policy.ts';
+import type { PolicyFile } from '../policy/file.ts';
 import type { Split } from '../store/schema.ts';
 import type { Score } from '../tasks/task.ts';
 import type { Trace } from '../trace/trace.ts';

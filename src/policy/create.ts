@@ -1,6 +1,7 @@
 /** Builds a runnable policy from a resolved policy file: by kind, then (params) by the task's controller. */
 import { CodePolicy, compileCode } from './code.ts';
-import type { Policy, PolicyContext, PolicyFile } from './policy.ts';
+import type { Policy, PolicyContext } from './policy.ts';
+import type { PolicyFile } from './file.ts';
 import { PromptPolicy } from './prompt.ts';
 
 export function createPolicy(file: PolicyFile, context: PolicyContext): Policy {

@@ -5,7 +5,7 @@
  * researchers see.
  */
 import { z } from 'zod';
-import { PolicyFile, resolvePolicy } from '../policy/policy.ts';
+import { PolicyFile, resolvePolicy } from '../policy/file.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { POLICY_KINDS } from '../policy/kinds.ts';
 import type { CandidateRecord } from '../store/schema.ts';

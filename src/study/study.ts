@@ -15,7 +15,7 @@
  * so a caller outside (a test, an MCP client) can drive it step by step; `run` is the header above.
  * The `Ledger` writes every row; the `Judge` and the stop rule are pure.
  */
-import { baselinePolicy, resolvePolicy } from '../policy/policy.ts';
+import { baselinePolicy, resolvePolicy } from '../policy/file.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { SEED_MAX } from '../scenario/schema.ts';
 import type { CandidateRecord, StudyRecord } from '../store/schema.ts';

@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
-import { PolicyFile } from '../../policy/policy.ts';
+import { PolicyFile } from '../../policy/file.ts';
 import { SEED_MAX } from '../../scenario/schema.ts';
 import { decodeTrace, encodeTrace, type Trace } from '../../trace/trace.ts';
 import type { EpisodeJob } from '../evaluator.ts';
