@@ -4,7 +4,7 @@
  * tune, and the scorer. Everything outside `src/tasks/<kind>/` works through this interface and
  * the task-neutral `Score`, so a new task is a new folder and nothing else.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Policy, PolicyContext } from '../policy/policy.ts';
 import type { Action, Observation, Pose, TaskBrief } from '../robot/link.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
@@ -80,13 +80,19 @@ export interface TaskSkill<Name extends string = string> {
 }
 
 /** A controller phase change as an episode records it in the trace meta (`meta.phases`). */
-export interface PhaseMark {
+const PhaseMark = z.object({
   /** Episode time of the change (s). */
-  t: number;
+  t: z.number(),
   /** The phase entered. */
-  phase: string;
+  phase: z.string(),
   /** Where the tool point was then (m, world), from the measured joints. */
-  tool: [number, number, number];
+  tool: z.tuple([z.number(), z.number(), z.number()]),
+});
+export type PhaseMark = z.infer<typeof PhaseMark>;
+
+/** The phase marks the episode runner keeps in a trace's meta, read back through zod (none when absent or unreadable). */
+export function phaseMarksOf(trace: Pick<Trace, 'meta'>): PhaseMark[] {
+  return z.array(PhaseMark).safeParse(trace.meta.phases).data ?? [];
 }
 
 /** The task's hold on one sim world: made once per world, reset once per episode. */
