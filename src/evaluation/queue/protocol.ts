@@ -92,7 +92,7 @@ export type JobData = z.infer<typeof JobData>;
  * `add` of it (a resume) is a no-op. BullMQ ids may not contain `:`.
  */
 export function jobId(study: string, bundle: string, job: EpisodeJob): string {
-  const candidate = job.candidate !== undefined && job.candidate >= 0 ? `c${job.candidate}` : 'c-';
+  const candidate = job.candidate !== undefined ? `c${job.candidate}` : 'c-';
   const split = job.split ?? '-';
   const digest = createHash('sha256').update(JSON.stringify([bundle, job.policy, job.seed])).digest('hex').slice(0, 16);
   return `${study.replace(/[^A-Za-z0-9_.-]/g, '_')}.${candidate}.${split}.s${job.seed}.${digest}`;
