@@ -46,7 +46,7 @@ await runner.close();
 // ----- 1. wire formats ----------------------------------------------------------------------
 
 {
-  const poser = await Poser.create(demo.scenario.worldPath, demo.scenario, 'bench');
+  const poser = await Poser.ofScenario(demo.scenario, 'bench');
   poser.poseQpos(qposes[Math.floor(qposes.length / 2)]);
   const { poses, contacts } = poser.frame();
   const frame = { stream: 0, seq: 1, candidate: 1, seed: 7, time: 1, poses, contacts };

@@ -56,6 +56,10 @@ describe('arbor CLI', () => {
     const out = JSON.parse(stdout);
     expect(out.episodes.map((e: { seed: number }) => e.seed)).toEqual([1000, 1001, 1002, 1003]);
     expect(out.success_rate).toBe(1);
+    // 4 of 4 is not a certainty: the Wilson 95% interval says how little four seeds prove.
+    expect(out.n).toBe(4);
+    expect(out.success_interval.low).toBeCloseTo(0.5101, 4);
+    expect(out.success_interval.high).toBe(1);
     expect(out.score_mean).toBeGreaterThan(0.8);
     expect(out.score_std).toBeGreaterThanOrEqual(0);
   });
@@ -74,9 +78,11 @@ describe('arbor CLI', () => {
     const error = await arbor(['check', 'test/fixtures/bad-scenario.yaml']).catch((e) => e);
     expect(error.code).toBe(1);
     expect(error.stderr).toMatch(/bad-scenario\.yaml:\d+: episode\.control_rate:/);
-    const ok = await arbor(['check', 'scenarios/pick-place.yaml']);
+    // The shipped scenario passes the scorer's preflight too: an arm held at home never succeeds.
+    const ok = await arbor(['check', 'scenarios/pick-place.yaml', '--workers', '2']);
     expect(ok.stdout).toMatch(/ok/);
-  });
+    expect(ok.stdout).toMatch(/preflight: ok \(an arm held at home fails on seeds 0\.\.15 and none is a success at reset; [\d.]+ s\)/);
+  }, 180_000);
 
   // Whole studies in child processes: about 15 s on an idle 2-core machine, several times that under load.
   it('a study killed with SIGKILL resumes with every finished episode there exactly once', { timeout: 180_000 }, async () => {

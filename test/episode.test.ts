@@ -33,7 +33,7 @@ describe('episodes', () => {
     const run = await runner.run(tunedPolicy(), 2);
     const names = [...run.trace.topics.keys()].sort();
     expect(names).toEqual(
-      [TOPIC.jointStates, objectPoseTopic('box'), TOPIC.wrench, TOPIC.gripper, TOPIC.clock, TOPIC.contacts, TOPIC.safety].sort(),
+      [TOPIC.jointStates, objectPoseTopic('box'), TOPIC.wrench, TOPIC.gripper, TOPIC.clock, TOPIC.contacts, TOPIC.safety, TOPIC.command].sort(),
     );
     const clock = run.trace.topic(TOPIC.clock);
     expect(clock.stamps[1] - clock.stamps[0]).toBeCloseTo(1 / sc.episode.control_rate, 9);

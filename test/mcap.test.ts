@@ -189,6 +189,17 @@ function expectEpisode(file: ReadFile, episode: EpisodeRecord, trace: Trace): nu
           expectTime(m.msg.clock as Time, values[0], shift, what);
           expectTime({ sec: Number(m.logTime / 1_000_000_000n), nanosec: Number(m.logTime % 1_000_000_000n) }, topic.stamps[i], shift, what);
           break;
+        case TYPE.trajectory: {
+          // The command the link sent: one point, its time from the start, a position per joint.
+          expect(m.schemaName).toBe('trajectory_msgs/msg/JointTrajectory');
+          expect(m.msg.joint_names, what).toEqual(topic.fields.slice(1).map((f) => f.replace('positions.', '')));
+          const [point, ...more] = m.msg.points as { positions: ArrayLike<number>; velocities: ArrayLike<number>; time_from_start: Time }[];
+          expect(more).toHaveLength(0);
+          expect(Array.from(point.positions), what).toEqual(values.slice(1));
+          expect(point.velocities).toHaveLength(0);
+          expectTime(point.time_from_start, values[0], 0, what);
+          break;
+        }
         default:
           // arbor's own topics: one float32 per field, dots as underscores.
           expect(m.schemaName).toBe(`arbor_msgs/msg/${topic.type.split('/')[1]}`);
@@ -261,6 +272,7 @@ describe('MCAP export of stored episodes', () => {
       '/clock': 'rosgraph_msgs/msg/Clock',
       '/contacts': 'arbor_msgs/msg/ContactSummary',
       '/safety': 'arbor_msgs/msg/SafetyReport',
+      '/joint_trajectory_controller/joint_trajectory': 'trajectory_msgs/msg/JointTrajectory',
     });
     // One episode is not moved: the stamps are the trace's own, from 0 s.
     expect(file.messages[0].logTime).toBe(0n);

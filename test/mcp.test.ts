@@ -14,7 +14,7 @@ let client: Client;
 
 beforeAll(async () => {
   client = new Client({ name: 'arbor-test', version: '1.0.0' });
-  await client.connect(new StdioClientTransport({ command: process.execPath, args: ['bin/arbor.js', 'mcp', '--db', db], stderr: 'ignore' }));
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: ['bin/arbor.js', 'mcp', '--db', db, '--root', '.', '--root', dir], stderr: 'ignore' }));
 });
 afterAll(() => client.close());
 
@@ -29,7 +29,7 @@ describe('arbor mcp', () => {
   it('lists its tools with JSON Schemas of their inputs', async () => {
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(
-      ['best_policy', 'describe_scenario', 'evaluate', 'list_scenarios', 'read_episodes', 'read_results', 'resume_study', 'run_episode', 'start_study', 'study_status'].sort(),
+      ['best_policy', 'describe_scenario', 'evaluate', 'list_scenarios', 'read_episodes', 'read_results', 'resume_study', 'run_episode', 'start_study', 'stop_study', 'study_status'].sort(),
     );
     const evaluate = tools.find((t) => t.name === 'evaluate')!;
     expect(evaluate.inputSchema.required).toEqual(['scenario', 'seeds']);

@@ -24,6 +24,10 @@ import { Store } from '../src/store/store.ts';
 import { startSimServe } from './sim-serve-helpers.ts';
 import { tunedPolicy } from './helpers.ts';
 import { smallScenario } from './study-helpers.ts';
+import { useTestRosDomain } from './ros-domain.ts';
+
+// A ROS domain of this file's own (see ros-domain.ts), before anything starts ROS 2.
+useTestRosDomain();
 
 const { file } = smallScenario();
 let scenario: LoadedScenario;

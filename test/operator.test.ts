@@ -1,9 +1,9 @@
 /**
  * Operator mode against `arbor sim-serve` in another process: the sim gate keeps a candidate that
  * breaches the envelope off the robot, new candidates run at reduced speed first, the operator's
- * run / skip / stop and the e-stop key are obeyed and logged; `arbor run --operator` reads its
- * answers from stdin and logs them in the study; `--dry-run` checks the planned episodes and
- * sends nothing.
+ * run / skip / stop and the e-stop key are obeyed and logged; `arbor run --operator
+ * --scripted-answers` reads its answers from stdin and logs them, and that they were scripted, in
+ * the study; `--dry-run` checks the planned episodes and sends nothing.
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -125,9 +125,9 @@ describe('operator mode', () => {
 });
 
 describe('arbor run --operator and --dry-run', () => {
-  it('runs a supervised study from answers on stdin and logs every decision in the study', async () => {
+  it('runs a supervised study from scripted answers on stdin and logs every decision in the study, and that they were scripted', async () => {
     const db = join(mkdtempSync(join(tmpdir(), 'arbor-op-')), 'op.db');
-    const child = spawn(process.execPath, [...ARBOR, 'run', file, '--backend', `rosbridge://127.0.0.1:${served.port}`, '--operator', '--researcher', 'random', '--db', db, '--json'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...ARBOR, 'run', file, '--backend', `rosbridge://127.0.0.1:${served.port}`, '--operator', '--scripted-answers', '--researcher', 'random', '--db', db, '--json'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -143,6 +143,8 @@ describe('arbor run --operator and --dry-run', () => {
     const store = Store.open(db, { readonly: true });
     const kinds = store.events(result.study).map((e) => e.kind);
     expect(kinds.filter((k) => k === 'operator')).toHaveLength(4);
+    expect(store.events(result.study).find((e) => e.kind === 'scripted-answers')?.message).toMatch(/answers are scripted \(--scripted-answers\)/);
+    expect(stderr).toMatch(/arbor: The operator's answers are scripted/);
     expect(kinds).toContain('sim-gate');
     expect(kinds.filter((k) => k === 'reduced-speed')).toHaveLength(2);
     store.close();

@@ -21,6 +21,10 @@ import { startMessagesServer } from './fixtures/messages-server.ts';
 import { plannerModel } from './fixtures/planner-model.ts';
 import { SORT_SCENARIO, sortScenario } from './fixtures/prompt-study.ts';
 import { startSimServe } from './sim-serve-helpers.ts';
+import { useTestRosDomain } from './ros-domain.ts';
+
+// A ROS domain of this file's own (see ros-domain.ts), before anything starts ROS 2.
+useTestRosDomain();
 
 const sc = await loadScenario(SORT_SCENARIO);
 const CAREFUL = sc.policy.prompt!.choices.system![2];

@@ -65,6 +65,10 @@ describe("the page's one spelling", () => {
     expect(prompt).not.toHaveProperty('body');
     const params = candidateRow({ ...base, kind: 'params', body: { kind: 'params', params: { grasp_depth: 0.02 } } });
     expect(params).toMatchObject({ params: { grasp_depth: 0.02 }, prompt: null });
+    // The table shows each success rate with its Wilson 95% interval over the candidate's episodes.
+    expect(params.successInterval?.high).toBe(1);
+    expect(params.successInterval?.low).toBeCloseTo(0.3424, 4);
+    expect(candidateRow({ ...base, successRate: null, nEpisodes: null, kind: 'params', body: {} }).successInterval).toBeNull();
     // A config stored as proposed, with a field of the wrong type: that field shows as unknown, nothing throws.
     expect(candidateRow({ ...base, kind: 'prompt', body: { kind: 'prompt', config: { model: 7, system: 'x' } } }).prompt).toMatchObject({ model: null, maxTokens: null, systemChars: 1, examples: 0 });
   });
@@ -81,7 +85,7 @@ describe('replay of a task that places its zones per seed', () => {
     const sort = await loadScenario(SORT_SCENARIO);
     const spec = sort.task as SortInstructedSpec;
     const link = await SimLink.create(sort);
-    const poser = await Poser.create(sort.worldPath, sort, 'sort');
+    const poser = await Poser.ofScenario(sort, 'sort');
     try {
       for (const seed of [3, 4]) {
         await link.reset(seed);
@@ -97,7 +101,7 @@ describe('replay of a task that places its zones per seed', () => {
     }
     const pickPlace = await loadScenario('scenarios/pick-place.yaml');
     const runner = await EpisodeRunner.create(pickPlace);
-    const still = await Poser.create(pickPlace.worldPath, pickPlace, 'pp');
+    const still = await Poser.ofScenario(pickPlace, 'pp');
     try {
       const run = await runner.run(defaultPolicy(pickPlace), 3);
       expect(still.episode(run.trace).header.geomPositions).toEqual({});

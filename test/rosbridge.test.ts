@@ -7,8 +7,7 @@
  */
 import { Action, Ros, Service, Topic } from 'roslib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { startSimServe, type Served } from './sim-serve-helpers.ts';
+import { rawClient, startSimServe, type Served } from './sim-serve-helpers.ts';
 
 const JOINTS = ['shoulder_pan', 'shoulder_lift', 'elbow', 'wrist_1', 'wrist_2', 'wrist_3'];
 const HOME = [-0.3584, -0.2794, 1.8284, 0.0219, -1.5708, -1.9292];
@@ -33,46 +32,25 @@ function call<T>(name: string, type: string, request: object): Promise<T> {
   return new Promise((resolve, reject) => new Service({ ros, name, serviceType: type }).callService(request, (r) => resolve(r as T), (e) => reject(new Error(e))));
 }
 
-/** The next message on a topic (subscribing first), after `trigger` runs. */
+/** The next message on a topic (subscribing first), after `trigger` runs: a latched topic's last message, sent on subscribing, is not it. */
 function next<T>(topic: Topic<T>, trigger: () => unknown, accept: (m: T) => boolean = () => true): Promise<T> {
   return new Promise((resolve) => {
+    let triggered = false;
     const listener = (m: T) => {
-      if (!accept(m)) return;
+      if (!triggered || !accept(m)) return;
       topic.unsubscribe(listener);
       resolve(m);
     };
     topic.subscribe(listener);
-    setTimeout(() => void trigger(), 100);
+    setTimeout(() => {
+      triggered = true;
+      void trigger();
+    }, 100);
   });
 }
 
-/** A raw rosbridge client: sends ops, collects every message. */
-async function raw(): Promise<{ ws: WebSocket; messages: unknown[]; send: (m: unknown) => void; until: (pred: (m: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>> }> {
-  const ws = new WebSocket(`ws://127.0.0.1:${served.port}`);
-  const messages: unknown[] = [];
-  const waiters: { pred: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }[] = [];
-  ws.on('message', (data, binary) => {
-    const m = binary ? { binary: true } : JSON.parse(data.toString());
-    messages.push(m);
-    for (const w of [...waiters]) if (w.pred(m)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(m);
-    }
-  });
-  await new Promise((resolve) => ws.once('open', resolve));
-  return {
-    ws, messages,
-    send: (m) => ws.send(typeof m === 'string' || Buffer.isBuffer(m) ? m : JSON.stringify(m)),
-    until: (pred) => {
-      const found = messages.find((m) => pred(m as Record<string, unknown>));
-      if (found) return Promise.resolve(found as Record<string, unknown>);
-      return new Promise((resolve, reject) => {
-        waiters.push({ pred, resolve });
-        setTimeout(() => reject(new Error(`no such message; got ${JSON.stringify(messages).slice(0, 500)}`)), 10_000);
-      });
-    },
-  };
-}
+/** A raw rosbridge client of the served process. */
+const raw = () => rawClient(served.port!);
 
 const trajectory = (points: { positions: number[]; t: number }[], names = JOINTS) => ({
   joint_names: names,
@@ -171,19 +149,24 @@ describe('sim-serve over rosbridge, with roslib', () => {
   });
 
   it('sends fragments to a subscriber that asks for them, and roslib puts them back together', async () => {
-    const whole = new Promise<JointState>((resolve) => ros.on('/joint_states', (m) => resolve((m as unknown as { msg: JointState }).msg)));
-    ros.callOnConnection({ op: 'subscribe', id: 'fragmented', topic: '/joint_states', type: 'sensor_msgs/msg/JointState', fragment_size: 64 });
+    // A camera image (16 KB of JSON) in fragments of 1 KiB, the smallest sim-serve takes.
+    const image = '/camera/top/image_raw';
+    const whole = new Promise<{ width: number }>((resolve) => ros.on(image, (m) => resolve((m as unknown as { msg: { width: number } }).msg)));
+    ros.callOnConnection({ op: 'subscribe', id: 'fragmented', topic: image, type: 'sensor_msgs/msg/Image', fragment_size: 1024 });
     const client = await raw();
-    client.send({ op: 'subscribe', topic: '/joint_states', fragment_size: 64 });
+    client.send({ op: 'set_level', level: 'warning' });
+    client.send({ op: 'subscribe', id: 'tiny', topic: image, fragment_size: 64 });
+    const raised = await client.until((x) => x.op === 'status' && x.id === 'tiny');
+    expect(raised.msg).toMatch(/fragment_size 64 is below the smallest taken, 1024 bytes/);
     await new Promise((r) => setTimeout(r, 200));
-    await call('/arbor/step', 'std_srvs/srv/Trigger', {});
-    const m = await whole;
-    expect(m.name).toEqual(JOINTS);
+    const command = new Topic({ ros, name: '/joint_trajectory_controller/joint_trajectory', messageType: 'trajectory_msgs/msg/JointTrajectory' });
+    command.publish(trajectory([{ positions: HOME, t: 0.3 }]));
+    expect((await whole).width).toBe(64);
     const fragment = await client.until((x) => x.op === 'fragment');
-    expect((fragment.data as string).length).toBeLessThanOrEqual(64);
+    expect((fragment.data as string).length).toBe(1024);
     expect(fragment.total).toBeGreaterThan(3);
     client.ws.close();
-    ros.callOnConnection({ op: 'unsubscribe', id: 'fragmented', topic: '/joint_states' });
+    ros.callOnConnection({ op: 'unsubscribe', id: 'fragmented', topic: image });
   });
 
   it('takes a command sent in fragments', async () => {

@@ -1,7 +1,8 @@
 /**
- * The safety envelope, limit by limit (position, velocity, acceleration, workspace, gripper width
- * and force, non-finite targets), each as clamp and as reject, and `SafeLink` around the real sim
- * link: interventions logged in the trace, e-stop, idempotent stop, reduced tool speed.
+ * The safety envelope, limit by limit (position, velocity, acceleration, workspace, links above the
+ * table, gripper width and force, non-finite targets), each as clamp and as reject, and `SafeLink`
+ * around the real sim link: interventions logged in the trace, e-stop, idempotent stop, reduced
+ * tool speed, and a policy whose targets are all 1e308 kept off the table.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmergencyStopError, SafeLink } from '../src/robot/safe-link.ts';
@@ -15,8 +16,8 @@ const sc = await scenario();
 const arm6 = sc.robotConfig;
 const dt = 0.02;
 const home = Float64Array.from(arm6.home);
-/** A tool point that is always inside the workspace, for tests of the joint limits alone. */
-const inside = () => [0.4, 0, 0.3];
+/** A tool point always inside the workspace and links always above the table, for tests of the joint limits alone. */
+const inside = { toolPoint: () => [0.4, 0, 0.3], lowestPoint: () => ({ z: 0.07, link: 'shoulder/shoulder_link' }) };
 
 /** arm6 with other safety settings (and, optionally, acceleration limits on every joint). */
 function robotWith(safety: Partial<SafetyConfig>, acceleration?: number): RobotConfig {
@@ -107,7 +108,7 @@ describe('the safety envelope', () => {
   });
 
   it('rejects a target whose tool point leaves the workspace box, or only logs it', () => {
-    const outside = () => [2, 0, 0.3];
+    const outside = { ...inside, toolPoint: () => [2, 0, 0.3] };
     const reject = new SafetyEnvelope(robotWith({ workspace: 'reject' })).filter(home, home, moved(0, 0.01), dt, outside);
     expect(reject.outsideWorkspace).toBe(true);
     expect(reject.rejected).toMatch(/tool point would leave the workspace box/);
@@ -116,6 +117,19 @@ describe('the safety envelope', () => {
     expect(log.outsideWorkspace).toBe(true);
     expect(log.rejected).toBeUndefined();
     expect(log.position[0]).toBe(home[0] + 0.01);
+  });
+
+  it("rejects a target that puts a link below the table top, naming the link, or only logs it", () => {
+    const below = { ...inside, lowestPoint: () => ({ z: -0.012, link: 'forearm/forearm_link' }) };
+    const reject = new SafetyEnvelope(robotWith({ workspace: 'reject' })).filter(home, home, moved(1, 0.01), dt, below);
+    expect(reject.belowTable).toEqual({ z: -0.012, link: 'forearm/forearm_link' });
+    expect(reject.rejected).toBe('forearm/forearm_link would reach z = -0.0120 m, below the table top at 0 m');
+    expect([...reject.position]).toEqual([...home]);
+    const log = new SafetyEnvelope(robotWith({ workspace: 'log' })).filter(home, home, moved(1, 0.01), dt, below);
+    expect(log.belowTable?.link).toBe('forearm/forearm_link');
+    expect(log.rejected).toBeUndefined();
+    const higher = new SafetyEnvelope({ ...arm6, workspace: { ...arm6.workspace, table: -0.02 } }).filter(home, home, moved(1, 0.01), dt, below);
+    expect(higher.rejected).toBeUndefined();
   });
 
   it('checks every face of the workspace box', () => {
@@ -214,5 +228,37 @@ describe('SafeLink around the sim link', () => {
     expect(await toolStep(cap)).toBeLessThanOrEqual(cap * link.controlPeriod + 1e-9);
     expect(await toolStep(undefined)).toBeGreaterThan(cap * link.controlPeriod * 2);
     expect(() => link.limitToolSpeed(0)).toThrow(/must be positive/);
+  });
+
+  it("finds the links' lowest point from the model: the shoulder at home, a moving link once the arm swings down", () => {
+    const atHome = link.kinematics.lowestPoint(home);
+    expect(atHome.link).toBe('shoulder/shoulder_link');
+    expect(atHome.z).toBeCloseTo(0.1625 - 0.02 - 0.07, 9); // the shoulder cylinder's bottom face (model.xml)
+    // Swinging the shoulder forward lowers the arm until a link below the shoulder reaches the table.
+    let through: { z: number; link: string } | undefined;
+    for (let lift = 0.1; lift <= 2 && !through; lift += 0.1) {
+      const point = link.kinematics.lowestPoint(moved(1, lift));
+      if (point.z < 0) through = point;
+    }
+    expect(through).toBeDefined();
+    expect(through!.link).not.toMatch(/^(base|shoulder)\//);
+  });
+
+  it('keeps the links above the table when every target is 1e308 (a hostile code policy)', async () => {
+    await link.reset(7);
+    const hostile = new Float64Array(arm6.joints.length).fill(1e308);
+    const table = arm6.workspace.table;
+    let lowestSent = Infinity;
+    let lowestMeasured = Infinity;
+    for (let tick = 0; tick < 150; tick++) {
+      const obs = await link.act({ position: hostile, gripperWidth: 0.09 });
+      lowestSent = Math.min(lowestSent, link.kinematics.lowestPoint(link.lastTarget).z);
+      lowestMeasured = Math.min(lowestMeasured, link.kinematics.lowestPoint(obs.position).z);
+    }
+    expect(lowestSent).toBeGreaterThanOrEqual(table);
+    expect(lowestMeasured).toBeGreaterThan(table - 0.002); // what the controller lags behind by, no more
+    const meta = link.trace().meta.safety as { rejected: number; interventions: { kind: string; detail: string }[] };
+    expect(meta.rejected).toBeGreaterThan(0);
+    expect(meta.interventions.some((i) => i.kind === 'reject' && /below the table top at 0 m/.test(i.detail))).toBe(true);
   });
 });

@@ -23,10 +23,10 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** `arbor check` on a scenario; resolves with its exit code and output. */
+/** `arbor check` on a scenario (its paths; the scorer's preflight has its own tests); resolves with its exit code and output. */
 async function check(scenario: string): Promise<{ code: number; out: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['bin/arbor.js', 'check', scenario]);
+    const { stdout, stderr } = await run(process.execPath, ['bin/arbor.js', 'check', scenario, '--no-preflight']);
     return { code: 0, out: stdout + stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };

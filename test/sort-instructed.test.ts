@@ -176,10 +176,11 @@ describe('the scenario', () => {
     );
   };
 
-  it('passes arbor check', async () => {
-    const { stdout } = await execFileAsync(process.execPath, ['bin/arbor.js', 'check', SCENARIO]);
+  it("passes arbor check, the scorer's preflight included", async () => {
+    const { stdout } = await execFileAsync(process.execPath, ['bin/arbor.js', 'check', SCENARIO, '--workers', '2']);
     expect(stdout).toMatch(/: ok \(sort-instructed: task sort_instructed, robot arm6/);
-  });
+    expect(stdout).toMatch(/preflight: ok/);
+  }, 240_000);
 
   it('names the field and the fix of every mistake', async () => {
     const placeholder = await variant((t) => t.replace('"Put the largest cube in the {zone} zone."', '"Put the largest {colour} cube in the {zone} zone."'));

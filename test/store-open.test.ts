@@ -3,7 +3,9 @@
  * reading commands and the viewer must read it, WAL or not, even after a kill -9), another
  * program's SQLite file (refused before anything is written, left byte for byte), and paths that
  * cannot hold a database (named, with the cause). Real SQLite files, real `arbor` processes; the
- * read-only reader is an unprivileged user when the tests run as root, who ignores permissions.
+ * read-only reader is an unprivileged user when the tests run as root, who ignores permissions. That
+ * user runs arbor from a checkout it can read (a hard-linked copy when the clone sits in a private
+ * folder such as /root/arbor); its tests are skipped, with the reason, when there is none.
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -12,19 +14,29 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { Store } from '../src/store/store.ts';
 import { TraceRecorder } from '../src/trace/trace.ts';
+import { asNobody, readerCheckout, type ReaderCheckout } from './reader-checkout.ts';
 
 const ARBOR = resolve('bin/arbor.js');
 const AS_ROOT = process.getuid?.() === 0;
+/** Where the reader runs arbor from: the checkout itself unless the tests run as root. */
+let reader: ReaderCheckout = { dir: process.cwd(), remove: () => {} };
+
+/** The reader's checkout, or the test skipped with the reason there is none. */
+function readerDir(ctx: TestContext): string {
+  if ('skip' in reader) ctx.skip(reader.skip);
+  return reader.dir;
+}
+
 /**
  * Runs a command as a user who cannot write what root made read-only (root ignores file modes).
  * Its TMPDIR is a folder it may write: tsx keeps its cache there, and root's TMPDIR may be root's own.
  */
 function asReader(command: string, args: string[]): [string, string[]] {
   if (!AS_ROOT) return [command, args];
-  return ['setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'env', `TMPDIR=${join(root, 'reader-tmp')}`, command, ...args]];
+  return asNobody(join(root, 'reader-tmp'), command, args);
 }
 
 interface Ran {
@@ -32,8 +44,11 @@ interface Ran {
   stdout: string;
   stderr: string;
 }
-function runAs(reader: boolean, args: string[], cwd = process.cwd()): Promise<Ran> {
-  const [command, argv] = reader ? asReader(process.execPath, [ARBOR, ...args]) : [process.execPath, [ARBOR, ...args]];
+/** `arbor args` as root (or the user running the tests), or as the reader from its checkout `readerAt`. */
+function runAs(readerAt: string | undefined, args: string[]): Promise<Ran> {
+  const cwd = readerAt ?? process.cwd();
+  const arbor = readerAt ? join(readerAt, 'bin/arbor.js') : ARBOR;
+  const [command, argv] = readerAt ? asReader(process.execPath, [arbor, ...args]) : [process.execPath, [arbor, ...args]];
   return new Promise((done) => {
     execFile(command, argv, { cwd, maxBuffer: 1 << 24 }, (error, stdout, stderr) => {
       done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
@@ -52,8 +67,10 @@ beforeAll(() => {
   chmodSync(root, 0o755);
   mkdirSync(join(root, 'reader-tmp'), { mode: 0o1777 });
   chmodSync(join(root, 'reader-tmp'), 0o1777);
-});
+  if (AS_ROOT) reader = readerCheckout(process.cwd(), join(root, 'reader-tmp'));
+}, 60_000);
 afterAll(() => {
+  if ('remove' in reader) reader.remove();
   chmodTree(root, true);
   rmSync(root, { recursive: true, force: true });
 });
@@ -133,13 +150,14 @@ describe('a results folder shared read-only', () => {
     expect(code).not.toBe(0);
   });
 
-  it('studies, show, export and best read it', async () => {
+  it('studies, show, export and best read it', async (ctx) => {
+    const at = readerDir(ctx);
     const db = join(shared, 'results', 'arbor.db');
     const [studies, show, tsv, best] = await Promise.all([
-      runAs(true, ['studies', '--db', db]),
-      runAs(true, ['show', studyId, '--db', db, '--json']),
-      runAs(true, ['export', studyId, '--format', 'tsv', '--db', db]),
-      runAs(true, ['best', studyId, '--db', db]),
+      runAs(at, ['studies', '--db', db]),
+      runAs(at, ['show', studyId, '--db', db, '--json']),
+      runAs(at, ['export', studyId, '--format', 'tsv', '--db', db]),
+      runAs(at, ['best', studyId, '--db', db]),
     ]);
     expect(studies.stderr).toBe('');
     expect(studies.stdout).toContain(studyId);
@@ -152,14 +170,15 @@ describe('a results folder shared read-only', () => {
     expect(readdirSync(join(shared, 'results')).sort()).toEqual(['arbor.db', 'artifacts']);
   });
 
-  it('a copy taken after kill -9 shows every committed episode, in the CLI and the viewer', async () => {
-    const studies = await runAs(true, ['studies', '--db', killedDb]);
+  it('a copy taken after kill -9 shows every committed episode, in the CLI and the viewer', async (ctx) => {
+    const at = readerDir(ctx);
+    const studies = await runAs(at, ['studies', '--db', killedDb]);
     expect(studies.code, studies.stderr).toBe(0);
     const id = /^(\S+-\d{8}-\d{6}-[0-9a-f]{4})/m.exec(studies.stdout.split('\n').slice(2).join('\n'))?.[1];
     expect(id).toBeDefined();
 
-    const [command, args] = asReader(process.execPath, [ARBOR, 'view', '--db', killedDb, '--port', '0']);
-    const viewer = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, args] = asReader(process.execPath, [join(at, 'bin/arbor.js'), 'view', '--db', killedDb, '--port', '0']);
+    const viewer = spawn(command, args, { cwd: at, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const url = await new Promise<string>((done, fail) => {
         let out = '';
@@ -203,7 +222,7 @@ describe("another program's SQLite file", () => {
         db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT); INSERT INTO notes (text) VALUES ('keep me')");
       });
       const before = checksum(file);
-      const ran = await runAs(false, ['run', scenario, '--db', file, '--budget-candidates', '1']);
+      const ran = await runAs(undefined, ['run', scenario, '--db', file, '--budget-candidates', '1']);
       expect(ran.code).not.toBe(0);
       expect(ran.stderr).toContain(`${file} is not an arbor store`);
       expect(ran.stderr).toContain('notes');
@@ -258,12 +277,13 @@ describe('paths that cannot hold a store are named with the cause', () => {
     expect(() => Store.open(db)).toThrow(new RegExp(`^Cannot make the folder ${file} for the store ${db}: `));
   });
 
-  it('a folder the user cannot write (arbor run --db)', async () => {
+  it('a folder the user cannot write (arbor run --db)', async (ctx) => {
+    const at = readerDir(ctx);
     const dir = join(root, 'locked');
     mkdirSync(dir);
     chmodSync(dir, 0o555);
     const db = join(dir, 'arbor.db');
-    const ran = await runAs(true, ['run', resolve('scenarios/pick-place.yaml'), '--db', db]);
+    const ran = await runAs(at, ['run', join(at, 'scenarios/pick-place.yaml'), '--db', db]);
     expect(ran.code).not.toBe(0);
     expect(ran.stderr).toContain(`Cannot create the store ${db}: the folder ${dir} is not writable`);
     expect(ran.stderr).not.toMatch(/^unable to open database file$/m);

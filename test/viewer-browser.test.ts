@@ -123,6 +123,8 @@ describe('replay and dashboard', () => {
     const rows = page.locator('#candidates tbody tr');
     await expect.poll(() => rows.count()).toBe(4);
     expect(await rows.nth(3).locator('.badge').textContent()).toBe('crash');
+    // Each decided success rate comes with its Wilson 95% interval (the eps column gives its n).
+    expect(await rows.nth(0).locator('td').nth(3).textContent()).toMatch(/^\d+% \[\d+–\d+\]$/);
     const info = await page.locator('#study-info').textContent();
     expect(info).toContain(demo.studyId);
     // Why the study stopped is on the dashboard.

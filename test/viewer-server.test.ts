@@ -33,7 +33,7 @@ beforeAll(async () => {
   const scene = await getJson<SceneSpec>(`/api/scene?study=${demo.studyId}`);
   expect(scene.dynamic.length).toBeGreaterThan(5);
   const { Poser } = await import('../src/viewer/poser.ts');
-  const poser = await Poser.create(demo.scenario.worldPath, demo.scenario, 'q');
+  const poser = await Poser.ofScenario(demo.scenario, 'q');
   qpos = Array.from(poser.world.data.qpos as Float64Array);
   poser.dispose();
 });

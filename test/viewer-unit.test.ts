@@ -65,7 +65,7 @@ const scenario = await loadScenario(SCENARIO);
 beforeAll(async () => {
   runner = await EpisodeRunner.create(scenario);
   run = await runner.run(defaultPolicy(scenario), 5);
-  poser = await Poser.create(scenario.worldPath, scenario, 'test');
+  poser = await Poser.ofScenario(scenario, 'test');
 });
 
 afterAll(async () => {

@@ -33,8 +33,8 @@ export async function exportMcap(store: Store, studyId: string, flags: McapExpor
   if (untraced.length) {
     process.stderr.write(`skipping ${untraced.length} episode(s) recorded without a trace (they crashed before recording one): ${untraced.map((e) => e.id).join(', ')}\n`);
   }
-  const bar = episodes.length > 1 ? progress('mcap', episodes.length, '{mb} MB') : undefined;
-  const onEpisode = (done: number, bytes: number) => bar?.update(done, { mb: (bytes / 1e6).toFixed(1) });
+  const bar = episodes.length > 1 ? progress('mcap', episodes.length) : undefined;
+  const onEpisode = (done: number, bytes: number) => bar?.update(done, { written: `${(bytes / 1e6).toFixed(1)} MB` });
   let stats: McapWriteStats;
   try {
     stats = flags.out === undefined
@@ -79,7 +79,7 @@ function scope(studyId: string, flags: McapExportFlags): string {
 }
 
 /** Writes a file through a temp file and a rename, so a failed export leaves no half file. */
-async function writeFileAtomically<T>(path: string, write: (sink: StreamSink) => Promise<T>): Promise<T> {
+export async function writeFileAtomically<T>(path: string, write: (sink: StreamSink) => Promise<T>): Promise<T> {
   const tmp = `${path}.tmp-${process.pid}`;
   let fd: number;
   try {

@@ -1,4 +1,5 @@
 /** Small text helpers for the CLI: aligned tables and numbers a person can scan. */
+import { wilsonOfRate } from '../scoring/stats.ts';
 
 /** Renders rows as an aligned text table with a header. */
 export function table(header: string[], rows: (string | number)[][]): string {
@@ -16,4 +17,14 @@ export function fixed(value: number | null | undefined, digits = 3): string {
 /** A fraction as a percentage. */
 export function percent(value: number | null | undefined): string {
   return value === null || value === undefined || !Number.isFinite(value) ? '-' : `${(value * 100).toFixed(1)}%`;
+}
+
+/**
+ * A success rate as arbor always prints one: with its Wilson 95% interval and its n, e.g.
+ * `85.9% [75.4–92.4%] n=64`, so 3/3 never reads like 64/64. '-' when missing.
+ */
+export function successText(rate: number | null | undefined, n: number | null | undefined): string {
+  if (rate === null || rate === undefined || !Number.isFinite(rate) || !n) return '-';
+  const { low, high } = wilsonOfRate(rate, n);
+  return `${percent(rate)} [${(low * 100).toFixed(1)}–${(high * 100).toFixed(1)}%] n=${n}`;
 }

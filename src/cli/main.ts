@@ -3,11 +3,14 @@
  * to stderr, so scripts and agents can pipe the output.
  */
 import { Command } from 'commander';
+import { registerGauntlet } from './gauntlet.ts';
 import { registerMcp } from './mcp.ts';
 import { describeError } from './options.ts';
+import { registerRobotCommands } from './robot-commands.ts';
 import { registerSimCommands } from './sim-commands.ts';
 import { registerSimServe } from './sim-serve.ts';
 import { registerStudyCommands } from './study-commands.ts';
+import { registerTransferCommands } from './transfer-commands.ts';
 import { registerView } from './view.ts';
 import { registerWorkerCommands } from './worker-commands.ts';
 
@@ -18,8 +21,11 @@ program
   .showHelpAfterError();
 
 registerSimCommands(program);
+registerRobotCommands(program);
 registerStudyCommands(program);
 registerSimServe(program);
+registerGauntlet(program);
+registerTransferCommands(program);
 registerView(program);
 registerWorkerCommands(program);
 registerMcp(program);

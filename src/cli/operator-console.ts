@@ -1,8 +1,13 @@
 /**
  * The operator's terminal for `arbor run --operator`: before each episode it shows what will run
  * and reads run / skip / stop; it asks for the scene reset on robots that cannot reset themselves;
- * while an episode runs, any key is an e-stop. Reads lines from stdin (a terminal, or a pipe in
- * tests and scripts) and writes to stderr, so stdout stays the study's results.
+ * while an episode runs, any key is an e-stop. Reads lines from stdin and writes to stderr, so
+ * stdout stays the study's results.
+ *
+ * An answer counts only when it is typed after its question appears: whatever waits in the input
+ * when a prompt is shown (a stray `r⏎` during the sim gate, answers piped in advance) is dropped,
+ * or a few keystrokes would approve episodes on the robot nobody has seen. Only `scripted` answers
+ * (`--scripted-answers`, which the study logs) are read as given, in order.
  */
 import type { Readable, Writable } from 'node:stream';
 import type { EpisodePlan, Operator } from '../evaluation/link-evaluator.ts';
@@ -17,6 +22,8 @@ export class TerminalOperator implements Operator {
   constructor(
     private readonly input: Readable = process.stdin,
     private readonly output: Writable = process.stderr,
+    /** True when the answers on `input` are scripted in advance: they are then kept, not dropped at each prompt. */
+    private readonly scripted = false,
   ) {
     input.setEncoding?.('utf8');
     input.on('data', (chunk: string) => this.onData(chunk));
@@ -33,7 +40,7 @@ export class TerminalOperator implements Operator {
         `policy: ${JSON.stringify(plan.job.policy)}\n`,
     );
     for (;;) {
-      this.say('[r]un, [s]kip or [q] stop the study? ');
+      await this.prompt('[r]un, [s]kip or [q] stop the study? ');
       const line = await this.readLine();
       if (line === undefined) return 'stop';
       const answer = line.trim().toLowerCase();
@@ -45,7 +52,7 @@ export class TerminalOperator implements Operator {
   }
 
   async sceneReset(plan: EpisodePlan): Promise<void> {
-    this.say(`reset the scene for seed ${plan.job.seed} (objects back in place, the workspace clear), then press Enter. `);
+    await this.prompt(`reset the scene for seed ${plan.job.seed} (objects back in place, the workspace clear), then press Enter. `);
     await this.readLine();
   }
 
@@ -66,6 +73,20 @@ export class TerminalOperator implements Operator {
 
   private say(text: string): void {
     this.output.write(text);
+  }
+
+  /**
+   * Asks a question: input typed before it (unless scripted) answered nothing and is dropped. That
+   * includes keys still in the OS's buffer: while the sim gate stepped, this thread read nothing.
+   * Two turns of `setImmediate` pass through at least one poll of the event loop, which reads them
+   * (one turn is not enough when the question is asked from an I/O callback, in the poll phase).
+   */
+  private async prompt(question: string): Promise<void> {
+    this.say(question);
+    if (this.scripted) return;
+    for (let turn = 0; turn < 2; turn++) await new Promise((next) => setImmediate(next));
+    this.lines.length = 0;
+    this.buffer = '';
   }
 
   private onData(chunk: string): void {

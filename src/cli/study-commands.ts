@@ -12,15 +12,17 @@ import { parseRedisAddress } from '../evaluation/queue/connection.ts';
 import { QueueEvaluator } from '../evaluation/queue/queue-evaluator.ts';
 import { metered, ThroughputMeter } from '../evaluation/throughput.ts';
 import { createStudy, incumbent, runStudy } from '../study/study.ts';
-import { defaultStudyConfig, describeStop, studyConfigOf, studySummaryOf, type StudyConfig, type StudySummary } from '../study/config.ts';
+import { defaultStudyConfig, describeStop, studyConfigOf, studySummaryOf, StudyConfig, type StudySummary } from '../study/config.ts';
 import { prepareResearcher } from '../researchers/registry.ts';
 import { parseBackend } from '../robot/links.ts';
-import { loadScenario, type LoadedScenario } from '../scenario/load.ts';
+import { loadScenario, withCalibration, type LoadedScenario } from '../scenario/load.ts';
+import { scenarioWithFlags } from './sim-commands.ts';
 import { RESEARCHER_NAMES, type ResearcherName } from '../scenario/schema.ts';
 import { DEFAULT_STORE_PATH, Store } from '../store/store.ts';
 import type { StudyRecord } from '../store/schema.ts';
 import { exportMcap, type McapExportFlags } from './export-mcap.ts';
-import { fixed, percent, table } from './format.ts';
+import { fixed, percent, successText, table } from './format.ts';
+import { wilsonOfRate } from '../scoring/stats.ts';
 import { integer, number, seed } from './options.ts';
 import { progress } from './progress.ts';
 import { publishLiveFeed, startLiveView } from './view.ts';
@@ -42,6 +44,7 @@ interface RunFlags {
   backend?: string;
   operator?: boolean;
   dryRun?: boolean;
+  calibration?: string;
   workers?: number;
   evaluator?: string;
   maxResultMb?: number;
@@ -49,6 +52,7 @@ interface RunFlags {
   json?: boolean;
   view?: boolean;
   port?: number;
+  scriptedAnswers?: boolean;
 }
 
 export function registerStudyCommands(program: Command): void {
@@ -76,9 +80,11 @@ function registerRun(program: Command): void {
     .option('--seed <n>', "seed of the researcher's random stream", seed)
     .option('--backend <backend>', 'where episodes run: sim, rosbridge://HOST:PORT, ros2[:NAMESPACE]', 'sim')
     .option('--operator', 'supervise every episode: sim gate for new candidates, run/skip/stop before each, scene resets, any key an e-stop, reduced speed first')
-    .option('--dry-run', 'play the first episodes in sim through the safety envelope and report every clamp and rejection; send nothing, store nothing');
+    .option('--dry-run', 'play the first episodes in sim through the safety envelope and report every clamp and rejection; send nothing, store nothing')
+    .option('--calibration <file>', "load the sim world with this calibration instead of the scenario's (the study records it)");
   withRunOptions(run).action(async (file: string, flags: RunFlags) => {
-    const scenario = await loadScenario(file);
+    checkOperatorInput(flags.operator ?? false, flags);
+    const scenario = await scenarioWithFlags(file, flags);
     if (parseBackend(flags.backend ?? 'sim').kind === 'ros2' && !flags.dryRun) {
       // Refused before a study exists, so a machine without ROS 2 leaves no failed study behind.
       const missing = (await import('../robot/ros2.ts')).ros2Unavailable();
@@ -138,7 +144,7 @@ function registerResume(program: Command): void {
       printResults(store, study, flags.json);
       return;
     }
-    prepareResearcher(studyConfigOf(study));
+    checkOperatorInput(prepareResearcher(studyConfigOf(study)).operator, flags);
     process.stderr.write(`resuming study ${id} (${study.status})\n`);
     await runAndReport(store, study, flags);
   });
@@ -154,7 +160,7 @@ function registerListing(program: Command): void {
       const store = Store.open(flags.db, { readonly: true });
       const rows = store.studies().map((s) => {
         const summary = studySummaryOf(s);
-        return [s.id, s.scenarioName, s.researcher, s.status, store.candidates(s.id).length, percent(summary?.validation?.success_rate), s.stopReason ?? '-', s.createdAt];
+        return [s.id, s.scenarioName, s.researcher, s.status, store.candidates(s.id).length, successText(summary?.validation?.success_rate, summary?.validation?.episodes), s.stopReason ?? '-', s.createdAt];
       });
       console.log(rows.length ? table(['study', 'scenario', 'researcher', 'status', 'candidates', 'validation', 'stopped by', 'created'], rows) : `no studies in ${flags.db}`);
       store.close();
@@ -246,7 +252,8 @@ function withRunOptions(command: Command): Command {
     .option('--db <path>', 'study database', DEFAULT_DB)
     .option('--json', 'print {study, baseline, best, validation} as JSON on stdout')
     .option('--view', 'serve the live viewer for this study (127.0.0.1)')
-    .option('--port <n>', 'viewer port with --view (default 8080)', integer(0, 65535));
+    .option('--port <n>', 'viewer port with --view (default 8080)', integer(0, 65535))
+    .option('--scripted-answers', "with --operator: the operator's answers come scripted on stdin (a pipe, not a person at a terminal); read them in order, and log in the study that they were scripted");
 }
 
 function requireStudy(store: Store, id: string, db: string): StudyRecord {
@@ -265,7 +272,7 @@ function requireStudy(store: Store, id: string, db: string): StudyRecord {
 async function runAndReport(store: Store, study: StudyRecord, flags: EvaluatorFlags, scenario?: LoadedScenario): Promise<void> {
   let summary: StudySummary;
   try {
-    summary = await runWithEvaluator(store, study, flags, scenario ?? (await loadScenario(study.scenarioPath)));
+    summary = await runWithEvaluator(store, study, flags, scenario ?? (await studyScenario(study)));
   } catch (error) {
     if (store.study(study.id)?.status === 'running') {
       store.updateStudy(study.id, { status: 'failed' });
@@ -280,8 +287,29 @@ async function runAndReport(store: Store, study: StudyRecord, flags: EvaluatorFl
   printResults(store, store.study(study.id)!, flags.json, summary);
 }
 
+/** The scenario of a stored study, in the world it was started in: its calibration, as recorded. */
+async function studyScenario(study: StudyRecord): Promise<LoadedScenario> {
+  const loaded = await loadScenario(study.scenarioPath);
+  const calibration = studyConfigOf(study).calibration;
+  return calibration ? withCalibration(loaded, calibration) : loaded;
+}
+
 /** The flags that choose and size where a run's episodes go, and how it is shown. */
-type EvaluatorFlags = Pick<RunFlags, 'workers' | 'evaluator' | 'maxResultMb' | 'db' | 'json' | 'view' | 'port'>;
+type EvaluatorFlags = Pick<RunFlags, 'workers' | 'evaluator' | 'maxResultMb' | 'db' | 'json' | 'view' | 'port' | 'scriptedAnswers'>;
+
+/**
+ * Refuses an operator run whose answers nobody types at the prompt: from a pipe, answers written in
+ * advance would run episodes on the robot unattended. `--scripted-answers` says they are scripted.
+ */
+export function checkOperatorInput(operator: boolean, flags: Pick<EvaluatorFlags, 'scriptedAnswers'>): void {
+  if (flags.scriptedAnswers && !operator) throw new Error("--scripted-answers says the operator's answers on stdin are scripted; it needs --operator.");
+  if (operator && !flags.scriptedAnswers && !process.stdin.isTTY) {
+    throw new Error(
+      '--operator asks a person at a terminal before every episode, and stdin is not a terminal: answers piped or typed in advance would run the robot unattended. ' +
+        'Run it in a terminal, or pass --scripted-answers to say the answers on stdin are scripted (the study then logs that they were).',
+    );
+  }
+}
 
 /**
  * Where the episodes run: the in-process pool of worker threads, or (`--evaluator redis://...`)
@@ -325,7 +353,7 @@ async function runWithEvaluator(store: Store, study: StudyRecord, flags: Evaluat
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
-  const bar = progress('study', config.budget.episodes, 'cand {candidates} | best {best} | success {success}{cost} | {phase}');
+  const bar = progress('study', config.budget.episodes);
   try {
     return await runStudy(store, study.id, scenario, evaluator, {
       signal: abort.signal,
@@ -338,8 +366,7 @@ async function runWithEvaluator(store: Store, study: StudyRecord, flags: Evaluat
         const rate = p.episodes / Math.max(p.elapsed, 1);
         const reachable = p.elapsed > 5 ? Math.min(config.budget.episodes, Math.round(rate * config.budget.wallTime)) : config.budget.episodes;
         bar.setTotal(Math.max(reachable, p.episodes));
-        const cost = p.costUsd > 0 ? ` | $${p.costUsd.toFixed(4)}` : '';
-        bar.update(p.episodes, { candidates: p.candidates, best: fixed(p.bestScore), success: percent(p.bestSuccess), cost, phase: p.phase });
+        bar.update(p.episodes, { cand: p.candidates, best: fixed(p.bestScore), success: successText(p.bestSuccess, p.bestEpisodes), cost: p.costUsd > 0 ? `$${p.costUsd.toFixed(4)}` : undefined, phase: p.phase });
       },
     });
   } finally {
@@ -365,6 +392,8 @@ async function runWithEvaluator(store: Store, study: StudyRecord, flags: Evaluat
 async function openEvaluator(store: Store, study: StudyRecord, scenario: LoadedScenario, config: StudyConfig, flags: EvaluatorFlags, feed: LiveFeed): Promise<Evaluator> {
   checkEvaluatorFlags(flags, config.backend);
   if (flags.evaluator !== undefined) {
+    // The scenario bundle remote workers load carries no calibration file yet.
+    if (config.calibration) throw new Error(`This study's sim is calibrated (${config.calibration}); remote workers cannot load a calibration yet. Leave out --evaluator.`);
     const address = parseRedisAddress(flags.evaluator);
     const evaluator = await QueueEvaluator.create(address, scenario, {
       study: study.id,
@@ -386,13 +415,19 @@ async function openEvaluator(store: Store, study: StudyRecord, scenario: LoadedS
       workers: sizing.count,
       backend: config.backend,
       cacheDir,
+      calibration: config.calibration,
       live: { study: study.id, fps: 60, onFrame: (frame) => feed.emit('frame', frame) },
     });
   }
   const [{ LinkEvaluator }, { TerminalOperator }] = await Promise.all([import('../evaluation/link-evaluator.ts'), import('./operator-console.ts')]);
   if (flags.workers !== undefined && flags.workers > 1) process.stderr.write(`arbor: --workers ${flags.workers} is ignored: one robot runs one episode at a time.\n`);
+  if (config.operator && flags.scriptedAnswers) {
+    const message = "The operator's answers are scripted (--scripted-answers): read from stdin in order, not typed at each prompt.";
+    process.stderr.write(`arbor: ${message}\n`);
+    store.addEvent(study.id, { kind: 'scripted-answers', message });
+  }
   return LinkEvaluator.create(scenario, parseBackend(config.backend), {
-    operator: config.operator ? new TerminalOperator() : undefined,
+    operator: config.operator ? new TerminalOperator(process.stdin, process.stderr, flags.scriptedAnswers ?? false) : undefined,
     cacheDir,
     // The viewer's live page shows the robot from its joint states, as it does the sim's workers.
     live: { study: study.id, fps: 30, onFrame: (frame) => feed.emit('frame', frame) },
@@ -406,7 +441,9 @@ async function openEvaluator(store: Store, study: StudyRecord, scenario: LoadedS
 function printResults(store: Store, study: StudyRecord, json?: boolean, fresh?: StudySummary): void {
   const summary = fresh ?? studySummaryOf(study);
   if (json) {
-    const figure = (f: { success_rate: number | null; score: number | null } | null | undefined) => (f ? { success_rate: f.success_rate, score: f.score } : null);
+    // Every rate with its n and Wilson interval: a figure on 3 episodes must not read like one on 64.
+    const figure = (f: { success_rate: number | null; score: number | null; episodes: number } | null | undefined) =>
+      f ? { success_rate: f.success_rate, success_interval: f.success_rate === null ? null : wilsonOfRate(f.success_rate, f.episodes), n: f.episodes, score: f.score } : null;
     console.log(JSON.stringify({
       study: study.id,
       status: study.status,
@@ -421,7 +458,7 @@ function printResults(store: Store, study: StudyRecord, json?: boolean, fresh?: 
   }
   const showCost = store.exportRows(study.id).some((r) => r.cost_usd > 0) || study.costUsd > 0;
   const rows = store.exportRows(study.id).map((r) => [
-    r.id, r.generation, fixed(r.score), percent(r.success_rate), r.n_episodes ?? '-', r.status, ...(showCost ? [`$${r.cost_usd.toFixed(4)}`] : []),
+    r.id, r.generation, fixed(r.score), successText(r.success_rate, r.n_episodes), r.n_episodes ?? '-', r.status, ...(showCost ? [`$${r.cost_usd.toFixed(4)}`] : []),
     r.status === 'invalid' || r.status === 'crash' ? `${r.description} — ${r.note ?? ''}`.slice(0, 160) : r.description,
   ]);
   console.log(table(['candidate', 'gen', 'score', 'success', 'episodes', 'status', ...(showCost ? ['cost'] : []), 'description'], rows));
@@ -429,13 +466,15 @@ function printResults(store: Store, study: StudyRecord, json?: boolean, fresh?: 
   console.log(`study:               ${study.id}`);
   console.log(`scenario:            ${study.scenarioName} (${study.scenarioPath})`);
   console.log(`researcher:          ${study.researcher}`);
+  const calibration = StudyConfig.safeParse(study.config).data?.calibration;
+  if (calibration) console.log(`calibration:         ${calibration}`);
   console.log(`status:              ${study.status}`);
   if (study.status === 'done' || study.stopReason) console.log(`stopped_by:          ${study.stopReason ?? '-'} (${describeStop(study.stopReason)})`);
   if (summary) {
     console.log(`best_candidate:      ${summary.best.candidate}`);
-    console.log(`best_train_score:    ${fixed(summary.best.score)} (${summary.best.episodes} episodes, success ${percent(summary.best.success_rate)})`);
-    if (summary.baseline) console.log(`baseline_validation: success ${percent(summary.baseline.success_rate)}, score ${fixed(summary.baseline.score)}`);
-    if (summary.validation) console.log(`validation:          success ${percent(summary.validation.success_rate)}, score ${fixed(summary.validation.score)} on seeds ${summary.validation.seeds}`);
+    console.log(`best_train_score:    ${fixed(summary.best.score)} (${summary.best.episodes} episodes, success ${successText(summary.best.success_rate, summary.best.episodes)})`);
+    if (summary.baseline) console.log(`baseline_validation: success ${successText(summary.baseline.success_rate, summary.baseline.episodes)}, score ${fixed(summary.baseline.score)}`);
+    if (summary.validation) console.log(`validation:          success ${successText(summary.validation.success_rate, summary.validation.episodes)}, score ${fixed(summary.validation.score)} on seeds ${summary.validation.seeds}`);
     console.log(`train_episodes:      ${summary.train_episodes}`);
     console.log(`wall_time_s:         ${fixed(summary.wall_time, 1)}`);
   }

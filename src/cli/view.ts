@@ -26,7 +26,7 @@ export function registerView(program: Command): void {
     .option('--host <addr>', 'interface to bind; anything but loopback needs a token', '127.0.0.1')
     .option('--token <token>', 'access token (generated and printed when --host is not loopback)')
     .option('--db <path>', 'study database', DEFAULT_STORE_PATH)
-    .option('--model <file.xml>', 'show an MJCF model on its own')
+    .option('--model <file>', 'show an MJCF model on its own, or a robot.yaml (its arm, gripper and added sites composed)')
     .action(async (flags: ViewFlags) => {
       const viewer = await startViewer({ port: flags.port, host: flags.host, token: flags.token, dbPath: flags.db, model: flags.model });
       process.stderr.write(`arbor view: serving ${flags.model ? `model ${flags.model} and ` : ''}studies of ${flags.db} (read-only). Ctrl-C stops.\n`);

@@ -14,6 +14,7 @@ import { withVision } from '../scoring/vision-checks.ts';
 import type { PhaseMark, Score, Task } from '../tasks/task.ts';
 import { Trace } from '../trace/trace.ts';
 import type { Observation } from '../robot/link.ts';
+import type { AxisValue } from '../scenario/perturbation.ts';
 
 /** A finished episode: its score and its trace. */
 export interface EpisodeRun extends Score {
@@ -52,7 +53,7 @@ export class EpisodeRunner {
    * Runs one episode. `onTick` sees every control tick (for live viewing); it must be cheap.
    * Throws when the policy throws, the sim diverges, the link fails, or the wall-time limit passes.
    */
-  async run(policyFile: PolicyFile, seed: number, onTick?: (phase: string) => void): Promise<EpisodeRun> {
+  async run(policyFile: PolicyFile, seed: number, onTick?: (phase: string) => void, perturbation: readonly AxisValue[] = []): Promise<EpisodeRun> {
     const { scenario, link } = this;
     const started = performance.now();
     const limitMs = scenario.episode.wall_time_limit * 1000;
@@ -70,6 +71,7 @@ export class EpisodeRunner {
       else phases.push(entry);
     };
     try {
+      link.perturb(perturbation);
       let obs = await link.reset(seed);
       await policy.reset(obs);
       mark(obs);
@@ -98,8 +100,7 @@ export class EpisodeRunner {
     const own = policy.metrics?.();
     const decision = policy.decision?.();
     const record = own || decision ? { policy: { metrics: own ?? {}, decision: decision ?? {} } } : {};
-    const trace = withTaskImages(new Trace(recorded.topics, { ...recorded.meta, phases, ...record }, recorded.images), this.task, scenario);
-    const scored = withVision(this.task.score(trace, scenario.task, scenario), trace, scenario);
+    const { trace, scored } = scoreTrace(new Trace(recorded.topics, { ...recorded.meta, phases, ...record }, recorded.images), this.task, scenario);
     const metrics = own ? { ...scored.metrics, ...own } : scored.metrics;
     return { ...scored, metrics, seed, trace, wallTime: (performance.now() - started) / 1000 };
   }
@@ -112,6 +113,15 @@ export class EpisodeRunner {
 /** Rounds to 0.1 mm or 0.1 ms: enough for a summary, small in the meta. */
 function round(v: number): number {
   return Math.round(v * 1e4) / 1e4;
+}
+
+/**
+ * Scores recorded topics as every episode is scored: the task's images derived from them, the
+ * task's scorer, the scenario's vision checks. Returns the score and the trace with those images.
+ */
+export function scoreTrace(recorded: Trace, task: Task, scenario: LoadedScenario): { trace: Trace; scored: Score } {
+  const trace = withTaskImages(recorded, task, scenario);
+  return { trace, scored: withVision(task.score(trace, scenario.task, scenario), trace, scenario) };
 }
 
 /** The trace with the images its task derives from the topics (none for most tasks). */

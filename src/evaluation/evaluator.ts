@@ -4,6 +4,7 @@
  * a failed episode is a result with its reason.
  */
 import type { PolicyFile } from '../policy/file.ts';
+import type { AxisValue } from '../scenario/perturbation.ts';
 import type { Split } from '../store/schema.ts';
 import type { Score } from '../tasks/task.ts';
 import type { Trace } from '../trace/trace.ts';
@@ -17,6 +18,8 @@ export interface EpisodeJob {
   policy: PolicyFile;
   /** The episode seed. */
   seed: number;
+  /** The world's perturbation (sim only; absent: the nominal world, or the scenario's calibrated one). */
+  perturbation?: AxisValue[];
   /** The study candidate it is an episode of (it labels live frames and queue jobs); absent outside a study. */
   candidate?: number;
   /** What a study's episode is for; the study records it under this split. Absent outside a study. */

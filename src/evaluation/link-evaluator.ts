@@ -194,7 +194,8 @@ export class LinkEvaluator implements Evaluator {
     for (let attempt = 1; ; attempt++) {
       const disarm = operator?.armEstop((reason) => void link.estop(reason));
       try {
-        const run = await this.runner.run(job.policy, job.seed, this.liveHook(job, candidate));
+        // A robot link refuses a perturbation (its differences are its own); the sim takes it.
+        const run = await this.runner.run(job.policy, job.seed, this.liveHook(job, candidate), job.perturbation);
         this.runs.set(key, (this.runs.get(key) ?? 0) + 1);
         const { success, score, outcome, terms, metrics, trace, wallTime } = run;
         if (!Number.isFinite(score)) return failed(job, `The episode scored ${score}, so it counts as a crash.`, wallTime);

@@ -40,6 +40,10 @@ export interface PoolOptions {
   live?: PoolLiveOptions;
   /** A directory every worker's policies share as their cache (a study's model replies); absent: none. */
   cacheDir?: string;
+  /** Stops the workers while they start (a caller that gave up); `create` then rejects with its reason. */
+  signal?: AbortSignal;
+  /** A calibration file the workers load the world with, in place of the scenario's own (`--calibration`). */
+  calibration?: string;
 }
 
 /** A job waiting for, or running on, a worker. */
@@ -98,15 +102,17 @@ export class EvaluatorPool implements Evaluator {
    * the worker's message when the scenario cannot be loaded.
    */
   static async create(scenarioPath: string, options: PoolOptions = {}): Promise<EvaluatorPool> {
+    options.signal?.throwIfAborted();
     const { count } = workerCount(options);
     const fps = options.live?.fps;
     if (fps !== undefined && !(fps > 0)) throw new Error(`\`live.fps=${fps}\` must be positive; leave it out for 30.`);
-    const init: WorkerInit = { scenarioPath, backend: options.backend, liveFps: options.live ? (fps ?? 30) : undefined, cacheDir: options.cacheDir };
-    const started = await Promise.allSettled(Array.from({ length: count }, () => startWorker(init)));
+    const init: WorkerInit = { scenarioPath, backend: options.backend, liveFps: options.live ? (fps ?? 30) : undefined, cacheDir: options.cacheDir, calibration: options.calibration };
+    const started = await Promise.allSettled(Array.from({ length: count }, () => startWorker(init, options.signal)));
     const failed = started.find((s) => s.status === 'rejected');
-    if (failed) {
+    if (failed || options.signal?.aborted) {
       await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.worker.terminate() : undefined)));
-      throw failed.reason;
+      options.signal?.throwIfAborted();
+      throw (failed as PromiseRejectedResult).reason;
     }
     const workers = started.map((s) => (s as PromiseFulfilledResult<Started>).value);
     const slots: Slot[] = workers.map((_, index) => ({ index, state: 'idle' }));
@@ -147,6 +153,22 @@ export class EvaluatorPool implements Evaluator {
     this.pump();
   }
 
+  /**
+   * Drains and stops the jobs in flight at once, their workers with them: each ends as a crash
+   * with `reason`. For a caller that gave up (an MCP request cancelled); the pool takes no more jobs.
+   */
+  cancel(reason: string): void {
+    this.drain();
+    for (const slot of this.slots) {
+      if (slot.state !== 'busy') continue;
+      const worker = slot.worker;
+      this.retire(slot);
+      void worker?.terminate();
+      this.finish(slot, { ok: false, reason });
+      this.replace(slot);
+    }
+  }
+
   /** Drains, waits for the jobs in flight, and stops every worker. */
   close(): Promise<void> {
     this.closing ??= (async () => {
@@ -184,7 +206,7 @@ export class EvaluatorPool implements Evaluator {
     slot.state = 'busy';
     slot.running = { ...pending, sent: performance.now(), timer };
     worker.ref();
-    const message: ToWorker = { type: 'run', id: pending.id, policy: pending.job.policy, seed: pending.job.seed };
+    const message: ToWorker = { type: 'run', id: pending.id, policy: pending.job.policy, seed: pending.job.seed, perturbation: pending.job.perturbation };
     try {
       worker.postMessage(message);
     } catch (err) {
@@ -341,11 +363,14 @@ interface Started {
   wallTimeLimit: number;
 }
 
-/** Starts one worker and waits for it to load the scenario, or for its startup error. */
-function startWorker(init: WorkerInit): Promise<Started> {
+/** Starts one worker and waits for it to load the scenario, or for its startup error; `signal` stops it while it starts. */
+function startWorker(init: WorkerInit, signal?: AbortSignal): Promise<Started> {
   const worker = new Worker(WORKER_ENTRY, { workerData: init });
+  const stop = () => void worker.terminate();
+  signal?.addEventListener('abort', stop, { once: true });
   return new Promise((resolve, reject) => {
     const done = () => {
+      signal?.removeEventListener('abort', stop);
       worker.off('message', onMessage);
       worker.off('error', onError);
       worker.off('exit', onExit);

@@ -6,10 +6,11 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PolicyFile } from '../policy/file.ts';
+import type { AxisValue } from '../scenario/perturbation.ts';
 import { LinkDroppedError } from '../robot/graph.ts';
 import { parseBackend } from '../robot/links.ts';
 import { SimDivergedError } from '../robot/sim-link.ts';
-import { loadScenario } from '../scenario/load.ts';
+import { loadScenario, withCalibration } from '../scenario/load.ts';
 import type { Score } from '../tasks/task.ts';
 import { encodeTrace } from '../trace/trace.ts';
 import { EpisodeRunner } from './episode.ts';
@@ -24,6 +25,8 @@ export interface WorkerInit {
   liveFps?: number;
   /** Where policies keep the study's cache (prompt policies: model replies); absent: none. */
   cacheDir?: string;
+  /** A calibration file in place of the scenario's own; absent: the scenario's. */
+  calibration?: string;
 }
 
 /** Pool → worker. */
@@ -35,6 +38,8 @@ export type ToWorker = {
   policy: PolicyFile;
   /** The episode seed. */
   seed: number;
+  /** The world's perturbation (absent: nominal). */
+  perturbation?: AxisValue[];
 };
 
 /** Worker → pool. */
@@ -87,7 +92,8 @@ const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMes
 /** Loads the scenario and its world; reports a failure to the pool instead of throwing. */
 async function start(): Promise<EpisodeRunner | undefined> {
   try {
-    const scenario = await loadScenario(init.scenarioPath);
+    const loaded = await loadScenario(init.scenarioPath);
+    const scenario = init.calibration ? withCalibration(loaded, init.calibration) : loaded;
     const runner = await EpisodeRunner.create(scenario, parseBackend(init.backend ?? 'sim'), undefined, { cacheDir: init.cacheDir });
     post({ type: 'ready', wallTimeLimit: scenario.episode.wall_time_limit });
     return runner;
@@ -121,11 +127,11 @@ function liveHook(runner: EpisodeRunner, id: number, fps: number): () => void {
 }
 
 /** Runs one episode and posts its result. Episodes run one at a time: a run blocks this thread. */
-async function runJob(runner: EpisodeRunner, { id, policy, seed }: ToWorker): Promise<void> {
+async function runJob(runner: EpisodeRunner, { id, policy, seed, perturbation }: ToWorker): Promise<void> {
   const started = performance.now();
   const onTick = init.liveFps ? liveHook(runner, id, init.liveFps) : undefined;
   try {
-    const run = await runner.run(policy, seed, onTick);
+    const run = await runner.run(policy, seed, onTick, perturbation);
     if (onTick) postFrame(runner, id);
     const trace = encodeTrace(run.trace);
     const { success, score, outcome, terms, metrics, wallTime } = run;

@@ -146,7 +146,11 @@ export function loadPolicyFile(path: string, scenario: LoadedScenario): PolicyFi
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new ValidationError([{ file: path, path: '', message: `cannot be read as JSON: ${(err as Error).message}`, hint: `${SHAPE_HINT}; a .ts or .js file is read as a code policy module` }]);
+    // Only where: JSON.parse quotes the text it choked on, and a mistaken path (a key file, a
+    // password file) must not come back in an error that an MCP client or a log then holds.
+    const at = /at position (\d+)/.exec((err as Error).message)?.[1];
+    const where = at === undefined ? '' : ` (at character ${at})`;
+    throw new ValidationError([{ file: path, path: '', message: `is not valid JSON${where}`, hint: `${SHAPE_HINT}; a .ts or .js file is read as a code policy module` }]);
   }
   return resolvePolicy(value, scenario, path);
 }

@@ -55,10 +55,18 @@ export interface ServedGoal {
 
 /** What a served robot offers on a graph. */
 export interface GraphServer {
-  /** A function that publishes on `topic`. */
-  publisher(topic: string, type: string): (message: object) => void;
-  /** Calls `onMessage` with every message published on `topic`; a throw is reported to the sender when the transport can. */
-  subscribe(topic: string, type: string, onMessage: (message: unknown) => void): void;
+  /**
+   * A function that publishes on `topic`. `latched`: a subscriber that joins gets the last message
+   * at once, as from a latched topic (rosbridge; a ROS 2 node keeps its volatile stream, whose
+   * depth lockstep bursts need, rather than replay that history to every late joiner).
+   */
+  publisher(topic: string, type: string, options?: { latched?: boolean }): (message: object) => void;
+  /**
+   * Calls `onMessage` with every message published on `topic`; a throw (a refusal) or a returned
+   * sentence (a warning: the message was taken, changed) is reported to the sender when the
+   * transport can. Clients may not publish on the server's own topics.
+   */
+  subscribe(topic: string, type: string, onMessage: (message: unknown) => string | undefined | void): void;
   /** Serves a service; a throw becomes a failed call with the error's message. */
   service(name: string, type: string, handle: (request: unknown) => Promise<object> | object): void;
   /** Serves an action; `execute` resolves with the outcome, a throw aborts the goal. */

@@ -3,6 +3,7 @@
  * MuJoCo sim, the sim served over rosbridge, or a physical arm. The sim link is fast; network
  * links are the same interface with latency. Every link is used through a `SafeLink`.
  */
+import type { AxisValue } from '../scenario/perturbation.ts';
 import type { RobotConfig } from '../scenario/robot.ts';
 import type { Kinematics } from '../sim/kinematics.ts';
 import type { Trace } from '../trace/trace.ts';
@@ -99,6 +100,11 @@ export interface RobotLink {
   trace(): Trace;
   /** The whole world state now, for live viewing (the sim: time and the full qpos); absent elsewhere. */
   snapshot?(): { time: number; qpos: Float64Array } | undefined;
+  /**
+   * The perturbation of the episodes from the next reset on (the in-process sim only: a robot's
+   * differences are its own); absent on links that cannot take one.
+   */
+  perturb?(values: readonly AxisValue[]): void;
   /** Seconds since the last joint state arrived (network links); 0 for the in-process sim. */
   stateAge?(): number;
   /** Safe halt: hold the current position, open nothing. */

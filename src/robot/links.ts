@@ -2,7 +2,8 @@
  * The link factory: a backend name picks the transport, and every link comes back wrapped in a
  * `SafeLink`, so no command of any episode bypasses the safety envelope.
  *   sim                 the in-process MuJoCo world of the scenario
- *   rosbridge://H:P     a robot (or `arbor sim-serve`) behind a rosbridge v2 WebSocket
+ *   rosbridge://H:P     a robot (or `arbor sim-serve`) behind a rosbridge v2 WebSocket (its
+ *                       access token, when it asks one, in ARBOR_ROSBRIDGE_TOKEN: never stored)
  *   ros2[:NAMESPACE]    a ROS 2 robot through rclnodejs (a sourced ROS 2 distro)
  */
 import type { LoadedScenario } from '../scenario/load.ts';
@@ -43,7 +44,7 @@ export async function createLink(scenario: LoadedScenario, backend: Backend = { 
     // Network links load on demand: sim workers never pay for roslib, the protocol code or rclnodejs.
     case 'rosbridge': {
       const [{ NetworkLink }, { connectRosbridge }] = await Promise.all([import('./network-link.ts'), import('./rosbridge.ts')]);
-      return new SafeLink(await NetworkLink.open(scenario, { ...options, backend: 'rosbridge', connect: () => connectRosbridge(backend.url) }));
+      return new SafeLink(await NetworkLink.open(scenario, { ...options, backend: 'rosbridge', connect: () => connectRosbridge(backend.url, { token: process.env.ARBOR_ROSBRIDGE_TOKEN || undefined }) }));
     }
     case 'ros2': {
       const [{ NetworkLink }, { connectRos2 }] = await Promise.all([import('./network-link.ts'), import('./ros2.ts')]);

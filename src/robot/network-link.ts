@@ -16,11 +16,13 @@
  */
 import type { LoadedScenario } from '../scenario/load.ts';
 import { Kinematics } from '../sim/kinematics.ts';
+import { loadScenarioWorld } from '../sim/compose.ts';
 import { World } from '../sim/world.ts';
 import { Trace, TraceRecorder, type TopicWriter } from '../trace/trace.ts';
 import {
-  CLOCK_FIELDS, CONTACT_FIELDS, GRIPPER_FIELDS, POSE_FIELDS, TOPIC, TYPE, WRENCH_FIELDS, jointStateFields, objectPoseTopic,
+  CLOCK_FIELDS, CONTACT_FIELDS, GRIPPER_FIELDS, POSE_FIELDS, TOPIC, TYPE, WRENCH_FIELDS, jointStateFields, objectPoseTopic, trajectoryFields,
 } from '../trace/topics.ts';
+import { ArmJoints } from './arm-joints.ts';
 import { LinkDroppedError, type GraphClient } from './graph.ts';
 import type { Action, Observation, Pose, RobotLink, TaskBrief } from './link.ts';
 import {
@@ -70,8 +72,8 @@ export class NetworkLink implements RobotLink {
   private controlPeriodValue: number;
   private graph!: GraphClient;
   private readonly objects: string[];
-  private readonly jointIndex = new Map<string, number>();
-  private joints: Latest<JointStateMsg> | undefined;
+  /** The arm's joints, merged from whatever `/joint_states` messages carry them. */
+  private readonly arm: ArmJoints;
   private gripper: Latest<JointStateMsg> | undefined;
   private wrench: Latest<WrenchStampedMsg> | undefined;
   private contacts: Latest<JointStateMsg> | undefined;
@@ -100,7 +102,7 @@ export class NetworkLink implements RobotLink {
   private resetBrief: TaskBrief | undefined;
   private last: Observation | undefined;
   private recorder = new TraceRecorder();
-  private writers: { joints: TopicWriter; poses: Map<string, TopicWriter>; wrench: TopicWriter; gripper?: TopicWriter; clock: TopicWriter; contacts?: TopicWriter } | undefined;
+  private writers: { joints: TopicWriter; poses: Map<string, TopicWriter>; wrench: TopicWriter; gripper?: TopicWriter; clock: TopicWriter; contacts?: TopicWriter; command: TopicWriter } | undefined;
   private publishTrajectory: ((message: object) => void) | undefined;
   private gripperSent: { width: number; effort: number } | undefined;
   private readonly problems = new Map<string, string>();
@@ -119,7 +121,7 @@ export class NetworkLink implements RobotLink {
     this.names = resolveNames(this.robot.ros, options.namespace);
     this.controlPeriodValue = 1 / scenario.episode.control_rate;
     this.objects = scenario.taskDef.objects(scenario.task);
-    this.robot.joints.forEach((j, i) => this.jointIndex.set(j.name, i));
+    this.arm = new ArmJoints(this.robot.joints.map((j) => j.name));
     this.kinematics = new Kinematics(world, this.robot.joints.map((j) => j.name), world.id('site', this.robot.tcp_site));
     const { model } = world;
     const adr = (joint: number) => (model.jnt_qposadr as Int32Array)[joint];
@@ -139,7 +141,7 @@ export class NetworkLink implements RobotLink {
 
   /** Loads the scenario's world (for kinematics and the safety envelope) and connects to the robot. */
   static async open(scenario: LoadedScenario, options: NetworkLinkOptions): Promise<NetworkLink> {
-    const world = await World.load(scenario.worldPath);
+    const world = await loadScenarioWorld(scenario);
     let link: NetworkLink | undefined;
     try {
       link = new NetworkLink(scenario, world, options);
@@ -178,9 +180,9 @@ export class NetworkLink implements RobotLink {
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     }
-    this.origin = this.lockstep ? this.resetTime : this.joints!.stamp;
+    this.origin = this.lockstep ? this.resetTime : this.arm.stamp;
     this.clock = this.lockstep && this.timestep ? { time: this.resetTime, timestep: this.timestep, substeps: Math.round(this.controlPeriodValue / this.timestep) } : undefined;
-    this.lastStamp = this.joints!.stamp;
+    this.lastStamp = this.arm.stamp;
     this.timing.roundTrips = [];
     this.timing.intervals = [];
     this.timing.lastSend = 0;
@@ -205,7 +207,7 @@ export class NetworkLink implements RobotLink {
       this.sentAt = undefined;
     }
     this.timing.roundTrips.push(performance.now() - sent);
-    this.lastStamp = this.joints!.stamp;
+    this.lastStamp = this.arm.stamp;
     if (this.clock) for (let i = 0; i < this.clock.substeps; i++) this.clock.time += this.clock.timestep;
     this.record();
     return this.last!;
@@ -261,7 +263,7 @@ export class NetworkLink implements RobotLink {
    * can be sent over a dropped link (the robot's own controller holds its last target).
    */
   async stop(): Promise<void> {
-    if (this.lost !== undefined || this.lockstep || !this.joints || !this.last) return;
+    if (this.lost !== undefined || this.lockstep || !this.last) return;
     this.command({ position: this.last.position, gripperWidth: this.gripperSent?.width ?? this.last.gripperWidth }, false);
   }
 
@@ -279,10 +281,11 @@ export class NetworkLink implements RobotLink {
     this.lost = undefined;
     const n = this.names;
     graph.onDrop((reason) => this.drop(reason));
+    // Only a message with some of the arm's joints counts, as news of the arm and as a sign of life.
     graph.subscribe(n.jointStates, ROS_TYPE.jointState, (m) => this.receive(n.jointStates, JointStateMsg, m, (v) => {
-      this.joints = v;
+      this.arm.take(v.stamp, v.message);
       this.lastArrival = performance.now();
-    }));
+    }, (message) => this.arm.carries(message)));
     if (n.gripperState && this.robot.gripper) graph.subscribe(n.gripperState, ROS_TYPE.jointState, (m) => this.receive(n.gripperState!, JointStateMsg, m, (v) => (this.gripper = v)));
     if (n.wrench) graph.subscribe(n.wrench, ROS_TYPE.wrench, (m) => this.receive(n.wrench!, WrenchStampedMsg, m, (v) => (this.wrench = v)));
     if (n.contacts) graph.subscribe(n.contacts, ROS_TYPE.jointState, (m) => this.receive(n.contacts!, JointStateMsg, m, (v) => (this.contacts = v)));
@@ -312,15 +315,20 @@ export class NetworkLink implements RobotLink {
     for (const waiter of this.waiters.splice(0)) waiter.reject(new LinkDroppedError(this.address, reason));
   }
 
-  /** Validates one message; a bad one is counted (and named in the trace meta), never used. */
+  /**
+   * Validates one message; a bad one is counted (and named in the trace meta), never used. One that
+   * is not `relevant` (another node's, on a shared topic) is ignored: it tells nothing of this robot.
+   */
   private receive<T extends { header: { stamp: { sec: number; nanosec: number } } }>(
     topic: string, schema: { safeParse: (v: unknown) => { success: true; data: T } | { success: false; error: import('zod').ZodError } }, raw: unknown, keep: (latest: Latest<T>) => void,
+    relevant: (message: T) => boolean = () => true,
   ): void {
     const parsed = schema.safeParse(raw);
     if (!parsed.success) {
       this.problems.set(topic, describeIssues(`A message on ${topic}`, parsed.error));
       return;
     }
+    if (!relevant(parsed.data)) return;
     const stamp = fromStamp(parsed.data.header.stamp);
     if (this.stale.has(topic)) {
       // A message of the previous episode still in flight: the world's clock restarted at reset.
@@ -357,7 +365,8 @@ export class NetworkLink implements RobotLink {
       };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        const reason = `${what} for ${(timeoutMs / 1000).toFixed(2)} s`;
+        const missing = this.arm.missing(this.names.jointStates, this.robot.name);
+        const reason = `${what} for ${(timeoutMs / 1000).toFixed(2)} s${missing ? `: ${missing}` : ''}`;
         this.lost ??= reason;
         reject(new LinkDroppedError(this.address, reason));
       }, timeoutMs);
@@ -375,10 +384,9 @@ export class NetworkLink implements RobotLink {
    * lockstep, every other topic of the same step (they travel separately and may arrive later).
    */
   private tickReady(after: number): boolean {
-    const joints = this.joints;
-    if (!joints || joints.stamp < after) return false;
+    const t = this.arm.stamp;
+    if (t < after) return false;
     if (!this.lockstep) return true;
-    const t = joints.stamp;
     if (this.names.gripperState && this.robot.gripper && !(this.gripper && this.gripper.stamp >= t)) return false;
     if (this.names.wrench && !(this.wrench && this.wrench.stamp >= t)) return false;
     if (this.names.contacts && !(this.contacts && this.contacts.stamp >= t)) return false;
@@ -407,6 +415,7 @@ export class NetworkLink implements RobotLink {
       if (!result?.successful) throw new Error(`${n.setParameters} refused seed ${seed}: ${result?.reason ?? 'no answer'}`);
     }
     this.stale = new Set(this.subscribedTopics());
+    this.arm.clear();
     const response = TriggerResponse.safeParse(await this.graph.call(n.reset, ROS_TYPE.trigger, {}, CALL_TIMEOUT_MS));
     if (!response.success) throw new Error(describeIssues(`The answer of ${n.reset}`, response.error));
     if (!response.data.success) throw new Error(`${n.reset} refused to reset: ${response.data.message}`);
@@ -423,7 +432,7 @@ export class NetworkLink implements RobotLink {
     this.resetMeta = report.meta;
     this.resetBrief = report.brief;
     this.timestep = report.timestep;
-    const fresh = () => !!this.joints && this.stale.size === 0;
+    const fresh = () => this.arm.stamp > -Infinity && this.stale.size === 0;
     await this.waitFor(fresh, CALL_TIMEOUT_MS, `no state of the reset world came from ${this.address}`);
   }
 
@@ -446,14 +455,14 @@ export class NetworkLink implements RobotLink {
    * arm home slowly (each joint at a fifth of its velocity limit) and opens the gripper.
    */
   private async driveHome(): Promise<void> {
-    await this.waitFor(() => !!this.joints, CALL_TIMEOUT_MS, `no joint state came from ${this.address}`);
-    const now = this.positionOf(this.joints!.message);
+    await this.waitFor(() => this.arm.stamp > -Infinity, CALL_TIMEOUT_MS, `no joint state came from ${this.address}`);
+    const now = this.arm.state()!.position;
     const duration = Math.max(1, ...this.robot.joints.map((j, i) => Math.abs(this.robot.home[i] - now[i]) / (HOMING_SPEED * j.velocity)));
     const home = Float64Array.from(this.robot.home);
     this.sendTrajectory([duration], [home], this.robot.gripper ? this.robot.gripper.width[1] : undefined, undefined);
     const tolerance = 0.01;
     await this.waitFor(
-      () => !!this.joints && this.positionOf(this.joints.message).every((q, i) => Math.abs(q - home[i]) < tolerance),
+      () => this.arm.state()!.position.every((q, i) => Math.abs(q - home[i]) < tolerance),
       (duration + 5) * 1000,
       'the arm did not reach home',
     );
@@ -463,7 +472,10 @@ export class NetworkLink implements RobotLink {
   private command(action: Action, gripper = true): void {
     const width = this.robot.gripper ? action.gripperWidth : undefined;
     const viaJoint = this.robot.ros.gripper_joint !== undefined;
-    this.sendTrajectory([this.controlPeriodValue], [Float64Array.from(action.position)], viaJoint ? width : undefined, viaJoint ? action.gripperEffort : undefined);
+    const position = Float64Array.from(action.position);
+    this.sendTrajectory([this.controlPeriodValue], [position], viaJoint ? width : undefined, viaJoint ? action.gripperEffort : undefined);
+    // Every command sent is recorded, stamped with the state it answers: calibration replays them.
+    if (this.last) this.writers?.command.push(this.last.time, [this.controlPeriodValue, ...position]);
     if (width === undefined) return;
     const effort = action.gripperEffort ?? this.robot.gripper!.effort;
     if (gripper && !viaJoint && this.names.gripperCommand && (this.gripperSent?.width !== width || this.gripperSent.effort !== effort)) {
@@ -483,29 +495,11 @@ export class NetworkLink implements RobotLink {
     else this.graph.sendGoal(this.names.trajectoryAction, ROS_TYPE.followJointTrajectory, { trajectory: message }).result.catch(() => undefined);
   }
 
-  /** Arm joint values of a JointState in robot.yaml order (other joints ignored, missing ones 0). */
-  private valuesOf(message: JointStateMsg, field: 'position' | 'velocity' | 'effort'): Float64Array {
-    const out = new Float64Array(this.robot.joints.length);
-    const values = message[field];
-    message.name.forEach((name, k) => {
-      const i = this.jointIndex.get(name);
-      if (i !== undefined && k < values.length) out[i] = values[k];
-    });
-    return out;
-  }
-
-  private positionOf(message: JointStateMsg): Float64Array {
-    const missing = this.robot.joints.filter((j) => !message.name.includes(j.name)).map((j) => j.name);
-    if (missing.length) {
-      throw new LinkDroppedError(this.address, `${this.names.jointStates} does not carry joint${missing.length > 1 ? 's' : ''} ${missing.join(', ')} of ${this.robot.name}; check robot.yaml's joint names`);
-    }
-    return this.valuesOf(message, 'position');
-  }
-
   private openWriters() {
     const r = this.recorder;
     // The topic order of the in-process sim link: joints, objects, wrench, gripper, clock, contacts.
-    const joints = r.topic(TOPIC.jointStates, TYPE.jointStates, jointStateFields(this.robot.joints.map((j) => j.name)));
+    const names = this.robot.joints.map((j) => j.name);
+    const joints = r.topic(TOPIC.jointStates, TYPE.jointStates, jointStateFields(names));
     const poses = new Map(this.objects.map((o) => [o, r.topic(objectPoseTopic(o), TYPE.pose, POSE_FIELDS)]));
     return {
       joints,
@@ -514,17 +508,15 @@ export class NetworkLink implements RobotLink {
       gripper: this.robot.gripper ? r.topic(TOPIC.gripper, TYPE.gripper, GRIPPER_FIELDS) : undefined,
       clock: r.topic(TOPIC.clock, TYPE.clock, CLOCK_FIELDS),
       contacts: this.names.contacts ? r.topic(TOPIC.contacts, TYPE.contacts, CONTACT_FIELDS) : undefined,
+      command: r.topic(TOPIC.command, TYPE.trajectory, trajectoryFields(names)),
     };
   }
 
   /** Builds the observation of the latest state and records this tick on every topic. */
   private record(): void {
     const w = this.writers!;
-    const joints = this.joints!.message;
     const t = this.episodeTime();
-    const position = this.positionOf(joints);
-    const velocity = this.valuesOf(joints, 'velocity');
-    const effort = this.valuesOf(joints, 'effort');
+    const { position, velocity, effort } = this.arm.state()!;
     w.joints.push(t, [...position, ...velocity, ...effort]);
 
     const objects: Record<string, Pose> = {};
@@ -558,7 +550,7 @@ export class NetworkLink implements RobotLink {
 
   /** Seconds since the episode began: the replayed sim clock in lockstep (while it agrees with the stamps), else the stamps. */
   private episodeTime(): number {
-    const stamped = this.joints!.stamp - this.origin;
+    const stamped = this.arm.stamp - this.origin;
     if (this.clock && Math.abs(this.clock.time - this.origin - stamped) < 1e-6) return this.clock.time - this.origin;
     if (this.clock) {
       this.problems.set('clock', `The robot's stamps (${stamped} s) left the lockstep clock (${this.clock.time} s); the stamps are used from here on.`);

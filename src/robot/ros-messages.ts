@@ -86,9 +86,10 @@ export type WrenchStampedMsg = z.infer<typeof WrenchStampedMsg>;
 /** trajectory_msgs/msg/JointTrajectoryPoint, as a command (positions required, finite). */
 const TrajectoryPoint = z.object({
   positions: FiniteNumbers,
-  velocities: Numbers.default([]),
-  accelerations: Numbers.default([]),
-  effort: Numbers.default([]),
+  // CBOR carries NaN and Infinity, which JSON cannot: every field is checked.
+  velocities: FiniteNumbers.default([]),
+  accelerations: FiniteNumbers.default([]),
+  effort: FiniteNumbers.default([]),
   time_from_start: StampSchema,
 });
 
@@ -96,6 +97,7 @@ const TrajectoryPoint = z.object({
 export const JointTrajectoryMsg = z.object({
   header: Header.optional(),
   joint_names: z.array(z.string()).min(1),
+  // Far above TRAJECTORY_LIMITS.points, which refuses with a sentence; this only stops parsing a flood.
   points: z.array(TrajectoryPoint).min(1).max(100_000),
 });
 export type JointTrajectoryMsg = z.infer<typeof JointTrajectoryMsg>;
@@ -105,7 +107,7 @@ export const FollowJointTrajectoryGoal = z.object({ trajectory: JointTrajectoryM
 
 /** control_msgs/action/GripperCommand goal. */
 export const GripperCommandGoal = z.object({
-  command: z.object({ position: z.number().refine(Number.isFinite, 'must be finite'), max_effort: z.number().min(0).default(0) }),
+  command: z.object({ position: z.number().refine(Number.isFinite, 'must be finite'), max_effort: z.number().min(0).refine(Number.isFinite, 'must be finite').default(0) }),
 });
 
 /** std_srvs/srv/Trigger response. */

@@ -237,9 +237,10 @@ class Ros2Server implements GraphServer {
     return topicPublisher(this.rcl, this.node, topic, type);
   }
 
-  subscribe(topic: string, type: string, onMessage: (message: unknown) => void): void {
+  subscribe(topic: string, type: string, onMessage: (message: unknown) => string | undefined | void): void {
     subscribeTopic(this.rcl, this.node, topic, type, (message) => {
       try {
+        // A warning has no way back to a DDS publisher; the served robot logs it itself.
         onMessage(message);
       } catch (err) {
         process.stderr.write(`sim-serve: a message on ${topic} was refused: ${(err as Error).message}\n`);

@@ -7,13 +7,20 @@
  * fragment_size, compression none | cbor) and unsubscribe, call_service, send_action_goal with
  * feedback and cancel_action_goal, and fragments both ways. Every message a client sends is
  * validated; a bad one gets a `status` error naming the problem and never reaches the sim or
- * brings the server down. Clients may publish to each other too, as on a ROS graph.
+ * brings the server down. Clients may publish to each other too, as on a ROS graph, but never on
+ * the server's own topics (no client forges /joint_states).
+ *
+ * Bounded for hostile clients: at most `maxClients` at once; unfinished fragmented messages share
+ * one server-wide byte budget (and a per-client one) and are dropped after `fragmentTimeoutMs`;
+ * `fragment_size` is at least 1 KiB. Beyond loopback, every connection needs the access token.
  */
 import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decode as decodeCbor, encode as encodeCbor } from 'cbor2';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
+import { offeredToken, tokenMatches } from '../net/access-token.ts';
 import { GOAL_STATUS, type GoalOutcome, type GraphServer, type ServedGoal } from './graph.ts';
 
 /** Options of a rosbridge server. */
@@ -26,6 +33,12 @@ export interface RosbridgeServerOptions {
   maxPayload?: number;
   /** Where the server reports clients that misbehave (one line each). */
   log?: (line: string) => void;
+  /** Access token every connection must offer (`?token=` or `Authorization: Bearer`); none: no check. */
+  token?: string;
+  /** Most clients connected at once (default 32); one more is refused with 1013 "try again later". */
+  maxClients?: number;
+  /** Milliseconds an unfinished fragmented message is kept (default 30 s). */
+  fragmentTimeoutMs?: number;
 }
 
 const STATUS_LEVELS = ['info', 'warning', 'error', 'none'] as const;
@@ -33,9 +46,16 @@ type Level = (typeof STATUS_LEVELS)[number];
 
 /** Bytes a client may have waiting before its messages are dropped instead of queued. */
 const MAX_BUFFERED = 8 << 20;
-/** Most bytes and pieces one fragmented message may have. */
+/** Most bytes and pieces one fragmented message may have; also the most one client may hold unfinished. */
 const MAX_FRAGMENTED = 16 << 20;
 const MAX_FRAGMENTS = 10_000;
+/** Most bytes of unfinished fragmented messages all clients together may hold. */
+const FRAGMENT_BUDGET = 64 << 20;
+/** Most fragmented messages one client may have open. */
+const MAX_OPEN_FRAGMENTED = 64;
+/** Smallest fragment_size taken: smaller ones turn one message into a frame per character. */
+const MIN_FRAGMENT_SIZE = 1024;
+const DEFAULTS = { maxClients: 32, fragmentTimeoutMs: 30_000, maxPayload: 16 << 20 } as const;
 
 const Id = z.union([z.string(), z.number()]).transform(String).optional();
 const Name = z.string().min(1).max(512);
@@ -81,12 +101,14 @@ interface Client {
   advertised: Map<string, string>;
   /** Goals in flight by id. */
   goals: Map<string, AbortController>;
-  /** Fragmented messages being received. */
-  fragments: Map<string, { parts: string[]; received: number; bytes: number }>;
+  /** Fragmented messages being received, each dropped when its timer fires. */
+  fragments: Map<string, { parts: string[]; received: number; bytes: number; timer: NodeJS.Timeout }>;
+  /** Bytes of its unfinished fragmented messages. */
+  fragmentBytes: number;
   nextId: number;
 }
 
-type Handler = (message: unknown) => void;
+type Handler = (message: unknown) => string | undefined | void;
 
 /** `pkg/Type` and `pkg/msg/Type` name the same message. */
 function sameType(a: string, b: string): boolean {
@@ -117,19 +139,33 @@ export class RosbridgeServer implements GraphServer {
   private readonly handlers = new Map<string, { type: string; handle: Handler }[]>();
   private readonly services = new Map<string, (request: unknown) => Promise<object> | object>();
   private readonly actions = new Map<string, (goal: ServedGoal) => Promise<GoalOutcome>>();
+  /** The last message of each latched topic, for subscribers that join later. */
+  private readonly latched = new Map<string, object>();
   private readonly log: (line: string) => void;
+  private readonly maxClients: number;
+  private readonly fragmentTimeoutMs: number;
+  /** Bytes of unfinished fragmented messages of all clients. */
+  private fragmentBytes = 0;
 
   private constructor(
     private readonly wss: WebSocketServer,
     options: RosbridgeServerOptions,
   ) {
     this.log = options.log ?? (() => undefined);
+    this.maxClients = options.maxClients ?? DEFAULTS.maxClients;
+    this.fragmentTimeoutMs = options.fragmentTimeoutMs ?? DEFAULTS.fragmentTimeoutMs;
     wss.on('connection', (socket) => this.accept(socket));
   }
 
   /** Starts listening; resolves once the port is bound. */
   static async listen(options: RosbridgeServerOptions): Promise<RosbridgeServer> {
-    const wss = new WebSocketServer({ port: options.port, host: options.host ?? '127.0.0.1', maxPayload: options.maxPayload ?? 32 << 20 });
+    const { token } = options;
+    const wss = new WebSocketServer({
+      port: options.port,
+      host: options.host ?? '127.0.0.1',
+      maxPayload: options.maxPayload ?? DEFAULTS.maxPayload,
+      ...(token !== undefined ? { verifyClient: ({ req }: { req: IncomingMessage }) => tokenMatches(offeredToken(req), token) } : {}),
+    });
     await Promise.race([once(wss, 'listening'), once(wss, 'error').then(([err]) => Promise.reject(new Error(`rosbridge server cannot listen on port ${options.port}: ${(err as Error).message}`)))]);
     return new RosbridgeServer(wss, options);
   }
@@ -144,9 +180,12 @@ export class RosbridgeServer implements GraphServer {
     return this.clients.size;
   }
 
-  publisher(topic: string, type: string): (message: object) => void {
+  publisher(topic: string, type: string, options: { latched?: boolean } = {}): (message: object) => void {
     this.served.set(topic, type);
-    return (message) => this.fanOut(topic, message, undefined);
+    return (message) => {
+      if (options.latched) this.latched.set(topic, message);
+      this.fanOut(topic, message, undefined);
+    };
   }
 
   subscribe(topic: string, type: string, onMessage: (message: unknown) => void): void {
@@ -169,18 +208,25 @@ export class RosbridgeServer implements GraphServer {
       client.socket.terminate();
     }
     this.clients.clear();
+    // Each socket's close event gives its unfinished fragments back (and clears their timers).
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
   private accept(socket: WebSocket): void {
+    if (this.clients.size >= this.maxClients) {
+      this.log(`rosbridge: a client was refused: ${this.maxClients} are connected already.`);
+      socket.close(1013, `sim-serve takes at most ${this.maxClients} clients; try again later`);
+      return;
+    }
     const client: Client = {
-      socket, level: 'error', subscriptions: new Map(), lastSent: new Map(), advertised: new Map(), goals: new Map(), fragments: new Map(), nextId: 0,
+      socket, level: 'error', subscriptions: new Map(), lastSent: new Map(), advertised: new Map(), goals: new Map(), fragments: new Map(), fragmentBytes: 0, nextId: 0,
     };
     this.clients.add(client);
     socket.on('message', (data: RawData, isBinary: boolean) => this.receive(client, data, isBinary));
     socket.on('close', () => {
       this.clients.delete(client);
       for (const goal of client.goals.values()) goal.abort();
+      for (const id of [...client.fragments.keys()]) this.dropFragments(client, id);
     });
     socket.on('error', (err) => this.log(`rosbridge: a client connection failed: ${err.message}`));
   }
@@ -232,7 +278,8 @@ export class RosbridgeServer implements GraphServer {
         return;
       case 'advertise': {
         const { topic, type } = m as z.infer<typeof Ops.advertise>;
-        const known = this.served.get(topic) ?? this.handlers.get(topic)?.[0]?.type;
+        this.refuseServed(topic);
+        const known = this.handlers.get(topic)?.[0]?.type;
         if (known && !sameType(known, type)) throw new Error(`Topic ${topic} carries ${known}, not ${type}.`);
         client.advertised.set(topic, type);
         return;
@@ -241,10 +288,14 @@ export class RosbridgeServer implements GraphServer {
         client.advertised.delete((m as z.infer<typeof Ops.unadvertise>).topic);
         return;
       case 'publish': {
-        const { topic, msg } = m as z.infer<typeof Ops.publish>;
+        const { topic, msg, id } = m as z.infer<typeof Ops.publish>;
+        this.refuseServed(topic);
         const handlers = this.handlers.get(topic);
         if (!handlers && !client.advertised.has(topic)) throw new Error(`Nobody takes messages on ${topic}; advertise it first, or publish to one of ${[...this.handlers.keys()].join(', ')}.`);
-        for (const h of handlers ?? []) h.handle(msg);
+        for (const h of handlers ?? []) {
+          const warning = h.handle(msg);
+          if (warning) this.status(client, 'warning', warning, id);
+        }
         this.fanOut(topic, msg, client);
         return;
       }
@@ -279,6 +330,11 @@ export class RosbridgeServer implements GraphServer {
     }
   }
 
+  /** A topic the server publishes is its own: a client neither advertises nor publishes on it. */
+  private refuseServed(topic: string): void {
+    if (this.served.has(topic)) throw new Error(`${topic} is published by sim-serve itself (${this.served.get(topic)}); clients cannot publish on it.`);
+  }
+
   private addSubscription(client: Client, m: z.infer<typeof Ops.subscribe>): void {
     const known = this.served.get(m.topic);
     if (known && m.type && !sameType(known, m.type)) throw new Error(`Topic ${m.topic} carries ${known}, not ${m.type}.`);
@@ -287,9 +343,21 @@ export class RosbridgeServer implements GraphServer {
     else if (m.compression !== 'none') {
       this.status(client, 'warning', `Compression '${m.compression}' is not supported by sim-serve; ${m.topic} is sent as plain JSON (use 'cbor' for binary).`, m.id);
     }
+    const fragmentSize = this.fragmentSize(client, m.fragment_size, m.id);
+    const isNew = !client.subscriptions.has(m.topic);
     const subs = client.subscriptions.get(m.topic) ?? new Map<string, Subscription>();
-    subs.set(m.id ?? `subscribe:${m.topic}:${client.nextId++}`, { throttleMs: m.throttle_rate, queueLength: m.queue_length, fragmentSize: m.fragment_size, cbor });
+    subs.set(m.id ?? `subscribe:${m.topic}:${client.nextId++}`, { throttleMs: m.throttle_rate, queueLength: m.queue_length, fragmentSize, cbor });
     client.subscriptions.set(m.topic, subs);
+    // A latched topic's last message, as a latched ROS topic gives a subscriber that joins late.
+    const last = this.latched.get(m.topic);
+    if (isNew && last) this.sendPublish(client, m.topic, last, this.merged(subs));
+  }
+
+  /** A client's fragment_size, raised to the smallest one taken (saying so). */
+  private fragmentSize(client: Client, size: number | undefined, id: string | undefined): number | undefined {
+    if (size === undefined || size >= MIN_FRAGMENT_SIZE) return size;
+    this.status(client, 'warning', `fragment_size ${size} is below the smallest taken, ${MIN_FRAGMENT_SIZE} bytes; ${MIN_FRAGMENT_SIZE} is used.`, id);
+    return MIN_FRAGMENT_SIZE;
   }
 
   /** The merged options of a client's subscriptions to a topic: lowest throttle and fragment size, binary if any asked. */
@@ -331,6 +399,11 @@ export class RosbridgeServer implements GraphServer {
     }
   }
 
+  /** Sends one message on `topic` to one client, as its subscription asks. */
+  private sendPublish(client: Client, topic: string, msg: unknown, options: Subscription): void {
+    this.send(client, { op: 'publish', topic, msg }, options.fragmentSize, options.cbor);
+  }
+
   private sendText(client: Client, text: string, fragmentSize: number | undefined): void {
     if (client.socket.readyState !== client.socket.OPEN) return;
     if (fragmentSize === undefined || text.length <= fragmentSize) {
@@ -357,8 +430,9 @@ export class RosbridgeServer implements GraphServer {
   }
 
   private async callService(client: Client, m: z.infer<typeof Ops.call_service>): Promise<void> {
+    const fragmentSize = this.fragmentSize(client, m.fragment_size, m.id);
     const respond = (result: boolean, values: unknown) =>
-      this.send(client, { op: 'service_response', service: m.service, values, result, ...(m.id !== undefined ? { id: m.id } : {}) }, m.fragment_size, m.compression === 'cbor');
+      this.send(client, { op: 'service_response', service: m.service, values, result, ...(m.id !== undefined ? { id: m.id } : {}) }, fragmentSize, m.compression === 'cbor');
     const handle = this.services.get(m.service);
     if (!handle) {
       respond(false, `Service ${m.service} does not exist; this robot serves ${[...this.services.keys()].join(', ') || 'none'}.`);
@@ -392,22 +466,30 @@ export class RosbridgeServer implements GraphServer {
   }
 
   private addFragment(client: Client, m: z.infer<typeof Ops.fragment>): void {
-    const entry = client.fragments.get(m.id) ?? { parts: new Array<string>(m.total), received: 0, bytes: 0 };
-    if (entry.parts.length !== m.total) throw new Error(`Fragment ${m.num} of '${m.id}' says ${m.total} pieces; earlier ones said ${entry.parts.length}.`);
+    const open = client.fragments.get(m.id);
+    if (open && open.parts.length !== m.total) throw new Error(`Fragment ${m.num} of '${m.id}' says ${m.total} pieces; earlier ones said ${open.parts.length}.`);
     if (m.num >= m.total) throw new Error(`Fragment number ${m.num} of '${m.id}' is not below its total ${m.total}.`);
-    if (client.fragments.size >= 64 && !client.fragments.has(m.id)) throw new Error('Too many fragmented messages are open at once (64); finish some first.');
-    if (entry.parts[m.num] === undefined) {
-      entry.parts[m.num] = m.data;
-      entry.received++;
-      entry.bytes += m.data.length;
-    }
-    if (entry.bytes > MAX_FRAGMENTED) {
-      client.fragments.delete(m.id);
-      throw new Error(`The fragmented message '${m.id}' passes ${MAX_FRAGMENTED} bytes; it is dropped.`);
-    }
+    if (!open && client.fragments.size >= MAX_OPEN_FRAGMENTED) throw new Error(`Too many fragmented messages are open at once (${MAX_OPEN_FRAGMENTED}); finish some first.`);
+    const entry = open ?? { parts: new Array<string>(m.total), received: 0, bytes: 0, timer: this.fragmentTimer(client, m.id) };
     client.fragments.set(m.id, entry);
+    if (entry.parts[m.num] !== undefined) return;
+    const size = m.data.length;
+    const over =
+      entry.bytes + size > MAX_FRAGMENTED ? `passes ${MAX_FRAGMENTED} bytes`
+      : client.fragmentBytes + size > MAX_FRAGMENTED ? `would take this client's unfinished messages past ${MAX_FRAGMENTED} bytes; finish or abandon some first`
+      : this.fragmentBytes + size > FRAGMENT_BUDGET ? `would take the server's unfinished messages past ${FRAGMENT_BUDGET} bytes; try again later`
+      : undefined;
+    if (over) {
+      this.dropFragments(client, m.id);
+      throw new Error(`The fragmented message '${m.id}' ${over}; it is dropped.`);
+    }
+    entry.parts[m.num] = m.data;
+    entry.received++;
+    entry.bytes += size;
+    client.fragmentBytes += size;
+    this.fragmentBytes += size;
     if (entry.received < m.total) return;
-    client.fragments.delete(m.id);
+    this.dropFragments(client, m.id);
     let whole: unknown;
     try {
       whole = JSON.parse(entry.parts.join(''));
@@ -416,5 +498,26 @@ export class RosbridgeServer implements GraphServer {
     }
     if ((whole as { op?: unknown } | null)?.op === 'fragment') throw new Error('A fragmented message may not itself be a fragment.');
     this.handle(client, whole);
+  }
+
+  /** Drops an unfinished fragmented message when it has waited too long, saying so. */
+  private fragmentTimer(client: Client, id: string): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      if (!client.fragments.has(id)) return;
+      this.dropFragments(client, id);
+      this.status(client, 'error', `The fragmented message '${id}' was not completed within ${this.fragmentTimeoutMs / 1000} s; it is dropped.`);
+    }, this.fragmentTimeoutMs);
+    timer.unref();
+    return timer;
+  }
+
+  /** Forgets a fragmented message and gives its bytes back to the budgets. */
+  private dropFragments(client: Client, id: string): void {
+    const entry = client.fragments.get(id);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    client.fragments.delete(id);
+    client.fragmentBytes -= entry.bytes;
+    this.fragmentBytes -= entry.bytes;
   }
 }

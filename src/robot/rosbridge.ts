@@ -7,8 +7,12 @@ import { Ros, Service, Topic } from 'roslib';
 import type { GoalHandle, GoalOutcome, GraphClient } from './graph.ts';
 import { LinkDroppedError } from './graph.ts';
 
-/** Opens a rosbridge connection; rejects naming the address when it cannot within `timeoutMs`. */
-export async function connectRosbridge(url: string, timeoutMs = 5000): Promise<GraphClient> {
+/**
+ * Opens a rosbridge connection; rejects naming the address when it cannot within `timeoutMs`.
+ * `token`: the access token a server beyond loopback asks for (`arbor sim-serve --host`); it goes
+ * in the connection's query, never in a message.
+ */
+export async function connectRosbridge(url: string, { token, timeoutMs = 5000 }: { token?: string; timeoutMs?: number } = {}): Promise<GraphClient> {
   const ros = new Ros({});
   const opened = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`No rosbridge server answered at ${url} within ${timeoutMs / 1000} s; start one (arbor sim-serve SCENARIO --rosbridge PORT, or ros2 launch rosbridge_server rosbridge_websocket_launch.xml) or check the address.`)), timeoutMs);
@@ -18,13 +22,13 @@ export async function connectRosbridge(url: string, timeoutMs = 5000): Promise<G
     });
     const fail = () => {
       clearTimeout(timer);
-      reject(new Error(`The rosbridge server at ${url} refused the connection; start it, or check the address.`));
+      reject(new Error(`The rosbridge server at ${url} refused the connection; start it, check the address${token === undefined ? ', or set ARBOR_ROSBRIDGE_TOKEN to the token it printed' : ' and ARBOR_ROSBRIDGE_TOKEN'}.`));
     };
     ros.once('error', fail);
     ros.once('close', fail);
   });
   try {
-    await ros.connect(url);
+    await ros.connect(token === undefined ? url : `${url}/?token=${encodeURIComponent(token)}`);
     await opened;
   } catch (err) {
     ros.close();

@@ -1,12 +1,14 @@
 /**
  * `SafeLink` wraps every link, in sim too: each command passes the robot's safety envelope
- * (position, velocity and acceleration limits, the workspace box, the gripper's force limit); a
+ * (position, velocity and acceleration limits, the workspace box, the links above the table top,
+ * the gripper's force limit); a
  * watchdog holds a robot that moves on its own clock (a network link) when commands or joint
  * states stop arriving; an e-stop holds it and refuses commands until the next reset. Every
  * intervention is recorded on the `/safety` topic of the episode's trace and summarised in its
  * meta, so the log of an episode says what was changed.
  */
 import { z } from 'zod';
+import type { AxisValue } from '../scenario/perturbation.ts';
 import type { RobotConfig } from '../scenario/robot.ts';
 import type { Kinematics } from '../sim/kinematics.ts';
 import { Trace, TraceRecorder, type TopicWriter } from '../trace/trace.ts';
@@ -70,6 +72,8 @@ export class SafeLink implements RobotLink {
   private stopping: Promise<void> | undefined;
   /** Tool-point speed cap (m/s) for reduced-speed runs; undefined for full speed. */
   private speedCap: number | undefined;
+  /** Where a target puts the tool point and the links, for the envelope. */
+  private readonly geometry = { toolPoint: (q: Float64Array) => this.kinematics.pose(q).pos, lowestPoint: (q: Float64Array) => this.kinematics.lowestPoint(q) };
 
   constructor(
     /** The link this one guards. */
@@ -123,7 +127,7 @@ export class SafeLink implements RobotLink {
   async act(action: Action): Promise<Observation> {
     if (this.estopReason !== undefined) throw new EmergencyStopError(this.estopReason);
     const dt = this.inner.controlPeriod;
-    const verdict = this.envelope.filter(this.sent, this.before, action.position, dt, (q) => this.kinematics.pose(q).pos);
+    const verdict = this.envelope.filter(this.sent, this.before, action.position, dt, this.geometry);
     let position = verdict.position;
     if (this.speedCap !== undefined && !verdict.rejected) position = this.capToolSpeed(position, dt);
     const time = this.inner.observe().time;
@@ -149,6 +153,15 @@ export class SafeLink implements RobotLink {
 
   observe(): Observation {
     return this.inner.observe();
+  }
+
+  /** Passes a perturbation to the sim; any other link refuses it (`arbor sim-serve --perturb` perturbs a served sim). */
+  perturb(values: readonly AxisValue[]): void {
+    if (!this.inner.perturb) {
+      if (values.length === 0) return;
+      throw new Error(`The ${this.inner.backend} backend cannot be perturbed from here; perturb the sim (--backend sim), or serve a perturbed one with arbor sim-serve --perturb FILE.`);
+    }
+    this.inner.perturb(values);
   }
 
   snapshot(): { time: number; qpos: Float64Array } | undefined {

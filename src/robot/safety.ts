@@ -2,11 +2,22 @@
  * The safety envelope of a robot (from robot.yaml): joint targets must stay inside the position
  * limits and may change at most `velocity × dt` per control period (and, with an acceleration
  * limit, change their speed by at most `acceleration × dt`); the tool-centre point of the target
- * must stay inside the workspace box. What happens beyond a limit is robot.yaml's `safety:` —
+ * must stay inside the workspace box, and no link of the arm (its collision geoms, from the model)
+ * may reach below the table top: a target inside every joint limit can still swing the forearm
+ * through the table. What happens beyond a limit is robot.yaml's `safety:` —
  * clamp, or reject the command (the robot holds its last target). Non-finite targets are refused.
  * `SafeLink` passes every command of every link through this, the physical ones above all.
  */
 import type { RobotConfig } from '../scenario/robot.ts';
+import type { LowestPoint } from '../sim/kinematics.ts';
+
+/** Where a target puts the robot, for the checks beyond the joints (the link's kinematics). */
+export interface TargetGeometry {
+  /** The tool-centre point of joint positions. */
+  toolPoint(q: Float64Array): ArrayLike<number>;
+  /** The lowest point of the arm's links at joint positions. */
+  lowestPoint(q: Float64Array): LowestPoint;
+}
 
 /** What the envelope did to one command. */
 export interface SafetyVerdict {
@@ -20,6 +31,8 @@ export interface SafetyVerdict {
   accelerationClamps: number;
   /** True when the target's tool point lies outside the workspace box. */
   outsideWorkspace: boolean;
+  /** The arm's lowest point when the target puts it below the table top. */
+  belowTable?: LowestPoint;
   /** Why the command was rejected (the robot holds), or undefined when it may be sent. */
   rejected?: string;
 }
@@ -29,10 +42,10 @@ export class SafetyEnvelope {
 
   /**
    * Filters `target` given the two previously sent targets (`before` may equal `previous` at the
-   * start) and the control period `dt`. `toolPoint(q)` gives the tool-centre point of joint
-   * positions, for the workspace check.
+   * start) and the control period `dt`. `geometry` places the tool point and the links' lowest
+   * point of joint positions, for the workspace and table checks.
    */
-  filter(previous: ArrayLike<number>, before: ArrayLike<number>, target: ArrayLike<number>, dt: number, toolPoint: (q: Float64Array) => ArrayLike<number>): SafetyVerdict {
+  filter(previous: ArrayLike<number>, before: ArrayLike<number>, target: ArrayLike<number>, dt: number, geometry: TargetGeometry): SafetyVerdict {
     const { joints, safety } = this.robot;
     if (target.length !== joints.length) {
       throw new Error(`An action must give ${joints.length} joint targets (robot ${this.robot.name}), got ${target.length}.`);
@@ -73,12 +86,15 @@ export class SafetyEnvelope {
       }
       position[i] = q;
     }
-    const outsideWorkspace = !this.inWorkspace(toolPoint(position));
+    const outsideWorkspace = !this.inWorkspace(geometry.toolPoint(position));
     if (outsideWorkspace && safety.workspace === 'reject') reasons.push('the tool point would leave the workspace box');
-    if (reasons.length) {
-      return { position: Float64Array.from(previous), positionClamps, velocityClamps, accelerationClamps, outsideWorkspace, rejected: reasons.join('; ') };
-    }
-    return { position, positionClamps, velocityClamps, accelerationClamps, outsideWorkspace };
+    const lowest = geometry.lowestPoint(position);
+    const table = this.robot.workspace.table;
+    const belowTable = lowest.z < table ? lowest : undefined;
+    if (belowTable && safety.workspace === 'reject') reasons.push(`${lowest.link} would reach z = ${lowest.z.toFixed(4)} m, below the table top at ${table} m`);
+    const verdict = { positionClamps, velocityClamps, accelerationClamps, outsideWorkspace, ...(belowTable ? { belowTable } : {}) };
+    if (reasons.length) return { position: Float64Array.from(previous), ...verdict, rejected: reasons.join('; ') };
+    return { position, ...verdict };
   }
 
   /** True when a tool-centre point lies inside the workspace box. */

@@ -7,14 +7,18 @@ import type { LoadedScenario } from '../scenario/load.ts';
 import { CameraRecorder } from '../sim/camera-recorder.ts';
 import { ContactSummary } from '../sim/contact-summary.ts';
 import { Kinematics } from '../sim/kinematics.ts';
+import { ModelPerturber, perturbTargets } from '../sim/perturb.ts';
+import type { AxisValue } from '../scenario/perturbation.ts';
+import { loadScenarioWorld } from '../sim/compose.ts';
 import { World } from '../sim/world.ts';
 import type { TaskScene } from '../tasks/task.ts';
 import { TraceRecorder, type TopicWriter, type Trace } from '../trace/trace.ts';
 import {
   CLOCK_FIELDS, CONTACT_FIELDS, GRIPPER_FIELDS, POSE_FIELDS, TOPIC, TYPE, WRENCH_FIELDS,
-  jointStateFields, objectPoseTopic,
+  jointStateFields, objectPoseTopic, trajectoryFields,
 } from '../trace/topics.ts';
 import type { Action, Observation, Pose, RobotLink } from './link.ts';
+import { Sensing } from './sensing.ts';
 
 /** Thrown when the physics blows up (NaN or Inf in the state). */
 export class SimDivergedError extends Error {
@@ -34,6 +38,7 @@ interface Tracked {
 
 interface Writers {
   joints: TopicWriter;
+  command: TopicWriter;
   wrench: TopicWriter;
   gripper?: TopicWriter;
   clock: TopicWriter;
@@ -56,13 +61,22 @@ export class SimLink implements RobotLink {
   private gripperCommand = 0;
   private seed = 0;
   private taskMeta: Record<string, unknown> = {};
-  private last: Observation | undefined;
+  /** What the policy sees: the state at the last record, or it through the latency and noise of a perturbation. */
+  private seen: Observation | undefined;
+  /** Writes the model axes of a perturbation, and puts the nominal model back after one. */
+  private readonly perturber: ModelPerturber;
+  /** The perturbation of the next episodes (the calibration comes first, always). */
+  private perturbation: readonly AxisValue[] = [];
+  /** The latency and sensor noise of this episode; absent in a world without them. */
+  private sensing: Sensing | undefined;
   /** The true poses of the tracked objects at the last record (the observation has the perceived ones). */
   private truth: Record<string, Pose> = {};
   /** The /contacts summary, read once per control period. */
   private readonly contacts: ContactSummary;
   /** Scratch row of /joint_states, reused every tick to keep the control loop allocation-light. */
   private readonly jointRow: Float64Array;
+  /** Scratch row of the command topic: the control period, then the joint targets. */
+  private readonly commandRow: Float64Array;
   /** The scenario's cameras; absent when it records none. */
   private readonly cameras: CameraRecorder | undefined;
 
@@ -103,12 +117,24 @@ export class SimLink implements RobotLink {
     this.contacts = new ContactSummary(world, { robotRoot, objects: this.tracked.map((o) => o.body) });
     this.kinematics = new Kinematics(world, robot.joints.map((j) => j.name), tcp);
     this.jointRow = new Float64Array(3 * robot.joints.length);
+    this.commandRow = new Float64Array(1 + robot.joints.length);
     this.cameras = Object.keys(scenario.cameras).length ? new CameraRecorder(world, scenario.cameras) : undefined;
+    this.perturber = new ModelPerturber(world, perturbTargets(world, robot, this.tracked.map((o) => o.name)));
+    if (scenario.calibration) this.perturber.check(scenario.calibration.values);
+  }
+
+  /**
+   * The perturbation of the episodes from the next reset on (none: the nominal world, or the
+   * calibrated one). Throws naming the axis when it names what this world does not have.
+   */
+  perturb(values: readonly AxisValue[]): void {
+    this.perturber.check(values);
+    this.perturbation = values;
   }
 
   /** Loads the scenario's world. */
   static async create(scenario: LoadedScenario): Promise<SimLink> {
-    const world = await World.load(scenario.worldPath);
+    const world = await loadScenarioWorld(scenario);
     try {
       return new SimLink(scenario, world);
     } catch (err) {
@@ -121,8 +147,11 @@ export class SimLink implements RobotLink {
     const { world, ids, robot } = this;
     this.seed = seed;
     world.resetData();
+    const values = [...(this.scenario.calibration?.values ?? []), ...this.perturbation];
+    this.perturber.applyRobot(values);
     // The task first: it may recompute model constants, which overwrites the state.
     this.taskMeta = this.scene.reset(seed);
+    this.perturber.applyObjects(values);
     const qpos = world.data.qpos as Float64Array;
     const ctrl = world.data.ctrl as Float64Array;
     robot.home.forEach((q, i) => {
@@ -133,31 +162,42 @@ export class SimLink implements RobotLink {
     this.setGripperCtrl(this.gripperCommand);
     ids.fingerQpos.forEach((adr) => (qpos[adr] = this.gripperCommand / ids.fingerQpos.length));
     world.forward();
+    this.sensing = Sensing.of(values, seed, { position: Float64Array.from(robot.home), gripperWidth: this.gripperCommand });
     this.recorder = new TraceRecorder();
     this.writers = this.openWriters();
     this.cameras?.reset();
     this.record();
     // A task that briefs its policy (an instruction, what the scene holds) does it in this observation.
     const brief = this.scene.brief?.();
-    if (brief) this.last = { ...this.last!, brief };
-    return this.last!;
+    if (brief) this.seen = { ...this.seen!, brief };
+    return this.seen!;
   }
 
   async act(action: Action): Promise<Observation> {
     const { world, ids } = this;
+    // A command delay: the joints get the command of some ticks ago (the recorded one too).
+    const applied = this.sensing ? this.sensing.command(action) : action;
     const ctrl = world.data.ctrl as Float64Array;
-    for (let i = 0; i < ids.actuators.length; i++) ctrl[ids.actuators[i]] = action.position[i];
-    this.gripperCommand = action.gripperWidth;
+    const command = this.commandRow;
+    command[0] = this.controlPeriod;
+    for (let i = 0; i < ids.actuators.length; i++) {
+      ctrl[ids.actuators[i]] = applied.position[i];
+      // The command topic records what was sent, as a robot's recording would; its latency is the world's.
+      command[i + 1] = action.position[i];
+    }
+    // Stamped when sent: the targets the arm then tracks for one control period.
+    this.writers.command.push(world.time, command);
+    this.gripperCommand = applied.gripperWidth;
     this.setGripperCtrl(this.gripperCommand);
     world.step(this.substeps);
     if (world.diverged()) throw new SimDivergedError(world.time);
     this.record();
-    return this.last!;
+    return this.seen!;
   }
 
   observe(): Observation {
-    if (!this.last) throw new Error('Call reset(seed) before observe().');
-    return this.last;
+    if (!this.seen) throw new Error('Call reset(seed) before observe().');
+    return this.seen;
   }
 
   trace(): Trace {
@@ -168,6 +208,9 @@ export class SimLink implements RobotLink {
       backend: 'sim',
       ...this.taskMeta,
       controlPeriod: this.controlPeriod,
+      // Which world this was, when it was not the nominal one: enough to replay it.
+      ...(this.scenario.calibration ? { calibration: this.scenario.calibration.file } : {}),
+      ...(this.perturbation.length ? { perturbation: this.perturbation } : {}),
     });
   }
 
@@ -222,6 +265,7 @@ export class SimLink implements RobotLink {
       gripper: this.robot.gripper ? r.topic(TOPIC.gripper, TYPE.gripper, GRIPPER_FIELDS) : undefined,
       clock: r.topic(TOPIC.clock, TYPE.clock, CLOCK_FIELDS),
       contacts: r.topic(TOPIC.contacts, TYPE.contacts, CONTACT_FIELDS),
+      command: r.topic(TOPIC.command, TYPE.trajectory, trajectoryFields(joints)),
     };
   }
 
@@ -279,7 +323,8 @@ export class SimLink implements RobotLink {
     this.scene.record?.(t, this.recorder);
     this.cameras?.tick(t, this.recorder);
 
-    this.last = { time: t, position, velocity, effort, gripperWidth: width, touch, wrench, objects: this.scene.observe(truth) };
+    const now: Observation = { time: t, position, velocity, effort, gripperWidth: width, touch, wrench, objects: this.scene.observe(truth) };
+    this.seen = this.sensing ? this.sensing.observe(now) : now;
   }
 
   /**

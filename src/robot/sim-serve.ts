@@ -26,7 +26,8 @@ import {
   type ResetReport, type RosNames,
 } from './ros-messages.ts';
 import { SimDivergedError, SimLink } from './sim-link.ts';
-import { TrajectoryFollower, trajectoryCommand, type TrajectoryCommand } from './trajectory.ts';
+import type { AxisValue } from '../scenario/perturbation.ts';
+import { TRAJECTORY_LIMITS, TrajectoryFollower, trajectoryCommand, type TrajectoryCommand } from './trajectory.ts';
 
 /** How a served sim runs. */
 export interface SimServeOptions {
@@ -40,6 +41,11 @@ export interface SimServeOptions {
   namespace?: string;
   /** Where the server reports what it refused or survived (one line each). */
   log?: (line: string) => void;
+  /**
+   * The world of each reset's seed (a stand-in robot that differs from the study's sim). Its
+   * latency is in control periods, so in real time it is real on the wall clock too.
+   */
+  perturbation?: (seed: number) => AxisValue[];
 }
 
 type Publish = (message: object) => void;
@@ -61,8 +67,8 @@ interface Following {
   follower: TrajectoryFollower;
   /** Control periods stepped since it started. */
   steps: number;
-  /** The goal's client, when the trajectory came as an action goal. */
-  goal?: { feedback: ServedGoal['feedback']; finish: (outcome: GoalOutcome) => void };
+  /** The goal's client, when the trajectory came as an action goal; `note` says what was clamped. */
+  goal?: { feedback: ServedGoal['feedback']; finish: (outcome: GoalOutcome) => void; note?: string };
 }
 
 /** A GripperCommand goal being carried out. */
@@ -79,6 +85,8 @@ const GRIPPER_REACHED = 0.002;
 const GRIPPER_STALLED = 1e-5;
 /** Most simulated seconds a gripper goal may take. */
 const GRIPPER_TIMEOUT = 2;
+/** Wall milliseconds a lockstep trajectory steps before it lets the event loop run (connections, cancels, Ctrl-C). */
+const YIELD_MS = 5;
 
 export class SimServer {
   /** Interface names (robot.yaml's `ros:`). */
@@ -151,7 +159,8 @@ export class SimServer {
     const n = this.names;
     this.graphs.push(graph);
     this.outlets.push({
-      joints: graph.publisher(n.jointStates, ROS_TYPE.jointState),
+      // Latched: a lockstep world publishes only when commanded, and a viewer that joins must still see the robot.
+      joints: graph.publisher(n.jointStates, ROS_TYPE.jointState, { latched: true }),
       clock: graph.publisher(n.clock, ROS_TYPE.clock),
       controllerState: graph.publisher(n.controllerState, ROS_TYPE.controllerState),
       gripper: n.gripperState && this.scenario.robotConfig.gripper ? graph.publisher(n.gripperState, ROS_TYPE.jointState) : undefined,
@@ -196,6 +205,7 @@ export class SimServer {
 
   private async reset(): Promise<{ success: boolean; message: string }> {
     this.endGoals('the world was reset');
+    if (this.options.perturbation) this.link.perturb(this.options.perturbation(this.seed));
     const obs = await this.link.reset(this.seed);
     const robot = this.scenario.robotConfig;
     this.target = Float64Array.from(obs.position);
@@ -204,7 +214,8 @@ export class SimServer {
     this.steps = 0;
     this.publish(obs);
     // The task's facts about this seed (object setup, ...), as the in-process trace meta has them.
-    const { scenario: _s, seed: _seed, backend: _b, controlPeriod: _p, ...meta } = this.link.trace().meta;
+    // How the world is perturbed or calibrated stays hidden, as a physical arm's differences are.
+    const { scenario: _s, seed: _seed, backend: _b, controlPeriod: _p, perturbation: _w, calibration: _c, ...meta } = this.link.trace().meta;
     const report: ResetReport = {
       seed: this.seed, time: obs.time, lockstep: !this.options.realtime, period: this.period, timestep: this.link.world.timestep, meta,
       // A task that briefs its policy does it here, as the in-process sim does in the first observation.
@@ -213,53 +224,62 @@ export class SimServer {
     return { success: true, message: JSON.stringify(report) };
   }
 
-  /** A trajectory on the controller's topic: follow it (in lockstep, step through it now). */
-  private onTrajectory(message: unknown): void {
-    const parsed = JointTrajectoryMsg.safeParse(message);
+  /** A trajectory on the controller's topic: follow it (in lockstep, step through it now); what was clamped is said to the sender. */
+  private onTrajectory(message: unknown): string | undefined {
+    const parsed = JointTrajectoryMsg.safeParse(withinPointLimit(message));
     if (!parsed.success) throw new Error(describeIssues(`A trajectory on ${this.names.trajectoryTopic}`, parsed.error));
     const command = trajectoryCommand(parsed.data, this.scenario.robotConfig, this.scenario.robotConfig.ros.gripper_joint);
-    void this.exclusive(async () => {
-      this.follow(command);
-      if (!this.options.realtime) await this.stepThrough();
-    }).catch((err: Error) => this.log(`sim-serve: the trajectory could not be followed: ${err.message}`));
+    if (command.clamped) this.log(`sim-serve: ${command.clamped}`);
+    void this.exclusive(async () => this.follow(command))
+      .then((following) => this.stepThrough(following))
+      .catch((err: Error) => this.log(`sim-serve: the trajectory could not be followed: ${err.message}`));
+    return command.clamped;
   }
 
   private followGoal(served: ServedGoal): Promise<GoalOutcome> {
-    const parsed = FollowJointTrajectoryGoal.safeParse(served.goal);
     let command: TrajectoryCommand;
     try {
+      withinPointLimit((served.goal as { trajectory?: unknown } | null)?.trajectory);
+      const parsed = FollowJointTrajectoryGoal.safeParse(served.goal);
       if (!parsed.success) throw new Error(describeIssues('The FollowJointTrajectory goal', parsed.error));
       command = trajectoryCommand(parsed.data.trajectory, this.scenario.robotConfig, this.scenario.robotConfig.ros.gripper_joint);
     } catch (err) {
       const error_string = (err as Error).message;
       return Promise.resolve({ status: GOAL_STATUS.aborted, result: { error_code: TRAJECTORY_ERROR.invalidJoints, error_string } });
     }
+    if (command.clamped) this.log(`sim-serve: ${command.clamped}`);
     return new Promise<GoalOutcome>((resolve) => {
       void this.exclusive(async () => {
-        const goal = { feedback: served.feedback, finish: resolve };
-        this.follow(command, goal);
+        const goal = { feedback: served.feedback, finish: resolve, note: command.clamped };
+        const following = this.follow(command, goal);
         served.signal.addEventListener('abort', () => {
           if (this.following?.goal !== goal) return;
           this.following = undefined;
           this.target = Float64Array.from(this.link.observe().position);
           resolve({ status: GOAL_STATUS.canceled, result: { error_code: TRAJECTORY_ERROR.successful, error_string: 'canceled; holding' } });
         }, { once: true });
-        if (!this.options.realtime) await this.stepThrough();
-      }).catch((err: Error) => resolve({ status: GOAL_STATUS.aborted, result: { error_code: TRAJECTORY_ERROR.invalidGoal, error_string: err.message } }));
+        return following;
+      })
+        .then((following) => this.stepThrough(following))
+        .catch((err: Error) => resolve({ status: GOAL_STATUS.aborted, result: { error_code: TRAJECTORY_ERROR.invalidGoal, error_string: err.message } }));
     });
   }
 
   private gripperCommandGoal(served: ServedGoal): Promise<GoalOutcome> {
     const parsed = GripperCommandGoal.safeParse(served.goal);
     if (!parsed.success) return Promise.reject(new Error(describeIssues('The GripperCommand goal', parsed.error)));
-    const [lo, hi] = this.scenario.robotConfig.gripper!.width;
+    const { width: [lo, hi], effort } = this.scenario.robotConfig.gripper!;
     const { position, max_effort } = parsed.data.command;
     // The goal completes as the world steps: on the wall clock, or (lockstep) with the arm's commands or step calls.
     return new Promise<GoalOutcome>((resolve) => {
       void this.exclusive(async () => {
         this.gripperGoal?.finish(gripperOutcome(GOAL_STATUS.aborted, this.link.observe(), false, false));
         this.gripperWidth = Math.min(hi, Math.max(lo, position));
-        this.gripperEffort = max_effort > 0 ? max_effort : undefined;
+        // As the safety envelope does in-process: no finger pushes past its force limit.
+        this.gripperEffort = max_effort > 0 ? Math.min(max_effort, effort) : undefined;
+        if (this.gripperWidth !== position || max_effort > effort) {
+          this.log(`sim-serve: a GripperCommand goal (position ${position} m, max_effort ${max_effort} N) was clamped into the gripper's opening [${lo}, ${hi}] m and force limit ${effort} N.`);
+        }
         this.gripperGoal = { target: this.gripperWidth, steps: 0, lastWidth: this.link.observe().gripperWidth, feedback: served.feedback, finish: resolve };
         served.signal.addEventListener('abort', () => {
           if (this.gripperGoal?.finish !== resolve) return;
@@ -300,17 +320,28 @@ export class SimServer {
   }
 
   /** Starts following a trajectory from the current target; a goal it replaces is aborted. */
-  private follow(command: TrajectoryCommand, goal?: Following['goal']): void {
+  private follow(command: TrajectoryCommand, goal?: Following['goal']): Following {
     this.following?.goal?.finish({ status: GOAL_STATUS.aborted, result: { error_code: TRAJECTORY_ERROR.successful, error_string: 'preempted by a newer trajectory' } });
     this.following = { follower: new TrajectoryFollower(command, this.target, this.gripperWidth), steps: 0, goal };
+    return this.following;
   }
 
-  /** Lockstep: steps until the trajectory being followed ends (at least one period). */
-  private async stepThrough(): Promise<void> {
-    const following = this.following;
-    if (!following) return;
-    const periods = Math.max(1, Math.ceil(following.follower.duration / this.period - 1e-9));
-    for (let k = 0; k < periods && this.following === following; k++) await this.step();
+  /**
+   * Lockstep: steps until `following` ends (at least one period), is preempted or cancelled, the
+   * world is reset or the server closes. Each period takes its own turn on the chain and the event
+   * loop runs every few milliseconds, so what arrives meanwhile — a cancel, a newer trajectory, a
+   * reset, a step call, a new client, Ctrl-C — is served mid-trajectory, not after it.
+   */
+  private async stepThrough(following: Following): Promise<void> {
+    if (this.options.realtime) return;
+    let yielded = performance.now();
+    while (this.following === following && !this.closed) {
+      await this.exclusive(() => (this.following === following ? this.step() : Promise.resolve()));
+      if (performance.now() - yielded > YIELD_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        yielded = performance.now();
+      }
+    }
   }
 
   /** One control period: targets from the trajectory, physics, then every topic. */
@@ -354,7 +385,7 @@ export class SimServer {
     }
     if (!done) return;
     this.following = undefined;
-    f.goal?.finish({ status: GOAL_STATUS.succeeded, result: { error_code: TRAJECTORY_ERROR.successful, error_string: '' } });
+    f.goal?.finish({ status: GOAL_STATUS.succeeded, result: { error_code: TRAJECTORY_ERROR.successful, error_string: f.goal.note ?? '' } });
   }
 
   private advanceGripper(g: GripperGoal, obs: Observation): void {
@@ -433,6 +464,18 @@ export class SimServer {
     };
     this.timer = setTimeout(tick, periodMs);
   }
+}
+
+/**
+ * Refuses a trajectory of too many points before it is parsed: validating 100,000 points holds
+ * the event loop for seconds, and the limit refuses them anyway.
+ */
+function withinPointLimit(message: unknown): unknown {
+  const points = (message as { points?: unknown } | null)?.points;
+  if (Array.isArray(points) && points.length > TRAJECTORY_LIMITS.points) {
+    throw new Error(`The trajectory has ${points.length} points; at most ${TRAJECTORY_LIMITS.points} are taken. Send it in parts.`);
+  }
+  return message;
 }
 
 /** The MJCF camera of a camera topic `/camera/<name>/...` (or `<prefix>/<name>/image_raw`). */

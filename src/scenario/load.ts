@@ -11,12 +11,28 @@ import { z } from 'zod';
 import { allTasks, getTask, loadTasks, taskKinds } from '../tasks/registry.ts';
 import type { Task, TaskSpec } from '../tasks/task.ts';
 import { namesFiles } from './paths.ts';
+import { Perturbations, axisRange, checkAxisJoints, type AxisValue } from './perturbation.ts';
 import { loadRobot, type RobotConfig } from './robot.ts';
 import { Scenario, checkCameraTopics, type ScenarioSpec } from './schema.ts';
 import { ValidationError, validateText } from './validate.ts';
 
+/**
+ * What the scenario schema gains from the perturbation vocabulary (kept out of schema.ts, which
+ * the vocabulary builds on).
+ */
+const SimToReal = {
+  /** The axes a gauntlet or robust study varies, and their tiers (absent: none). */
+  perturbations: Perturbations.optional(),
+  /** A calibration file (fixed axis values, relative to the scenario): the sim is loaded with them. */
+  calibration: z.string().min(1).optional(),
+};
+
 /** A validated scenario with its robot loaded and its paths made absolute. */
 export type LoadedScenario = Omit<ScenarioSpec, 'task'> & {
+  /** The axes a gauntlet or robust study varies, and their tiers (absent: none). */
+  perturbations?: Perturbations;
+  /** The calibration the sim is loaded with: its file and its fixed values (absent: the nominal model). */
+  calibration?: { file: string; values: AxisValue[] };
   /** The task section, validated by its kind's schema (defaults filled in). */
   task: TaskSpec & Record<string, unknown>;
   /** Absolute path of the scenario file. */
@@ -40,8 +56,35 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
   await loadTasks(pluginsOf(text, path).map((p) => resolve(dir, p)));
   const result = validateText(fullSchema(dir), text, path);
   if (!result.ok) throw new ValidationError(result.problems);
-  const spec = result.value;
-  return { ...spec, file: path, worldPath: resolve(dir, spec.world), robotConfig: loadRobot(resolve(dir, spec.robot)), taskDef: getTask(spec.task.kind) };
+  const { calibration, ...spec } = result.value;
+  const robotConfig = loadRobot(resolve(dir, spec.robot));
+  const loaded: LoadedScenario = { ...spec, file: path, worldPath: resolve(dir, spec.world), robotConfig, taskDef: getTask(spec.task.kind) };
+  return calibration ? withCalibration(loaded, resolve(dir, calibration)) : loaded;
+}
+
+/**
+ * The scenario with the calibration of `file` (a perturbation file whose every axis is fixed):
+ * the world loads with those values (`--calibration` overrides the scenario's own).
+ */
+export function withCalibration(scenario: LoadedScenario, file: string): LoadedScenario {
+  const block = loadPerturbationFile(file, scenario.robotConfig);
+  const values = Object.entries(block.axes).map(([name, axis]): AxisValue => {
+    const [lo, hi] = axisRange(axis);
+    if (lo !== hi) {
+      throw new ValidationError([{ file, path: `axes.${name}`, message: `is a range [${lo}, ${hi}]; a calibration fixes each axis to one value`, hint: 'give the fitted value alone, e.g. scale: 0.8' }]);
+    }
+    return { name, axis, value: lo };
+  });
+  return { ...scenario, calibration: { file, values } };
+}
+
+/** Reads a `--perturb` or calibration file, checked against the robot (every joint it names must be an arm joint). */
+export function loadPerturbationFile(file: string, robot: RobotConfig): Perturbations {
+  const path = resolve(file);
+  const joints = robot.joints.map((j) => j.name);
+  const result = validateText(Perturbations.superRefine((block, ctx) => checkAxisJoints(block, joints, ctx, [])), readText(path, 'a perturbation file (axes: and tiers:)'), path);
+  if (!result.ok) throw new ValidationError(result.problems);
+  return result.value;
 }
 
 /**
@@ -49,8 +92,13 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
  * against the controller, and the files the scenario names (relative to `dir`).
  */
 function fullSchema(dir: string) {
-  const files = namesFiles<ScenarioSpec>(dir, { robot: 'the robot.yaml (relative to the scenario)', world: 'the MJCF world file (relative to the scenario)' });
+  const files = namesFiles<ScenarioSpec & { calibration?: string }>(dir, {
+    robot: 'the robot.yaml (relative to the scenario)',
+    world: 'the MJCF world file (relative to the scenario)',
+    calibration: 'a calibration file (relative to the scenario), or leave calibration out',
+  });
   return Scenario.extend({
+    ...SimToReal,
     task: z.looseObject({ kind: z.string().min(1) }).transform((section, ctx) => {
       if (!taskKinds().includes(section.kind)) {
         ctx.addIssue({
@@ -69,6 +117,8 @@ function fullSchema(dir: string) {
       return parsed.data as TaskSpec & Record<string, unknown>;
     }),
   }).superRefine(files).superRefine(checkCameraTopics).superRefine((scenario, ctx) => {
+    if (scenario.perturbations) checkAxisJoints(scenario.perturbations, robotJoints(resolve(dir, scenario.robot)), ctx, ['perturbations']);
+  }).superRefine((scenario, ctx) => {
     const task = getTask(scenario.task.kind);
     const family = Object.hasOwn(task.controllers, scenario.policy.controller) ? task.controllers[scenario.policy.controller] : undefined;
     if (!family) {
@@ -111,21 +161,38 @@ function fullSchema(dir: string) {
   });
 }
 
+/**
+ * Imports the built-in task modules ahead of any scenario: a server calls it before serving, so
+ * no request waits behind their first import. (The registry is reached only from this file.)
+ */
+export async function preloadTasks(): Promise<void> {
+  await loadTasks();
+}
+
 /** The JSON Schema of scenario files (every registered task kind), for editors and LLM researchers. */
 export async function scenarioJsonSchema(): Promise<object> {
   await loadTasks();
   const tasks = allTasks().map((t) => t.schema);
   const task = tasks.length === 1 ? tasks[0] : z.union(tasks);
-  return z.toJSONSchema(Scenario.extend({ task }), { io: 'input', unrepresentable: 'any' });
+  return z.toJSONSchema(Scenario.extend({ task, ...SimToReal }), { io: 'input', unrepresentable: 'any' });
 }
 
-function readText(path: string): string {
+/** The arm joints of the robot.yaml at `file`; none when it does not load (its own problems are reported where it is loaded). */
+function robotJoints(file: string): string[] {
+  try {
+    return loadRobot(file).joints.map((j) => j.name);
+  } catch {
+    return [];
+  }
+}
+
+function readText(path: string, what = 'a scenario YAML file'): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory, not a scenario file' : `cannot be read (${(err as Error).message})`;
-    throw new ValidationError([{ file: path, path: '', message: why, hint: 'give the path of a scenario YAML file' }]);
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot be read (${(err as Error).message})`;
+    throw new ValidationError([{ file: path, path: '', message: why, hint: `give the path of ${what}` }]);
   }
 }
 

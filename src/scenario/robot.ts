@@ -8,6 +8,22 @@ import { namesFiles } from './paths.ts';
 import { loadValidated } from './validate.ts';
 
 const Vec3 = z.tuple([z.number(), z.number(), z.number()]);
+const Vec4 = z.tuple([z.number(), z.number(), z.number(), z.number()]);
+
+/** Where arbor puts what a model lacks: a body of the model and an offset in its frame. */
+export const Placement = z.strictObject({
+  /** MJCF body (of the arm or the gripper model) the element is fixed to. */
+  body: z.string().min(1),
+  /** Position in the body's frame (m). */
+  pos: Vec3.default([0, 0, 0]),
+  /** Orientation in the body's frame, a unit quaternion w x y z. */
+  quat: Vec4.default([1, 0, 0, 0]),
+});
+export type Placement = z.infer<typeof Placement>;
+
+/** A finger pad: the touch sensor's site, a box of half sizes `size` (m) at a placement. */
+const Pad = Placement.extend({ size: Vec3.default([0.004, 0.012, 0.02]) });
+
 const Range = z
   .tuple([z.number(), z.number()])
   .refine(([lo, hi]) => lo < hi, { message: 'must be [low, high] with low < high' });
@@ -37,7 +53,10 @@ export const SafetyConfig = z.strictObject({
   velocity: LimitAction.default('clamp'),
   /** Joint targets that would accelerate beyond the acceleration limit: limited, or rejected. */
   acceleration: LimitAction.default('clamp'),
-  /** A command whose tool-centre point leaves the workspace box: rejected (the robot holds), or only logged. */
+  /**
+   * A command whose tool-centre point leaves the workspace box, or that puts any link of the arm
+   * below the table top: rejected (the robot holds), or only logged.
+   */
   workspace: z.enum(['reject', 'log']).default('reject'),
   /** Seconds without a command or a joint state after which the watchdog holds the robot. */
   watchdog: z.number().positive().max(60).default(0.5),
@@ -120,8 +139,14 @@ export const RobotConfig = z.strictObject({
   home: z.array(z.number()),
   /** MJCF site at the tool-centre point. */
   tcp_site: z.string().min(1),
+  /** Where to add `tcp_site` when the model lacks it; its local z is the approach direction. */
+  tcp: Placement.optional(),
   /** The gripper, when the robot has one (a spindle or a probe needs none). */
   gripper: z.strictObject({
+    /** A separate MJCF model of the gripper (relative to robot.yaml), attached at `attach`; absent: the gripper is in `mjcf`. */
+    mjcf: z.string().min(1).optional(),
+    /** The arm's flange body and the gripper's offset from it (needed with `mjcf`). */
+    attach: Placement.optional(),
     /** MJCF finger joints (slides), each opening by half the width. */
     joints: z.array(z.string()).min(1),
     /** MJCF actuators of the fingers, one per joint. */
@@ -132,6 +157,8 @@ export const RobotConfig = z.strictObject({
     effort: z.number().positive(),
     /** MJCF touch sensors on the finger pads. */
     touch_sensors: z.array(z.string()).default([]),
+    /** Where to add each touch sensor the model lacks (one pad per `touch_sensors` entry, same order). */
+    pads: z.array(Pad).optional(),
   }).optional(),
   /** A tool on the flange (a spindle, a probe), when the robot works with one instead of, or beside, a gripper. */
   tool: z.strictObject({
@@ -145,9 +172,21 @@ export const RobotConfig = z.strictObject({
     touch_sensor: z.string().min(1).optional(),
   }).optional(),
   /** MJCF force and torque sensors of the wrist force/torque sensor. */
-  wrench: z.strictObject({ force_sensor: z.string(), torque_sensor: z.string() }).optional(),
+  wrench: z.strictObject({
+    /** MJCF force sensor (N). */
+    force_sensor: z.string(),
+    /** MJCF torque sensor (N·m). */
+    torque_sensor: z.string(),
+    /** Where to add both sensors (and their site) when the model lacks them: the flange. */
+    site: Placement.optional(),
+  }).optional(),
   /** The box the tool-centre point must stay inside (world frame, metres). */
-  workspace: z.strictObject({ min: Vec3, max: Vec3 }),
+  workspace: z.strictObject({
+    min: Vec3,
+    max: Vec3,
+    /** Height (m, world frame) of the table top the robot stands on: no link of the arm may reach below it. */
+    table: z.number().finite().default(0),
+  }),
   /** How the safety envelope treats commands beyond the limits. */
   safety: SafetyConfig.default(SAFETY_DEFAULTS),
   /** The robot's ROS 2 interfaces, as a network link (`--backend ros2 | rosbridge://`) and `arbor sim-serve` use them. */
@@ -179,6 +218,13 @@ export const RobotConfig = z.strictObject({
   if (robot.gripper && robot.gripper.actuators.length !== robot.gripper.joints.length) {
     ctx.addIssue({ code: 'custom', path: ['gripper', 'actuators'], message: 'needs one actuator per gripper joint' });
   }
+  if (robot.gripper?.mjcf && !robot.gripper.attach) {
+    ctx.addIssue({ code: 'custom', path: ['gripper', 'attach'], message: 'is needed with gripper.mjcf: name the arm body the gripper mounts on', params: { hint: 'attach: { body: flange, pos: [0, 0, 0] }' } });
+  }
+  const pads = robot.gripper?.pads;
+  if (pads && pads.length !== robot.gripper!.touch_sensors.length) {
+    ctx.addIssue({ code: 'custom', path: ['gripper', 'pads'], message: `has ${pads.length} pads for ${robot.gripper!.touch_sensors.length} touch_sensors; give one pad per touch sensor` });
+  }
 });
 
 export type RobotConfig = z.infer<typeof RobotConfig> & {
@@ -186,6 +232,8 @@ export type RobotConfig = z.infer<typeof RobotConfig> & {
   file: string;
   /** Absolute path of the MJCF model. */
   mjcfPath: string;
+  /** Absolute path of the separate gripper model, when there is one. */
+  gripperPath?: string;
 };
 
 /** Loads and validates a robot.yaml (throws `ValidationError` naming every problem). */
@@ -193,6 +241,11 @@ export function loadRobot(file: string): RobotConfig {
   const path = resolve(file);
   const dir = dirname(path);
   const files = namesFiles<z.infer<typeof RobotConfig>>(dir, { mjcf: 'the MJCF model of the robot (relative to robot.yaml)', urdf: 'its URDF (relative to robot.yaml), or leave urdf out' });
-  const robot = loadValidated(RobotConfig.superRefine(files), path);
-  return { ...robot, file: path, mjcfPath: resolve(dir, robot.mjcf) };
+  const gripperFile = namesFiles<{ mjcf?: string }>(dir, { mjcf: 'the MJCF model of the gripper (relative to robot.yaml)' }, ['gripper']);
+  const robot = loadValidated(
+    RobotConfig.superRefine(files).superRefine((r, ctx) => r.gripper && gripperFile(r.gripper, ctx)),
+    path,
+  );
+  const gripperPath = robot.gripper?.mjcf ? resolve(dir, robot.gripper.mjcf) : undefined;
+  return { ...robot, file: path, mjcfPath: resolve(dir, robot.mjcf), ...(gripperPath ? { gripperPath } : {}) };
 }

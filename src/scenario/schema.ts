@@ -264,6 +264,11 @@ export const Scenario = z.strictObject({
   robot: z.string().min(1),
   /** MJCF world, relative to the scenario file. */
   world: z.string().min(1),
+  /**
+   * The body or site of the world the robot is attached to when the world loads (default `mount`).
+   * A world that `<include>`s its robot has none and loads as written.
+   */
+  mount: z.string().min(1).optional(),
   /** Task plug-in modules (relative to the scenario file) to load before `task` is read. */
   plugins: z.array(z.string().min(1)).default([]),
   /** The task: `kind` picks the plug-in, which validates the rest of this section. */

@@ -90,6 +90,14 @@ export function loadValidated<S extends z.ZodType>(schema: S, file: string): z.i
   return result.value;
 }
 
+/** The 1-based line of a field (its deepest part present) in a YAML file, for problems found after validation. */
+export function fieldLine(file: string, path: (string | number)[]): number | undefined {
+  const lines = new LineCounter();
+  const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: lines });
+  const node = nodeAt(doc.contents as Node | null, path.map(String));
+  return node?.range ? lines.linePos(node.range[0]).line : undefined;
+}
+
 function nodeAt(root: Node | null, path: string[]): Node | undefined {
   let node: Node | null | undefined = root;
   let deepest: Node | undefined = root ?? undefined;

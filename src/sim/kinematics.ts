@@ -15,6 +15,14 @@ export interface SitePose {
   mat: Float64Array;
 }
 
+/** The lowest point of the arm's links at some joint positions. */
+export interface LowestPoint {
+  /** Its height (m, world frame). */
+  z: number;
+  /** The geom it lies on (`body/geom`, or `body` for an unnamed geom). */
+  link: string;
+}
+
 /**
  * The policy calls this every control tick, so it keeps its views of wasm memory (see
  * live-view.ts), and `jacobian` its result arrays.
@@ -32,6 +40,10 @@ export class Kinematics {
   private readonly jacpView: () => Float64Array;
   private readonly jacrView: () => Float64Array;
   private readonly out: SitePose & { jac: Float64Array };
+  /** The collision geoms the arm's joints move (the subtree of the first joint's body): what can hit the table. */
+  private readonly linkGeoms: number[];
+  private readonly geomXpos: () => Float64Array;
+  private readonly geomXmat: () => Float64Array;
 
   constructor(
     private readonly world: World,
@@ -55,6 +67,9 @@ export class Kinematics {
     this.jacpView = liveView(() => this.jacp.GetView() as Float64Array);
     this.jacrView = liveView(() => this.jacr.GetView() as Float64Array);
     this.out = { pos: new Float64Array(3), mat: new Float64Array(9), jac: new Float64Array(6 * joints.length) };
+    this.linkGeoms = ids.length ? armGeoms(world, (model.jnt_bodyid as Int32Array)[ids[0]]) : [];
+    this.geomXpos = liveView(() => scratch.geom_xpos as Float64Array);
+    this.geomXmat = liveView(() => scratch.geom_xmat as Float64Array);
   }
 
   /** Pose of the site at joint positions `q`. */
@@ -90,6 +105,42 @@ export class Kinematics {
     return this.out;
   }
 
+  /**
+   * The lowest point of the arm's collision geoms at joint positions `q` (other joints, such as the
+   * fingers, at their reference positions): exact for spheres, capsules, cylinders, boxes and
+   * ellipsoids, the geom's bounding box for meshes and the rest.
+   */
+  lowestPoint(q: ArrayLike<number>): LowestPoint {
+    this.setJoints(q);
+    const { model, mj } = this.world;
+    const types = model.geom_type as Int32Array;
+    const sizes = model.geom_size as Float64Array;
+    const aabb = model.geom_aabb as Float64Array;
+    const g = mj.mjtGeom;
+    const xpos = this.geomXpos();
+    const xmat = this.geomXmat();
+    let lowest: { z: number; geom: number } = { z: Infinity, geom: -1 };
+    for (const geom of this.linkGeoms) {
+      // Row 2 of the geom's rotation: the world-z component of each of its axes.
+      const [ax, ay, az] = [xmat[9 * geom + 6], xmat[9 * geom + 7], xmat[9 * geom + 8]];
+      const [sx, sy, sz] = [sizes[3 * geom], sizes[3 * geom + 1], sizes[3 * geom + 2]];
+      const type = types[geom];
+      let depth: number;
+      if (type === g.mjGEOM_SPHERE.value) depth = sx;
+      else if (type === g.mjGEOM_CAPSULE.value) depth = Math.abs(az) * sy + sx;
+      else if (type === g.mjGEOM_CYLINDER.value) depth = Math.abs(az) * sy + sx * Math.sqrt(Math.max(0, 1 - az * az));
+      else if (type === g.mjGEOM_BOX.value) depth = Math.abs(ax) * sx + Math.abs(ay) * sy + Math.abs(az) * sz;
+      else if (type === g.mjGEOM_ELLIPSOID.value) depth = Math.hypot(ax * sx, ay * sy, az * sz);
+      else {
+        const b = aabb.subarray(6 * geom, 6 * geom + 6);
+        depth = -(ax * b[0] + ay * b[1] + az * b[2]) + Math.abs(ax) * b[3] + Math.abs(ay) * b[4] + Math.abs(az) * b[5];
+      }
+      const z = xpos[3 * geom + 2] - depth;
+      if (z < lowest.z) lowest = { z, geom };
+    }
+    return { z: lowest.z, link: lowest.geom < 0 ? '' : geomLabel(this.world, lowest.geom) };
+  }
+
   dispose(): void {
     this.jacp.delete();
     this.jacr.delete();
@@ -101,4 +152,28 @@ export class Kinematics {
     for (let i = 0; i < this.qposAdr.length; i++) qpos[this.qposAdr[i]] = q[i];
     this.world.mj.mj_kinematics(this.world.model, this.scratch);
   }
+}
+
+/** The collision geoms (contype or conaffinity set) of `root` and every body below it. */
+function armGeoms(world: World, root: number): number[] {
+  const { model } = world;
+  const parent = model.body_parentid as Int32Array;
+  const under = (body: number): boolean => {
+    for (let b = body; b > 0; b = parent[b]) if (b === root) return true;
+    return false;
+  };
+  const bodies = model.geom_bodyid as Int32Array;
+  const contype = model.geom_contype as Int32Array;
+  const conaffinity = model.geom_conaffinity as Int32Array;
+  const geoms: number[] = [];
+  for (let geom = 0; geom < model.ngeom; geom++) if ((contype[geom] || conaffinity[geom]) && under(bodies[geom])) geoms.push(geom);
+  return geoms;
+}
+
+/** `body/geom` for messages. */
+function geomLabel(world: World, geom: number): string {
+  const { mj, model } = world;
+  const body = mj.mj_id2name(model, mj.mjtObj.mjOBJ_BODY.value, (model.geom_bodyid as Int32Array)[geom]);
+  const name = mj.mj_id2name(model, mj.mjtObj.mjOBJ_GEOM.value, geom);
+  return name ? `${body}/${name}` : body;
 }

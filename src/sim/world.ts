@@ -46,6 +46,20 @@ export interface ContactInfo {
   normalForce: number;
   /** Tangential (friction) force magnitude (N). */
   frictionForce: number;
+  /** Signed distance between the geoms (m); negative when they interpenetrate. */
+  dist: number;
+}
+
+/** What arbor did to compose a world (src/sim/compose.ts): the robot attached at a mount. */
+export interface Composition {
+  /** The robot's root body, attached at the mount. */
+  root: string;
+  /** The world body or site the robot hangs from ('' for a robot shown alone). */
+  mount: string;
+  /** One sentence per site or sensor arbor added because the model lacked it. */
+  added: string[];
+  /** The names of the sites and sensors it added. */
+  addedNames: string[];
 }
 
 export class World {
@@ -62,6 +76,8 @@ export class World {
     readonly data: MjData,
     /** The files the model was built from. */
     readonly files: ModelFile[],
+    /** How arbor composed it (robot attached at a mount), when it did. */
+    readonly composition?: Composition,
   ) {
     this.wrench = new mj.DoubleBuffer(6);
     // diverged() runs every control tick.
@@ -71,8 +87,15 @@ export class World {
 
   /** Loads an MJCF file with its includes and assets. Throws `MjcfError` naming file and line. */
   static async load(path: string): Promise<World> {
+    return World.compile(collectModelFiles(path));
+  }
+
+  /**
+   * Compiles the model whose main file is `files[0]`, every file mirrored at its path in MuJoCo's
+   * virtual file system (composed files exist only there). Throws `MjcfError` naming file and line.
+   */
+  static async compile(files: ModelFile[], composition?: Composition): Promise<World> {
     const mj = await loadMujoco();
-    const files = collectModelFiles(path);
     for (const file of files) {
       mj.FS.mkdirTree(file.path.slice(0, file.path.lastIndexOf('/')), 0o777);
       mj.FS.writeFile(file.path, file.data);
@@ -91,7 +114,7 @@ export class World {
       const said = takeMujocoStderr().join(' ').trim();
       throw new MjcfError(files[0].path, `MuJoCo could not load the model${said ? `: ${said}` : ''}`);
     }
-    return new World(mj, model, new mj.MjData(model), files);
+    return new World(mj, model, new mj.MjData(model), files, composition);
   }
 
   /** Physics timestep in seconds. */
@@ -117,7 +140,13 @@ export class World {
   /** Names of every object of a kind, by id ('' for unnamed). */
   names(kind: ObjectKind): string[] {
     const count = this.model[COUNT[kind]] as number;
-    return Array.from({ length: count }, (_, i) => this.mj.mj_id2name(this.model, this.objType(kind), i) ?? '');
+    const type = this.objType(kind);
+    return Array.from({ length: count }, (_, i) => {
+      // mujoco-js turns the NULL of an unnamed object into whatever string sits at address 0
+      // (we have seen 'emsc'), so a name counts only if it leads back to this object.
+      const name = this.mj.mj_id2name(this.model, type, i) ?? '';
+      return name && this.mj.mj_name2id(this.model, type, name) === i ? name : '';
+    });
   }
 
   /** Advances physics by `n` timesteps. */
@@ -202,6 +231,7 @@ export class World {
           normal: [frame[0], frame[1], frame[2]],
           normalForce: Math.abs(force[0]),
           frictionForce: Math.hypot(force[1], force[2]),
+          dist: c.dist,
         });
       } finally {
         c.delete();

@@ -53,6 +53,8 @@ export const StudyConfig = z.object({
   backend: z.string().default('sim'),
   /** An operator supervises every episode (sim gate, confirmations, reduced speed, e-stop key). */
   operator: z.boolean().default(false),
+  /** The calibration file the sim world is loaded with (absent: the nominal model). */
+  calibration: z.string().optional(),
 });
 export type StudyConfig = z.infer<typeof StudyConfig>;
 
@@ -74,6 +76,7 @@ export function defaultStudyConfig(scenario: LoadedScenario, overrides: Partial<
     sigma0: r.sigma0,
     kinds: r.kinds,
     probes: r.probes,
+    calibration: scenario.calibration?.file,
     ...overrides,
   });
 }

@@ -45,6 +45,8 @@ export interface StudyProgress {
   bestScore: number;
   /** Training success rate of the best candidate. */
   bestSuccess: number;
+  /** Training episodes behind the best candidate's figures (for the rate's interval). */
+  bestEpisodes: number;
   /** What the loop is doing. */
   phase: 'baseline' | 'ask' | 'search' | 'validation';
   /** Seconds since this run (not the study) started. */
@@ -414,6 +416,7 @@ export class Study {
       generation: this.loop.generation,
       bestScore: this.bestFigure.score,
       bestSuccess: this.bestFigure.success_rate,
+      bestEpisodes: this.bestFigure.episodes,
       phase,
       elapsed: (performance.now() - this.started) / 1000,
       costUsd: this.ledger.costUsd,

@@ -11,7 +11,7 @@
  * fields (float32, as the trace holds them) after a `std_msgs/Header`, so nothing recorded is lost.
  */
 import { CdrWriter } from '@foxglove/cdr';
-import { CLOCK_FIELDS, POSE_FIELDS, WRENCH_FIELDS, jointStateFields } from './topics.ts';
+import { CLOCK_FIELDS, POSE_FIELDS, WRENCH_FIELDS, jointStateFields, trajectoryFields } from './topics.ts';
 import { IMAGE_ENCODINGS, frameBytes, type ImageSeries, type TopicSeries } from './trace.ts';
 
 /** A ROS 2 time: whole seconds and nanoseconds. */
@@ -54,6 +54,9 @@ const OWN_FIELDS: Readonly<Record<string, string>> = {
   'tf2_msgs/TFMessage': 'geometry_msgs/TransformStamped[] transforms',
   'sensor_msgs/JointState': 'std_msgs/Header header\nstring[] name\nfloat64[] position\nfloat64[] velocity\nfloat64[] effort',
   'rosgraph_msgs/Clock': 'builtin_interfaces/Time clock',
+  'builtin_interfaces/Duration': 'int32 sec\nuint32 nanosec',
+  'trajectory_msgs/JointTrajectoryPoint': 'float64[] positions\nfloat64[] velocities\nfloat64[] accelerations\nfloat64[] effort\nbuiltin_interfaces/Duration time_from_start',
+  'trajectory_msgs/JointTrajectory': 'std_msgs/Header header\nstring[] joint_names\ntrajectory_msgs/JointTrajectoryPoint[] points',
   'sensor_msgs/Image': 'std_msgs/Header header\nuint32 height\nuint32 width\nstring encoding\nuint8 is_bigendian\nuint32 step\nuint8[] data',
 };
 
@@ -128,6 +131,10 @@ export function topicCodec(topic: TopicSeries): TopicCodec {
   // The trace does not say which frame the wrench sensor measures in, so its frame is left empty.
   if (type === 'geometry_msgs/WrenchStamped' && same(WRENCH_FIELDS)) return stampedCodec(topic, type, '');
   if (type === 'rosgraph_msgs/Clock' && same(CLOCK_FIELDS)) return clockCodec(topic);
+  if (type === 'trajectory_msgs/JointTrajectory') {
+    const names = topic.fields.filter((f) => f.startsWith('positions.')).map((f) => f.slice('positions.'.length));
+    if (same(trajectoryFields(names))) return trajectoryCodec(topic, names);
+  }
   return flatCodec(topic);
 }
 
@@ -196,6 +203,33 @@ function jointStateCodec(topic: TopicSeries, names: string[]): TopicCodec {
         w.sequenceLength(n);
         float64s(w, topic.data, (row * 3 + part) * n, n);
       }
+      return w.data;
+    },
+  };
+}
+
+/**
+ * A command row as the one-point `trajectory_msgs/JointTrajectory` it was sent as: stamped when it
+ * was sent (so it starts then), its point at `time_from_start` with a position per joint.
+ */
+function trajectoryCodec(topic: TopicSeries, names: string[]): TopicCodec {
+  const n = names.length;
+  const width = n + 1;
+  const nameBytes = names.reduce((sum, name) => sum + 8 + name.length * 3, 0);
+  return {
+    schemaName: schemaNameOf('trajectory_msgs/JointTrajectory'),
+    definition: ros2msgDefinition('trajectory_msgs/JointTrajectory'),
+    encode(row, shift) {
+      const w = new CdrWriter({ size: 96 + nameBytes + 8 * n });
+      header(w, toRosTime(topic.stamps[row], shift), '');
+      w.sequenceLength(n);
+      for (const name of names) w.string(name);
+      w.sequenceLength(1);
+      w.sequenceLength(n);
+      float64s(w, topic.data, row * width + 1, n);
+      for (let empty = 0; empty < 3; empty++) w.sequenceLength(0); // velocities, accelerations, effort
+      const after = toRosTime(topic.data[row * width]);
+      w.int32(after.sec).uint32(after.nanosec);
       return w.data;
     },
   };

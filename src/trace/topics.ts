@@ -16,6 +16,12 @@ export const TOPIC = {
   contacts: '/contacts',
   /** Per control period: what the safety envelope had to clamp. */
   safety: '/safety',
+  /**
+   * trajectory_msgs/JointTrajectory: the arm command the link sent each control period (after the
+   * safety envelope), one point each, as a JointTrajectoryController takes it. With /joint_states it
+   * is what calibration replays: the command in, the motion out.
+   */
+  command: '/joint_trajectory_controller/joint_trajectory',
 } as const;
 
 /** geometry_msgs/PoseStamped topic of a tracked object. */
@@ -35,6 +41,7 @@ export const TYPE = {
   contacts: 'arbor_msgs/ContactSummary',
   safety: 'arbor_msgs/SafetyReport',
   image: 'sensor_msgs/Image',
+  trajectory: 'trajectory_msgs/JointTrajectory',
 } as const;
 
 /** JointState flattened: positions, then velocities, then efforts, per joint. */
@@ -43,6 +50,11 @@ export const jointStateFields = (joints: string[]) => [
   ...joints.map((j) => `velocity.${j}`),
   ...joints.map((j) => `effort.${j}`),
 ];
+/**
+ * A one-point JointTrajectory flattened: the point's time from the message's start (s), then its
+ * position per joint. The row's stamp is when the message was sent.
+ */
+export const trajectoryFields = (joints: string[]) => ['time_from_start', ...joints.map((j) => `positions.${j}`)];
 export const POSE_FIELDS = [
   'position.x', 'position.y', 'position.z',
   'orientation.x', 'orientation.y', 'orientation.z', 'orientation.w',

@@ -126,6 +126,24 @@ export class Trace {
     return topic;
   }
 
+  /** The episode up to `time` (s): every topic's and image topic's messages stamped at or before it. */
+  until(time: number): Trace {
+    const rows = (stamps: Float64Array) => {
+      let n = 0;
+      while (n < stamps.length && stamps[n] <= time) n++;
+      return n;
+    };
+    const topics = new Map([...this.topics].map(([name, t]) => {
+      const n = rows(t.stamps);
+      return [name, { ...t, stamps: t.stamps.slice(0, n), data: t.data.slice(0, n * t.fields.length) }];
+    }));
+    const images = new Map([...this.images].map(([name, image]) => {
+      const n = rows(image.stamps);
+      return [name, { ...image, stamps: image.stamps.slice(0, n), data: image.data.slice(0, n * frameBytes(image)) }];
+    }));
+    return new Trace(topics, this.meta, images);
+  }
+
   /** One field of a topic as a column. */
   column(topicName: string, field: string): Float32Array {
     const topic = this.topic(topicName);

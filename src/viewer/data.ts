@@ -152,13 +152,13 @@ export class ViewerData {
   async studyPoser(studyId: string): Promise<Poser> {
     const scenario = await this.studyScenario(studyId);
     const key = sceneKey(scenario.file);
-    return this.poser(key, () => Poser.create(scenario.worldPath, scenario, key));
+    return this.poser(key, () => Poser.ofScenario(scenario, key));
   }
 
   /** A fresh poser of a study's scenario (for a live stream: each has its own object setup). */
   async newStudyPoser(studyId: string): Promise<Poser> {
     const scenario = await this.studyScenario(studyId);
-    return Poser.create(scenario.worldPath, scenario, sceneKey(scenario.file));
+    return Poser.ofScenario(scenario, sceneKey(scenario.file));
   }
 
   /** The scenario of a study: from the store, else the live scenario given at start. */
@@ -173,7 +173,7 @@ export class ViewerData {
   modelPoser(): Promise<Poser> {
     const path = this.modelPath;
     if (!path) return Promise.reject(new NotFound('No model was given; start the viewer with --model FILE.xml.'));
-    return this.poser('model', () => Poser.create(path, undefined, 'model'));
+    return this.poser('model', () => Poser.ofModel(path, 'model'));
   }
 
   /** The scene of a study, or of the `--model` file. */

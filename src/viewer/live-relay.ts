@@ -7,13 +7,14 @@
  *
  * Frames are throttled to 60 per second per worker and dropped when a subscriber falls behind.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
 import { LiveFeed, type LiveFrame, type WorkerThroughput } from '../evaluation/live.ts';
+import { tokenMatches } from '../net/access-token.ts';
 
 const RELAY_KIND = 2;
 const RELAY_VERSION = 1;
@@ -249,10 +250,3 @@ function toBytes(data: Buffer | ArrayBuffer | Buffer[]): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data);
 }
 
-/** Constant-time token comparison. */
-export function tokenMatches(given: string | null | undefined, token: string): boolean {
-  if (!given) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
-}

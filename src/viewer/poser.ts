@@ -9,6 +9,8 @@
  */
 import { basename } from 'node:path';
 import type { LoadedScenario } from '../scenario/load.ts';
+import { loadRobot } from '../scenario/robot.ts';
+import { loadRobotWorld, loadScenarioWorld } from '../sim/compose.ts';
 import { World } from '../sim/world.ts';
 import type { TaskPlot, TaskScene } from '../tasks/task.ts';
 import { TOPIC, objectPoseTopic } from '../trace/topics.ts';
@@ -96,9 +98,15 @@ export class Poser {
     this.bodies = this.scene.dynamic;
   }
 
-  /** Loads the world of a scenario (as its task sets it up), or a bare MJCF model. */
-  static async create(worldPath: string, scenario: LoadedScenario | undefined, key: string): Promise<Poser> {
-    return new Poser(await World.load(worldPath), scenario, key);
+  /** Loads the world of a scenario (as its task sets it up). */
+  static async ofScenario(scenario: LoadedScenario, key: string): Promise<Poser> {
+    return new Poser(await loadScenarioWorld(scenario), scenario, key);
+  }
+
+  /** Loads a model on its own: an MJCF file, or a robot.yaml (its robot composed on a stage). */
+  static async ofModel(path: string, key: string): Promise<Poser> {
+    const world = /\.ya?ml$/i.test(path) ? await loadRobotWorld(loadRobot(path)) : await World.load(path);
+    return new Poser(world, undefined, key);
   }
 
   /** Number of qpos values the world has. */

@@ -9,17 +9,17 @@
  * host (no DNS rebinding), and sockets must come from the page's own origin. Everything is
  * read-only: only GET/HEAD exist, and sockets accept only watch requests.
  */
-import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { LiveFeed } from '../evaluation/live.ts';
+import { accessToken, LOOPBACK, offeredToken, tokenMatches } from '../net/access-token.ts';
 import { asset, clientBundle, CSP } from './assets.ts';
 import { NotFound, ViewerData } from './data.ts';
 import { LiveHub, type LiveClient, type LiveHubOptions } from './live-hub.ts';
-import { tokenMatches, watchLiveRelays, type RelayWatcher } from './live-relay.ts';
+import { watchLiveRelays, type RelayWatcher } from './live-relay.ts';
 import { parseClientMessage, type Problem, type ServerMessage } from './messages.ts';
 import { StudyWatch } from './study-watch.ts';
 import type { ViewerInfo } from './views.ts';
@@ -69,14 +69,10 @@ const MAX_PAYLOAD = 1 << 20;
 /** How often watched studies are checked for changes made by another process (ms). */
 const POLL_MS = 2000;
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
 /** Starts the viewer's server. */
 export async function startViewer(options: ViewerOptions = {}): Promise<ViewerServer> {
   const host = options.host ?? '127.0.0.1';
-  const loopback = LOOPBACK.has(host);
-  const token = options.token ?? (loopback ? undefined : randomBytes(16).toString('hex'));
-  if (token !== undefined && token.length < 8) throw new Error(`--token must have at least 8 characters; got ${token.length}.`);
+  const token = accessToken(host, options.token);
   const dbPath = options.dbPath ? resolve(options.dbPath) : undefined;
   const data = new ViewerData(dbPath, options.model ? resolve(options.model) : undefined, options.liveScenario);
   const hub = new LiveHub(data, options.liveOptions);
@@ -95,10 +91,7 @@ export async function startViewer(options: ViewerOptions = {}): Promise<ViewerSe
   /** Why a request may not proceed, or undefined when it may. */
   const refuse = (req: IncomingMessage, url: URL): { status: number; message: string } | undefined => {
     if (token !== undefined) {
-      const given =
-        url.searchParams.get('token') ??
-        /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ??
-        parseCookies(req.headers.cookie)[cookieName()];
+      const given = offeredToken(req, url) ?? parseCookies(req.headers.cookie)[cookieName()];
       return tokenMatches(given, token) ? undefined : { status: 401, message: 'This viewer needs its token: open the URL arbor view printed (it ends in ?token=...).' };
     }
     const hostname = hostOf(req.headers.host);

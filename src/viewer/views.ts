@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import type { CandidateRecord, EpisodeRecord, StudyRecord } from '../store/schema.ts';
+import { wilsonOfRate, type Interval } from '../scoring/stats.ts';
 
 /** What `/api/info` says about the server. */
 export interface ViewerInfo {
@@ -92,6 +93,8 @@ export interface CandidateRow {
   successRate: number | null;
   /** Episodes behind the decision; null until decided. */
   nEpisodes: number | null;
+  /** Wilson 95% interval of the success rate; null until decided. */
+  successInterval: Interval | null;
   /** One line a person can scan. */
   description: string;
   /** Why the researcher proposed it. */
@@ -165,7 +168,8 @@ function promptSummary(body: unknown): PromptSummary | null {
 export function candidateRow(c: CandidateRecord): CandidateRow {
   const { id, kind, status, scoreMean, scoreStd, successRate, nEpisodes, description, rationale } = c;
   const params = kind === 'params' ? (ParamsBody.safeParse(c.body).data?.params ?? {}) : {};
-  return { id, kind, status, scoreMean, scoreStd, successRate, nEpisodes, description, rationale, params, prompt: kind === 'prompt' ? promptSummary(c.body) : null };
+  const successInterval = successRate === null || !nEpisodes ? null : wilsonOfRate(successRate, nEpisodes);
+  return { id, kind, status, scoreMean, scoreStd, successRate, nEpisodes, successInterval, description, rationale, params, prompt: kind === 'prompt' ? promptSummary(c.body) : null };
 }
 
 /** A finite number of dollars, else undefined. */

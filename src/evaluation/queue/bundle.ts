@@ -92,9 +92,9 @@ export function makeBundle(scenario: LoadedScenario): ScenarioBundle {
   const add = (path: string, data: Uint8Array = readFileSync(path)) => void files.set(path, data);
   const robot = scenario.robotConfig;
   add(scenario.file, relativeYaml(scenario.file, ['robot', 'world', 'plugins']));
-  add(robot.file, relativeYaml(robot.file, ['mjcf', 'urdf']));
+  add(robot.file, relativeYaml(robot.file, ['mjcf', 'urdf', ['gripper', 'mjcf']]));
   if (robot.urdf) add(resolve(dirname(robot.file), robot.urdf));
-  for (const model of [robot.mjcfPath, scenario.worldPath]) {
+  for (const model of [robot.mjcfPath, ...(robot.gripperPath ? [robot.gripperPath] : []), scenario.worldPath]) {
     for (const f of collectModelFiles(model)) {
       if (f.xml) refuseAbsoluteMjcfPaths(f.path, f.data);
       add(f.path, f.data);
@@ -134,7 +134,7 @@ function checkLimits(files: { path: string; size: number }[]): void {
 }
 
 /** A YAML file with its absolute file fields made relative to it (comments and the rest kept as they are). */
-function relativeYaml(file: string, fields: string[]): Uint8Array {
+function relativeYaml(file: string, fields: (string | string[])[]): Uint8Array {
   const text = readFileSync(file, 'utf8');
   const doc = parseDocument(text);
   let changed = false;
@@ -144,11 +144,12 @@ function relativeYaml(file: string, fields: string[]): Uint8Array {
     return relative(dirname(file), value).split(sep).join('/');
   };
   for (const field of fields) {
-    const value: unknown = doc.get(field);
-    if (typeof value === 'string') doc.set(field, relativize(value));
+    const path = Array.isArray(field) ? field : [field];
+    const value: unknown = doc.getIn(path);
+    if (typeof value === 'string') doc.setIn(path, relativize(value));
     else if (value && typeof value === 'object' && 'items' in value) {
-      const list = (doc.toJS() as Record<string, unknown>)[field];
-      if (Array.isArray(list)) doc.set(field, list.map(relativize));
+      const list: unknown = path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], doc.toJS());
+      if (Array.isArray(list)) doc.setIn(path, list.map(relativize));
     }
   }
   return Buffer.from(changed ? doc.toString() : text);

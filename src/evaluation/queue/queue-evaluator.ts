@@ -141,6 +141,8 @@ export class QueueEvaluator implements Evaluator {
   evaluate(jobs: EpisodeJob[], onResult?: (result: EpisodeResult) => void): Promise<EpisodeResult[]> {
     if (this.closing) return Promise.reject(new Error('The queue evaluator is closed; create a new one to evaluate more.'));
     if (jobs.length === 0) return Promise.resolve([]);
+    // Remote workers would run a perturbed job in the nominal world: refuse rather than mislabel it.
+    if (jobs.some((j) => j.perturbation?.length)) return Promise.reject(new Error('The queue does not carry perturbations to remote workers yet; run perturbed episodes (a gauntlet) on the in-process pool.'));
     return new Promise((resolve, reject) => {
       const ids = jobs.map((job) => jobId(this.options.study, this.bundle.hash, job));
       const repeated = ids.find((id, i) => this.outstanding.has(id) || ids.indexOf(id) !== i);

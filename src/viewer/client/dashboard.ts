@@ -155,7 +155,7 @@ export class Dashboard {
         h('td', {}, `${c.id}${c.id === this.view!.study.bestCandidate ? ' ★' : ''}`),
         h('td', {}, h('span', { class: `badge ${c.status}` }, c.status)),
         h('td', {}, c.scoreMean === null ? '–' : `${fmt(c.scoreMean)} ± ${fmt(c.scoreStd)}`),
-        h('td', {}, c.successRate === null ? '–' : `${Math.round(100 * c.successRate)}%`),
+        h('td', { title: 'Wilson 95% interval over the episodes in eps' }, successCell(c)),
         h('td', {}, String(c.nEpisodes ?? '–')),
         h('td', { class: 'params', title: paramText }, paramText),
         h('td', { class: 'rationale', title: c.rationale }, c.description || c.rationale),
@@ -244,4 +244,11 @@ function configText(c: PromptSummary | null): string {
 
 function fmtNum(v: number): string {
   return Math.abs(v) >= 100 ? v.toFixed(0) : Number(v.toPrecision(3)).toString();
+}
+
+/** A success rate with its Wilson 95% interval, e.g. `86% [75–92]`. */
+function successCell(c: CandidateRow): string {
+  if (c.successRate === null) return '–';
+  const pct = (v: number) => Math.round(100 * v);
+  return c.successInterval ? `${pct(c.successRate)}% [${pct(c.successInterval.low)}–${pct(c.successInterval.high)}]` : `${pct(c.successRate)}%`;
 }

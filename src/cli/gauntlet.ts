@@ -1,0 +1,90 @@
+/** `arbor gauntlet`: one policy through the scenario's perturbation tiers and one-axis sweeps. */
+import type { Command } from 'commander';
+import { EvaluatorPool, workerCount } from '../evaluation/pool.ts';
+import { DEFAULT_STORE_PATH, Store } from '../store/store.ts';
+import { gauntletCells, gauntletReport, parseTiers, runGauntlet, type CellReport, type GauntletReport } from '../transfer/gauntlet.ts';
+import { GauntletRecord } from '../transfer/gauntlet-store.ts';
+import { fixed, percent, table } from './format.ts';
+import { choosePolicy, integer, parseSeedRange } from './options.ts';
+import { progress } from './progress.ts';
+import { scenarioWithFlags } from './sim-commands.ts';
+
+interface GauntletFlags {
+  policy?: string;
+  tiers?: string;
+  seeds: number[];
+  sweeps: boolean;
+  workers?: number;
+  db: string;
+  calibration?: string;
+  json?: boolean;
+}
+
+export function registerGauntlet(program: Command): void {
+  program
+    .command('gauntlet')
+    .description('run a policy through the scenario\'s perturbation tiers and one-axis sweeps, paired on the same seeds: success with Wilson intervals, McNemar p against nominal, per-axis sensitivity, replayable failures')
+    .argument('<scenario>', 'scenario YAML file (with a perturbations: block)')
+    .option('--policy <file>', 'policy file (default: the scenario defaults)')
+    .option('--tiers <T0..T4>', 'the tiers to run: a range in the scenario\'s order, or a comma list (default: all)')
+    .option('--seeds <A..B>', 'seeds, the same in every tier and sweep', parseSeedRange, parseSeedRange('1000..1063'))
+    .option('--no-sweeps', 'skip the one-axis sweeps (tiers only)')
+    .option('--workers <n>', 'worker threads (default: one per core)', integer(1, 4096))
+    .option('--db <path>', 'study database the episodes are stored in', DEFAULT_STORE_PATH)
+    .option('--calibration <file>', 'load the world with this calibration instead of the scenario\'s')
+    .option('--json', 'print the report as JSON on stdout')
+    .action(async (file: string, flags: GauntletFlags) => {
+      const scenario = await scenarioWithFlags(file, flags);
+      const block = scenario.perturbations;
+      if (!block) throw new Error(`${file} has no perturbations: block; add one (axes: and tiers:, see docs/sim-to-real.md) to run a gauntlet.`);
+      const policy = choosePolicy(flags.policy, scenario);
+      const tiers = parseTiers(block, flags.tiers ?? Object.keys(block.tiers).join(','));
+      const cells = gauntletCells(block, tiers.filter((t) => block.tiers[t] > 0), flags.sweeps);
+      const seeds = flags.seeds;
+      const sizing = workerCount({ workers: flags.workers, jobs: seeds.length });
+      if (sizing.capped) process.stderr.write(`arbor: ${sizing.capped}\n`);
+      const store = Store.open(flags.db);
+      const bar = progress('gauntlet', cells.length * seeds.length);
+      const pool = await EvaluatorPool.create(scenario.file, { workers: sizing.count, jobs: seeds.length, calibration: scenario.calibration?.file });
+      try {
+        const record = GauntletRecord.create(store, scenario, policy, cells, { tiers, seeds: [seeds[0], seeds.at(-1)], sweeps: flags.sweeps, policy: flags.policy ?? null, calibration: scenario.calibration?.file ?? null });
+        let done = 0;
+        const outcomes = await runGauntlet(policy, cells, seeds, pool, (cell, r) => {
+          record.record(cell, r);
+          bar.update(++done);
+        });
+        bar.stop();
+        const report = gauntletReport(scenario, cells, seeds, outcomes, { scenarioArg: file, policyArg: flags.policy });
+        record.finish(report);
+        if (flags.json) console.log(JSON.stringify({ study: record.studyId, ...report }));
+        else printReport(report, record.studyId, flags.db);
+      } finally {
+        bar.stop();
+        await pool.close();
+        store.close();
+      }
+    });
+}
+
+/** Success, interval and the paired test of one cell, as table cells. */
+function cellRow(c: CellReport): string[] {
+  return [`${c.successes}/${c.n}`, percent(c.success_rate), `${percent(c.interval[0])}–${percent(c.interval[1])}`, `${c.difference >= 0 ? '+' : ''}${percent(c.difference)}`, `-${c.lost} +${c.gained}`, fixed(c.p, 4)];
+}
+
+function printReport(report: GauntletReport, study: string, db: string): void {
+  const seeds = `${report.seeds[0]}..${report.seeds.at(-1)}`;
+  console.log(`gauntlet ${report.scenario} on seeds ${seeds} (paired: every world on the same seeds), study ${study} in ${db}\n`);
+  const head = ['successes', 'rate', 'Wilson 95%', 'vs nominal', 'seeds -lost +gained', 'McNemar p'];
+  console.log(table(['world', ...head], [['nominal', ...cellRow(report.nominal)], ...report.tiers.map((t) => [`${t.tier} (${percent(t.fraction)} of ranges)`, ...cellRow(t)])]));
+  if (report.axes.length && report.axes.some((a) => a.extremes.length)) {
+    console.log(`\none axis at a time, at the widest tier's extremes (most sensitive first):`);
+    console.log(table(['axis', 'kind', 'value', ...head], report.axes.flatMap((a) => a.extremes.map((e) => [a.axis, a.kind, String(e.value), ...cellRow(e)]))));
+  }
+  const failures = [...report.tiers, ...report.axes.flatMap((a) => a.extremes)].filter((c) => c.first_failure && c.lost > 0);
+  if (failures.length) {
+    console.log(`\nfirst failure per world (succeeded nominally), to replay:`);
+    for (const c of failures) console.log(`  ${c.label}: ${c.first_failure!.replay}`);
+  }
+  for (const a of report.axes) console.log(`sensitivity.${a.axis}: ${fixed(a.sensitivity)}`);
+  for (const t of report.tiers) console.log(`success.${t.tier}: ${fixed(t.success_rate)} [${fixed(t.interval[0])}, ${fixed(t.interval[1])}]`);
+}

@@ -1,0 +1,87 @@
+/**
+ * The gauntlet with real episodes in real worker threads and a real SQLite file: every world runs
+ * the same seeds, each tier's seed draws its own world deterministically, the one-axis sweep
+ * blames the axis that breaks the policy and prints a command that replays it, and every episode
+ * is stored with its perturbation in the trace meta. The statistics are checked on known counts.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EvaluatorPool } from '../src/evaluation/pool.ts';
+import { Perturbations } from '../src/scenario/perturbation.ts';
+import { Store } from '../src/store/store.ts';
+import { drawValues } from '../src/transfer/draw.ts';
+import { gauntletCells, gauntletReport, parseTiers, runGauntlet } from '../src/transfer/gauntlet.ts';
+import { GauntletRecord } from '../src/transfer/gauntlet-store.ts';
+import { wilson } from '../src/scoring/stats.ts';
+import { scenario, tunedPolicy } from './helpers.ts';
+
+const sc = await scenario();
+// arm_kp at 0.6 breaks the tuned policy on seed 1003 (and not 1002); a heavier cube does not.
+const block = Perturbations.parse({
+  axes: {
+    arm_kp: { kind: 'kp', scale: [0.6, 1.4] },
+    cube_mass: { kind: 'object_mass', scale: [1, 3] },
+    command_delay: { kind: 'command_delay', ticks: [0, 2] },
+  },
+  tiers: { T0: 0, T2: 0.5, T4: 1 },
+});
+
+describe('the tiers and sweeps', () => {
+  it('are the nominal world, each tier, then each axis alone at the extremes that move it', () => {
+    const cells = gauntletCells(block, parseTiers(block, 'T2..T4'), true);
+    expect(cells.map((c) => c.label)).toEqual(['nominal', 'T2', 'T4', 'arm_kp=0.6', 'arm_kp=1.4', 'cube_mass=3', 'command_delay=2']);
+    expect(() => parseTiers(block, 'T1..T4')).toThrow(/tiers are T0, T2, T4/);
+  });
+
+  it('run paired on the same seeds, store every episode with its world, and blame the axis that breaks the policy', async () => {
+    const seeds = [1002, 1003];
+    const cells = gauntletCells(block, ['T4'], true);
+    const store = Store.open(join(mkdtempSync(join(tmpdir(), 'arbor-gauntlet-')), 'g.db'));
+    const pool = await EvaluatorPool.create(sc.file, { workers: 2, jobs: seeds.length });
+    try {
+      const record = GauntletRecord.create(store, sc, tunedPolicy(), cells, { seeds });
+      const outcomes = await runGauntlet(tunedPolicy(), cells, seeds, pool, (cell, r) => record.record(cell, r));
+      const report = gauntletReport({ ...sc, perturbations: block }, cells, seeds, outcomes, { scenarioArg: 'scenarios/pick-place.yaml', policyArg: 'tuned.json' });
+      record.finish(report);
+
+      expect(report.nominal).toMatchObject({ n: 2, successes: 2 });
+      const kp = report.axes.find((a) => a.axis === 'arm_kp')!;
+      expect(report.axes[0]).toBe(kp); // the most sensitive first
+      expect(kp.sensitivity).toBe(0.5);
+      expect(kp.extremes[0]).toMatchObject({
+        label: 'arm_kp=0.6', value: 0.6, successes: 1, lost: 1, gained: 0, p: 1, difference: -0.5,
+        first_failure: { seed: 1003, replay: "arbor episode scenarios/pick-place.yaml --seed 1003 --policy tuned.json --perturb 'arm_kp=0.6'" },
+      });
+      expect(kp.extremes[0].interval[0]).toBeCloseTo(wilson(1, 2).low, 12);
+
+      // Stored like any episodes: every world on both seeds, each trace saying which world it ran in.
+      const episodes = store.episodes({ studyId: record.studyId });
+      expect(episodes).toHaveLength(cells.length * seeds.length);
+      const candidates = store.candidates(record.studyId);
+      for (const [i, cell] of cells.entries()) {
+        const own = episodes.filter((e) => e.candidateId === candidates[i].id);
+        expect(own.map((e) => e.seed).sort()).toEqual(seeds);
+        for (const e of own) {
+          const world = cell.world(e.seed);
+          expect(store.loadEpisodeTrace(e).meta.perturbation).toEqual(world.length ? world : undefined);
+        }
+      }
+      // A tier's seed draws its own world, the same one every time.
+      const t4 = own(cells, 'T4');
+      expect(t4.world(1002)).toEqual(drawValues(block, 1, 1002));
+      expect(t4.world(1002)).not.toEqual(t4.world(1003));
+      expect(store.study(record.studyId)!.status).toBe('done');
+      expect(candidates.map((c) => store.candidate(c.id)!.status)).toEqual(cells.map(() => 'keep'));
+      expect(store.candidate(candidates[2].id)).toMatchObject({ description: 'gauntlet: arm_kp=0.6', successRate: 0.5, nEpisodes: 2 });
+    } finally {
+      await pool.close();
+      store.close();
+    }
+  });
+});
+
+function own<T extends { label: string }>(cells: readonly T[], label: string): T {
+  return cells.find((c) => c.label === label)!;
+}
