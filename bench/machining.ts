@@ -7,7 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultPolicy } from '../src/policy/policy.ts';
+import { defaultPolicy } from '../src/policy/file.ts';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { benchDb, untilTarget } from './until-target.ts';

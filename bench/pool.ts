@@ -3,7 +3,7 @@
  * and with 2 workers, after a warm-up, and the scaling ratio. Run: `npx tsx bench/pool.ts
  * [scenario.yaml] [episodes]`. Ends with a grep-able `key: value` block.
  */
-import { defaultPolicy } from '../src/policy/policy.ts';
+import { defaultPolicy } from '../src/policy/file.ts';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 

@@ -7,7 +7,7 @@
  * `npx tsx bench/prompt-study.ts [docs/prompt-study.png]`.
  */
 import { resolve } from 'node:path';
-import { PromptPolicyFile } from '../src/policy/policy.ts';
+import { PromptPolicyFile } from '../src/policy/file.ts';
 import { Store } from '../src/store/store.ts';
 import type { EpisodeRecord } from '../src/store/schema.ts';
 import { runPromptStudy, sortScenario } from '../test/fixtures/prompt-study.ts';

@@ -11,7 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { defaultPolicy } from '../src/policy/policy.ts';
+import { defaultPolicy } from '../src/policy/file.ts';
 import type { Evaluator } from '../src/evaluation/evaluator.ts';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { parseRedisAddress } from '../src/evaluation/queue/connection.ts';
@@ -64,7 +64,7 @@ function loadPerEpisode(before: RedisLoad, after: RedisLoad, idlePerSecond: Redi
 /** Episodes/s of `episodes` default-policy episodes after a warm-up of `warm`, and how long they took (s). */
 async function throughput(evaluator: Evaluator, scenario: LoadedScenario, episodes: number, warm: number, seedBase: number): Promise<{ rate: number; seconds: number }> {
   const policy = defaultPolicy(scenario);
-  const job = (seed: number) => ({ policy, seed, tag: { candidate: 1, split: 'bench' } });
+  const job = (seed: number) => ({ policy, seed, candidate: 1, split: 'train' as const });
   await evaluator.evaluate(Array.from({ length: warm }, (_, i) => job(seedBase + 100_000 + i)));
   const started = performance.now();
   await evaluator.evaluate(Array.from({ length: episodes }, (_, i) => job(seedBase + i)));
@@ -81,7 +81,7 @@ async function overhead(evaluator: Evaluator, scenario: LoadedScenario, episodes
   let total = 0;
   for (let i = 0; i < episodes; i++) {
     const started = performance.now();
-    const [result] = await evaluator.evaluate([{ policy, seed: seedBase + i, tag: { candidate: 1, split: 'latency' } }]);
+    const [result] = await evaluator.evaluate([{ policy, seed: seedBase + i, candidate: 2, split: 'train' as const }]);
     total += performance.now() - started - result.wallTime * 1000;
   }
   return total / episodes;
@@ -100,7 +100,7 @@ async function requests(evaluator: Evaluator, scenario: LoadedScenario, url: str
     if (!source.startsWith('lua')) count++;
   });
   try {
-    await evaluator.evaluate(Array.from({ length: episodes }, (_, i) => ({ policy, seed: seedBase + i, tag: { candidate: 1, split: 'requests' } })));
+    await evaluator.evaluate(Array.from({ length: episodes }, (_, i) => ({ policy, seed: seedBase + i, candidate: 3, split: 'train' as const })));
   } finally {
     monitor.disconnect();
     watcher.disconnect();

@@ -7,7 +7,7 @@
  * `key: value` block.
  */
 import { compileCode } from '../src/policy/code.ts';
-import { loadPolicyFile } from '../src/policy/policy.ts';
+import { loadPolicyFile } from '../src/policy/file.ts';
 import { Sandbox } from '../src/policy/sandbox.ts';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import type { Observation } from '../src/robot/link.ts';

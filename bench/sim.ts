@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { defaultPolicy } from '../src/policy/policy.ts';
+import { defaultPolicy } from '../src/policy/file.ts';
 import { createPolicy } from '../src/policy/create.ts';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { SimLink } from '../src/robot/sim-link.ts';

@@ -13,7 +13,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultPolicy } from '../src/policy/policy.ts';
+import { defaultPolicy } from '../src/policy/file.ts';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import type { EpisodeJob, EpisodeResult, Evaluator } from '../src/evaluation/evaluator.ts';
 import { CmaesResearcher } from '../src/researchers/cmaes-researcher.ts';
@@ -24,6 +24,7 @@ import { defaultStudyConfig } from '../src/study/config.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { Store } from '../src/store/store.ts';
 import type { Trace } from '../src/trace/trace.ts';
+import { counted } from '../test/study-helpers.ts';
 
 const GENERATIONS = Number(process.env.ARBOR_BENCH_GENERATIONS ?? 30);
 const SEEDS = 8;
@@ -55,24 +56,6 @@ function freeEvaluator(trace: Trace): Evaluator {
     drain() {},
     close: async () => {},
   };
-}
-
-/** Store read methods, counted when the study calls them (calls the store makes on itself are not). */
-const READS = new Set(['study', 'studies', 'candidate', 'candidates', 'episode', 'episodes', 'events', 'exportRows', 'loadEpisodeTrace']);
-
-function counted(store: Store): { store: Store; reads: () => number } {
-  let reads = 0;
-  const proxy = new Proxy(store, {
-    get(target, key, receiver) {
-      const value = Reflect.get(target, key, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        if (READS.has(String(key))) reads++;
-        return value.apply(target, args);
-      };
-    },
-  });
-  return { store: proxy, reads: () => reads };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Evaluator } from '../src/evaluation/evaluator.ts';
 import { createStudy, probeEpisodes, runStudy } from '../src/study/study.ts';
 import { defaultStudyConfig, type StudyConfig } from '../src/study/config.ts';
-import { PolicyFile } from '../src/policy/policy.ts';
+import { PolicyFile } from '../src/policy/file.ts';
 import type { LoadedScenario } from '../src/scenario/load.ts';
 import { Store } from '../src/store/store.ts';
 

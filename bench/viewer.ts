@@ -15,7 +15,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultPolicy } from '../src/policy/policy.ts';
+import { defaultPolicy } from '../src/policy/file.ts';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { LiveFeed } from '../src/evaluation/live.ts';
 import { Store } from '../src/store/store.ts';

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { defaultPolicy, type ParamsPolicyFile } from '../src/policy/policy.ts';
+import { defaultPolicy, type ParamsPolicyFile } from '../src/policy/file.ts';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { RayCamera } from '../src/sim/ray-camera.ts';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { defaultPolicy, type PolicyFile } from '../src/policy/policy.ts';
+import { defaultPolicy, type PolicyFile } from '../src/policy/file.ts';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultPolicy } from '../src/policy/policy.ts';
+import { defaultPolicy } from '../src/policy/file.ts';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { SCENARIO_PATH, scenario, tunedPolicy } from './helpers.ts';
 

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultPolicy, type PolicyFile } from '../src/policy/policy.ts';
+import { defaultPolicy, type PolicyFile } from '../src/policy/file.ts';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import type { LoadedScenario } from '../src/scenario/load.ts';
 import { ContactSummary } from '../src/sim/contact-summary.ts';

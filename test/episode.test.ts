@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultPolicy } from '../src/policy/policy.ts';
+import { defaultPolicy } from '../src/policy/file.ts';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { decodeTrace, encodeTrace, loadTrace, saveTrace } from '../src/trace/trace.ts';
 import { TOPIC, objectPoseTopic } from '../src/trace/topics.ts';

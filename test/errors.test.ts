@@ -6,7 +6,7 @@ import { loadScenario, scenarioJsonSchema } from '../src/scenario/load.ts';
 import { ValidationError } from '../src/scenario/validate.ts';
 import { World } from '../src/sim/world.ts';
 import { MjcfError } from '../src/sim/model-files.ts';
-import { resolvePolicy } from '../src/policy/policy.ts';
+import { resolvePolicy } from '../src/policy/file.ts';
 import { scenario } from './helpers.ts';
 
 const original = readFileSync('scenarios/pick-place.yaml', 'utf8');

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadPolicyFile } from '../src/policy/policy.ts';
+import { loadPolicyFile } from '../src/policy/file.ts';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
 import { ValidationError } from '../src/scenario/validate.ts';
@@ -89,7 +89,7 @@ async function runEpisodes(cases: { scenario: LoadedScenario; policy?: Parameter
       continue;
     }
     try {
-      const policy = c.policy ?? (await import('../src/policy/policy.ts')).defaultPolicy(short);
+      const policy = c.policy ?? (await import('../src/policy/file.ts')).defaultPolicy(short);
       const result = await runner.run(policy, 3).catch((e: unknown) => e);
       if (result instanceof Error) expectClear(result, c.what);
       else ran++;

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultPolicy, type PolicyFile } from '../src/policy/policy.ts';
+import { defaultPolicy, type PolicyFile } from '../src/policy/file.ts';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import type { Trace } from '../src/trace/trace.ts';
 import { scenario, tunedPolicy } from './helpers.ts';

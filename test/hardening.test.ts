@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { resolvePolicy } from '../src/policy/policy.ts';
+import { resolvePolicy } from '../src/policy/file.ts';
 import { workerCount } from '../src/evaluation/pool.ts';
 import { createStudy } from '../src/study/study.ts';
 import { defaultStudyConfig } from '../src/study/config.ts';

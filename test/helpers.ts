@@ -1,7 +1,7 @@
 /** Shared test fixtures: the real scenario, a runner on it, and a tuned policy. */
 import { readFileSync } from 'node:fs';
 import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
-import type { ParamsPolicyFile } from '../src/policy/policy.ts';
+import type { ParamsPolicyFile } from '../src/policy/file.ts';
 import type { PickPlaceSpec } from '../src/tasks/pick-place/schema.ts';
 
 export const SCENARIO_PATH = 'scenarios/pick-place.yaml';

@@ -5,7 +5,7 @@
  * clear refusal of a parameter scenario. Every proposal passes the study's own check.
  */
 import { describe, expect, it } from 'vitest';
-import { PromptPolicyFile, baselinePolicy } from '../src/policy/policy.ts';
+import { PromptPolicyFile, baselinePolicy } from '../src/policy/file.ts';
 import { HillclimbResearcher } from '../src/researchers/hillclimb.ts';
 import type { CandidateView, Proposal, StudyHistory } from '../src/researchers/researcher.ts';
 import { createResearcher } from '../src/researchers/registry.ts';

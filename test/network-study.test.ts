@@ -113,7 +113,7 @@ describe('studies over rosbridge', () => {
       const evaluator = await LinkEvaluator.create(scenario, parseBackend(`rosbridge://127.0.0.1:${served.port}`), {
         live: { study: 's1', fps: 1000, onFrame: (f) => frames.push(f) },
       });
-      const [result] = await evaluator.evaluate([{ policy: tunedPolicy(), seed: 2, tag: { candidate: 4 } }]);
+      const [result] = await evaluator.evaluate([{ policy: tunedPolicy(), seed: 2, candidate: 4 }]);
       await evaluator.close();
       expect(frames.length).toBeGreaterThan(50);
       expect(frames[0]).toMatchObject({ study: 's1', candidate: 4, seed: 2, worker: 0 });

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolvePolicy, type PolicyFile } from '../src/policy/policy.ts';
+import { resolvePolicy, type PolicyFile } from '../src/policy/file.ts';
 import { LinkEvaluator, type EpisodePlan, type Operator } from '../src/evaluation/link-evaluator.ts';
 import { parseBackend } from '../src/robot/links.ts';
 import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
@@ -75,13 +75,13 @@ describe('operator mode', () => {
       // Deep enough to put the tool point under the table top: the envelope rejects those commands.
       const reckless: PolicyFile = resolvePolicy({ kind: 'params', params: { ...tunedPolicy().params, grasp_depth: 0.08, approach_height: 0.01 } }, scenario, 'test');
       const jobs = [
-        { policy: tuned, seed: 0, tag: { candidate: 1 } },
-        { policy: tuned, seed: 1, tag: { candidate: 1 } },
-        { policy: tuned, seed: 2, tag: { candidate: 1 } },
-        { policy: reckless, seed: 0, tag: { candidate: 2 } },
-        { policy: tuned, seed: 3, tag: { candidate: 1 } },
-        { policy: tuned, seed: 5, tag: { candidate: 1 } },
-        { policy: tuned, seed: 6, tag: { candidate: 1 } },
+        { policy: tuned, seed: 0, candidate: 1 },
+        { policy: tuned, seed: 1, candidate: 1 },
+        { policy: tuned, seed: 2, candidate: 1 },
+        { policy: reckless, seed: 0, candidate: 2 },
+        { policy: tuned, seed: 3, candidate: 1 },
+        { policy: tuned, seed: 5, candidate: 1 },
+        { policy: tuned, seed: 6, candidate: 1 },
       ];
       const results = await evaluator.evaluate(jobs);
       expect(results.map((r) => (r.ok ? 'ok' : r.reason.slice(0, 30)))).toEqual([
@@ -113,7 +113,7 @@ describe('operator mode', () => {
     const events: { kind: string; message: string }[] = [];
     const evaluator = await LinkEvaluator.create(scenario, parseBackend(`rosbridge://127.0.0.1:${served.port}`), { operator, onEvent: (e) => events.push(e) });
     try {
-      const [result] = await evaluator.evaluate([{ policy: resolvePolicy(tunedPolicy(), scenario, 'test'), seed: 0, tag: { candidate: 1 } }]);
+      const [result] = await evaluator.evaluate([{ policy: resolvePolicy(tunedPolicy(), scenario, 'test'), seed: 0, candidate: 1 }]);
       expect(result.ok).toBe(false);
       expect(!result.ok && result.reason).toMatch(/Emergency stop: the operator pressed the stop key/);
       expect(events.find((e) => e.kind === 'estop')!.message).toMatch(/E-stop during candidate 1, seed 0/);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultPolicy, loadPolicyFile, type ParamsPolicyFile, type PolicyFile } from '../src/policy/policy.ts';
+import { defaultPolicy, loadPolicyFile, type ParamsPolicyFile, type PolicyFile } from '../src/policy/file.ts';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import type { LiveFrame } from '../src/evaluation/live.ts';
 import type { EpisodeJob, EpisodeResult } from '../src/evaluation/evaluator.ts';
@@ -22,18 +22,18 @@ describe('EvaluatorPool (real MuJoCo, 2 workers)', () => {
   });
   afterAll(() => pool?.close());
 
-  it('gives what a direct run gives, in job order, with tags echoed', async () => {
+  it('gives what a direct run gives, in job order, with the jobs echoed', async () => {
     const jobs: EpisodeJob[] = [
-      { policy: tuned, seed: 3, tag: 'a' },
-      { policy: baseline, seed: 3, tag: 'b' },
-      { policy: tuned, seed: 8, tag: 'c' },
-      { policy: baseline, seed: 21, tag: 'd' },
+      { policy: tuned, seed: 3, candidate: 1, split: 'train' },
+      { policy: baseline, seed: 3, candidate: 2, split: 'train' },
+      { policy: tuned, seed: 8, candidate: 3, split: 'train' },
+      { policy: baseline, seed: 21, candidate: 4, split: 'train' },
     ];
-    const finished: unknown[] = [];
-    const results = await pool.evaluate(jobs, (r) => finished.push(r.job.tag));
+    const finished: (number | undefined)[] = [];
+    const results = await pool.evaluate(jobs, (r) => finished.push(r.job.candidate));
     expect(pool.size).toBe(2);
-    expect(results.map((r) => r.job.tag)).toEqual(['a', 'b', 'c', 'd']);
-    expect([...finished].sort()).toEqual(['a', 'b', 'c', 'd']);
+    expect(results.map((r) => r.job.candidate)).toEqual([1, 2, 3, 4]);
+    expect([...finished].sort()).toEqual([1, 2, 3, 4]);
     expect(new Set(results.map((r) => r.worker))).toEqual(new Set([0, 1]));
 
     const runner = await EpisodeRunner.create(scenario);
@@ -87,7 +87,7 @@ describe('EvaluatorPool drain and live frames', () => {
     });
     try {
       const policy = defaultPolicy(scenario);
-      const jobs = [1, 2, 3, 4, 5, 6].map((seed) => ({ policy, seed, tag: { candidate: 40 + seed } }));
+      const jobs = [1, 2, 3, 4, 5, 6].map((seed) => ({ policy, seed, candidate: 40 + seed }));
       const pending = pool.evaluate(jobs);
       pool.drain();
       const results: EpisodeResult[] = await pending;

@@ -11,7 +11,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resolvePolicy, type PolicyFile } from '../src/policy/policy.ts';
+import { resolvePolicy, type PolicyFile } from '../src/policy/file.ts';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { parseBackend } from '../src/robot/links.ts';
 import { ros2Unavailable } from '../src/robot/ros2.ts';

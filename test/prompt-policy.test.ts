@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dollars, priceOf } from '../src/llm/prices.ts';
-import { resolvePolicy, type PolicyFile } from '../src/policy/policy.ts';
+import { resolvePolicy, type PolicyFile } from '../src/policy/file.ts';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
 import { drawEpisode } from '../src/tasks/sort-instructed/draw.ts';

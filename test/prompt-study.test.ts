@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dollars, priceOf } from '../src/llm/prices.ts';
-import { PromptPolicyFile } from '../src/policy/policy.ts';
+import { PromptPolicyFile } from '../src/policy/file.ts';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { defaultStudyConfig } from '../src/study/config.ts';
 import { createStudy, runStudy } from '../src/study/study.ts';

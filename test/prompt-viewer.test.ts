@@ -13,7 +13,7 @@ import { candidateRow, episodeCost } from '../src/viewer/views.ts';
 import { startViewer, type ViewerServer } from '../src/viewer/server.ts';
 import { launchChromium, type TestBrowser } from './browser.ts';
 import { makeDemoStudy } from './fixtures/demo-study.ts';
-import { defaultPolicy } from '../src/policy/policy.ts';
+import { defaultPolicy } from '../src/policy/file.ts';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { SimLink } from '../src/robot/sim-link.ts';
 import { loadScenario } from '../src/scenario/load.ts';

@@ -169,7 +169,7 @@ describe.skipIf(noRedis !== undefined)(`a fleet of two builds on one Redis${skip
       evaluator = await QueueEvaluator.create(parseRedisAddress(shared.redis().url), scenario, { study: 'intruder', checkMs: 100, onNotice: (m) => notices.push(m) });
       await until(() => notices.length >= refusals.length, 10_000, () => 'the study was not told of the refusal');
       expect([...notices].sort()).toEqual([...refusals].sort());
-      const [result] = await evaluator.evaluate([{ policy: tunedPolicy(), seed: 3, tag: { candidate: 1, split: 'train' } }]);
+      const [result] = await evaluator.evaluate([{ policy: tunedPolicy(), seed: 3, candidate: 1, split: 'train' as const }]);
       expect(result.ok && result.success).toBe(true);
       expect(workers.map(alive)).toEqual([true, true]);
     } finally {
@@ -188,8 +188,8 @@ describe.skipIf(noRedis !== undefined)(`bad data from Redis${skipped}`, () => {
     const notices: string[] = [];
     const evaluator = await QueueEvaluator.create(parseRedisAddress(shared.redis().url), scenario, { study: 'garbage', maxResultBytes: 2 ** 20, checkMs: 200, onNotice: (m) => notices.push(m) });
     const pool = await EvaluatorPool.create('scenarios/pick-place.yaml', { workers: 1 });
-    const left = { policy: tunedPolicy(), seed: 11, tag: { candidate: 1, split: 'train' } };
-    const hit = { policy: tunedPolicy(), seed: 12, tag: { candidate: 2, split: 'train' } };
+    const left = { policy: tunedPolicy(), seed: 11, candidate: 1, split: 'train' as const };
+    const hit = { policy: tunedPolicy(), seed: 12, candidate: 2, split: 'train' as const };
     const [leftId, hitId] = [left, hit].map((job) => jobId('garbage', evaluator.bundleHash, job));
     try {
       // Left from before (a resumed study finds it): 64 MiB of zeros in 64 KiB, under the 1 MiB cap.
@@ -244,7 +244,7 @@ describe.skipIf(noRedis !== undefined)(`bad data from Redis${skipped}`, () => {
       expect(compact.length).toBeLessThan(small.size);
       await shared.client().set(`arbor:file:${small.sha256}`, compact);
 
-      const [result] = await evaluator.evaluate([{ policy: tunedPolicy(), seed: 5, tag: { candidate: 1, split: 'train' } }]);
+      const [result] = await evaluator.evaluate([{ policy: tunedPolicy(), seed: 5, candidate: 1, split: 'train' as const }]);
       expect(result.ok && result.success, JSON.stringify(!result.ok && result.reason)).toBe(true);
       const hash = bundle.hash.slice(0, 12);
       expect(worker.stderr()).toContain(`File ${big.path} of scenario bundle ${hash} is over ${big.size + (big.size >> 8) + 64} bytes in Redis, more than its ${big.size} bytes gzipped can be; the worker removed the bundle's manifest, so that its study stores it again.`);

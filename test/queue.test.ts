@@ -93,9 +93,9 @@ describe.skipIf(noRedis !== undefined)(`a study through Redis and two arbor work
   it('carries a task plug-in to the workers, and a crashing policy crashes there as it does here', async () => {
     const scenario = await loadScenario(REACH);
     const jobs = [
-      { policy: { kind: 'params' as const, params: { gain: 0.05, explode: 0 } }, seed: 7, tag: { candidate: 1, split: 'train' } },
-      { policy: { kind: 'params' as const, params: { gain: 0.3, explode: 0 } }, seed: 8, tag: { candidate: 2, split: 'train' } },
-      { policy: { kind: 'params' as const, params: { gain: 0.05, explode: 1 } }, seed: 9, tag: { candidate: 3, split: 'train' } },
+      { policy: { kind: 'params' as const, params: { gain: 0.05, explode: 0 } }, seed: 7, candidate: 1, split: 'train' as const },
+      { policy: { kind: 'params' as const, params: { gain: 0.3, explode: 0 } }, seed: 8, candidate: 2, split: 'train' as const },
+      { policy: { kind: 'params' as const, params: { gain: 0.05, explode: 1 } }, seed: 9, candidate: 3, split: 'train' as const },
     ];
     const bundle = makeBundle(scenario);
     // The plug-in's own module travels; arbor's src/ does not (the worker links its own).
@@ -135,7 +135,7 @@ describe.skipIf(noRedis !== undefined)(`a study with no workers${noRedis ? ` —
     const evaluator = await QueueEvaluator.create(parseRedisAddress(redis.url), scenario, { study: 'waiting', checkMs: 500, onNotice: (m) => notices.push(m) });
     let worker: ArborProcess | undefined;
     try {
-      const results = evaluator.evaluate([{ policy: tunedPolicy(), seed: 3, tag: { candidate: 1, split: 'train' } }]);
+      const results = evaluator.evaluate([{ policy: tunedPolicy(), seed: 3, candidate: 1, split: 'train' as const }]);
       await until(() => notices.length > 0, 30_000, () => 'the study never said that no worker takes its episodes');
       expect(notices).toEqual([`no worker has taken episodes from ${redis.url} for 10 s; start one with: arbor worker ${redis.url}`]);
       worker = await startWorker(redis.url, 'late', join(dir, 'cache'));

@@ -16,7 +16,7 @@ import { LinkEvaluator } from '../src/evaluation/link-evaluator.ts';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { makeBundle } from '../src/evaluation/queue/bundle.ts';
 import type { EpisodeResult } from '../src/evaluation/evaluator.ts';
-import { defaultPolicy } from '../src/policy/policy.ts';
+import { defaultPolicy } from '../src/policy/file.ts';
 import { inspectRobot } from '../src/robot/inspect.ts';
 import { parseBackend } from '../src/robot/links.ts';
 import { loadRobot } from '../src/scenario/robot.ts';

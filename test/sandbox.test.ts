@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileCode } from '../src/policy/code.ts';
-import { loadPolicyFile, resolvePolicy, type PolicyFile } from '../src/policy/policy.ts';
+import { loadPolicyFile, resolvePolicy, type PolicyFile } from '../src/policy/file.ts';
 import { Sandbox, SandboxError } from '../src/policy/sandbox.ts';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';

@@ -2,6 +2,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Store } from '../src/store/store.ts';
 
 /**
  * A copy of a scenario in a fresh temporary directory, its text changed by `edit`; its robot and
@@ -23,4 +24,22 @@ export function smallScenario(budget = { candidates: 12, seeds: 4, validation: 8
     (text) => text.replace(/^budget:[\s\S]*$/m, `budget:\n  candidates: ${budget.candidates}\n  seeds_per_candidate: ${budget.seeds}\n  wall_time: 600\n  validation_seeds: { from: 1000, count: ${budget.validation} }\n`),
     'small.yaml',
   );
+}
+
+/** Store read methods, counted when the study calls them (the store's calls on itself are not). */
+const READS = new Set(['study', 'studies', 'candidate', 'candidates', 'episode', 'episodes', 'events', 'exportRows', 'loadEpisodeTrace']);
+
+export function counted(store: Store): { store: Store; reads: () => number } {
+  let reads = 0;
+  const proxy = new Proxy(store, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        if (READS.has(String(key))) reads++;
+        return value.apply(target, args);
+      };
+    },
+  });
+  return { store: proxy, reads: () => reads };
 }

@@ -15,7 +15,7 @@ import { LiveFeed } from '../src/evaluation/live.ts';
 import { Store } from '../src/store/store.ts';
 import { makeDemoStudy, type DemoStudy } from './fixtures/demo-study.ts';
 import { startViewer, type ViewerServer } from '../src/viewer/server.ts';
-import { defaultPolicy } from '../src/policy/policy.ts';
+import { defaultPolicy } from '../src/policy/file.ts';
 import { launchChromium, type TestBrowser } from './browser.ts';
 
 const ROBOT = ['base', 'shoulder', 'upper_arm', 'forearm', 'wrist1', 'wrist2', 'wrist3', 'gripper', 'left_finger', 'right_finger'];
@@ -225,7 +225,7 @@ describe('live', () => {
     });
     const policy = defaultPolicy(demo.scenario);
     // Episodes run about ten times faster than real time: a few dozen make a few seconds of streaming.
-    const jobs = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ policy, seed: from + i, tag: { candidate: demo.candidates[1] } }));
+    const jobs = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ policy, seed: from + i, candidate: demo.candidates[1] }));
     try {
       const fingers: { x: number; y: number }[] = [];
       const sampler = setInterval(() => {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultPolicy, type PolicyFile } from '../src/policy/policy.ts';
+import { defaultPolicy, type PolicyFile } from '../src/policy/file.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import type { EpisodeImages } from '../src/viewer/data.ts';
 import { decodeEpisode } from '../src/viewer/protocol.ts';

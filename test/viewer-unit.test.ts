@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as THREE from 'three';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultPolicy } from '../src/policy/policy.ts';
+import { defaultPolicy } from '../src/policy/file.ts';
 import { EpisodeRunner, type EpisodeRun } from '../src/evaluation/episode.ts';
 import { SimLink } from '../src/robot/sim-link.ts';
 import { loadScenario } from '../src/scenario/load.ts';

@@ -4,7 +4,7 @@
  * command. Nothing is sent to a robot and no study is created; the table says what the envelope
  * would do to each episode on hardware.
  */
-import { defaultPolicy } from '../policy/policy.ts';
+import { defaultPolicy } from '../policy/file.ts';
 import { EpisodeRunner } from '../evaluation/episode.ts';
 import { envelopeBreach } from '../evaluation/link-evaluator.ts';
 import { trainSeeds, type StudyConfig } from '../study/config.ts';

@@ -16,7 +16,7 @@ import { setImmediate } from 'node:timers/promises';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { codePolicyGuide } from '../policy/code.ts';
-import { PolicyFile, baselinePolicy, loadPolicyFile, resolvePolicy } from '../policy/policy.ts';
+import { PolicyFile, baselinePolicy, loadPolicyFile, resolvePolicy } from '../policy/file.ts';
 import { scenarioBrief } from '../researchers/claude-prompt.ts';
 import type { EpisodeResult } from '../evaluation/evaluator.ts';
 import { evaluatePolicy } from '../evaluation/evaluate.ts';
@@ -24,10 +24,9 @@ import { resultEvidence, storedEvidence } from '../study/evidence.ts';
 import { workerCount } from '../evaluation/pool.ts';
 import { incumbent } from '../study/study.ts';
 import { studySummaryOf } from '../study/config.ts';
-import { loadScenario, type LoadedScenario } from '../scenario/load.ts';
+import { loadScenario, preloadTasks, type LoadedScenario } from '../scenario/load.ts';
 import { RESEARCHER_NAMES, SEED_MAX } from '../scenario/schema.ts';
 import { Store } from '../store/store.ts';
-import { loadTasks } from '../tasks/registry.ts';
 import { POLICY_FILE, SCENARIO_FILE, checkedDir, checkedFile, fileAccess, type FileAccess } from './mcp-files.ts';
 import { StudyProcesses } from './mcp-studies.ts';
 import { describeError, parseSeedRange } from './options.ts';
@@ -330,7 +329,7 @@ export async function serveMcp(options: McpOptions): Promise<void> {
   const { server, shutdown } = createMcpServer(options);
   // The task modules, imported now: their first import holds the thread for half a second or more,
   // which a request would otherwise wait behind.
-  await loadTasks();
+  await preloadTasks();
   const transport = new StdioServerTransport();
   let lastError: string | undefined;
   let clientLeft = false;

@@ -3,7 +3,7 @@
  * policies, and how an error is printed. Each refusal names the option, the value and the fix.
  */
 import { InvalidArgumentError } from 'commander';
-import { baselinePolicy, loadPolicyFile, type PolicyFile } from '../policy/policy.ts';
+import { baselinePolicy, loadPolicyFile, type PolicyFile } from '../policy/file.ts';
 import { checkPlannerReachable } from '../policy/prompt-planner.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { SEED_MAX } from '../scenario/schema.ts';

@@ -11,12 +11,22 @@ import { perturbTargets, ModelPerturber } from '../sim/perturb.ts';
 import { perturbSource } from '../transfer/draw.ts';
 import { loadRobotWorld, loadScenarioWorld } from '../sim/compose.ts';
 import { writeEpisodePictures } from '../scoring/pictures.ts';
-import { getTask } from '../tasks/registry.ts';
 import { fixed, successText, table } from './format.ts';
 import { choosePolicy, integer, parseSeedRange, seed } from './options.ts';
 import { progress } from './progress.ts';
 
 export function registerSimCommands(program: Command): void {
+  registerCheck(program);
+  program
+    .command('schema')
+    .description('print the JSON Schema of scenario files')
+    .action(async () => console.log(JSON.stringify(await scenarioJsonSchema(), null, 2)));
+  registerEpisode(program);
+  registerEval(program);
+}
+
+/** `arbor check`: a scenario, its robot and its world load, and every name they use exists. */
+function registerCheck(program: Command): void {
   program
     .command('check')
     .description('validate a scenario file (and its robot and world) and print every problem')
@@ -25,12 +35,10 @@ export function registerSimCommands(program: Command): void {
     .option('--no-preflight', "skip the scorer's preflight (a policy holding the arm at home on 16 seeds must not succeed)")
     .option('--workers <n>', 'worker threads of the preflight (default: one per core)', integer(1, 4096))
     .action(checkScenario);
+}
 
-  program
-    .command('schema')
-    .description('print the JSON Schema of scenario files')
-    .action(async () => console.log(JSON.stringify(await scenarioJsonSchema(), null, 2)));
-
+/** `arbor episode`: one episode, its metrics and what happened. */
+function registerEpisode(program: Command): void {
   program
     .command('episode')
     .description('run one episode and print its metrics')
@@ -64,7 +72,10 @@ export function registerSimCommands(program: Command): void {
         await runner.close();
       }
     });
+}
 
+/** `arbor eval`: one policy on a range of seeds. */
+function registerEval(program: Command): void {
   program
     .command('eval')
     .description('run a policy on a range of seeds and print its success rate and score')
@@ -134,7 +145,7 @@ async function checkScenario(file: string, opts: { preflight: boolean; workers?:
   // Loading the world proves the MJCF and every name the scenario, robot and task refer to.
   const world = await loadScenarioWorld(scenario);
   try {
-    const task = getTask(scenario.task.kind);
+    const task = scenario.taskDef;
     for (const need of task.requiredNames?.(scenario.task) ?? []) world.id(need.kind, need.name);
     world.id('site', robot.tcp_site);
     for (const j of robot.joints) {

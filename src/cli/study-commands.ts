@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { baselinePolicy, PolicyFile } from '../policy/policy.ts';
+import { baselinePolicy, PolicyFile } from '../policy/file.ts';
 import { checkPlannerReachable } from '../policy/prompt-planner.ts';
 import type { Evaluator } from '../evaluation/evaluator.ts';
 import { LiveFeed } from '../evaluation/live.ts';
@@ -56,6 +56,15 @@ interface RunFlags {
 }
 
 export function registerStudyCommands(program: Command): void {
+  registerRun(program);
+  registerResume(program);
+  registerListing(program);
+  registerExport(program);
+  registerBest(program);
+}
+
+/** `arbor run`: a new study of a scenario, run to its end. */
+function registerRun(program: Command): void {
   const run = program
     .command('run')
     .description('run a study: propose, evaluate in parallel, keep what beats the best, validate')
@@ -117,9 +126,12 @@ export function registerStudyCommands(program: Command): void {
       `study ${study.id}: ${scenario.name}, ${config.researcher}, budget ${config.budget.episodes} episodes / ${config.budget.candidates} candidates / ${config.budget.wallTime} s` +
         `${config.budget.costUsd !== undefined ? ` / $${config.budget.costUsd}` : ''}${stops.length ? `, stops early at ${stops.join(' or ')}` : ''}, db ${flags.db}\n`,
     );
-    await runAndReport(store, study, flags);
+    await runAndReport(store, study, flags, scenario);
   });
+}
 
+/** `arbor resume`: a stopped or killed study, continued. */
+function registerResume(program: Command): void {
   const resume = program
     .command('resume')
     .description('continue a stopped or killed study where it stopped')
@@ -136,7 +148,10 @@ export function registerStudyCommands(program: Command): void {
     process.stderr.write(`resuming study ${id} (${study.status})\n`);
     await runAndReport(store, study, flags);
   });
+}
 
+/** `arbor studies` and `arbor show`: what the database holds. */
+function registerListing(program: Command): void {
   program
     .command('studies')
     .description('list the studies in the database')
@@ -162,7 +177,10 @@ export function registerStudyCommands(program: Command): void {
       printResults(store, requireStudy(store, id, flags.db), flags.json);
       store.close();
     });
+}
 
+/** `arbor export`: a study's rows (tsv, jsonl) or episodes (mcap). */
+function registerExport(program: Command): void {
   program
     .command('export')
     .description('export a study: its results rows (tsv, jsonl), or its episodes as one MCAP file for Foxglove and ros2 bag')
@@ -197,7 +215,10 @@ export function registerStudyCommands(program: Command): void {
       }
       store.close();
     });
+}
 
+/** `arbor best`: the best candidate as a policy file. */
+function registerBest(program: Command): void {
   program
     .command('best')
     .description('print the best candidate of a study as a policy file (arbor eval --policy takes it): JSON, or the module source of a code policy')
@@ -248,10 +269,10 @@ function requireStudy(store: Store, id: string, db: string): StudyRecord {
  * Runs the study with a progress bar; Ctrl-C stops after the episodes in flight. Whatever goes
  * wrong, the study is never left marked `running`: a failure marks it `failed` with the reason.
  */
-async function runAndReport(store: Store, study: StudyRecord, flags: EvaluatorFlags): Promise<void> {
+async function runAndReport(store: Store, study: StudyRecord, flags: EvaluatorFlags, scenario?: LoadedScenario): Promise<void> {
   let summary: StudySummary;
   try {
-    summary = await runWithEvaluator(store, study, flags);
+    summary = await runWithEvaluator(store, study, flags, scenario ?? (await studyScenario(study)));
   } catch (error) {
     if (store.study(study.id)?.status === 'running') {
       store.updateStudy(study.id, { status: 'failed' });
@@ -264,6 +285,13 @@ async function runAndReport(store: Store, study: StudyRecord, flags: EvaluatorFl
     process.exitCode = 130;
   }
   printResults(store, store.study(study.id)!, flags.json, summary);
+}
+
+/** The scenario of a stored study, in the world it was started in: its calibration, as recorded. */
+async function studyScenario(study: StudyRecord): Promise<LoadedScenario> {
+  const loaded = await loadScenario(study.scenarioPath);
+  const calibration = studyConfigOf(study).calibration;
+  return calibration ? withCalibration(loaded, calibration) : loaded;
 }
 
 /** The flags that choose and size where a run's episodes go, and how it is shown. */
@@ -300,11 +328,9 @@ function checkEvaluatorFlags(flags: EvaluatorFlags, backend: string): void {
   parseRedisAddress(flags.evaluator);
 }
 
-async function runWithEvaluator(store: Store, study: StudyRecord, flags: EvaluatorFlags): Promise<StudySummary> {
+/** Runs the study on its evaluator, with the live feed, the throughput meter, a progress bar and Ctrl-C. `scenario` is the study's, loaded once. */
+async function runWithEvaluator(store: Store, study: StudyRecord, flags: EvaluatorFlags, scenario: LoadedScenario): Promise<StudySummary> {
   const config = studyConfigOf(study);
-  // The world the study was started in: its calibration, as recorded.
-  const loaded = await loadScenario(study.scenarioPath);
-  const scenario = config.calibration ? withCalibration(loaded, config.calibration) : loaded;
   // Every run publishes its live feed: in-process with --view, else on a loopback relay that an
   // `arbor view` beside it discovers next to the database. Frames cost little when nobody watches.
   const feed = new LiveFeed();

@@ -6,12 +6,11 @@
  * episode ends with `stop()`, however it ends.
  */
 import { createPolicy } from '../policy/create.ts';
-import type { PolicyFile } from '../policy/policy.ts';
+import type { PolicyFile } from '../policy/file.ts';
 import { createLink, type Backend, type LinkOptions } from '../robot/links.ts';
 import type { SafeLink } from '../robot/safe-link.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { withVision } from '../scoring/vision-checks.ts';
-import { getTask } from '../tasks/registry.ts';
 import type { PhaseMark, Score, Task } from '../tasks/task.ts';
 import { Trace } from '../trace/trace.ts';
 import type { Observation } from '../robot/link.ts';
@@ -47,7 +46,7 @@ export class EpisodeRunner {
   ) {}
 
   static async create(scenario: LoadedScenario, backend?: Backend, linkOptions?: LinkOptions, options: RunnerOptions = {}): Promise<EpisodeRunner> {
-    return new EpisodeRunner(scenario, await createLink(scenario, backend, linkOptions), getTask(scenario.task.kind), options);
+    return new EpisodeRunner(scenario, await createLink(scenario, backend, linkOptions), scenario.taskDef, options);
   }
 
   /**

@@ -2,7 +2,7 @@
  * One policy on a range of seeds, in parallel workers: the success rate, mean score and spread.
  * What `arbor eval` prints and `arbor mcp`'s evaluate tool returns.
  */
-import type { PolicyFile } from '../policy/policy.ts';
+import type { PolicyFile } from '../policy/file.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { AxisValue } from '../scenario/perturbation.ts';
 import type { EpisodeResult } from './evaluator.ts';

@@ -3,10 +3,14 @@
  * remote workers is another. Results come back one by one as they finish, and never as a throw:
  * a failed episode is a result with its reason.
  */
-import type { PolicyFile } from '../policy/policy.ts';
+import type { PolicyFile } from '../policy/file.ts';
 import type { AxisValue } from '../scenario/perturbation.ts';
+import type { Split } from '../store/schema.ts';
 import type { Score } from '../tasks/task.ts';
 import type { Trace } from '../trace/trace.ts';
+
+/** What a study's episode is for: a split it is recorded under, or a researcher's probe (never recorded). */
+export type JobSplit = Split | 'probe';
 
 /** One episode to evaluate. */
 export interface EpisodeJob {
@@ -16,8 +20,10 @@ export interface EpisodeJob {
   seed: number;
   /** The world's perturbation (sim only; absent: the nominal world, or the scenario's calibrated one). */
   perturbation?: AxisValue[];
-  /** Opaque, returned with the result; `{candidate: number}` also labels live frames. */
-  tag?: unknown;
+  /** The study candidate it is an episode of (it labels live frames and queue jobs); absent outside a study. */
+  candidate?: number;
+  /** What a study's episode is for; the study records it under this split. Absent outside a study. */
+  split?: JobSplit;
 }
 
 /** What every result carries. */

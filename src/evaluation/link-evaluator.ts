@@ -19,7 +19,7 @@
  */
 import { LinkDroppedError } from '../robot/graph.ts';
 import type { Backend } from '../robot/links.ts';
-import { EmergencyStopError } from '../robot/safe-link.ts';
+import { EmergencyStopError, safetyOf } from '../robot/safe-link.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { EpisodeRunner, type EpisodeRun } from './episode.ts';
 import type { EpisodeJob, EpisodeResult, Evaluator } from './evaluator.ts';
@@ -77,7 +77,7 @@ export interface LinkEvaluatorOptions {
 
 /** Why a sim episode fails the gate, or undefined when it stayed inside the envelope. */
 export function envelopeBreach(run: Pick<EpisodeRun, 'trace'>): string | undefined {
-  const safety = run.trace.meta.safety as { rejected?: number; estop?: string | null } | undefined;
+  const safety = safetyOf(run.trace);
   const problems: string[] = [];
   if (safety?.rejected) problems.push(`${safety.rejected} command(s) rejected by the envelope`);
   if (safety?.estop) problems.push(`an e-stop (${safety.estop})`);
@@ -167,7 +167,7 @@ export class LinkEvaluator implements Evaluator {
 
   /** One job: the operator's checks, then the episode, run again after a dropped link. */
   private async runJob(job: EpisodeJob, index: number, total: number): Promise<EpisodeResult> {
-    const candidate = candidateOf(job.tag);
+    const candidate = job.candidate ?? -1;
     const key = JSON.stringify(job.policy);
     const operator = this.options.operator;
     const link = this.runner.link;
@@ -207,7 +207,7 @@ export class LinkEvaluator implements Evaluator {
           return failed(job, err.message, wallTime);
         }
         if (!(err instanceof LinkDroppedError)) return failed(job, (err as Error)?.message ?? String(err), wallTime);
-        const safety = link.trace().meta.safety as { watchdog?: number } | undefined;
+        const safety = safetyOf(link.trace());
         const held = safety?.watchdog ? ` The watchdog held the robot ${safety.watchdog} time(s).` : '';
         this.event('link-dropped', `Seed ${job.seed} of candidate ${candidate} was cut off (try ${attempt} of ${tries}): ${err.reason}.${held}`, candidate, { seed: job.seed, attempt });
         if (attempt >= tries || this.draining) return { ok: false, job, worker: 0, seed: job.seed, reason: `${err.message}.${held}`, aborted: true, wallTime };
@@ -246,12 +246,6 @@ export class LinkEvaluator implements Evaluator {
     this.event('sim-gate', `Sim gate for candidate ${candidate} on seed ${job.seed}: ${verdict ?? 'passed, inside the envelope'}.`, candidate, { seed: job.seed, passed: verdict === undefined });
     return verdict;
   }
-}
-
-/** The candidate id a job's tag carries, or -1. */
-function candidateOf(tag: unknown): number {
-  const candidate = (tag as { candidate?: unknown } | null | undefined)?.candidate;
-  return typeof candidate === 'number' ? candidate : -1;
 }
 
 function failed(job: EpisodeJob, reason: string, wallTime = 0): EpisodeResult {

@@ -234,9 +234,9 @@ export class EvaluatorPool implements Evaluator {
     const running = slot.running;
     if (message.type === 'ready' || message.type === 'startup-error' || running?.id !== message.id) return;
     if (message.type === 'frame') {
-      const { tag, seed } = running.job;
+      const { candidate = -1, seed } = running.job;
       const { time, qpos } = message;
-      this.live?.onFrame({ worker: slot.index, study: this.live.study, candidate: candidateOf(tag), seed, time, qpos });
+      this.live?.onFrame({ worker: slot.index, study: this.live.study, candidate, seed, time, qpos });
     } else if (message.type === 'failed') {
       this.finish(slot, { ok: false, reason: message.reason, wallTime: message.wallTime, ...(message.aborted ? { aborted: true } : {}) });
     } else {
@@ -398,10 +398,4 @@ function startWorker(init: WorkerInit, signal?: AbortSignal): Promise<Started> {
     worker.on('error', onError);
     worker.on('exit', onExit);
   });
-}
-
-/** The candidate id a job's tag carries, or -1. */
-function candidateOf(tag: unknown): number {
-  const candidate = (tag as { candidate?: unknown } | null | undefined)?.candidate;
-  return typeof candidate === 'number' ? candidate : -1;
 }

@@ -7,9 +7,8 @@
  * A study of such a scenario would "reach 100%" and prove nothing. Both findings name the seed
  * and why; the episodes run on an `Evaluator` (the pool), as a study's would.
  */
-import type { CodePolicyFile } from '../policy/policy.ts';
+import type { CodePolicyFile } from '../policy/file.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
-import { getTask } from '../tasks/registry.ts';
 import type { Score } from '../tasks/task.ts';
 import { scoreTrace } from './episode.ts';
 import type { EpisodeResult, Evaluator } from './evaluator.ts';
@@ -62,7 +61,7 @@ function judgeHeld(scenario: LoadedScenario, result: EpisodeResult): PreflightPr
   const period = Number(result.trace.meta.controlPeriod) || 1 / scenario.episode.control_rate;
   const first = result.trace.topics.values().next().value?.stamps[0] ?? 0;
   // The first control period: the reset state and one tick of holding still, enough to score.
-  const { scored: atReset } = scoreTrace(result.trace.until(first + period * 1.5), getTask(scenario.task.kind), scenario);
+  const { scored: atReset } = scoreTrace(result.trace.until(first + period * 1.5), scenario.taskDef, scenario);
   if (atReset.success) return [{ seed, kind: 'reset', message: `seed ${seed}: the episode is already a success at reset, before the robot moves (${why(atReset)})` }];
   if (result.success) return [{ seed, kind: 'hold', message: `seed ${seed}: a policy that holds the arm at home succeeds (${why(result)})` }];
   return [];

@@ -5,7 +5,7 @@
  * Every episode failure is caught here and reported as a value; only a hang needs the pool's guard.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { PolicyFile } from '../policy/policy.ts';
+import type { PolicyFile } from '../policy/file.ts';
 import type { AxisValue } from '../scenario/perturbation.ts';
 import { LinkDroppedError } from '../robot/graph.ts';
 import { parseBackend } from '../robot/links.ts';

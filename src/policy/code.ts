@@ -5,11 +5,11 @@
  * kinematics, the task's skill phases as primitives) and nothing of the host. `codePolicyGuide`
  * documents the contract for people and LLM researchers alike.
  */
+import { createHash } from 'node:crypto';
 import { buildSync, transformSync, type Message } from 'esbuild';
 import { z } from 'zod';
 import type { Action, Observation } from '../robot/link.ts';
 import { ValidationError } from '../scenario/validate.ts';
-import { getTask } from '../tasks/registry.ts';
 import type { TaskSkill } from '../tasks/task.ts';
 import { downwardRotation, dlsStep, poseError, solveIk, type ToolTarget } from './ik.ts';
 import type { Policy, PolicyContext } from './policy.ts';
@@ -20,18 +20,28 @@ import type { LoadedScenario } from '../scenario/load.ts';
 export const CODE_LANGUAGES = ['ts', 'js'] as const;
 export type CodeLanguage = (typeof CODE_LANGUAGES)[number];
 
-/** Compiled scripts by language and source: studies resolve the same candidate many times. */
+/**
+ * Compiled scripts by the hash of language and source: a candidate is compiled once per process,
+ * when it is checked, and not again for each of its episodes.
+ */
 const compiled = new Map<string, string>();
 const COMPILED_KEPT = 256;
+let compilations = 0;
+
+/** How many modules this process has compiled (cache misses): tests and benchmarks count them. */
+export function compileCount(): number {
+  return compilations;
+}
 
 /**
  * Compiles a policy module to a plain script for the sandbox: types stripped, no imports allowed,
  * `act` must be exported. Throws `ValidationError` with the compiler's messages (line and column).
  */
 export function compileCode(source: string, language: CodeLanguage, file = 'policy'): string {
-  const key = `${language}\0${source}`;
+  const key = createHash('sha256').update(language).update('\0').update(source).digest('hex');
   const hit = compiled.get(key);
   if (hit !== undefined) return hit;
+  compilations++;
   const sourcefile = `${file}.${language}`;
   let esm: string;
   let exports: string[];
@@ -113,7 +123,7 @@ export class CodePolicy implements Policy {
     private readonly context: PolicyContext,
   ) {
     const { scenario } = context;
-    this.skill = getTask(scenario.task.kind).controllers[scenario.policy.controller].skill?.create(context);
+    this.skill = scenario.taskDef.controllers[scenario.policy.controller].skill?.create(context, scenario.task);
     this.defaults = Object.fromEntries(Object.entries(scenario.policy.params).map(([k, p]) => [k, p.default]));
     this.action = actionSchema(scenario.robotConfig.joints.length);
     this.configured = this.defaults;
@@ -234,12 +244,12 @@ function observationJson(o: Observation): unknown {
  */
 function helperPrelude(scenario: LoadedScenario, skill: TaskSkill | undefined): string {
   const robot = scenario.robotConfig;
-  const phases = getTask(scenario.task.kind).controllers[scenario.policy.controller].skill?.phases ?? {};
+  const phases = scenario.taskDef.controllers[scenario.policy.controller].skill?.phases ?? {};
   const facts = {
     joints: robot.joints.map((j) => ({ name: j.name, min: j.position[0], max: j.position[1] })),
     gripper: robot.gripper ? { open: robot.gripper.width[1], closed: robot.gripper.width[0] } : null,
     controlPeriod: 1 / scenario.episode.control_rate,
-    objects: getTask(scenario.task.kind).objects(scenario.task),
+    objects: scenario.taskDef.objects(scenario.task),
     skill: skill ? { phases: Object.keys(phases), params: Object.fromEntries(Object.entries(scenario.policy.params).map(([k, p]) => [k, p.default])) } : null,
   };
   return `(() => {
@@ -274,7 +284,7 @@ function helperPrelude(scenario: LoadedScenario, skill: TaskSkill | undefined): 
 /** The code-policy contract and helper API in words, for people, docs and LLM researchers. */
 export function codePolicyGuide(scenario: LoadedScenario): string {
   const robot = scenario.robotConfig;
-  const family = getTask(scenario.task.kind).controllers[scenario.policy.controller];
+  const family = scenario.taskDef.controllers[scenario.policy.controller];
   const skill = Object.entries(family.skill?.phases ?? {});
   const lines = [
     'A code policy is a TypeScript or JavaScript module, run in a sandbox (QuickJS in WebAssembly) once per control tick',

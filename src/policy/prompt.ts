@@ -14,7 +14,6 @@ import { ReplyCache } from '../llm/reply-cache.ts';
 import type { Action, Observation, TaskBrief } from '../robot/link.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { PromptConfig } from '../scenario/prompt.ts';
-import { getTask } from '../tasks/registry.ts';
 import type { PlanSkill } from '../tasks/task.ts';
 import type { Policy, PolicyContext, PolicyDecision } from './policy.ts';
 import { PlanExecutor } from './prompt-executor.ts';
@@ -56,7 +55,7 @@ export class PromptPolicy implements Policy {
 
   async reset(obs: Observation): Promise<void> {
     const { scenario } = this.context;
-    const family = getTask(scenario.task.kind).controllers[scenario.policy.controller];
+    const family = scenario.taskDef.controllers[scenario.policy.controller];
     const skill = family.skill;
     if (!skill?.steps) throw new Error(`Controller '${scenario.policy.controller}' has no skill a planner can aim; a prompt policy cannot drive it.`);
     const brief = obs.brief;
@@ -66,7 +65,7 @@ export class PromptPolicy implements Policy {
     this.brief = brief;
     this.skills = new Set(Object.keys(skill.steps) as PlanSkill[]);
     const params = Object.fromEntries(Object.entries(scenario.policy.params).map(([name, p]) => [name, p.default]));
-    this.executor = new PlanExecutor(skill.create(this.context), skill.steps, brief, params);
+    this.executor = new PlanExecutor(skill.create(this.context, scenario.task), skill.steps, brief, params);
     this.executor.start(obs);
     for (const example of this.config.examples) this.conversation.push(text('user', example.request), text('assistant', example.reply));
     this.conversation.push(text('user', `Instruction: ${brief.instruction}\n\nScene: ${describeScene(brief, obs, this.config.scene)}`));
@@ -139,7 +138,7 @@ export class PromptPolicy implements Policy {
 
 /** What a prompt config is and how it runs, for people and LLM researchers. */
 export function promptPolicyGuide(scenario: LoadedScenario): string {
-  const family = getTask(scenario.task.kind).controllers[scenario.policy.controller];
+  const family = scenario.taskDef.controllers[scenario.policy.controller];
   const steps = Object.entries(family.skill?.steps ?? {});
   return [
     'A prompt policy is a language planner. At the start of each episode it sends the model the system prompt, the few-shot',

@@ -7,7 +7,6 @@
 import { codePolicyGuide } from '../policy/code.ts';
 import { promptPolicyGuide } from '../policy/prompt.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
-import { getTask } from '../tasks/registry.ts';
 import type { CandidateView, EpisodeEvidence, Outcome, StudyHistory } from './researcher.ts';
 
 /** What the harness text needs besides the scenario. */
@@ -24,7 +23,7 @@ export interface HarnessFacts {
 
 /** The scenario as a researcher may see it: the task without what the policy cannot know. */
 export function scenarioBrief(scenario: LoadedScenario): Record<string, unknown> {
-  const task = getTask(scenario.task.kind);
+  const task = scenario.taskDef;
   const family = task.controllers[scenario.policy.controller];
   const hidden = new Set(task.hidden ?? []);
   return {

@@ -19,8 +19,7 @@ import { CODE_LANGUAGES } from '../policy/code.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { POLICY_KINDS } from '../policy/kinds.ts';
 import { failureEvidence, generationBrief, harnessText, resultsTable, scenarioBrief, type HarnessFacts } from './claude-prompt.ts';
-import type { Proposal, Researcher, StudyHistory } from './researcher.ts';
-import type { StudyConfig } from '../study/config.ts';
+import type { Proposal, Researcher, ResearcherSettings, StudyHistory } from './researcher.ts';
 
 /** Proposals per generation when the study does not say (Eureka's K). */
 const DEFAULT_BATCH = 4;
@@ -101,7 +100,7 @@ export class ClaudeResearcher implements Researcher {
   constructor(
     private readonly client: LlmClient,
     scenario: LoadedScenario,
-    config: StudyConfig,
+    config: ResearcherSettings,
     state: unknown,
   ) {
     const parsed = ClaudeState.safeParse(state ?? {});
@@ -251,7 +250,7 @@ function invalidProposals(raw: unknown, reason: string): Proposal[] {
 }
 
 /** The Claude researcher of a study: settings from the environment and the study's model. */
-export function createClaudeResearcher(scenario: LoadedScenario, config: StudyConfig, state: unknown, env: NodeJS.ProcessEnv = process.env): ClaudeResearcher {
+export function createClaudeResearcher(scenario: LoadedScenario, config: ResearcherSettings, state: unknown, env: NodeJS.ProcessEnv = process.env): ClaudeResearcher {
   const client = new LlmClient(llmSettings({ model: config.model, who: 'The claude researcher', env }));
   return new ClaudeResearcher(client, scenario, config, state);
 }

@@ -6,7 +6,7 @@
  * config the study has already seen. The study keeps a neighbour only when it beats the best by
  * more than the noise, and the climb goes on from there; when no neighbour is left, it is done.
  */
-import { PromptPolicyFile } from '../policy/policy.ts';
+import { PromptPolicyFile } from '../policy/file.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { PromptChoices, PromptConfig } from '../scenario/prompt.ts';
 import { Rng } from '../scenario/rng.ts';

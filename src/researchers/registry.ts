@@ -9,15 +9,14 @@ import { llmSettings } from '../llm/settings.ts';
 import { CmaesResearcher } from './cmaes-researcher.ts';
 import { HillclimbResearcher } from './hillclimb.ts';
 import { RandomResearcher } from './random.ts';
-import type { Researcher, Space } from './researcher.ts';
-import type { StudyConfig } from '../study/config.ts';
+import type { Researcher, ResearcherSettings, Space } from './researcher.ts';
 
 /** What a researcher is made from. */
 export interface ResearcherContext {
   /** The parameter space. */
   space: Space;
-  /** The study's configuration (seed, batch, model, kinds...). */
-  config: StudyConfig;
+  /** Its settings (seed, batch, model, kinds...). */
+  config: ResearcherSettings;
   /** The scenario. */
   scenario: LoadedScenario;
   /** Saved state to continue from; null or undefined for a new study. */
@@ -44,7 +43,7 @@ const PARAMETER_RESEARCHERS: ReadonlySet<ResearcherName> = new Set(['cmaes', 'ra
  * Checks that the researcher a study names can run here before the study is made: an LLM
  * researcher needs its API key and a priced model. Returns the config with the model filled in.
  */
-export function prepareResearcher(config: StudyConfig, env: NodeJS.ProcessEnv = process.env): StudyConfig {
+export function prepareResearcher<Config extends { researcher: ResearcherName; model?: string }>(config: Config, env: NodeJS.ProcessEnv = process.env): Config {
   if (config.researcher !== 'claude') return config;
   const settings = llmSettings({ model: config.model, who: `--researcher claude`, env });
   return { ...config, model: settings.model };

@@ -138,6 +138,27 @@ export interface Researcher {
   spent?(): number;
 }
 
+/**
+ * The settings a researcher is made with: the study config's fields it reads, and nothing more of
+ * the study (a study's config has them all).
+ */
+export interface ResearcherSettings {
+  /** Seed of the researcher's random stream. */
+  readonly seed: number;
+  /** Proposals per generation; absent: the researcher's own default. */
+  readonly batch?: number;
+  /** CMA-ES's initial step, as a fraction of each range. */
+  readonly sigma0: number;
+  /** The model of an LLM researcher. */
+  readonly model?: string;
+  /** Candidate kinds it may propose. */
+  readonly kinds: readonly PolicyKind[];
+  /** Probe episodes it may run per generation. */
+  readonly probes: number;
+  /** Episodes per candidate per generation (an LLM researcher is told). */
+  readonly seedsPerCandidate: number;
+}
+
 /** The parameter space as numeric researchers see it: names in a fixed order with bounds. */
 export interface Space {
   /** Parameter names, in the scenario's order. */

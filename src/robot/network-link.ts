@@ -18,7 +18,6 @@ import type { LoadedScenario } from '../scenario/load.ts';
 import { Kinematics } from '../sim/kinematics.ts';
 import { loadScenarioWorld } from '../sim/compose.ts';
 import { World } from '../sim/world.ts';
-import { getTask } from '../tasks/registry.ts';
 import { Trace, TraceRecorder, type TopicWriter } from '../trace/trace.ts';
 import {
   CLOCK_FIELDS, CONTACT_FIELDS, GRIPPER_FIELDS, POSE_FIELDS, TOPIC, TYPE, WRENCH_FIELDS, jointStateFields, objectPoseTopic, trajectoryFields,
@@ -121,7 +120,7 @@ export class NetworkLink implements RobotLink {
     this.backend = options.backend;
     this.names = resolveNames(this.robot.ros, options.namespace);
     this.controlPeriodValue = 1 / scenario.episode.control_rate;
-    this.objects = getTask(scenario.task.kind).objects(scenario.task);
+    this.objects = scenario.taskDef.objects(scenario.task);
     this.arm = new ArmJoints(this.robot.joints.map((j) => j.name));
     this.kinematics = new Kinematics(world, this.robot.joints.map((j) => j.name), world.id('site', this.robot.tcp_site));
     const { model } = world;

@@ -116,11 +116,16 @@ function sameType(a: string, b: string): boolean {
   return norm(a) === norm(b);
 }
 
+/** Every typed array (64-bit integer ones hold bigints, which the replacer then turns into numbers). */
+function isTypedArray(v: unknown): v is ArrayLike<number | bigint> {
+  return ArrayBuffer.isView(v) && !(v instanceof DataView);
+}
+
 /** JSON text of a message: typed arrays as arrays, bytes (uint8[]) as base64, as rosbridge sends them. */
 function toJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
     if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
-    if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>);
+    if (isTypedArray(v)) return Array.from(v);
     if (typeof v === 'bigint') return Number(v);
     return v;
   });

@@ -7,6 +7,7 @@
  * intervention is recorded on the `/safety` topic of the episode's trace and summarised in its
  * meta, so the log of an episode says what was changed.
  */
+import { z } from 'zod';
 import type { AxisValue } from '../scenario/perturbation.ts';
 import type { RobotConfig } from '../scenario/robot.ts';
 import type { Kinematics } from '../sim/kinematics.ts';
@@ -24,13 +25,32 @@ export class EmergencyStopError extends Error {
 }
 
 /** One intervention of the envelope, kept in the trace meta (the first few of an episode). */
-export interface Intervention {
+const Intervention = z.object({
   /** Episode time (s). */
-  time: number;
+  time: z.number(),
   /** `clamp`, `reject`, `watchdog` or `estop`. */
-  kind: 'clamp' | 'reject' | 'watchdog' | 'estop';
+  kind: z.enum(['clamp', 'reject', 'watchdog', 'estop']),
   /** What happened, in a sentence. */
-  detail: string;
+  detail: z.string(),
+});
+export type Intervention = z.infer<typeof Intervention>;
+
+/** The trace meta's `safety` section, which SafeLink writes: read back through `safetyOf`, never by cast. */
+const SafetySummary = z.object({
+  position_clamps: z.number(),
+  velocity_clamps: z.number(),
+  acceleration_clamps: z.number(),
+  rejected: z.number(),
+  watchdog: z.number(),
+  /** Why the e-stop fired, or null. */
+  estop: z.string().nullable(),
+  interventions: z.array(Intervention),
+});
+export type SafetySummary = z.infer<typeof SafetySummary>;
+
+/** The safety section of a trace's meta; undefined when the trace has none (or one this arbor cannot read). */
+export function safetyOf(trace: Pick<Trace, 'meta'>): SafetySummary | undefined {
+  return SafetySummary.safeParse(trace.meta.safety).data;
 }
 
 /** Interventions kept verbatim per episode; the rest are only counted. */
@@ -154,7 +174,8 @@ export class SafeLink implements RobotLink {
     const topics = new Map(inner.topics);
     const safety = this.recorder.finish().topics.get(TOPIC.safety);
     if (safety) topics.set(TOPIC.safety, safety);
-    const meta = { ...inner.meta, safety: { ...this.counts, estop: this.estopReason ?? null, interventions: this.log } };
+    const summary: SafetySummary = { ...this.counts, estop: this.estopReason ?? null, interventions: this.log };
+    const meta = { ...inner.meta, safety: summary };
     return new Trace(topics, meta, inner.images);
   }
 

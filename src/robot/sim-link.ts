@@ -11,7 +11,6 @@ import { ModelPerturber, perturbTargets } from '../sim/perturb.ts';
 import type { AxisValue } from '../scenario/perturbation.ts';
 import { loadScenarioWorld } from '../sim/compose.ts';
 import { World } from '../sim/world.ts';
-import { getTask } from '../tasks/registry.ts';
 import type { TaskScene } from '../tasks/task.ts';
 import { TraceRecorder, type TopicWriter, type Trace } from '../trace/trace.ts';
 import {
@@ -107,7 +106,7 @@ export class SimLink implements RobotLink {
       force: robot.wrench ? world.sensorAdr(world.id('sensor', robot.wrench.force_sensor)) : -1,
       torque: robot.wrench ? world.sensorAdr(world.id('sensor', robot.wrench.torque_sensor)) : -1,
     };
-    const task = getTask(scenario.task.kind);
+    const task = scenario.taskDef;
     this.tracked = task.objects(scenario.task).map((name) => {
       const body = world.id('body', name);
       const joint = (model.body_jntadr as Int32Array)[body];

@@ -18,7 +18,6 @@ import type { LoadedScenario } from '../scenario/load.ts';
 import { RayCamera } from '../sim/ray-camera.ts';
 import { SEED_MAX } from '../scenario/schema.ts';
 import { CONTACT_FIELDS, GRIPPER_FIELDS } from '../trace/topics.ts';
-import { getTask } from '../tasks/registry.ts';
 import { GOAL_STATUS, type GoalOutcome, type GraphServer, type ServedGoal } from './graph.ts';
 import type { Observation } from './link.ts';
 import {
@@ -123,7 +122,7 @@ export class SimServer {
     const robot = scenario.robotConfig;
     this.names = resolveNames(robot.ros, options.namespace);
     this.jointNames = robot.joints.map((j) => j.name);
-    this.objects = getTask(scenario.task.kind).objects(scenario.task);
+    this.objects = scenario.taskDef.objects(scenario.task);
     this.target = Float64Array.from(robot.home);
     this.gripperWidth = robot.gripper?.width[1] ?? 0;
     this.log = options.log ?? (() => undefined);

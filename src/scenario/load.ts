@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { allTasks, getTask, loadTasks, taskKinds } from '../tasks/registry.ts';
-import type { TaskSpec } from '../tasks/task.ts';
+import type { Task, TaskSpec } from '../tasks/task.ts';
 import { namesFiles } from './paths.ts';
 import { Perturbations, axisRange, checkAxisJoints, type AxisValue } from './perturbation.ts';
 import { loadRobot, type RobotConfig } from './robot.ts';
@@ -41,6 +41,11 @@ export type LoadedScenario = Omit<ScenarioSpec, 'task'> & {
   worldPath: string;
   /** The robot, loaded from `robot`. */
   robotConfig: RobotConfig;
+  /**
+   * The task of `task.kind`, bound where the scenario loads: the rest of arbor reaches the task
+   * through the scenario and never looks a kind up in the registry.
+   */
+  taskDef: Task;
 };
 
 /** Reads, validates and resolves a scenario file; throws `ValidationError` naming every problem. */
@@ -53,7 +58,7 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
   if (!result.ok) throw new ValidationError(result.problems);
   const { calibration, ...spec } = result.value;
   const robotConfig = loadRobot(resolve(dir, spec.robot));
-  const loaded: LoadedScenario = { ...spec, file: path, worldPath: resolve(dir, spec.world), robotConfig };
+  const loaded: LoadedScenario = { ...spec, file: path, worldPath: resolve(dir, spec.world), robotConfig, taskDef: getTask(spec.task.kind) };
   return calibration ? withCalibration(loaded, resolve(dir, calibration)) : loaded;
 }
 
@@ -156,11 +161,19 @@ function fullSchema(dir: string) {
   });
 }
 
+/**
+ * Imports the built-in task modules ahead of any scenario: a server calls it before serving, so
+ * no request waits behind their first import. (The registry is reached only from this file.)
+ */
+export async function preloadTasks(): Promise<void> {
+  await loadTasks();
+}
+
 /** The JSON Schema of scenario files (every registered task kind), for editors and LLM researchers. */
 export async function scenarioJsonSchema(): Promise<object> {
   await loadTasks();
   const tasks = allTasks().map((t) => t.schema);
-  const task = tasks.length === 1 ? tasks[0] : z.union(tasks as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]]);
+  const task = tasks.length === 1 ? tasks[0] : z.union(tasks);
   return z.toJSONSchema(Scenario.extend({ task, ...SimToReal }), { io: 'input', unrepresentable: 'any' });
 }
 

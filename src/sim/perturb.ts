@@ -45,8 +45,7 @@ export class ModelPerturber {
     private readonly world: World,
     private readonly targets: PerturbTargets,
   ) {
-    const model = world.model as unknown as Record<Field, Float64Array>;
-    this.nominal = Object.fromEntries(FIELDS.map((f) => [f, model[f].slice()])) as Record<Field, Float64Array>;
+    this.nominal = Object.fromEntries(FIELDS.map((f) => [f, this.array(f).slice()])) as Record<Field, Float64Array>;
   }
 
   /**
@@ -180,6 +179,7 @@ export class ModelPerturber {
   }
 
   private array(field: Field): Float64Array {
-    return (this.world.model as unknown as Record<Field, Float64Array>)[field];
+    // mujoco-js types the model's arrays as any; each of FIELDS is a float array (mjtNum).
+    return this.world.model[field] as Float64Array;
   }
 }

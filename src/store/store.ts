@@ -68,6 +68,8 @@ export interface StoreOptions {
 export interface EpisodeFilter {
   /** Only this candidate's. */
   candidateId?: number;
+  /** Only these candidates' (a study reads a generation's episodes in one query). */
+  candidateIds?: readonly number[];
   /** Only this study's. */
   studyId?: string;
   /** Only this split's. */
@@ -334,6 +336,10 @@ export class Store {
     if (filter.candidateId !== undefined) {
       where.push('candidate_id = ?');
       values.push(filter.candidateId);
+    }
+    if (filter.candidateIds !== undefined) {
+      where.push(`candidate_id IN (${filter.candidateIds.map(() => '?').join(', ') || 'NULL'})`);
+      values.push(...filter.candidateIds);
     }
     if (filter.studyId !== undefined) {
       where.push('study_id = ?');

@@ -6,7 +6,6 @@
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { EpisodeRecord } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
-import { getTask } from '../tasks/registry.ts';
 import type { Score } from '../tasks/task.ts';
 import type { Trace } from '../trace/trace.ts';
 import type { EpisodeResult } from '../evaluation/evaluator.ts';
@@ -32,7 +31,7 @@ export function resultEvidence(scenario: LoadedScenario, r: FinishedEpisode | Ep
 
 /** The task's summary lines of a trace, when the task summarizes and the trace can be read. */
 function summaryOf(scenario: LoadedScenario, trace: () => Trace): { summary?: string[] } {
-  const task = getTask(scenario.task.kind);
+  const task = scenario.taskDef;
   if (!task.summarize) return {};
   try {
     return { summary: task.summarize(trace(), scenario.task, scenario) };

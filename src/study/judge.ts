@@ -1,12 +1,12 @@
 /**
- * A generation's verdict, read from the stored episodes: each candidate against the best on the
- * generation's shared seeds (common random numbers). A candidate beats the best when its mean
+ * A generation's verdict, from one read of its stored episodes: each candidate against the best on
+ * the generation's shared seeds (common random numbers). A candidate beats the best when its mean
  * paired score difference is positive and larger than `keepMargin` standard errors; with racing,
  * one already worse by that margin after the first half of the seeds runs no more of them. The
  * same stored episodes always give the same verdict, so a resumed study decides as it would have.
+ * The judge is pure: it reads only the episodes it is given, never the store.
  */
-import type { CandidateRecord, Split } from '../store/schema.ts';
-import type { Store } from '../store/store.ts';
+import type { CandidateRecord, EpisodeRecord } from '../store/schema.ts';
 import type { Outcome, Proposal } from '../researchers/researcher.ts';
 import { proposalOf } from './proposals.ts';
 import type { Figure, StudyConfig } from './config.ts';
@@ -40,10 +40,25 @@ export interface Verdict {
   outcome: Outcome;
 }
 
+/** Episodes of one split by candidate id, each list in store (id) order: one read of the store. */
+export type EpisodesByCandidate = ReadonlyMap<number, readonly EpisodeRecord[]>;
+
+/** Groups episodes by candidate, keeping their order. */
+export function byCandidate(episodes: readonly EpisodeRecord[]): EpisodesByCandidate {
+  const groups = new Map<number, EpisodeRecord[]>();
+  for (const e of episodes) {
+    const group = groups.get(e.candidateId);
+    if (group) group.push(e);
+    else groups.set(e.candidateId, [e]);
+  }
+  return groups;
+}
+
 export class Judge {
   constructor(
-    private readonly store: Store,
     private readonly config: Pick<StudyConfig, 'keepMargin' | 'racing'>,
+    /** The training episodes of the candidates judged (and of the best). */
+    private readonly episodes: EpisodesByCandidate,
   ) {}
 
   /** The verdicts of a generation's candidates against `best` on the generation's `seeds`. */
@@ -73,21 +88,9 @@ export class Judge {
     return diff.mean < 0 && -diff.mean > diff.margin;
   }
 
-  /** A candidate's figures on `seeds` of a split (all its episodes of the split without `seeds`). */
-  figure(candidateId: number, seeds?: number[], split: Split = 'train'): CandidateFigure {
-    const wanted = seeds ? new Set(seeds) : undefined;
-    // In seed order: episodes are stored as they finish, and a sum in finishing order would differ in
-    // its last bit between a resumed study and an uninterrupted one.
-    const episodes = this.store.episodes({ candidateId, split }).filter((e) => !wanted || wanted.has(e.seed)).sort((a, b) => a.seed - b.seed);
-    const { mean, std } = meanStd(episodes.map((e) => e.score ?? 0));
-    return {
-      success_rate: episodes.length ? episodes.filter((e) => e.success).length / episodes.length : NaN,
-      score: mean,
-      std,
-      episodes: episodes.length,
-      crashes: episodes.filter((e) => e.status === 'crash').length,
-      costUsd: episodes.reduce((total, e) => total + (typeof e.metrics.cost_usd === 'number' ? e.metrics.cost_usd : 0), 0),
-    };
+  /** A candidate's figures on `seeds` (on all its episodes without `seeds`). */
+  figure(candidateId: number, seeds?: number[]): CandidateFigure {
+    return figureOf(this.of(candidateId), seeds);
   }
 
   /** The paired score differences candidate − best over `seeds`, and the margin a difference must clear. */
@@ -99,14 +102,14 @@ export class Judge {
 
   /** Training scores of a candidate on the given seeds, in seed order; a crash (or no episode) scores 0. */
   private scores(candidateId: number, seeds: number[]): number[] {
-    const bySeed = new Map(this.store.episodes({ candidateId, split: 'train' }).map((e) => [e.seed, e.score ?? 0]));
+    const bySeed = new Map(this.of(candidateId).map((e) => [e.seed, e.score ?? 0]));
     return seeds.map((s) => bySeed.get(s) ?? 0);
   }
 
   /** A candidate's outcome on some seeds: means of its scores, terms and numeric metrics, outcome counts, crash reasons. */
   private outcome(c: CandidateRecord, proposal: Proposal, seeds: number[], bestScore: number, status: Outcome['status']): Outcome {
     const wanted = new Set(seeds);
-    const episodes = this.store.episodes({ candidateId: c.id, split: 'train' }).filter((e) => wanted.has(e.seed));
+    const episodes = this.of(c.id).filter((e) => wanted.has(e.seed));
     const outcomes: Record<string, number> = {};
     for (const e of episodes) outcomes[e.outcome] = (outcomes[e.outcome] ?? 0) + 1;
     const crashes = [...new Set(episodes.filter((e) => e.status === 'crash').map((e) => e.crashReason ?? 'crash'))];
@@ -123,6 +126,27 @@ export class Judge {
       bestScore,
     };
   }
+
+  private of(candidateId: number): readonly EpisodeRecord[] {
+    return this.episodes.get(candidateId) ?? [];
+  }
+}
+
+/** Figures of some episodes (those on `seeds`, or all). */
+export function figureOf(all: readonly EpisodeRecord[], seeds?: number[]): CandidateFigure {
+  const wanted = seeds ? new Set(seeds) : undefined;
+  // In seed order: episodes are stored as they finish, and a sum in finishing order would differ in
+  // its last bit between a resumed study and an uninterrupted one.
+  const episodes = all.filter((e) => !wanted || wanted.has(e.seed)).sort((a, b) => a.seed - b.seed);
+  const { mean, std } = meanStd(episodes.map((e) => e.score ?? 0));
+  return {
+    success_rate: episodes.length ? episodes.filter((e) => e.success).length / episodes.length : NaN,
+    score: mean,
+    std,
+    episodes: episodes.length,
+    crashes: episodes.filter((e) => e.status === 'crash').length,
+    costUsd: episodes.reduce((total, e) => total + (typeof e.metrics.cost_usd === 'number' ? e.metrics.cost_usd : 0), 0),
+  };
 }
 
 /** The first half of a generation's seeds (racing's first heat). */

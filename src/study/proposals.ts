@@ -5,7 +5,7 @@
  * researchers see.
  */
 import { z } from 'zod';
-import { resolvePolicy, type PolicyFile } from '../policy/policy.ts';
+import { PolicyFile, resolvePolicy } from '../policy/file.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { POLICY_KINDS } from '../policy/kinds.ts';
 import type { CandidateRecord } from '../store/schema.ts';
@@ -32,9 +32,18 @@ const ProposalShape = z.object({
   rationale: z.string(),
 });
 
-/** A stored candidate's policy, checked again on the way out of the store (never trusted by cast). */
-export function storedPolicy(c: CandidateRecord, scenario: LoadedScenario): PolicyFile {
-  return resolvePolicy(c.body, scenario, `candidate ${c.id}`);
+/**
+ * A stored candidate's policy, parsed on the way out of the store (never trusted by cast). It was
+ * resolved against the scenario (ranges, names, code that compiles) where it entered the study, so
+ * it is not resolved, nor its code compiled, again.
+ */
+export function storedPolicy(c: CandidateRecord): PolicyFile {
+  const parsed = PolicyFile.safeParse(c.body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`Candidate ${c.id} has a stored policy this arbor cannot read (${issue?.path.join('.') || 'policy'}: ${issue?.message}); the study was made by another version.`);
+  }
+  return parsed.data;
 }
 
 export function proposalOf(c: CandidateRecord): Proposal {

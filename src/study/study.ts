@@ -10,20 +10,28 @@
  * stored as they come; proposals are stored (with the researcher's state after asking) before any
  * is evaluated, so a resumed study evaluates and tells the stored ones and never asks twice; the
  * verdicts of a generation land in one transaction. A resumed study ends as an uninterrupted one.
+ *
+ * `Study` is that loop with its steps as methods (`ask`, `evaluate`, `decide`, `tell`, `validate`),
+ * so a caller outside (a test, an MCP client) can drive it step by step; `run` is the header above.
+ * The `Ledger` writes every row; the `Judge` and the stop rule are pure.
  */
-import { z } from 'zod';
-import { baselinePolicy, resolvePolicy } from '../policy/policy.ts';
+import { baselinePolicy, resolvePolicy } from '../policy/file.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { SEED_MAX } from '../scenario/schema.ts';
 import type { CandidateRecord, StudyRecord } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
-import type { EpisodeJob, EpisodeResult, Evaluator } from '../evaluation/evaluator.ts';
-import { resultEvidence, storedEvidence } from './evidence.ts';
+import type { EpisodeJob, Evaluator } from '../evaluation/evaluator.ts';
+import { resultEvidence } from './evidence.ts';
 import { checkProposal, firstLine, jsonSafe, kindOf, storedPolicy, viewOf, type Checked } from './proposals.ts';
-import { describeChange, spaceOf, type Outcome, type Proposal, type Researcher, type StudyHistory } from '../researchers/researcher.ts';
+import { describeChange, spaceOf, type Outcome, type Proposal, type ResearchTools, type Researcher, type Space, type StudyHistory } from '../researchers/researcher.ts';
 import { createResearcher } from '../researchers/registry.ts';
-import { describeStop, StudyConfig, studyConfigOf, trainSeeds, type StopReason, type StudySummary } from './config.ts';
-import { finiteOrNull, firstHalf, Judge, pick } from './judge.ts';
+import { describeStop, StudyConfig, studyConfigOf, trainSeeds, type StudySummary } from './config.ts';
+import { figureOf, finiteOrNull, firstHalf, Judge, pick, type CandidateFigure, type Verdict } from './judge.ts';
+import { Ledger } from './ledger.ts';
+import { loopOf, type LoopState } from './loop.ts';
+import { stopReason } from './stop.ts';
+
+export { probeEpisodes } from './loop.ts';
 
 /** How far a study has come, for progress bars. */
 export interface StudyProgress {
@@ -46,31 +54,6 @@ export interface StudyProgress {
   /** Dollars spent by the study so far. */
   costUsd: number;
 }
-
-/** Where the loop is; saved with every step so `resume` continues exactly. */
-const LoopState = z.object({
-  /** The generation in progress (`evaluate`) or to ask for next (`ask`); 0 = the baseline. */
-  generation: z.number().int().min(0),
-  /** `ask`: the researcher state is from before asking; `evaluate`: the generation's proposals are stored and the state is from after asking; `validate`: the search ended. */
-  phase: z.enum(['ask', 'evaluate', 'validate']).default('ask'),
-  /** The researcher's own state (JSON). */
-  researcher: z.unknown(),
-  /** Wall-clock seconds spent in earlier runs and finished steps. */
-  elapsed: z.number().min(0),
-  /** Generations in a row that kept nothing. */
-  sinceKept: z.number().int().min(0).default(0),
-  /** Wall-clock seconds the last generation took (for the wall-time budget). */
-  lastGenerationSeconds: z.number().min(0).default(0),
-  /** Probe episodes run for the researcher (they count in the episode budget). */
-  probeEpisodes: z.number().int().min(0).default(0),
-  /** Probe episodes run while asking for the current generation (at most `config.probes`). */
-  generationProbes: z.number().int().min(0).default(0),
-  /** Dollars the researcher spent asking for the current generation and already booked to the study (checkpoints). */
-  askCost: z.number().min(0).default(0),
-  /** Why the search ended (phase `validate`). */
-  stopReason: z.string().nullable().default(null),
-});
-type LoopState = z.infer<typeof LoopState>;
 
 export interface RunOptions {
   /** Aborting finishes the episodes in flight, stores them, and stops (resume continues). */
@@ -109,7 +92,7 @@ export function createStudy(store: Store, scenario: LoadedScenario, config: Stud
   });
 }
 
-/** The current best: the study's best candidate, or the baseline before anything beat it. */
+/** The current best of a stored study: its best candidate, or the baseline before anything beat it. */
 export function incumbent(store: Store, studyId: string): CandidateRecord | undefined {
   const study = store.study(studyId);
   if (!study) return undefined;
@@ -118,336 +101,355 @@ export function incumbent(store: Store, studyId: string): CandidateRecord | unde
 
 /** Runs (or resumes) a study until its budget ends or `signal` aborts. */
 export async function runStudy(store: Store, studyId: string, scenario: LoadedScenario, evaluator: Evaluator, options: RunOptions = {}): Promise<StudySummary> {
-  const study = store.study(studyId);
-  if (!study) throw new Error(`No study '${studyId}' in ${store.path}; list them with 'arbor studies'.`);
-  const config = studyConfigOf(study);
-  const space = spaceOf(scenario.policy.params);
-  const judge = new Judge(store, config);
-  const loop: LoopState = study.researcherState === null ? LoopState.parse({ generation: 0, researcher: null, elapsed: 0 }) : readLoop(study);
-  const researcher = options.researcher?.(loop.researcher) ?? (await createResearcher(config.researcher, { space, config, scenario, state: loop.researcher }));
-  const started = performance.now();
-  const elapsedBefore = loop.elapsed;
-  const elapsed = () => elapsedBefore + (performance.now() - started) / 1000;
-  // An episode the evaluator could not finish even after reconnecting (the robot is gone): stop
-  // here, resumable, rather than judge candidates on episodes that never ran.
-  let linkLost: string | undefined;
-  const aborted = () => options.signal?.aborted === true || linkLost !== undefined;
-  options.signal?.addEventListener('abort', () => evaluator.drain(), { once: true });
-  store.updateStudy(studyId, { status: 'running', stopReason: null });
+  return (await Study.open(store, studyId, scenario, evaluator, options)).run();
+}
 
-  // Progress is reported after every episode, so it reads counters, not the store: the training
-  // episode count is kept here, and the candidate count and best figure refresh per step.
-  let trainEpisodes = store.episodes({ studyId, split: 'train' }).length;
-  let candidateCount = 0;
-  let bestFigure = { score: NaN, success_rate: NaN, episodes: 0 };
-  const refresh = () => {
-    candidateCount = store.candidates(studyId).length;
-    const best = incumbent(store, studyId);
-    if (best) bestFigure = judge.figure(best.id);
-  };
-  const progress = (phase: StudyProgress['phase']) => {
-    options.onProgress?.({
-      episodes: trainEpisodes,
-      candidates: candidateCount,
-      generation: loop.generation,
-      bestScore: bestFigure.score,
-      bestSuccess: bestFigure.success_rate,
-      bestEpisodes: bestFigure.episodes,
-      phase,
-      elapsed: (performance.now() - started) / 1000,
-      costUsd: store.study(studyId)?.costUsd ?? 0,
-    });
-  };
-  const evaluate = async (candidates: readonly CandidateRecord[], seeds: number[], split: 'train' | 'validation' | 'baseline', phase: StudyProgress['phase']) => {
+type Phase = StudyProgress['phase'];
+const NO_FIGURE: CandidateFigure = { success_rate: NaN, score: NaN, std: NaN, episodes: 0, crashes: 0, costUsd: 0 };
+
+export class Study {
+  private readonly started = performance.now();
+  private readonly elapsedBefore: number;
+  private readonly space: Space;
+  /** Why the evaluator could not finish an episode even after reconnecting (the robot is gone). */
+  private linkLost: string | undefined;
+  /** The researcher's spending already booked to the study during the ask in progress. */
+  private booked = 0;
+  /** When the generation in progress began evaluating. */
+  private generationStarted = performance.now();
+  /** The best's training figures, refreshed whenever its episodes are read. */
+  private bestFigure: CandidateFigure = NO_FIGURE;
+  /** The last generation's outcomes as told (undefined after a resume until they are judged again). */
+  private lastTold: readonly Outcome[] | undefined;
+
+  private constructor(
+    private readonly ledger: Ledger,
+    private readonly scenario: LoadedScenario,
+    private readonly evaluator: Evaluator,
+    private readonly config: StudyConfig,
+    private readonly researcher: Researcher,
+    private readonly loop: LoopState,
+    private readonly options: RunOptions,
+  ) {
+    this.elapsedBefore = loop.elapsed;
+    this.space = spaceOf(scenario.policy.params);
+    options.signal?.addEventListener('abort', () => evaluator.drain(), { once: true });
+  }
+
+  /** Opens a stored study to run or resume, with its researcher restored from the saved state. */
+  static async open(store: Store, studyId: string, scenario: LoadedScenario, evaluator: Evaluator, options: RunOptions = {}): Promise<Study> {
+    const ledger = Ledger.open(store, studyId);
+    const config = studyConfigOf(ledger.stored);
+    const loop = loopOf(ledger.stored);
+    const researcher = options.researcher?.(loop.researcher) ?? (await createResearcher(config.researcher, { space: spaceOf(scenario.policy.params), config, scenario, state: loop.researcher }));
+    const study = new Study(ledger, scenario, evaluator, config, researcher, loop, options);
+    ledger.start();
+    const best = ledger.incumbent;
+    study.bestFigure = figureOf(ledger.episodes([best], 'train').get(best.id) ?? []);
+    return study;
+  }
+
+  /** The header's steps: baseline, generations while the budget lasts, validation. */
+  async run(): Promise<StudySummary> {
+    await this.baseline();
+    while (this.loop.phase !== 'validate' && !this.aborted) {
+      if (this.loop.phase === 'ask') {
+        await this.ask();
+        continue;
+      }
+      await this.evaluate();
+      if (this.aborted) break;
+      await this.tell(this.decide());
+    }
+    return this.aborted ? this.stop() : this.validate();
+  }
+
+  /** Aborted, or the link to the robot is lost: stop here, resumable, rather than judge on episodes that never ran. */
+  get aborted(): boolean {
+    return this.options.signal?.aborted === true || this.linkLost !== undefined;
+  }
+
+  /** Generation 0: the scenario defaults are the baseline and the first best (nothing to do once it is decided). */
+  async baseline(): Promise<void> {
+    if (this.loop.generation !== 0) return;
+    const baseline = this.ledger.baseline;
+    await this.episodes([baseline], trainSeeds(this.config, 0), 'train', 'baseline');
+    if (this.aborted) return;
+    const figure = figureOf(this.ledger.episodes([baseline], 'train').get(baseline.id) ?? []);
+    this.bestFigure = figure;
+    const decision = { status: 'keep' as const, scoreMean: figure.score, scoreStd: figure.std, successRate: figure.success_rate, nEpisodes: figure.episodes, nCrashes: figure.crashes, addCostUsd: figure.costUsd };
+    this.ledger.decide([{ candidate: baseline.id, decision }], undefined, this.save({ generation: 1, phase: 'ask', researcher: this.researcher.state() }));
+  }
+
+  /**
+   * Checks the budget, asks the researcher and stores its proposals with its state after asking;
+   * returns the new generation's candidates, or none when the search ended (the phase is then
+   * `validate`).
+   */
+  async ask(): Promise<readonly CandidateRecord[]> {
+    const reason = stopReason(this.budgetView(), this.config);
+    if (reason) {
+      this.ledger.checkpoint(this.save({ phase: 'validate', stopReason: reason }));
+      return [];
+    }
+    this.progress('ask');
+    this.booked = this.researcher.spent?.() ?? 0;
+    const proposals = await this.researcher.ask(this.history());
+    const cost = Math.max(0, (this.researcher.spent?.() ?? 0) - this.booked);
+    if (proposals.length === 0) {
+      const spentOut = this.config.budget.costUsd !== undefined && this.ledger.costUsd + cost >= this.config.budget.costUsd;
+      this.ledger.book(cost, this.save({ phase: 'validate', stopReason: spentOut ? 'cost' : 'researcher-done', researcher: this.researcher.state(), askCost: 0, generationProbes: 0 }));
+      return [];
+    }
+    return this.propose(proposals, cost);
+  }
+
+  /**
+   * Runs the generation's valid candidates and the best on the generation's seeds. Racing: the
+   * first half of the seeds for everyone, the rest only for those still in the race.
+   */
+  async evaluate(generation = this.loop.generation): Promise<void> {
+    this.generationStarted = performance.now();
+    const candidates = this.ledger.generation(generation);
+    const valid = candidates.filter((c) => c.status !== 'invalid');
+    if (!valid.length) return;
+    const best = this.ledger.candidate(candidates[0].parentId!);
+    const seeds = trainSeeds(this.config, generation);
+    const racing = this.config.racing;
+    if (racing) await this.episodes([best, ...valid], firstHalf(seeds), 'train', 'search');
+    if (this.aborted) return;
+    const heat = racing ? new Judge(this.config, this.ledger.episodes([best, ...valid], 'train')) : undefined;
+    await this.episodes([best, ...valid.filter((c) => !heat?.dropped(best, c, seeds))], seeds, 'train', 'search');
+  }
+
+  /** Judges the generation on one read of its episodes, stores the verdicts, and returns what the researcher is told. */
+  decide(): Outcome[] {
+    const candidates = this.ledger.generation(this.loop.generation);
+    const best = this.ledger.candidate(candidates[0].parentId!);
+    const judge = new Judge(this.config, this.ledger.episodes([best, ...candidates], 'train'));
+    const verdicts = judge.judge(best, candidates, trainSeeds(this.config, this.loop.generation));
+    const winner = verdicts.filter((v) => v.beats).sort((a, b) => b.outcome.score - a.outcome.score)[0];
+    this.ledger.decide(verdicts.map((v) => decisionOf(v, v === winner)), winner?.candidate.id);
+    this.bestFigure = judge.figure(this.ledger.incumbent.id);
+    for (const v of verdicts) this.options.onStored?.({ kind: 'candidate', candidate: v.candidate.id });
+    return verdicts.map((v) => ({ ...v.outcome, status: v === winner ? ('keep' as const) : v.outcome.status }));
+  }
+
+  /**
+   * Tells the researcher the generation's outcomes (stored already) and moves on. A researcher that
+   * fails to learn from them stops the run, and a resume tells it again from its state after asking.
+   */
+  async tell(outcomes: Outcome[]): Promise<void> {
+    this.lastTold = Object.freeze(structuredClone(outcomes));
+    await this.researcher.tell(outcomes);
+    const kept = outcomes.some((o) => o.status === 'keep');
+    this.ledger.checkpoint(
+      this.save({
+        generation: this.loop.generation + 1, phase: 'ask', researcher: this.researcher.state(),
+        sinceKept: kept ? 0 : this.loop.sinceKept + 1, lastGenerationSeconds: (performance.now() - this.generationStarted) / 1000,
+      }),
+    );
+    this.progress('search');
+  }
+
+  /** The best and the baseline on fresh seeds no candidate was trained on; then the study is done. */
+  async validate(): Promise<StudySummary> {
+    const best = this.ledger.incumbent;
+    const baseline = this.ledger.baseline;
+    const { from, count } = this.config.validation;
+    const seeds = Array.from({ length: count }, (_, i) => from + i);
+    await this.episodes([best], seeds, 'validation', 'validation');
+    if (this.aborted) return this.stop();
+    if (baseline.id !== best.id) await this.episodes([baseline], seeds, 'baseline', 'validation');
+    if (this.aborted) return this.stop();
+    const seedsText = `${from}..${from + count - 1}`;
+    const validation = { ...pick(figureOf(this.ledger.episodes([best], 'validation').get(best.id) ?? [], seeds)), seeds: seedsText };
+    const baselineFigure = baseline.id === best.id ? validation : { ...pick(figureOf(this.ledger.episodes([baseline], 'baseline').get(baseline.id) ?? [], seeds)), seeds: seedsText };
+    this.ledger.checkpoint(this.save());
+    const summary = this.summarize('done', { validation, baseline: { ...baselineFigure, candidate: baseline.id } });
+    this.ledger.finish(summary, `The search ended: ${describeStop(this.loop.stopReason)}.`);
+    return summary;
+  }
+
+  /** Stops here, resumable: every finished episode is stored. */
+  stop(): StudySummary {
+    const why = this.linkLost !== undefined ? `The link to the robot was lost (${this.linkLost})` : 'The run was interrupted';
+    this.ledger.stop(this.save(), why);
+    return this.summarize('stopped', { validation: null, baseline: null });
+  }
+
+  /** Runs the candidates' episodes on the seeds of a split they have not run yet, recording each as it finishes. */
+  private async episodes(candidates: readonly CandidateRecord[], seeds: number[], split: 'train' | 'validation' | 'baseline', phase: Phase): Promise<void> {
+    const stored = this.ledger.episodes(candidates, split);
+    const best = this.ledger.incumbent;
+    if (split === 'train' && stored.has(best.id)) this.bestFigure = figureOf(stored.get(best.id)!);
     const jobs: EpisodeJob[] = [];
     for (const c of candidates) {
-      const done = new Set(store.episodes({ candidateId: c.id, split }).map((e) => e.seed));
-      const policy = storedPolicy(c, scenario);
-      for (const seed of seeds) if (!done.has(seed)) jobs.push({ policy, seed, tag: { candidate: c.id, split } });
+      const done = new Set((stored.get(c.id) ?? []).map((e) => e.seed));
+      const policy = storedPolicy(c);
+      for (const seed of seeds) if (!done.has(seed)) jobs.push({ policy, seed, candidate: c.id, split });
     }
     if (jobs.length === 0) return;
-    refresh();
-    progress(phase);
-    await evaluator.evaluate(jobs, (result) => {
+    this.progress(phase);
+    await this.evaluator.evaluate(jobs, (result) => {
       if (!result.ok && result.aborted) {
-        linkLost ??= result.reason;
-        evaluator.drain();
+        this.linkLost ??= result.reason;
+        this.evaluator.drain();
         return;
       }
       if (!result.ok && result.reason === 'cancelled') return;
-      if (recordResult(store, studyId, result, split) && split === 'train') trainEpisodes++;
-      const { candidate } = result.job.tag as { candidate: number };
-      options.onStored?.({ kind: 'episode', candidate, seed: result.seed });
-      progress(phase);
+      this.ledger.record(result);
+      this.options.onStored?.({ kind: 'episode', candidate: result.job.candidate ?? -1, seed: result.seed });
+      this.progress(phase);
     });
-  };
-  const save = (patch: Partial<LoopState> = {}) => {
-    Object.assign(loop, patch, { elapsed: elapsed() });
-    store.updateStudy(studyId, { researcherState: loop });
-  };
-  /** The researcher's spending already booked to the study during the ask in progress. */
-  let booked = 0;
-
-  // Generation 0: the scenario defaults are the baseline and the first best.
-  if (loop.generation === 0) {
-    const baseline = store.candidates(studyId)[0];
-    await evaluate([baseline], trainSeeds(config, 0), 'train', 'baseline');
-    if (aborted()) return stop();
-    const figure = judge.figure(baseline.id);
-    store.transaction(() => {
-      if (store.candidate(baseline.id)!.status === 'pending') {
-        store.decideCandidate(baseline.id, { status: 'keep', scoreMean: figure.score, scoreStd: figure.std, successRate: figure.success_rate, nEpisodes: figure.episodes, nCrashes: figure.crashes, addCostUsd: figure.costUsd });
-      }
-      save({ generation: 1, phase: 'ask', researcher: researcher.state() });
-    });
-  }
-
-  while (loop.phase !== 'validate' && !aborted()) {
-    if (loop.phase === 'ask') {
-      const reason = stopReason();
-      if (reason) {
-        save({ phase: 'validate', stopReason: reason });
-        break;
-      }
-      refresh();
-      progress('ask');
-      booked = researcher.spent?.() ?? 0;
-      const proposals = await researcher.ask(history());
-      const cost = Math.max(0, (researcher.spent?.() ?? 0) - booked);
-      if (proposals.length === 0) {
-        const spentOut = config.budget.costUsd !== undefined && (store.study(studyId)?.costUsd ?? 0) + cost >= config.budget.costUsd;
-        store.transaction(() => {
-          if (cost > 0) store.updateStudy(studyId, { addCostUsd: cost });
-          save({ phase: 'validate', stopReason: spentOut ? 'cost' : 'researcher-done', researcher: researcher.state(), askCost: 0, generationProbes: 0 });
-        });
-        break;
-      }
-      storeProposals(proposals, cost);
-      continue;
-    }
-    // Phase `evaluate`: the generation's proposals are stored; run, decide, tell.
-    const generationStarted = performance.now();
-    const candidates = store.candidates(studyId).filter((c) => c.generation === loop.generation);
-    const valid = candidates.filter((c) => c.status !== 'invalid');
-    const best = store.candidate(candidates[0].parentId!)!;
-    const seeds = trainSeeds(config, loop.generation);
-    if (valid.length) {
-      // Racing: the first half of the seeds for everyone, the rest only for those still in the race.
-      if (config.racing) await evaluate([best, ...valid], firstHalf(seeds), 'train', 'search');
-      if (aborted()) break;
-      await evaluate([best, ...valid.filter((c) => !judge.dropped(best, c, seeds))], seeds, 'train', 'search');
-    }
-    if (aborted()) break;
-    const verdicts = judge.judge(best, candidates, seeds);
-    const winner = verdicts.filter((v) => v.beats).sort((a, b) => b.outcome.score - a.outcome.score)[0];
-    store.transaction(() => {
-      for (const v of verdicts) {
-        if (store.candidate(v.candidate.id)!.status !== 'pending') continue;
-        const status = v === winner ? 'keep' : v.outcome.status === 'crash' ? 'crash' : 'discard';
-        const f = v.figure;
-        store.decideCandidate(v.candidate.id, {
-          status, scoreMean: finiteOrNull(f.score), scoreStd: finiteOrNull(f.std), successRate: finiteOrNull(f.success_rate), nEpisodes: f.episodes, nCrashes: f.crashes,
-          note: status === 'keep' ? undefined : v.outcome.reason, addCostUsd: f.costUsd,
-        });
-      }
-      if (winner) store.updateStudy(studyId, { bestCandidate: winner.candidate.id });
-    });
-    for (const v of verdicts) options.onStored?.({ kind: 'candidate', candidate: v.candidate.id });
-    const outcomes = verdicts.map((v) => ({ ...v.outcome, status: v === winner ? ('keep' as const) : v.outcome.status }));
-    // The verdicts are stored; a researcher that fails to learn from them stops the run, and a
-    // resume tells it again from the state it had after asking.
-    await researcher.tell(outcomes);
-    save({
-      generation: loop.generation + 1,
-      phase: 'ask',
-      researcher: researcher.state(),
-      sinceKept: winner ? 0 : loop.sinceKept + 1,
-      lastGenerationSeconds: (performance.now() - generationStarted) / 1000,
-    });
-    refresh();
-    progress('search');
-  }
-  if (aborted()) return stop();
-
-  // Validation: the best and the baseline on fresh seeds no candidate was trained on.
-  const best = incumbent(store, studyId)!;
-  const baseline = store.candidates(studyId)[0];
-  const validationSeeds = Array.from({ length: config.validation.count }, (_, i) => config.validation.from + i);
-  await evaluate([best], validationSeeds, 'validation', 'validation');
-  if (aborted()) return stop();
-  if (baseline.id !== best.id) await evaluate([baseline], validationSeeds, 'baseline', 'validation');
-  if (aborted()) return stop();
-  const seedsText = `${config.validation.from}..${config.validation.from + config.validation.count - 1}`;
-  const validated = judge.figure(best.id, validationSeeds, 'validation');
-  const validation = { ...pick(validated), seeds: seedsText };
-  const baselineValidated = baseline.id === best.id ? undefined : judge.figure(baseline.id, validationSeeds, 'baseline');
-  const baselineFigure = baselineValidated ? { ...pick(baselineValidated), seeds: seedsText } : validation;
-  save();
-  const summary = store.transaction(() => {
-    const done = summarize('done', { validation, baseline: { ...baselineFigure, candidate: baseline.id } });
-    store.updateStudy(studyId, { status: 'done', validation: done.validation, baseline: done.baseline, summary: done, stopReason: loop.stopReason });
-    return done;
-  });
-  store.addEvent(studyId, { kind: 'stop', message: `The search ended: ${describeStop(loop.stopReason)}.`, data: { reason: loop.stopReason } });
-  return summary;
-
-  /** Why the search should end now, checked before asking (so a paid researcher is not asked in vain). */
-  function stopReason(): StopReason | undefined {
-    const candidatesSoFar = store.candidates(studyId).length;
-    const batch = researcher.batchSize;
-    const b = config.budget;
-    if (candidatesSoFar + batch > b.candidates) return 'budget-candidates';
-    if (trainEpisodes + loop.probeEpisodes + (batch + 1) * config.seedsPerCandidate > b.episodes) return 'budget-episodes';
-    if (elapsed() + loop.lastGenerationSeconds > b.wallTime) return 'wall-time';
-    if (b.costUsd !== undefined && (store.study(studyId)?.costUsd ?? 0) >= b.costUsd) return 'cost';
-    if (config.patience !== undefined && loop.sinceKept >= config.patience) return 'patience';
-    if (config.targetSuccess !== undefined) {
-      // Over two generations of seeds at least: one generation's lucky streak is not evidence.
-      const best = incumbent(store, studyId);
-      const figure = best && judge.figure(best.id);
-      if (figure && figure.episodes >= 2 * config.seedsPerCandidate && figure.success_rate >= config.targetSuccess) return 'target-success';
-    }
-    return undefined;
   }
 
   /**
    * Validates and stores a generation's proposals with the researcher's state after asking. `cost`
    * is what the ask spent since its last checkpoint; the candidates share all the ask spent.
    */
-  function storeProposals(proposals: Proposal[], cost: number): void {
-    const best = incumbent(store, studyId)!;
-    const share = (loop.askCost + cost) / proposals.length;
-    store.transaction(() => {
-      for (const p of proposals) {
-        const checked: Checked = p.invalid !== undefined ? { ok: false, reason: p.invalid } : checkProposal(p, scenario, config.kinds);
-        const description = checked.ok && checked.policy.kind === 'params' ? describeChange(space, checked.policy.params) : firstLine(p.rationale);
-        const c = store.addCandidate(studyId, {
-          generation: loop.generation, parentId: best.id, kind: checked.ok ? checked.policy.kind : kindOf(p), body: checked.ok ? checked.policy : jsonSafe(p.body),
-          rationale: p.rationale, description, costUsd: share,
-          ...(checked.ok ? {} : { status: 'invalid' as const, note: checked.reason }),
-        });
-        options.onStored?.({ kind: 'candidate', candidate: c.id });
-      }
-      if (cost > 0) store.updateStudy(studyId, { addCostUsd: cost });
-      save({ phase: 'evaluate', researcher: researcher.state(), askCost: 0, generationProbes: 0 });
+  private propose(proposals: Proposal[], cost: number): CandidateRecord[] {
+    const parentId = this.ledger.incumbent.id;
+    const share = (this.loop.askCost + cost) / proposals.length;
+    const inputs = proposals.map((p) => {
+      const checked: Checked = p.invalid !== undefined ? { ok: false, reason: p.invalid } : checkProposal(p, this.scenario, this.config.kinds);
+      const description = checked.ok && checked.policy.kind === 'params' ? describeChange(this.space, checked.policy.params) : firstLine(p.rationale);
+      return {
+        generation: this.loop.generation, parentId, kind: checked.ok ? checked.policy.kind : kindOf(p), body: checked.ok ? checked.policy : jsonSafe(p.body),
+        rationale: p.rationale, description, costUsd: share,
+        ...(checked.ok ? {} : { status: 'invalid' as const, note: checked.reason }),
+      };
     });
+    const added = this.ledger.propose(inputs, cost, this.save({ phase: 'evaluate', researcher: this.researcher.state(), askCost: 0, generationProbes: 0 }));
+    for (const c of added) this.options.onStored?.({ kind: 'candidate', candidate: c.id });
+    return added;
   }
 
   /** The read-only snapshot a researcher is asked with. */
-  function history(): StudyHistory {
-    const candidates = store.candidates(studyId);
-    const views = candidates.map(viewOf);
-    const best = incumbent(store, studyId)!;
-    const previous = candidates.filter((c) => c.generation === loop.generation - 1 && loop.generation > 1);
-    // The last generation's outcomes as they were told, with the statuses the study decided.
-    const last: Outcome[] = previous.length
-      ? judge.judge(store.candidate(previous[0].parentId!)!, previous, trainSeeds(config, loop.generation - 1)).map((v) => ({ ...v.outcome, status: v.candidate.status as Outcome['status'] }))
-      : [];
-    const b = config.budget;
+  private history(): StudyHistory {
+    const candidates = this.ledger.candidates;
+    const b = this.config.budget;
     return Object.freeze({
-      scenario,
-      generation: loop.generation,
-      candidates: Object.freeze(views),
-      best: viewOf(best),
-      last: Object.freeze(last),
+      scenario: this.scenario,
+      generation: this.loop.generation,
+      candidates: Object.freeze(candidates.map(viewOf)),
+      best: viewOf(this.ledger.incumbent),
+      last: this.lastOutcomes(),
       budget: Object.freeze({
         candidates: b.candidates - candidates.length,
-        episodes: b.episodes - trainEpisodes - loop.probeEpisodes,
-        seconds: b.wallTime - elapsed(),
-        dollars: b.costUsd === undefined ? Infinity : b.costUsd - (store.study(studyId)?.costUsd ?? 0),
+        episodes: b.episodes - this.ledger.trainEpisodes - this.loop.probeEpisodes,
+        seconds: b.wallTime - this.elapsed(),
+        dollars: b.costUsd === undefined ? Infinity : b.costUsd - this.ledger.costUsd,
       }),
-      tools: {
-        episodes: (candidate: number, limit = 8) =>
-          store.episodes({ candidateId: candidate, split: 'train' }).slice(0, limit).map((e) => storedEvidence(store, scenario, e)),
-        probe: async (policy: unknown, seeds: number[]) => {
-          const { from, count } = config.validation;
-          const bad = seeds.find((s) => !Number.isInteger(s) || s < 0 || s > SEED_MAX || (s >= from && s < from + count));
-          if (bad !== undefined) throw new Error(`Probe seed ${bad} is not allowed: use whole numbers in 0..${SEED_MAX} outside the validation seeds ${from}..${from + count - 1}.`);
-          if (loop.generationProbes + seeds.length > config.probes) {
-            throw new Error(`At most ${config.probes} probe episodes per generation; ${loop.generationProbes} are used, and ${seeds.length} more were asked for.`);
-          }
-          const resolved = resolvePolicy(policy, scenario, 'probe policy');
-          const results = await evaluator.evaluate(seeds.map((seed) => ({ policy: resolved, seed, tag: { candidate: -1, split: 'probe' } })));
-          const probeCost = results.reduce((sum, r) => sum + (r.ok && typeof r.metrics.cost_usd === 'number' ? r.metrics.cost_usd : 0), 0);
-          store.transaction(() => {
-            if (probeCost > 0) store.updateStudy(studyId, { addCostUsd: probeCost });
-            save({ probeEpisodes: loop.probeEpisodes + results.length, generationProbes: loop.generationProbes + results.length });
-          });
-          return results.map((r) => resultEvidence(scenario, r));
-        },
-        check: (proposal: Proposal) => {
-          const checked = checkProposal(proposal, scenario, config.kinds);
-          return checked.ok ? null : checked.reason;
-        },
-        checkpoint: () => {
-          const now = researcher.spent?.() ?? 0;
-          const delta = Math.max(0, now - booked);
-          booked = now;
-          store.transaction(() => {
-            if (delta > 0) store.updateStudy(studyId, { addCostUsd: delta });
-            save({ researcher: researcher.state(), askCost: loop.askCost + delta });
-          });
-        },
-      },
+      tools: this.tools(),
     });
   }
 
-  function stop(): StudySummary {
-    save();
-    store.updateStudy(studyId, { status: 'stopped' });
-    const why = linkLost !== undefined ? `The link to the robot was lost (${linkLost})` : 'The run was interrupted';
-    store.addEvent(studyId, { kind: 'stop', message: `${why}; every finished episode is stored, and resume continues it.` });
-    return summarize('stopped', { validation: null, baseline: null });
+  /** The last generation's outcomes as they were told, with the statuses the study decided (judged again once after a resume). */
+  private lastOutcomes(): readonly Outcome[] {
+    if (this.lastTold) return this.lastTold;
+    const previous = this.loop.generation > 1 ? this.ledger.generation(this.loop.generation - 1) : [];
+    if (!previous.length) return Object.freeze([]);
+    const best = this.ledger.candidate(previous[0].parentId!);
+    const judge = new Judge(this.config, this.ledger.episodes([best, ...previous], 'train'));
+    const verdicts = judge.judge(best, previous, trainSeeds(this.config, this.loop.generation - 1));
+    this.lastTold = Object.freeze(verdicts.map((v) => ({ ...v.outcome, status: v.candidate.status as Outcome['status'] })));
+    return this.lastTold;
   }
 
-  function summarize(status: 'done' | 'stopped', figures: Pick<StudySummary, 'validation' | 'baseline'>): StudySummary {
-    const best = incumbent(store, studyId);
-    const train = best ? pick(judge.figure(best.id)) : { success_rate: null, score: null, episodes: 0 };
-    const policy = best?.body as { kind?: string; params?: Record<string, number> } | undefined;
+  /** The tools a researcher may use while it is asked. */
+  private tools(): ResearchTools {
     return {
-      study: studyId,
+      episodes: (candidate: number, limit = 8) => this.ledger.evidence(candidate, limit, this.scenario),
+      probe: (policy: unknown, seeds: number[]) => this.probe(policy, seeds),
+      check: (proposal: Proposal) => {
+        const checked = checkProposal(proposal, this.scenario, this.config.kinds);
+        return checked.ok ? null : checked.reason;
+      },
+      checkpoint: () => {
+        const now = this.researcher.spent?.() ?? 0;
+        const delta = Math.max(0, now - this.booked);
+        this.booked = now;
+        this.ledger.book(delta, this.save({ researcher: this.researcher.state(), askCost: this.loop.askCost + delta }));
+      },
+    };
+  }
+
+  /** A researcher's probe: a draft policy on a few seeds now, counted in the episode budget. */
+  private async probe(policy: unknown, seeds: number[]) {
+    const { from, count } = this.config.validation;
+    const bad = seeds.find((s) => !Number.isInteger(s) || s < 0 || s > SEED_MAX || (s >= from && s < from + count));
+    if (bad !== undefined) throw new Error(`Probe seed ${bad} is not allowed: use whole numbers in 0..${SEED_MAX} outside the validation seeds ${from}..${from + count - 1}.`);
+    if (this.loop.generationProbes + seeds.length > this.config.probes) {
+      throw new Error(`At most ${this.config.probes} probe episodes per generation; ${this.loop.generationProbes} are used, and ${seeds.length} more were asked for.`);
+    }
+    const resolved = resolvePolicy(policy, this.scenario, 'probe policy');
+    const results = await this.evaluator.evaluate(seeds.map((seed) => ({ policy: resolved, seed, candidate: -1, split: 'probe' as const })));
+    const probeCost = results.reduce((sum, r) => sum + (r.ok && typeof r.metrics.cost_usd === 'number' ? r.metrics.cost_usd : 0), 0);
+    this.ledger.book(probeCost, this.save({ probeEpisodes: this.loop.probeEpisodes + results.length, generationProbes: this.loop.generationProbes + results.length }));
+    return results.map((r) => resultEvidence(this.scenario, r));
+  }
+
+  /** What the stop rule sees. */
+  private budgetView() {
+    const { loop, ledger } = this;
+    return {
+      candidates: ledger.candidates.length, batch: this.researcher.batchSize, trainEpisodes: ledger.trainEpisodes, probeEpisodes: loop.probeEpisodes,
+      elapsed: this.elapsed(), lastGenerationSeconds: loop.lastGenerationSeconds, costUsd: ledger.costUsd, sinceKept: loop.sinceKept, best: this.bestFigure,
+    };
+  }
+
+  /** Updates the loop state (and the time spent) for the ledger to checkpoint. */
+  private save(patch: Partial<LoopState> = {}): LoopState {
+    return Object.assign(this.loop, patch, { elapsed: this.elapsed() });
+  }
+
+  private elapsed(): number {
+    return this.elapsedBefore + (performance.now() - this.started) / 1000;
+  }
+
+  /** Progress is reported after every episode, so it reads the ledger's counts, never the store. */
+  private progress(phase: Phase): void {
+    this.options.onProgress?.({
+      episodes: this.ledger.trainEpisodes,
+      candidates: this.ledger.candidates.length,
+      generation: this.loop.generation,
+      bestScore: this.bestFigure.score,
+      bestSuccess: this.bestFigure.success_rate,
+      bestEpisodes: this.bestFigure.episodes,
+      phase,
+      elapsed: (performance.now() - this.started) / 1000,
+      costUsd: this.ledger.costUsd,
+    });
+  }
+
+  private summarize(status: 'done' | 'stopped', figures: Pick<StudySummary, 'validation' | 'baseline'>): StudySummary {
+    const best = this.ledger.incumbent;
+    const train = pick(figureOf(this.ledger.episodes([best], 'train').get(best.id) ?? []));
+    const policy = storedPolicy(best);
+    return {
+      study: this.ledger.stored.id,
       status,
-      stop_reason: status === 'done' ? loop.stopReason : null,
+      stop_reason: status === 'done' ? this.loop.stopReason : null,
       ...figures,
-      best: { candidate: best?.id ?? -1, kind: best?.kind ?? 'params', params: policy?.params ?? {}, ...train },
-      train_episodes: store.episodes({ studyId, split: 'train' }).length,
-      candidates: store.candidates(studyId).length,
-      wall_time: elapsed(),
-      cost_usd: store.study(studyId)?.costUsd ?? 0,
+      best: { candidate: best.id, kind: best.kind, params: policy.kind === 'params' ? policy.params : {}, ...train },
+      train_episodes: this.ledger.trainEpisodes,
+      candidates: this.ledger.candidates.length,
+      wall_time: this.elapsed(),
+      cost_usd: this.ledger.costUsd,
     };
   }
 }
 
-/** Probe episodes a study's researcher has run so far (they count in its episode budget). */
-export function probeEpisodes(study: StudyRecord): number {
-  return study.researcherState === null ? 0 : LoopState.safeParse(study.researcherState).data?.probeEpisodes ?? 0;
+/** How a verdict is stored. */
+function decisionOf(v: Verdict, won: boolean) {
+  const status = won ? 'keep' : v.outcome.status === 'crash' ? 'crash' : 'discard';
+  const f = v.figure;
+  return {
+    candidate: v.candidate.id,
+    decision: {
+      status, scoreMean: finiteOrNull(f.score), scoreStd: finiteOrNull(f.std), successRate: finiteOrNull(f.success_rate), nEpisodes: f.episodes, nCrashes: f.crashes,
+      note: status === 'keep' ? undefined : v.outcome.reason, addCostUsd: f.costUsd,
+    },
+  } as const;
 }
-
-function readLoop(study: StudyRecord): LoopState {
-  const parsed = LoopState.safeParse(study.researcherState);
-  if (!parsed.success) throw new Error(`Study ${study.id} has a saved loop state this arbor cannot read (${parsed.error.issues[0]?.message}); it cannot be resumed.`);
-  return parsed.data;
-}
-
-/**
- * Stores a finished episode, and books what it spent to the study with it; false when it was
- * already stored (a resumed duplicate).
- */
-function recordResult(store: Store, studyId: string, r: EpisodeResult, split: 'train' | 'validation' | 'baseline'): boolean {
-  const { candidate } = r.job.tag as { candidate: number };
-  if (r.ok) {
-    const spent = r.metrics.cost_usd;
-    return !!store.recordEpisode(
-      {
-        studyId, candidateId: candidate, split, seed: r.seed, status: 'ok', success: r.success, score: r.score,
-        outcome: r.outcome, metrics: r.metrics, terms: r.terms, trace: r.trace, wallTime: r.wallTime,
-      },
-      { studyCostUsd: typeof spent === 'number' && Number.isFinite(spent) && spent > 0 ? spent : 0 },
-    );
-  }
-  return !!store.recordEpisode({
-    studyId, candidateId: candidate, split, seed: r.seed, status: 'crash', success: false, score: null,
-    outcome: 'crash', metrics: {}, terms: {}, wallTime: r.wallTime, crashReason: r.reason,
-  });
-}
-

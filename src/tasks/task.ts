@@ -4,7 +4,7 @@
  * tune, and the scorer. Everything outside `src/tasks/<kind>/` works through this interface and
  * the task-neutral `Score`, so a new task is a new folder and nothing else.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Policy, PolicyContext } from '../policy/policy.ts';
 import type { Action, Observation, Pose, TaskBrief } from '../robot/link.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
@@ -25,8 +25,11 @@ export interface Score {
   metrics: Record<string, number | string | boolean>;
 }
 
-/** A controller family a `params` policy tunes: its parameter names and how to build it. */
-export interface ControllerFamily {
+/**
+ * A controller family a `params` policy tunes: its parameter names and how to build it. `Spec` is
+ * its task's parsed `task:` section and `Name` its parameter names, so a family reads both typed.
+ */
+export interface ControllerFamily<Spec extends TaskSpec = TaskSpec, Name extends string = string> {
   /** One line on what the controller does. */
   description: string;
   /**
@@ -34,22 +37,22 @@ export interface ControllerFamily {
    * one a range and a default (`policy.params`), and may give no others: the descriptions live here
    * only.
    */
-  params: Readonly<Record<string, string>>;
-  /** Builds the controller for one episode. `params` holds exactly the names above. */
-  create(context: PolicyContext, params: Readonly<Record<string, number>>): Policy;
+  params: Readonly<Record<Name, string>>;
+  /** Builds the controller for one episode of a scenario whose task section is `spec`. `params` holds exactly the names above. */
+  create(context: PolicyContext, params: Readonly<Record<Name, number>>, spec: Spec): Policy;
   /** The controller's phases as primitives a code policy can sequence itself (optional). */
-  skill?: SkillPrimitives;
+  skill?: SkillPrimitives<Spec, Name>;
 }
 
 /**
  * A controller's phases, callable one control tick at a time: the primitives of the helper API of
  * code policies (`arbor.skill`). Phases called in their usual order behave as the controller does.
  */
-export interface SkillPrimitives {
+export interface SkillPrimitives<Spec extends TaskSpec = TaskSpec, Name extends string = string> {
   /** Phase names in their usual order, each with what it does. */
   readonly phases: Readonly<Record<string, string>>;
-  /** The skill's hold on one episode. */
-  create(context: PolicyContext): TaskSkill;
+  /** The skill's hold on one episode of a scenario whose task section is `spec`. */
+  create(context: PolicyContext, spec: Spec): TaskSkill<Name>;
   /**
    * How a planner's steps run on these phases (optional): each plan skill as the phases it runs,
    * in order. A prompt policy can plan only on a skill that has this.
@@ -68,22 +71,28 @@ export interface SkillTarget {
   point?: readonly [number, number];
 }
 
-/** The skill primitives during one episode. */
-export interface TaskSkill {
+/** The skill primitives during one episode; `Name` are its controller's parameter names. */
+export interface TaskSkill<Name extends string = string> {
   /** Starts an episode from its first observation, with a value for every controller parameter. */
-  reset(observation: Observation, params: Readonly<Record<string, number>>): void;
+  reset(observation: Observation, params: Readonly<Record<Name, number>>): void;
   /** One control tick of `phase` (aimed at `target`, if given): the action to send, and whether the phase is finished. */
-  step(phase: string, observation: Observation, params: Readonly<Record<string, number>>, target?: SkillTarget): { action: Action; done: boolean };
+  step(phase: string, observation: Observation, params: Readonly<Record<Name, number>>, target?: SkillTarget): { action: Action; done: boolean };
 }
 
 /** A controller phase change as an episode records it in the trace meta (`meta.phases`). */
-export interface PhaseMark {
+const PhaseMark = z.object({
   /** Episode time of the change (s). */
-  t: number;
+  t: z.number(),
   /** The phase entered. */
-  phase: string;
+  phase: z.string(),
   /** Where the tool point was then (m, world), from the measured joints. */
-  tool: [number, number, number];
+  tool: z.tuple([z.number(), z.number(), z.number()]),
+});
+export type PhaseMark = z.infer<typeof PhaseMark>;
+
+/** The phase marks the episode runner keeps in a trace's meta, read back through zod (none when absent or unreadable). */
+export function phaseMarksOf(trace: Pick<Trace, 'meta'>): PhaseMark[] {
+  return z.array(PhaseMark).safeParse(trace.meta.phases).data ?? [];
 }
 
 /** The task's hold on one sim world: made once per world, reset once per episode. */
@@ -138,7 +147,7 @@ export interface Task<Spec extends TaskSpec = TaskSpec> {
   /** Sets up a loaded sim world for this task (throws naming the fix when the world does not fit). */
   scene(world: World, spec: Spec, scenario: LoadedScenario): TaskScene;
   /** Controller families by name; `policy.controller` picks one. */
-  readonly controllers: Readonly<Record<string, ControllerFamily>>;
+  readonly controllers: Readonly<Record<string, ControllerFamily<Spec>>>;
   /** Scores one episode from its topics alone: the fixed harness researchers never change. */
   score(trace: Trace, spec: Spec, scenario: LoadedScenario): Score;
   /**

@@ -5,7 +5,7 @@
  * perturbation it ran under, so `arbor export`, MCAP and the viewer replay them.
  */
 import type { EpisodeResult } from '../evaluation/evaluator.ts';
-import type { PolicyFile } from '../policy/policy.ts';
+import type { PolicyFile } from '../policy/file.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { meanStd } from '../scoring/stats.ts';
 import type { Store } from '../store/store.ts';

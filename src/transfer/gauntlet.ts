@@ -8,7 +8,7 @@
  * No claim here rests on one seed, on the nominal world alone, or on unpaired runs.
  */
 import type { EpisodeResult, Evaluator } from '../evaluation/evaluator.ts';
-import type { PolicyFile } from '../policy/policy.ts';
+import type { PolicyFile } from '../policy/file.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { nominalValue, type AxisValue, type Perturbations } from '../scenario/perturbation.ts';
 import { drawValues, formatInline, rangeAt, tierFraction, widestTier } from './draw.ts';
@@ -129,7 +129,7 @@ export async function runGauntlet(
 ): Promise<boolean[][]> {
   const outcomes: boolean[][] = [];
   for (const [index, cell] of cells.entries()) {
-    const jobs = seeds.map((seed) => ({ policy, seed, perturbation: cell.world(seed), tag: { cell: index } }));
+    const jobs = seeds.map((seed) => ({ policy, seed, perturbation: cell.world(seed) }));
     const results = await evaluator.evaluate(jobs, (r) => onResult(index, r));
     outcomes.push(results.map((r) => r.ok && r.success));
   }

@@ -6,7 +6,7 @@
  * run on the same seeds, say which physical difference fails the same seeds.
  */
 import type { Evaluator, EpisodeJob, EpisodeResult } from '../evaluation/evaluator.ts';
-import type { PolicyFile } from '../policy/policy.ts';
+import type { PolicyFile } from '../policy/file.ts';
 import { meanStd, pairedDifference, wilson, type Interval, type PairedDifference } from '../scoring/stats.ts';
 
 /** One side's outcome per seed. */

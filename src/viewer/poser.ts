@@ -12,7 +12,6 @@ import type { LoadedScenario } from '../scenario/load.ts';
 import { loadRobot } from '../scenario/robot.ts';
 import { loadRobotWorld, loadScenarioWorld } from '../sim/compose.ts';
 import { World } from '../sim/world.ts';
-import { getTask } from '../tasks/registry.ts';
 import type { TaskPlot, TaskScene } from '../tasks/task.ts';
 import { TOPIC, objectPoseTopic } from '../trace/topics.ts';
 import type { TopicSeries, Trace } from '../trace/trace.ts';
@@ -81,7 +80,7 @@ export class Poser {
       });
     }
     if (scenario) {
-      const task = getTask(scenario.task.kind);
+      const task = scenario.taskDef;
       // The same scene the sim link uses: zones and objects are placed by one piece of code.
       this.taskScene = task.scene(world, scenario.task, scenario);
       this.taskScene.restore?.({});

@@ -6,7 +6,6 @@
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { Mujoco } from '../sim/mujoco.ts';
 import type { World } from '../sim/world.ts';
-import { getTask } from '../tasks/registry.ts';
 import type { BodySpec, CameraSpec, GeomKind, GeomSpec, HfieldSpec, LightSpec, MaterialSpec, MeshSpec, SceneSpec, TextureSpec } from './scene-spec.ts';
 
 /** MuJoCo geom types → the kinds the viewer draws (others, e.g. SDF, are skipped). */
@@ -98,7 +97,7 @@ export function sceneFromWorld(world: World, options: SceneOptions): SceneSpec {
 
   const scenario = options.scenario;
   if (scenario) {
-    const task = getTask(scenario.task.kind);
+    const task = scenario.taskDef;
     for (const name of task.objects(scenario.task)) scene.follow.push({ id: world.id('body', name), name });
     scene.targets = (task.targets?.(scenario.task) ?? []).map((name) => world.id('geom', name));
     const tcpBody = i32(m.site_bodyid)[world.id('site', scenario.robotConfig.tcp_site)];

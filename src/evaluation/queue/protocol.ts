@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
-import { PolicyFile } from '../../policy/policy.ts';
+import { PolicyFile } from '../../policy/file.ts';
 import { SEED_MAX } from '../../scenario/schema.ts';
 import { decodeTrace, encodeTrace, type Trace } from '../../trace/trace.ts';
 import type { EpisodeJob } from '../evaluator.ts';
@@ -92,9 +92,8 @@ export type JobData = z.infer<typeof JobData>;
  * `add` of it (a resume) is a no-op. BullMQ ids may not contain `:`.
  */
 export function jobId(study: string, bundle: string, job: EpisodeJob): string {
-  const tag = (job.tag ?? {}) as { candidate?: unknown; split?: unknown };
-  const candidate = typeof tag.candidate === 'number' ? `c${tag.candidate}` : 'c-';
-  const split = typeof tag.split === 'string' ? tag.split.replace(/[^A-Za-z0-9_-]/g, '_') : '-';
+  const candidate = job.candidate !== undefined ? `c${job.candidate}` : 'c-';
+  const split = job.split ?? '-';
   const digest = createHash('sha256').update(JSON.stringify([bundle, job.policy, job.seed])).digest('hex').slice(0, 16);
   return `${study.replace(/[^A-Za-z0-9_.-]/g, '_')}.${candidate}.${split}.s${job.seed}.${digest}`;
 }

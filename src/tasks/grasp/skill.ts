@@ -30,7 +30,7 @@ export const PLAN_STEPS = {
   close: ['grasp'],
 } as const satisfies Record<Exclude<PlanSkill, 'refuse'>, readonly (keyof typeof PHASE_DOCS)[]>;
 
-export class PickPlaceSkill implements TaskSkill {
+export class PickPlaceSkill implements TaskSkill<keyof PickPlaceParams> {
   private controller: PickPlaceController | undefined;
 
   constructor(
@@ -38,13 +38,13 @@ export class PickPlaceSkill implements TaskSkill {
     private readonly aim: SkillAim,
   ) {}
 
-  reset(observation: Observation, params: Readonly<Record<string, number>>): void {
-    this.controller = new PickPlaceController(this.context, this.aim, { ...params } as PickPlaceParams);
+  reset(observation: Observation, params: Readonly<PickPlaceParams>): void {
+    this.controller = new PickPlaceController(this.context, this.aim, { ...params });
     this.controller.reset(observation);
   }
 
-  step(phase: string, observation: Observation, params: Readonly<Record<string, number>>, target?: SkillTarget): { action: Action; done: boolean } {
+  step(phase: string, observation: Observation, params: Readonly<PickPlaceParams>, target?: SkillTarget): { action: Action; done: boolean } {
     if (!this.controller) throw new Error('arbor.skill.step() was called before the episode started; call it from act().');
-    return this.controller.step(phase, observation, { ...params } as PickPlaceParams, target);
+    return this.controller.step(phase, observation, { ...params }, target);
   }
 }

@@ -4,13 +4,19 @@
  * hard (`/tool_contact`) against the path (`/target_path`); the contact map it derives from those
  * is the image a vision check compares with the path's.
  */
-import type { Task } from '../task.ts';
-import { MACHINING_PARAMS, MachiningController, type MachiningParams } from './controller.ts';
+import type { ControllerFamily, Task } from '../task.ts';
+import { MACHINING_PARAMS, MachiningController } from './controller.ts';
 import { machiningImages } from './images.ts';
 import { CORNER, MachiningScene } from './scene.ts';
 import { MachiningSpec } from './schema.ts';
 import { scoreMachining } from './score.ts';
 import { TOOL_CONTACT } from './topics.ts';
+
+const family: ControllerFamily<MachiningSpec, keyof typeof MACHINING_PARAMS> = {
+  description: `Approach, tare the wrist sensor, touch, follow the path at a feed rate under admittance force control along the normal, retract; observes '${CORNER}' beside the workpiece.`,
+  params: MACHINING_PARAMS,
+  create: (context, params, spec) => new MachiningController(context, spec, params),
+};
 
 const machining: Task<MachiningSpec> = {
   kind: 'machining',
@@ -20,13 +26,7 @@ const machining: Task<MachiningSpec> = {
   requiredNames: (spec) => [{ kind: 'body', name: spec.workpiece, field: 'task.workpiece' }],
   targets: (spec) => [spec.workpiece],
   scene: (world, spec, scenario) => new MachiningScene(world, spec, scenario),
-  controllers: {
-    machining: {
-      description: `Approach, tare the wrist sensor, touch, follow the path at a feed rate under admittance force control along the normal, retract; observes '${CORNER}' beside the workpiece.`,
-      params: MACHINING_PARAMS,
-      create: (context, params) => new MachiningController(context, context.scenario.task as MachiningSpec, params as MachiningParams),
-    },
-  },
+  controllers: { machining: family },
   score: (trace, spec, scenario) => scoreMachining(trace, spec, scenario.episode.duration),
   images: (trace, spec) => machiningImages(trace, spec),
   plots: (spec) => [

@@ -2,13 +2,20 @@
  * The pick-and-place task: pick a randomized cube off the table and leave it released and
  * resting inside the target zone. Scored from the object's pose, the gripper and the contacts.
  */
-import type { Task } from '../task.ts';
-import { PICK_PLACE_PARAMS, PickPlaceController, type PickPlaceParams, type SkillAim } from '../grasp/controller.ts';
+import type { ControllerFamily, Task } from '../task.ts';
+import { PICK_PLACE_PARAMS, PickPlaceController, type SkillAim } from '../grasp/controller.ts';
 import { PHASE_DOCS, PickPlaceSkill } from '../grasp/skill.ts';
 import { summarizePickPlace } from './summary.ts';
 import { PickPlaceScene } from './scene.ts';
 import { PickPlaceSpec } from './schema.ts';
 import { scorePickPlace } from './score.ts';
+
+const family: ControllerFamily<PickPlaceSpec, keyof typeof PICK_PLACE_PARAMS> = {
+  description: 'A skill state machine: approach, descend, grasp, lift, transport, place, release, retreat, with one IK step per tick.',
+  params: PICK_PLACE_PARAMS,
+  create: (context, params, spec) => new PickPlaceController(context, aimOf(spec), params),
+  skill: { phases: PHASE_DOCS, create: (context, spec) => new PickPlaceSkill(context, aimOf(spec)) },
+};
 
 const pickPlace: Task<PickPlaceSpec> = {
   kind: 'pick_place',
@@ -22,14 +29,7 @@ const pickPlace: Task<PickPlaceSpec> = {
   ],
   targets: (spec) => (spec.zone.geom ? [spec.zone.geom] : []),
   scene: (world, spec, scenario) => new PickPlaceScene(world, spec, scenario.worldPath),
-  controllers: {
-    pick_place: {
-      description: 'A skill state machine: approach, descend, grasp, lift, transport, place, release, retreat, with one IK step per tick.',
-      params: PICK_PLACE_PARAMS,
-      create: (context, params) => new PickPlaceController(context, aimOf(context.scenario.task as PickPlaceSpec), params as PickPlaceParams),
-      skill: { phases: PHASE_DOCS, create: (context) => new PickPlaceSkill(context, aimOf(context.scenario.task as PickPlaceSpec)) },
-    },
-  },
+  controllers: { pick_place: family },
   score: (trace, spec, scenario) => scorePickPlace(trace, spec, scenario.episode.duration),
   summarize: (trace, spec, scenario) => summarizePickPlace(trace, spec, scenario.episode.duration),
 };

@@ -4,13 +4,10 @@
  * the trace meta), where the tool was against the cube when it closed, gripper and contact events,
  * and the cube's trajectory. Read from the topics and the meta only, like the scorer.
  */
-import { z } from 'zod';
+import { phaseMarksOf } from '../task.ts';
 import type { Trace } from '../../trace/trace.ts';
 import { TOPIC, objectPoseTopic } from '../../trace/topics.ts';
 import type { PickPlaceSpec } from './schema.ts';
-
-/** The phase marks as stored in a trace's meta (read back through zod, never cast). */
-const PhaseMarks = z.array(z.object({ t: z.number(), phase: z.string(), tool: z.tuple([z.number(), z.number(), z.number()]) }));
 
 /** Gripper opening (m) under which closed fingers hold nothing (as the scorer's). */
 const EMPTY_WIDTH = 0.005;
@@ -33,9 +30,8 @@ export function summarizePickPlace(trace: Trace, spec: PickPlaceSpec, duration: 
   const s = (t: number) => `${t.toFixed(2)} s`;
 
   // Phases, and where the tool was against the cube when the grasp began.
-  const marks = PhaseMarks.safeParse(trace.meta.phases);
-  if (marks.success && marks.data.length) {
-    const list = marks.data;
+  const list = phaseMarksOf(trace);
+  if (list.length) {
     const spans = list.map((m, i) => {
       const end = i + 1 < list.length ? list[i + 1].t : Math.min(duration, stamps[n - 1]);
       return `${m.phase} ${s(m.t)}–${s(end)}`;
@@ -84,7 +80,7 @@ export function summarizePickPlace(trace: Trace, spec: PickPlaceSpec, duration: 
   const inZone = Math.abs(x[last] - cx) <= spec.zone.half_size[0] && Math.abs(y[last] - cy) <= spec.zone.half_size[1];
   lines.push(
     `cube: from (${x[0].toFixed(3)}, ${y[0].toFixed(3)}) ${lift > 0.005 ? `lifted ${cm(lift)} by ${s(stamps[top])}` : 'never lifted'}` +
-      `${fell >= 0 ? `, back on the table at ${s(stamps[fell])} (${phaseAt(marks.success ? marks.data : [], stamps[fell])})` : ''}` +
+      `${fell >= 0 ? `, back on the table at ${s(stamps[fell])} (${phaseAt(list, stamps[fell])})` : ''}` +
       `; ended at (${x[last].toFixed(3)}, ${y[last].toFixed(3)}), ${cm(fromZone)} from the zone centre, ${inZone ? 'inside' : 'outside'} the zone.`,
   );
 

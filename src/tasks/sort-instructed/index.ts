@@ -5,14 +5,28 @@
  * language planner whose plan the pick-and-place skill carries out); scored on which cube ended
  * where, or on a right refusal, and on what planning cost.
  */
-import type { Task } from '../task.ts';
-import { PICK_PLACE_PARAMS, type PickPlaceParams } from '../grasp/controller.ts';
+import type { ControllerFamily, Task } from '../task.ts';
+import { PICK_PLACE_PARAMS } from '../grasp/controller.ts';
 import { PHASE_DOCS, PLAN_STEPS, PickPlaceSkill } from '../grasp/skill.ts';
 import { FirstCubeController } from './controller.ts';
 import { SortInstructedScene } from './scene.ts';
 import { SortInstructedSpec } from './schema.ts';
 import { scoreSortInstructed } from './score.ts';
 import { summarizeSortInstructed } from './summary.ts';
+
+const sort: ControllerFamily<SortInstructedSpec, keyof typeof PICK_PLACE_PARAMS> = {
+  description: 'The pick-and-place skill (approach, descend, grasp, lift, transport, place, release, retreat); without a planner it moves the first cube into the first zone.',
+  params: PICK_PLACE_PARAMS,
+  create: (context, params, spec) => new FirstCubeController(context, spec, params),
+  skill: {
+    phases: PHASE_DOCS,
+    steps: PLAN_STEPS,
+    create: (context, spec) => {
+      const { x, y } = spec.randomization.cube_area;
+      return new PickPlaceSkill(context, { object: Object.keys(spec.cubes)[0], point: [(x[0] + x[1]) / 2, (y[0] + y[1]) / 2] });
+    },
+  },
+};
 
 const sortInstructed: Task<SortInstructedSpec> = {
   kind: 'sort_instructed',
@@ -27,22 +41,7 @@ const sortInstructed: Task<SortInstructedSpec> = {
   ],
   targets: (spec) => Object.values(spec.zones).flatMap((zone) => (zone.geom ? [zone.geom] : [])),
   scene: (world, spec, scenario) => new SortInstructedScene(world, spec, scenario.worldPath),
-  controllers: {
-    sort: {
-      description: 'The pick-and-place skill (approach, descend, grasp, lift, transport, place, release, retreat); without a planner it moves the first cube into the first zone.',
-      params: PICK_PLACE_PARAMS,
-      create: (context, params) => new FirstCubeController(context, context.scenario.task as SortInstructedSpec, params as PickPlaceParams),
-      skill: {
-        phases: PHASE_DOCS,
-        steps: PLAN_STEPS,
-        create: (context) => {
-          const spec = context.scenario.task as SortInstructedSpec;
-          const { x, y } = spec.randomization.cube_area;
-          return new PickPlaceSkill(context, { object: Object.keys(spec.cubes)[0], point: [(x[0] + x[1]) / 2, (y[0] + y[1]) / 2] });
-        },
-      },
-    },
-  },
+  controllers: { sort },
   score: (trace, spec) => scoreSortInstructed(trace, spec),
   summarize: (trace, spec) => summarizeSortInstructed(trace, spec),
 };
