@@ -400,7 +400,7 @@ function fateOf(data: unknown, realBundle: string, bad: BadBundles, build: Build
 }
 
 /** Hostile jobs: random ones from `SEED`, and one with each bad bundle. */
-const HOSTILE_JOBS = 60;
+const HOSTILE_JOBS = 30;
 const SEED = 16;
 /** How long the hostile jobs may take, all of them, once the queue runs (s). */
 const HOSTILE_SECONDS = 150;

@@ -93,12 +93,14 @@ describe.skipIf(missing !== undefined)(`the real ROS tools in front of arbor sim
   }, 20_000);
 
   it('ros2 launch starts sim-serve as a ROS 2 node beside rosbridge_server, and ros2 topic list shows what it serves', async () => {
-    // rosbridge_server may be up before sim-serve has loaded its world: ask until it is there.
+    // rosbridge_server may be up before sim-serve has loaded its world, and DDS discovery brings
+    // a node's topics in over a moment: ask until every one is there.
+    const served = ['/joint_states', '/joint_trajectory_controller/joint_trajectory', '/wrench', '/gripper'];
     let topics: string[] = [];
-    for (const end = Date.now() + 45_000; !topics.includes('/joint_states') && Date.now() < end; ) {
+    for (const end = Date.now() + 45_000; !served.every((t) => topics.includes(t)) && Date.now() < end; ) {
       topics = (await run('ros2', ['topic', 'list'], 20_000)).split('\n');
     }
-    expect(topics).toEqual(expect.arrayContaining(['/joint_states', '/joint_trajectory_controller/joint_trajectory', '/wrench', '/gripper']));
+    expect(topics).toEqual(expect.arrayContaining(served));
     expect(launchLog).toContain('Rosbridge WebSocket server started');
   }, 90_000);
 
