@@ -14,6 +14,7 @@ import { Store } from '../src/store/store.ts';
 import { drawValues } from '../src/transfer/draw.ts';
 import { gauntletCells, gauntletReport, parseTiers, runGauntlet } from '../src/transfer/gauntlet.ts';
 import { GauntletRecord } from '../src/transfer/gauntlet-store.ts';
+import { gauntletMatrix } from '../src/transfer/gauntlet-matrix.ts';
 import { wilson } from '../src/scoring/stats.ts';
 import { scenario, tunedPolicy } from './helpers.ts';
 
@@ -30,14 +31,26 @@ const block = Perturbations.parse({
 
 describe('the tiers and sweeps', () => {
   it('are the nominal world, each tier, then each axis alone at the extremes that move it', () => {
-    const cells = gauntletCells(block, parseTiers(block, 'T2..T4'), true);
+    const cells = gauntletCells(block, parseTiers(block, 'T2..T4'), ['T4']);
     expect(cells.map((c) => c.label)).toEqual(['nominal', 'T2', 'T4', 'arm_kp=0.6', 'arm_kp=1.4', 'cube_mass=3', 'command_delay=2']);
     expect(() => parseTiers(block, 'T1..T4')).toThrow(/tiers are T0, T2, T4/);
+    expect(() => parseTiers(block, 'T1..T4', '--sweep-tiers')).toThrow(/^--sweep-tiers T1..T4: /);
   });
 
-  it('run paired on the same seeds, store every episode with its world, and blame the axis that breaks the policy', async () => {
+  it('sweep each axis at several tiers, a delay in whole ticks, a value two tiers share once', () => {
+    const wide = Perturbations.parse({ axes: { arm_kp: block.axes.arm_kp, command_delay: block.axes.command_delay }, tiers: { T0: 0, T1: 0.25, T3: 0.75, T4: 1 } });
+    const cells = gauntletCells(wide, [], ['T1', 'T3', 'T4']);
+    expect(cells.map((c) => [c.label, c.extremeOf])).toEqual([
+      ['nominal', undefined],
+      ['arm_kp=0.9', ['T1']], ['arm_kp=1.1', ['T1']], ['arm_kp=0.7', ['T3']], ['arm_kp=1.3', ['T3']], ['arm_kp=0.6', ['T4']], ['arm_kp=1.4', ['T4']],
+      // 2 ticks × 0.25 rounds to 1 (a drawn delay is whole ticks too), 2 × 0.75 to 2, which T4 shares.
+      ['command_delay=1', ['T1']], ['command_delay=2', ['T3', 'T4']],
+    ]);
+  });
+
+  it('run paired on the same seeds, store every episode with its world, blame the axis that breaks the policy, and read back as a tier × axis matrix', async () => {
     const seeds = [1002, 1003];
-    const cells = gauntletCells(block, ['T4'], true);
+    const cells = gauntletCells(block, ['T2', 'T4'], ['T2', 'T4']);
     const store = Store.open(join(mkdtempSync(join(tmpdir(), 'arbor-gauntlet-')), 'g.db'));
     const pool = await EvaluatorPool.create(sc.file, { workers: 2, jobs: seeds.length });
     try {
@@ -50,11 +63,13 @@ describe('the tiers and sweeps', () => {
       const kp = report.axes.find((a) => a.axis === 'arm_kp')!;
       expect(report.axes[0]).toBe(kp); // the most sensitive first
       expect(kp.sensitivity).toBe(0.5);
-      expect(kp.extremes[0]).toMatchObject({
+      expect(kp.extremes.map((e) => [e.label, e.tiers])).toEqual([['arm_kp=0.8', ['T2']], ['arm_kp=1.2', ['T2']], ['arm_kp=0.6', ['T4']], ['arm_kp=1.4', ['T4']]]);
+      const kpLow = kp.extremes[2];
+      expect(kpLow).toMatchObject({
         label: 'arm_kp=0.6', value: 0.6, successes: 1, lost: 1, gained: 0, p: 1, difference: -0.5,
         first_failure: { seed: 1003, replay: "arbor episode scenarios/pick-place.yaml --seed 1003 --policy tuned.json --perturb 'arm_kp=0.6'" },
       });
-      expect(kp.extremes[0].interval[0]).toBeCloseTo(wilson(1, 2).low, 12);
+      expect(kpLow.interval[0]).toBeCloseTo(wilson(1, 2).low, 12);
 
       // Stored like any episodes: every world on both seeds, each trace saying which world it ran in.
       const episodes = store.episodes({ studyId: record.studyId });
@@ -74,7 +89,30 @@ describe('the tiers and sweeps', () => {
       expect(t4.world(1002)).not.toEqual(t4.world(1003));
       expect(store.study(record.studyId)!.status).toBe('done');
       expect(candidates.map((c) => store.candidate(c.id)!.status)).toEqual(cells.map(() => 'keep'));
-      expect(store.candidate(candidates[2].id)).toMatchObject({ description: 'gauntlet: arm_kp=0.6', successRate: 0.5, nEpisodes: 2 });
+      expect(candidates.map((c) => store.candidate(c.id)!).find((c) => c.description === 'gauntlet: arm_kp=0.6')).toMatchObject({ successRate: 0.5, nEpisodes: 2 });
+
+      // The heatmap, read back from the SQLite file alone: rows are tiers, columns the tier's own
+      // world then each axis alone at that tier's extremes, each square its worlds worst first.
+      const reopened = Store.open(store.path, { readonly: true });
+      const matrix = gauntletMatrix(reopened.study(record.studyId)!, reopened.candidates(record.studyId), reopened.episodes({ studyId: record.studyId }));
+      reopened.close();
+      expect(matrix.columns).toEqual(['all axes', 'arm_kp', 'cube_mass', 'command_delay']);
+      expect(matrix.rows.map((r) => r.tier)).toEqual(['nominal', 'T2', 'T4']);
+      expect(matrix.seeds).toEqual(seeds);
+      const square = (tier: string, column: string) => matrix.rows.find((r) => r.tier === tier)!.cells[matrix.columns.indexOf(column)];
+      expect(square('nominal', 'all axes').map((c) => c.label)).toEqual(['nominal']);
+      expect(square('nominal', 'arm_kp')).toEqual([]);
+      expect(square('T2', 'arm_kp').map((c) => c.label).sort()).toEqual(['arm_kp=0.8', 'arm_kp=1.2']);
+      expect(square('T2', 'cube_mass').map((c) => c.label)).toEqual(['cube_mass=2']);
+      expect(square('T4', 'arm_kp')[0]).toMatchObject({ label: 'arm_kp=0.6', n: 2, successes: 1, successRate: 0.5, lost: [1003], gained: [], p: 1 });
+      expect(square('T4', 'arm_kp')[0].interval).toEqual(kpLow.interval);
+      // Every square agrees with the report the run printed, world by world.
+      const reported = new Map([report.nominal, ...report.tiers, ...report.axes.flatMap((a) => a.extremes)].map((c) => [c.label, c]));
+      for (const c of matrix.rows.flatMap((r) => r.cells.flat())) {
+        const r = reported.get(c.label)!;
+        expect([c.n, c.successes, c.lost.length, c.gained.length, c.p, c.interval], c.label).toEqual([r.n, r.successes, r.lost, r.gained, r.p, r.interval]);
+      }
+      expect(() => gauntletMatrix({ ...store.study(record.studyId)!, researcher: 'cmaes' }, [], [])).toThrow(/is not a gauntlet/);
     } finally {
       await pool.close();
       store.close();

@@ -10,6 +10,7 @@ import type { LoadedScenario } from '../scenario/load.ts';
 import { meanStd } from '../scoring/stats.ts';
 import type { Store } from '../store/store.ts';
 import type { Cell, CellReport, GauntletReport } from './gauntlet.ts';
+import { cellLayout } from './gauntlet-matrix.ts';
 
 /** Where one gauntlet's episodes go. */
 export class GauntletRecord {
@@ -26,9 +27,9 @@ export class GauntletRecord {
     this.tallies = candidates.map(() => ({ scores: [], crashes: 0 }));
   }
 
-  /** Creates the gauntlet's study and one candidate per cell. */
+  /** Creates the gauntlet's study (its config: `config` and the layout of its cells, what the heatmap reads) and one candidate per cell. */
   static create(store: Store, scenario: LoadedScenario, policy: PolicyFile, cells: readonly Cell[], config: Record<string, unknown>): GauntletRecord {
-    const study = store.createStudy({ scenarioPath: scenario.file, scenarioName: scenario.name, researcher: 'gauntlet', config: { gauntlet: config } });
+    const study = store.createStudy({ scenarioPath: scenario.file, scenarioName: scenario.name, researcher: 'gauntlet', config: { gauntlet: { ...config, cells: cells.map(cellLayout) } } });
     const candidates = cells.map((cell, generation) => ({
       label: cell.label,
       id: store.addCandidate(study.id, {

@@ -11,7 +11,7 @@ import type { EpisodeResult, Evaluator } from '../evaluation/evaluator.ts';
 import type { PolicyFile } from '../policy/file.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { nominalValue, type AxisValue, type Perturbations } from '../scenario/perturbation.ts';
-import { drawValues, formatInline, rangeAt, tierFraction, widestTier } from './draw.ts';
+import { drawValues, formatInline, rangeAt, tierFraction } from './draw.ts';
 import { mcnemarExact, wilson } from '../scoring/stats.ts';
 
 /** One world condition of a gauntlet: a tier, or one axis at one extreme. */
@@ -22,6 +22,8 @@ export interface Cell {
   tier?: string;
   /** The axis moved alone (sweep cells). */
   axis?: string;
+  /** The tiers whose extreme this one-axis value is (sweep cells; several when tiers share it, e.g. a delay rounded to whole ticks). */
+  extremeOf?: string[];
   /** The world of a seed. */
   world: (seed: number) => AxisValue[];
 }
@@ -50,14 +52,14 @@ export interface CellReport {
   first_failure?: { seed: number; replay: string };
 }
 
-/** One axis of the sweep: its two extremes at the widest tier, and what moving it alone costs. */
+/** One axis of the sweep: its extremes at each swept tier, and what moving it alone costs. */
 export interface AxisReport {
   /** The axis's name. */
   axis: string;
   /** Its kind. */
   kind: string;
-  /** Its extremes (those that differ from nominal), each a cell. */
-  extremes: (CellReport & { value: number })[];
+  /** Its extremes (those that differ from nominal) at each swept tier, each a cell, with the tiers it is the extreme of. */
+  extremes: (CellReport & { value: number; tiers: string[] })[];
   /** The largest success drop when only this axis moves (0 when it costs nothing). */
   sensitivity: number;
 }
@@ -84,33 +86,45 @@ export interface ReplayContext {
   policyArg?: string;
 }
 
-/** The tiers a `--tiers` argument names: `T1..T3` (in the block's order) or `T0,T4`. */
-export function parseTiers(block: Perturbations, text: string): string[] {
+/** The tiers a `--tiers` (or `--sweep-tiers`, `flag`) argument names: `T1..T3` (in the block's order) or `T0,T4`. */
+export function parseTiers(block: Perturbations, text: string, flag = '--tiers'): string[] {
   const names = Object.keys(block.tiers);
   const range = /^(T\d)\.\.(T\d)$/.exec(text.trim());
   const picked = range ? names.slice(names.indexOf(range[1]), names.indexOf(range[2]) + 1) : text.split(',').map((t) => t.trim());
   if (range && (!names.includes(range[1]) || !names.includes(range[2]) || picked.length === 0)) {
-    throw new Error(`--tiers ${text}: the scenario's tiers are ${names.join(', ')}; write e.g. ${names[0]}..${names.at(-1)}.`);
+    throw new Error(`${flag} ${text}: the scenario's tiers are ${names.join(', ')}; write e.g. ${names[0]}..${names.at(-1)}.`);
   }
   for (const t of picked) tierFraction(block, t);
   return picked;
 }
 
-/** The cells of a gauntlet: the nominal world, each tier, then each axis alone at each extreme of the widest tier. */
-export function gauntletCells(block: Perturbations, tiers: readonly string[], sweeps: boolean): Cell[] {
+/**
+ * The cells of a gauntlet: the nominal world, each tier, then each axis alone at each extreme of
+ * each tier of `sweepTiers` (none: no sweeps). A delay's extreme is rounded to whole ticks, as a
+ * drawn one is (and as a replay command must give it); a value two tiers share is one cell.
+ */
+export function gauntletCells(block: Perturbations, tiers: readonly string[], sweepTiers: readonly string[]): Cell[] {
   const cells: Cell[] = [{ label: 'nominal', world: () => [] }];
   for (const tier of tiers) {
     const fraction = tierFraction(block, tier);
     cells.push({ label: tier, tier, world: (seed) => drawValues(block, fraction, seed) });
   }
-  if (!sweeps) return cells;
-  const widest = block.tiers[widestTier(block)];
   for (const [name, axis] of Object.entries(block.axes)) {
-    const extremes = [...new Set(rangeAt(axis, widest))].filter((v) => v !== nominalValue(axis));
-    for (const value of extremes) {
-      const values: AxisValue[] = [{ name, axis, value }];
-      cells.push({ label: formatInline(values), axis: name, world: () => values });
+    const sweeps = new Map<string, Cell>();
+    for (const tier of sweepTiers) {
+      const ticks = axis.kind === 'command_delay' || axis.kind === 'observation_delay';
+      // 12 digits: a tier's extreme as a person writes it (1.3, not 1.2999999999999998), in the label and the world alike.
+      const extremes = rangeAt(axis, tierFraction(block, tier)).map((v) => (ticks ? Math.round(v) : Number(v.toPrecision(12))));
+      for (const value of new Set(extremes)) {
+        if (value === nominalValue(axis)) continue;
+        const values: AxisValue[] = [{ name, axis, value }];
+        const label = formatInline(values);
+        const known = sweeps.get(label);
+        if (known) known.extremeOf!.push(tier);
+        else sweeps.set(label, { label, axis: name, extremeOf: [tier], world: () => values });
+      }
     }
+    cells.push(...sweeps.values());
   }
   return cells;
 }
@@ -143,7 +157,7 @@ export function gauntletReport(scenario: LoadedScenario, cells: readonly Cell[],
   const cellReport = (i: number): CellReport => summarize(cells[i], seeds, outcomes[i], nominal, replay);
   const tiers = cells.flatMap((c, i) => (c.tier ? [{ ...cellReport(i), tier: c.tier, fraction: block.tiers[c.tier] }] : []));
   const axes = Object.entries(block.axes).map(([name, axis]): AxisReport => {
-    const extremes = cells.flatMap((c, i) => (c.axis === name ? [{ ...cellReport(i), value: c.world(0)[0].value }] : []));
+    const extremes = cells.flatMap((c, i) => (c.axis === name ? [{ ...cellReport(i), value: c.world(0)[0].value, tiers: c.extremeOf ?? [] }] : []));
     return { axis: name, kind: axis.kind, extremes, sensitivity: Math.max(0, ...extremes.map((e) => -e.difference)) };
   });
   axes.sort((a, b) => b.sensitivity - a.sensitivity);
