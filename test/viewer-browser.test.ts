@@ -11,12 +11,19 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
+import { LinkEvaluator } from '../src/evaluation/link-evaluator.ts';
 import { LiveFeed } from '../src/evaluation/live.ts';
 import { Store } from '../src/store/store.ts';
 import { makeDemoStudy, type DemoStudy } from './fixtures/demo-study.ts';
 import { startViewer, type ViewerServer } from '../src/viewer/server.ts';
 import { defaultPolicy } from '../src/policy/file.ts';
 import { launchChromium, type TestBrowser } from './browser.ts';
+import { resolvePolicy } from '../src/policy/file.ts';
+import { Perturbations } from '../src/scenario/perturbation.ts';
+import { incumbent } from '../src/study/study.ts';
+import { gauntletCells, gauntletReport, runGauntlet } from '../src/transfer/gauntlet.ts';
+import type { GauntletMatrix } from '../src/transfer/gauntlet-matrix.ts';
+import { GauntletRecord } from '../src/transfer/gauntlet-store.ts';
 
 const ROBOT = ['base', 'shoulder', 'upper_arm', 'forearm', 'wrist1', 'wrist2', 'wrist3', 'gripper', 'left_finger', 'right_finger'];
 
@@ -318,4 +325,91 @@ describe('a model on its own', () => {
     }
     expect(pageErrors).toEqual([]);
   });
+});
+
+describe('a gauntlet of the best', () => {
+  // Last: it adds the newest study to the store, which a page opened without an address shows.
+  it('shows the stored gauntlet as a tier × axis heatmap, its squares coloured by success, linked from the study it ran', async () => {
+    // What `arbor gauntlet SCENARIO --study ID --sweep-tiers T0..T4` does, on a small block (two
+    // axes, two tiers) and two seeds: real episodes, stored in the viewer's database as a study.
+    const block = Perturbations.parse({ axes: { arm_kp: { kind: 'kp', scale: [0.6, 1.4] }, cube_mass: { kind: 'object_mass', scale: [1, 2] } }, tiers: { T0: 0, T4: 1 } });
+    const seeds = [1, 2];
+    const cells = gauntletCells(block, ['T4'], ['T0', 'T4']);
+    const store = Store.open(demo.dbPath);
+    // In this thread (the sim's module is loaded already): no worker threads to start for ten episodes.
+    const pool = await LinkEvaluator.create(demo.scenario, { kind: 'sim' });
+    let gauntlet: string;
+    try {
+      const best = incumbent(store, demo.studyId)!;
+      const policy = resolvePolicy(best.body, demo.scenario);
+      const record = GauntletRecord.create(store, demo.scenario, policy, cells, { tiers: ['T0', 'T4'], sweepTiers: ['T0', 'T4'], source: { study: demo.studyId, candidate: best.id } });
+      const outcomes = await runGauntlet(policy, cells, seeds, pool, (cell, r) => record.record(cell, r));
+      record.finish(gauntletReport({ ...demo.scenario, perturbations: block }, cells, seeds, outcomes, { scenarioArg: 'scenarios/pick-place.yaml' }));
+      gauntlet = record.studyId;
+    } finally {
+      await pool.close();
+      store.close();
+    }
+    const served = await fetch(new URL(`/api/studies/${gauntlet}/gauntlet`, viewer.url));
+    const matrix = (await served.json()) as GauntletMatrix;
+    // T0 moves nothing: no row of its own, the nominal world is it.
+    expect(matrix.rows.map((r) => r.tier)).toEqual(['nominal', 'T4']);
+    expect((await fetch(new URL(`/api/studies/${demo.studyId}/gauntlet`, viewer.url))).status).toBe(404);
+
+    const p = await ctx.newPage();
+    const errors: string[] = [];
+    p.on('pageerror', (e) => errors.push(e.message));
+    try {
+      // The study it ran links to it; the link opens the heatmap (and the address is #study=ID).
+      await open(p, `${viewer.url}#study=${demo.studyId}`);
+      expect(await p.locator('#gauntlet-heatmap').isHidden()).toBe(true);
+      await p.locator(`#study-info a[href="#study=${gauntlet}"]`).click();
+      await p.locator('#gauntlet-heatmap table.heatmap').waitFor({ timeout: 10_000 });
+      expect(await p.locator('#gauntlet-heatmap .heatmap-title').textContent()).toContain(`2 paired seeds · the best (#${matrix.source!.candidate}) of study ${demo.studyId}`);
+      expect(await p.locator('#gauntlet-heatmap thead th').allTextContents()).toEqual(['tier', 'all axes', 'arm_kp', 'cube_mass']);
+
+      // Every square: the worst world's rate, its colour (two seeds: 0, 50 or 100%, exactly the
+      // scale's red, amber and green stops), the worlds behind it in the tooltip; empty where nothing ran.
+      const stops: Record<string, string> = { '0': 'rgb(178, 53, 47)', '0.5': 'rgb(196, 150, 38)', '1': 'rgb(46, 140, 84)' };
+      const squares = await p.locator('#gauntlet-heatmap tbody tr').evaluateAll((rows) =>
+        rows.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => ({ column: td.dataset.column, text: td.textContent, empty: td.classList.contains('empty'), colour: getComputedStyle(td).backgroundColor, title: td.title }))),
+      );
+      expect(squares.map((row) => row.map((sq) => sq.column))).toEqual(matrix.rows.map(() => matrix.columns));
+      for (const [r, row] of matrix.rows.entries()) {
+        for (const [c, worlds] of row.cells.entries()) {
+          const sq = squares[r][c];
+          if (worlds.length === 0) {
+            expect([r, sq.empty]).toEqual([0, true]);
+            continue;
+          }
+          const worst = worlds[0];
+          expect(worlds.every((w) => w.successRate >= worst.successRate)).toBe(true);
+          expect(sq.text).toBe(String(Math.round(100 * worst.successRate)));
+          expect(sq.colour).toBe(stops[String(worst.successRate)]);
+          const title = sq.title.split('\n');
+          expect(title).toHaveLength(worlds.length);
+          expect(title[0]).toMatch(new RegExp(`: ${worst.successes}/2 = \\d+%, Wilson 95% \\[\\d+%, \\d+%\\], n 2; lost vs nominal: (none|seeds [\\d, ]+)`));
+          if (worst.lost.length) expect(title[0]).toContain(`seeds ${worst.lost.join(', ')}`);
+        }
+      }
+      // arm_kp at T4 is two worlds (0.6 and 1.4); cube_mass's low end is nominal, so one.
+      expect(squares[1][1].title.split('\n').map((l) => l.split(':')[0]).sort()).toEqual(['arm_kp=0.6 at T4', 'arm_kp=1.4 at T4']);
+      expect(squares[1][2].title.split(':')[0]).toBe('cube_mass=2 at T4');
+
+      // A click on a square lists that world's episodes.
+      const t4kp = p.locator('#gauntlet-heatmap td[data-tier="T4"][data-column="arm_kp"]');
+      await t4kp.click();
+      const candidate = await t4kp.getAttribute('data-candidate');
+      await expect.poll(() => p.locator(`#candidates tr.selected`).getAttribute('data-candidate')).toBe(candidate);
+      expect(await p.locator('#episodes .chip').count()).toBe(2);
+
+      await p.evaluate(() => window.arbor.seek(0)); // a still stage: the screenshot need not wait for frames
+      const png = await p.locator('#gauntlet-heatmap').screenshot({ path: join(dir, 'gauntlet-heatmap.png') });
+      expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+      expect(png.length).toBeGreaterThan(2000);
+      expect(errors).toEqual([]);
+    } finally {
+      await p.close();
+    }
+  }, 120_000);
 });

@@ -95,6 +95,11 @@ export function isGauntlet(study: Pick<StudyRecord, 'researcher'>): boolean {
   return study.researcher === 'gauntlet';
 }
 
+/** The stored study whose best a gauntlet study ran (`arbor gauntlet --study`); null for other studies. */
+export function gauntletSource(study: StudyRecord): { study: string; candidate: number } | null {
+  return (isGauntlet(study) && GauntletConfig.safeParse(study.config).data?.gauntlet.source) || null;
+}
+
 /** The stored gauntlet of `study` as a tier × axis matrix; throws when the study is not one. */
 export function gauntletMatrix(study: StudyRecord, candidates: readonly CandidateRecord[], episodes: readonly EpisodeRecord[]): GauntletMatrix {
   const config = GauntletConfig.safeParse(study.config);

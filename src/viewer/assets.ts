@@ -87,6 +87,7 @@ const HTML = `<!doctype html>
 <main>
   <section id="dashboard">
     <div id="study-info"></div>
+    <div id="gauntlet-heatmap" hidden></div>
     <div id="workers-panel"></div>
     <div id="score-plot"></div>
     <div id="pareto-plot" hidden></div>

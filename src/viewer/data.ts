@@ -17,6 +17,7 @@ import { pngOf, viewable } from '../scoring/vision-draw.ts';
 import { imageFrame } from '../scoring/vision.ts';
 import { MemorySink } from '../trace/mcap.ts';
 import type { ImageEncoding, Trace } from '../trace/trace.ts';
+import { gauntletMatrix, gauntletSource, isGauntlet, type GauntletMatrix } from '../transfer/gauntlet-matrix.ts';
 import { costPoints, type CostPoint } from './pareto.ts';
 import { Poser } from './poser.ts';
 import { encodeContacts, encodeEpisode } from './protocol.ts';
@@ -40,6 +41,8 @@ export interface StudyView {
   stopped: string | null;
   /** Success against dollars per episode of each candidate (empty when the study spends nothing on its policies). */
   costs: CostPoint[];
+  /** Gauntlet studies that ran this study's best (`arbor gauntlet --study ID`), newest first. */
+  gauntlets: string[];
 }
 
 /** An image topic of a stored episode, as the page lists it. */
@@ -135,7 +138,17 @@ export class ViewerData {
       // A moved scenario file still lets the dashboard list the study.
     }
     const stopped = study.status === 'running' ? null : study.status === 'done' ? describeStop(study.stopReason) : study.status === 'failed' ? 'the run failed (see the study log)' : describeStop(null);
-    return { study: studyHeader(study), candidates, episodes: records.map(episodeSummary), params, stopped, costs: costPoints(candidates, records.map(episodeCost)) };
+    const gauntlets = store.studies().filter((s) => gauntletSource(s)?.study === id).sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((s) => s.id);
+    return { study: studyHeader(study), candidates, episodes: records.map(episodeSummary), params, stopped, costs: costPoints(candidates, records.map(episodeCost)), gauntlets };
+  }
+
+  /** A gauntlet study as its tier × axis heatmap. */
+  gauntlet(id: string): GauntletMatrix {
+    const store = this.getStore();
+    const study = store?.study(id);
+    if (!store || !study) throw new NotFound(`There is no study '${id}' in ${this.dbPath ?? 'the store'}.`);
+    if (!isGauntlet(study)) throw new NotFound(`Study ${id} is not a gauntlet (its researcher is ${study.researcher}), so it has no heatmap; arbor gauntlet SCENARIO --study ${id} runs one on its best candidate.`);
+    return gauntletMatrix(study, store.candidates(id), store.episodes({ studyId: id }));
   }
 
   /** A cheap fingerprint of a study's progress, to notice changes made by another process. */

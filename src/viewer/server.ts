@@ -186,6 +186,7 @@ async function answerApi({ data, hub, model }: ApiContext, path: string, url: UR
     }
     if (path === '/api/studies') return sendJson(res, data.studies());
     if ((m = /^\/api\/studies\/([^/]+)$/.exec(path))) return sendJson(res, await data.study(decodeURIComponent(m[1])));
+    if ((m = /^\/api\/studies\/([^/]+)\/gauntlet$/.exec(path))) return sendJson(res, data.gauntlet(decodeURIComponent(m[1])));
     if (path === '/api/scene') {
       return sendJson(res, await data.scene({ study: url.searchParams.get('study') ?? undefined, model: url.searchParams.get('model') === '1' }));
     }
@@ -210,7 +211,7 @@ async function answerApi({ data, hub, model }: ApiContext, path: string, url: UR
       const { bytes, fileName } = await data.episodeMcap(Number(m[1]));
       return send(res, 200, bytes, 'application/octet-stream', 'private, max-age=3600', false, { 'Content-Disposition': `attachment; filename="${fileName}"` });
     }
-    return sendProblem(res, 404, { severity: 'error', message: `No endpoint ${path}.`, tip: 'endpoints: /api/info, /api/studies, /api/studies/ID, /api/scene?study=ID|model=1, /api/episodes/ID/frames, /api/episodes/ID/contacts, /api/episodes/ID/images, /api/episodes/ID/image.png?topic=T&frame=N, /api/episodes/ID/vision.png?check=C, /api/episodes/ID/mcap' });
+    return sendProblem(res, 404, { severity: 'error', message: `No endpoint ${path}.`, tip: 'endpoints: /api/info, /api/studies, /api/studies/ID, /api/studies/ID/gauntlet, /api/scene?study=ID|model=1, /api/episodes/ID/frames, /api/episodes/ID/contacts, /api/episodes/ID/images, /api/episodes/ID/image.png?topic=T&frame=N, /api/episodes/ID/vision.png?check=C, /api/episodes/ID/mcap' });
   } catch (err) {
     if (err instanceof NotFound) return sendProblem(res, 404, { severity: 'error', message: err.message });
     if (err instanceof URIError) {

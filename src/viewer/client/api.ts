@@ -2,6 +2,7 @@
  * The page's only link to the server: JSON and binary GETs, and one WebSocket. Both carry the
  * token from the page's own URL (`?token=`). Nothing here can change anything on the server.
  */
+import type { GauntletMatrix } from '../../transfer/gauntlet-matrix.ts';
 import type { EpisodeImages, StudyView } from '../data.ts';
 import type { LiveStreamInfo, Problem, ServerMessage, WorkerThroughput } from '../messages.ts';
 import { decodeContacts, decodeEpisode, decodeLiveFrame, type EpisodeContacts, type EpisodeFrames, type LiveFrameMessage } from '../protocol.ts';
@@ -44,6 +45,11 @@ export class Api {
   /** One study with its candidates and episodes. */
   study(id: string): Promise<StudyView> {
     return this.json(`/api/studies/${encodeURIComponent(id)}`);
+  }
+
+  /** A gauntlet study as its tier × axis heatmap. */
+  gauntlet(id: string): Promise<GauntletMatrix> {
+    return this.json(`/api/studies/${encodeURIComponent(id)}/gauntlet`);
   }
 
   /** A stored episode's image topics and vision checks. */

@@ -78,7 +78,8 @@ export class Dashboard {
   }
 
   private renderInfo(): void {
-    const { study, candidates, episodes, stopped } = this.view!;
+    const { study, candidates, episodes, stopped, gauntlets } = this.view!;
+    const gauntletLinks = gauntlets.flatMap((g, i) => [...(i ? [', '] : []), h('a', { href: `#study=${encodeURIComponent(g)}`, class: 'gauntlet-link' }, g)]);
     const best = candidates.find((c) => c.id === study.bestCandidate);
     this.el.info.replaceChildren(
       h('div', { class: 'study-title' }, study.id),
@@ -90,6 +91,7 @@ export class Dashboard {
           (study.costUsd > 0 ? ` · $${study.costUsd.toFixed(4)}` : ''),
       ),
       ...(stopped ? [h('div', { class: 'muted stop-reason' }, `stopped: ${stopped}`)] : []),
+      ...(gauntlets.length ? [h('div', { class: 'muted' }, 'gauntlets of its best (tier × axis heatmaps): ', ...gauntletLinks)] : []),
     );
   }
 
@@ -166,7 +168,8 @@ export class Dashboard {
     this.el.table.replaceChildren(head, body);
   }
 
-  private select(candidate: number): void {
+  /** Selects a candidate: its row, its episodes listed, its first one replayed. */
+  select(candidate: number): void {
     this.selected = candidate;
     for (const row of Array.from(this.el.table.tBodies[0]?.rows ?? [])) row.classList.toggle('selected', row.dataset.candidate === String(candidate));
     this.renderEpisodes();

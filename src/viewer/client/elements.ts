@@ -29,6 +29,7 @@ const IDS = {
   camera: 'select',
   mcap: 'a',
   studyInfo: 'div',
+  gauntletHeatmap: 'div',
   workersPanel: 'div',
   scorePlot: 'div',
   paretoPlot: 'div',

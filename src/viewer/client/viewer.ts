@@ -17,6 +17,7 @@ import { Api, Socket } from './api.ts';
 import { FrameClock } from './clock.ts';
 import { Dashboard } from './dashboard.ts';
 import { h, type PageElements } from './elements.ts';
+import { Heatmap } from './heatmap.ts';
 import { infoLine } from './info.ts';
 import { Keys } from './keys.ts';
 import { Live } from './live.ts';
@@ -86,6 +87,7 @@ export class Viewer {
   private readonly plots: Plots;
   private readonly pictures: Pictures;
   private readonly dashboard: Dashboard;
+  private readonly heatmap: Heatmap;
   private readonly transport: Transport;
   private readonly toolbar: Toolbar;
   private readonly keys: Keys;
@@ -118,6 +120,7 @@ export class Viewer {
       { info: el.studyInfo, workers: el.workersPanel, chart: el.scorePlot, pareto: el.paretoPlot, compare: el.compareBar, table: el.candidates, episodes: el.episodes },
       { open: (a, b) => void this.open(a, b) },
     );
+    this.heatmap = new Heatmap(el.gauntletHeatmap, (candidate) => this.dashboard.select(candidate));
     this.transport = new Transport(el);
     this.toolbar = new Toolbar(el);
     this.keys = new Keys(win);
@@ -218,6 +221,8 @@ export class Viewer {
     });
     this.win.addEventListener('hashchange', () => {
       const r = parseRoute(this.win.location.hash);
+      // A link to another study (a gauntlet of this one's best): its dashboard and best episode.
+      if (r.study && r.study !== this.study && !r.episode && !r.live) return void this.loadStudy(r.study, true).then(() => this.openDefaultEpisode());
       if (r.episode && !replay.episodes.some((e) => e.header.episode?.id === r.episode)) void this.open(r.episode, r.compare);
     });
   }
@@ -281,6 +286,19 @@ export class Viewer {
     }
     this.dashboard.show(this.view);
     this.win.document.body.dataset.candidates = String(this.dashboard.rows);
+    await this.showHeatmap(this.view);
+  }
+
+  /** A gauntlet study's tier × axis heatmap above its dashboard; none for other studies. */
+  private async showHeatmap(view: StudyView): Promise<void> {
+    if (view.study.researcher !== 'gauntlet') return this.heatmap.show(undefined);
+    try {
+      const matrix = await this.api.gauntlet(view.study.id);
+      if (this.view === view) this.heatmap.show(matrix);
+    } catch (err) {
+      this.heatmap.show(undefined);
+      this.problem({ severity: 'warn', message: `The gauntlet's heatmap could not be loaded: ${(err as Error).message}` });
+    }
   }
 
   private onStudyChanged(study: string): void {
