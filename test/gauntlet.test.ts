@@ -4,9 +4,11 @@
  * blames the axis that breaks the policy and prints a command that replays it, and every episode
  * is stored with its perturbation in the trace meta. The statistics are checked on known counts.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { Perturbations } from '../src/scenario/perturbation.ts';
@@ -19,6 +21,7 @@ import { wilson } from '../src/scoring/stats.ts';
 import { scenario, tunedPolicy } from './helpers.ts';
 
 const sc = await scenario();
+const run = promisify(execFile);
 // arm_kp at 0.6 breaks the tuned policy on seed 1003 (and not 1002); a heavier cube does not.
 const block = Perturbations.parse({
   axes: {
@@ -118,6 +121,29 @@ describe('the tiers and sweeps', () => {
       store.close();
     }
   });
+});
+
+describe('arbor gauntlet --study', () => {
+  it("runs a stored study's best and records where it came from", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), 'arbor-gauntlet-cli-')), 'g.db');
+    const store = Store.open(db);
+    const study = store.createStudy({ scenarioPath: sc.file, scenarioName: sc.name, researcher: 'random', config: {} });
+    const best = store.addCandidate(study.id, { generation: 0, parentId: null, kind: 'params', body: tunedPolicy(), rationale: 'tuned', description: 'tuned' });
+    store.close();
+    const arbor = (args: string[]) => run(process.execPath, ['bin/arbor.js', 'gauntlet', 'scenarios/pick-place.yaml', '--db', db, ...args]);
+    // The nominal world alone, one seed: what is tested here is where the policy comes from.
+    const { stdout } = await arbor(['--study', study.id, '--tiers', 'T0', '--no-sweeps', '--seeds', '1002..1002', '--workers', '1', '--json']);
+    const out = JSON.parse(stdout);
+    expect(out.nominal).toMatchObject({ n: 1, successes: 1 });
+    const reopened = Store.open(db, { readonly: true });
+    const config = reopened.study(out.study)!.config as { gauntlet: { source: unknown; cells: unknown } };
+    reopened.close();
+    expect(config.gauntlet.source).toEqual({ study: study.id, candidate: best.id });
+    expect(config.gauntlet.cells).toEqual([{ label: 'nominal' }]);
+
+    const both = await arbor(['--study', study.id, '--policy', 'scenarios/pick-place.tuned.json']).catch((e: { stderr: string }) => e);
+    expect(both.stderr).toMatch(/Give --policy FILE or --study ID, not both/);
+  }, 60_000);
 });
 
 function own<T extends { label: string }>(cells: readonly T[], label: string): T {

@@ -42,10 +42,10 @@ export function registerGauntlet(program: Command): void {
     .option('--calibration <file>', 'load the world with this calibration instead of the scenario\'s')
     .option('--json', 'print the report as JSON on stdout')
     .action(async (file: string, flags: GauntletFlags) => {
+      if (flags.policy && flags.study) throw new Error('Give --policy FILE or --study ID, not both: the gauntlet runs one policy.');
       const scenario = await scenarioWithFlags(file, flags);
       const block = scenario.perturbations;
       if (!block) throw new Error(`${file} has no perturbations: block; add one (axes: and tiers:, see docs/sim-to-real.md) to run a gauntlet.`);
-      if (flags.policy && flags.study) throw new Error('Give --policy FILE or --study ID, not both: the gauntlet runs one policy.');
       const tiers = parseTiers(block, flags.tiers ?? Object.keys(block.tiers).join(','));
       const sweepTiers = flags.sweeps ? parseTiers(block, flags.sweepTiers ?? widestTier(block), '--sweep-tiers') : [];
       const cells = gauntletCells(block, tiers.filter((t) => block.tiers[t] > 0), sweepTiers);

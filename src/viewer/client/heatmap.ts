@@ -45,6 +45,7 @@ export class Heatmap {
       h('div', { class: 'heatmap-title' }, `gauntlet: success per tier × axis, ${matrix.seeds.length} paired seeds${source}`),
       h('div', { class: 'muted' }, `each axis alone at the tier's extremes (the worse one shown); nominal ${pct(matrix.rows[0].cells[0][0]?.successRate ?? 0)}; hover a square for its interval and lost seeds, click it for its episodes`),
       h('table', { class: 'heatmap' }, h('thead', {}, head), h('tbody', {}, ...rows)),
+      h('div', { class: 'heatmap-legend muted' }, 'success ', ...[0, 0.5, 1].flatMap((r) => [h('span', { class: 'swatch', style: `background: ${heatColour(r)}` }), `${pct(r)} `]), '· framed: the tier with every axis drawn per seed · dark: not run'),
     );
   }
 
