@@ -116,6 +116,11 @@ describe('the tiers and sweeps', () => {
         expect([c.n, c.successes, c.lost.length, c.gained.length, c.p, c.interval], c.label).toEqual([r.n, r.successes, r.lost, r.gained, r.p, r.interval]);
       }
       expect(() => gauntletMatrix({ ...store.study(record.studyId)!, researcher: 'cmaes' }, [], [])).toThrow(/is not a gauntlet/);
+      // A gauntlet stored before the layout was recorded: its tiers by label, its sweeps (then
+      // always at the widest tier) under the last of its tiers.
+      const older = gauntletMatrix({ ...store.study(record.studyId)!, config: { gauntlet: { tiers: ['T2', 'T4'], seeds } } }, store.candidates(record.studyId), store.episodes({ studyId: record.studyId }));
+      expect(older.rows.map((r) => [r.tier, r.cells.map((sq) => sq.length)])).toEqual([['nominal', [1, 0, 0, 0]], ['T2', [1, 0, 0, 0]], ['T4', [1, 4, 2, 2]]]);
+      expect(older.rows[2].cells[1][0].label).toBe('arm_kp=0.6');
     } finally {
       await pool.close();
       store.close();
