@@ -2,7 +2,8 @@
  * Robust studies with real episodes in real worker threads and a real SQLite file: every training
  * episode runs in its seed's world drawn at the robust tier (the trace meta says which, and the
  * same seed is the same world for every candidate), validation stores and prints the best in the
- * nominal world and at the tier on the same seeds, a tier the scenario lacks is refused with its
+ * nominal world and at the tier on the same seeds (`arbor show` and the dashboard's view carry
+ * both, with intervals), a tier the scenario lacks is refused with its
  * file and line, and the keep rule `no_tier_regresses` refuses a candidate that loses, paired, in
  * one world. Tiny budgets: this file runs in seconds.
  */
@@ -19,6 +20,7 @@ import { compareInWorld, Judge, byCandidate } from '../src/study/judge.ts';
 import type { CandidateRecord, EpisodeRecord } from '../src/store/schema.ts';
 import { Store } from '../src/store/store.ts';
 import { drawValues } from '../src/transfer/draw.ts';
+import { ViewerData } from '../src/viewer/data.ts';
 import { scenarioCopy } from './study-helpers.ts';
 
 const run = promisify(execFile);
@@ -86,6 +88,13 @@ describe('a robust study', () => {
     expect(json.validation_tier).toMatchObject({ tier: 'T2', n: 4, seeds: '1000..1003' });
     expect(json.validation_tier.success_interval).toHaveProperty('low');
     expect(json.validation).toMatchObject({ n: 4 });
+
+    // The dashboard's view carries them too.
+    const data = new ViewerData(db);
+    const view = await data.study(study.id);
+    expect(view.validation.slice(0, 2).map((v) => [v.label, v.n, v.seeds])).toEqual([['nominal', 4, '1000..1003'], ['T2', 4, '1000..1003']]);
+    expect(view.validation[1].successInterval.high).toBeGreaterThanOrEqual(view.validation[1].successRate);
+    await data.close();
   });
 });
 
