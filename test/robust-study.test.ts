@@ -39,14 +39,24 @@ beforeAll(async () => {
 afterAll(() => pool.close());
 
 describe('a robust study', () => {
-  it("trains every episode in its seed's world at the tier, and validates nominal and at the tier on the same seeds", async () => {
+  it("trains every episode in its seed's world at the tier (through a stop and a resume), and validates nominal and at the tier on the same seeds", async () => {
     const db = join(small.dir, 'robust.db');
     const store = Store.open(db);
     const config = defaultStudyConfig(scenario, { researcher: 'random', batch: 2 });
     expect(config.robust?.tier).toBe('T2');
     const study = createStudy(store, scenario, config);
+    // Stopped in the first generation and resumed: the worlds of a seed do not depend on the run.
+    const abort = new AbortController();
+    const stoppedPool = await EvaluatorPool.create(small.file, { workers: 2 });
+    const first = await runStudy(store, study.id, scenario, stoppedPool, { signal: abort.signal, onProgress: (p) => p.phase === 'search' && p.episodes >= 3 && abort.abort() });
+    await stoppedPool.close();
+    expect(first.status).toBe('stopped');
+    const before = store.episodes({ studyId: study.id });
     const summary = await runStudy(store, study.id, scenario, pool);
     expect(summary.status).toBe('done');
+    const after = store.episodes({ studyId: study.id });
+    for (const e of before) expect(after.find((a) => a.id === e.id)?.score).toBe(e.score);
+    expect(new Set(after.map((e) => `${e.candidateId}/${e.split}/${e.seed}`)).size).toBe(after.length);
     // The tier and its block are part of the stored config: a resume draws the same worlds.
     expect(StudyConfig.parse(store.study(study.id)!.config).robust?.tier).toBe('T2');
 
