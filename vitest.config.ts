@@ -9,7 +9,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * short files fill in around them.
  */
 const SLOWEST = [
-  'queue-hardening', 'network-study', 'queue', 'cli', 'queue-faults', 'cli-machining', 'mcap', 'prompt-network', 'study', 'calibrate',
+  'typecheck', 'queue-hardening', 'network-study', 'queue', 'cli', 'queue-faults', 'cli-machining', 'mcap', 'prompt-network', 'study', 'calibrate',
   'prompt-study', 'hardening', 'operator', 'calibration-machining', 'mcp-hardening', 'claude', 'viewer-browser', 'sandbox', 'store-open',
   'prompt-viewer', 'preflight', 'transfer', 'identify', 'mcp',
 ];

@@ -86,7 +86,7 @@ describe('arbor CLI', () => {
 
   // Whole studies in child processes: about 15 s on an idle 2-core machine, several times that under load.
   it('a study killed with SIGKILL resumes with every finished episode there exactly once', { timeout: 180_000 }, async () => {
-    const { dir, file } = smallScenario({ candidates: 30, seeds: 4, validation: 8 });
+    const { dir, file } = smallScenario();
     const db = join(dir, 'kill.db');
     const study = startStudy(db, file, (n) => n >= 24);
     const id = await study.started;
@@ -117,7 +117,7 @@ describe('arbor CLI', () => {
   });
 
   it('Ctrl-C finishes the episodes in flight, stores them and prints the resume command', { timeout: 180_000 }, async () => {
-    const { dir, file } = smallScenario({ candidates: 30, seeds: 4, validation: 8 });
+    const { dir, file } = smallScenario();
     const db = join(dir, 'int.db');
     const study = startStudy(db, file, (n) => n >= 8);
     const id = await study.started;

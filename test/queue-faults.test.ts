@@ -16,9 +16,9 @@ import { redisUnavailable, startRedis, type TestRedis } from './redis.ts';
 const noRedis = redisUnavailable();
 import { arbor, episodesOf, episodesRun, startWorker, stopWorker, storedEpisodes, studyScenario, until, type ArborProcess, type EpisodeRow } from './queue-helpers.ts';
 
-const BUDGET = ['--budget-episodes', '60', '--seed', '5'];
-/** 52 training episodes (4 + 4 generations of 12) and 4 validation episodes. */
-const EPISODES = 56;
+const BUDGET = ['--budget-episodes', '36', '--seed', '5'];
+/** 28 training episodes (4 + 2 generations of 12) and 4 validation episodes. */
+const EPISODES = 32;
 
 describe.skipIf(noRedis !== undefined)(`faults: the study ends with the in-process pool's episodes, none lost or run twice${noRedis ? ` — skipped: ${noRedis}` : ''}`, () => {
   const scenario = studyScenario();

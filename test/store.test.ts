@@ -223,7 +223,7 @@ describe('Store', () => {
       }
       throw new Error('expected a ValidationError');
     };
-    expect(attempt({ split: 'test' as never })).toMatch(/recordEpisode: split: .*\(use one of: train, validation, baseline\)/);
+    expect(attempt({ split: 'test' as never })).toMatch(/recordEpisode: split: .*\(use one of: train, validation, baseline, train_nominal, validation_tier\)/);
     expect(attempt({ score: NaN })).toMatch(/score: is NaN but an ok episode needs a finite score/);
     expect(attempt({ score: Infinity })).toMatch(/score: must be a finite number/);
     expect(attempt({ seed: 1.5 })).toMatch(/seed: must be an integer \(give an integer\)/);

@@ -15,9 +15,9 @@ import { createStudy, incumbent, runStudy } from '../study/study.ts';
 import { defaultStudyConfig, describeStop, studyConfigOf, studySummaryOf, StudyConfig, type StudySummary } from '../study/config.ts';
 import { prepareResearcher } from '../researchers/registry.ts';
 import { parseBackend } from '../robot/links.ts';
-import { loadScenario, withCalibration, type LoadedScenario } from '../scenario/load.ts';
+import { loadScenario, robustProblem, withCalibration, type LoadedScenario } from '../scenario/load.ts';
 import { scenarioWithFlags } from './sim-commands.ts';
-import { RESEARCHER_NAMES, type ResearcherName } from '../scenario/schema.ts';
+import { KEEP_RULES, RESEARCHER_NAMES, type KeepRule, type ResearcherName } from '../scenario/schema.ts';
 import { DEFAULT_STORE_PATH, Store } from '../store/store.ts';
 import type { StudyRecord } from '../store/schema.ts';
 import { exportMcap, type McapExportFlags } from './export-mcap.ts';
@@ -45,6 +45,8 @@ interface RunFlags {
   operator?: boolean;
   dryRun?: boolean;
   calibration?: string;
+  robust?: string;
+  keepIf?: KeepRule;
   workers?: number;
   evaluator?: string;
   maxResultMb?: number;
@@ -81,7 +83,9 @@ function registerRun(program: Command): void {
     .option('--backend <backend>', 'where episodes run: sim, rosbridge://HOST:PORT, ros2[:NAMESPACE]', 'sim')
     .option('--operator', 'supervise every episode: sim gate for new candidates, run/skip/stop before each, scene resets, any key an e-stop, reduced speed first')
     .option('--dry-run', 'play the first episodes in sim through the safety envelope and report every clamp and rejection; send nothing, store nothing')
-    .option('--calibration <file>', "load the sim world with this calibration instead of the scenario's (the study records it)");
+    .option('--calibration <file>', "load the sim world with this calibration instead of the scenario's (the study records it)")
+    .option('--robust <tier>', "a robust study: every training episode's world drawn per seed at this tier of the scenario's perturbations: block; validation reports nominal and this tier (overrides budget.robust)")
+    .addOption(new Option('--keep-if <rule>', "what a keep needs beyond a better mean: no_tier_regresses also refuses a significant paired loss in the nominal world or at the robust tier (overrides budget.keep_if)").choices(KEEP_RULES));
   withRunOptions(run).action(async (file: string, flags: RunFlags) => {
     checkOperatorInput(flags.operator ?? false, flags);
     const scenario = await scenarioWithFlags(file, flags);
@@ -90,7 +94,7 @@ function registerRun(program: Command): void {
       const missing = (await import('../robot/ros2.ts')).ros2Unavailable();
       if (missing) throw new Error(`--backend ${flags.backend} needs ROS 2: ${missing}.`);
     }
-    const base = defaultStudyConfig(scenario);
+    const base = { ...defaultStudyConfig(scenario), ...robustFlags(scenario, flags) };
     // A study of prompt configs calls a model in every episode: refuse now without a way to reach it.
     const baseline = baselinePolicy(scenario);
     if (baseline.kind === 'prompt' && !flags.dryRun) checkPlannerReachable(baseline.config);
@@ -122,12 +126,25 @@ function registerRun(program: Command): void {
     const store = Store.open(flags.db);
     const study = createStudy(store, scenario, config);
     const stops = [config.patience !== undefined ? `patience ${config.patience}` : '', config.targetSuccess !== undefined ? `target success ${percent(config.targetSuccess)}` : ''].filter(Boolean);
+    const robust = config.robust ? `, robust at ${config.robust.tier}${config.keepIf === 'no_tier_regresses' ? ' (no tier regresses)' : ''}` : '';
     process.stderr.write(
-      `study ${study.id}: ${scenario.name}, ${config.researcher}, budget ${config.budget.episodes} episodes / ${config.budget.candidates} candidates / ${config.budget.wallTime} s` +
+      `study ${study.id}: ${scenario.name}, ${config.researcher}${robust}, budget ${config.budget.episodes} episodes / ${config.budget.candidates} candidates / ${config.budget.wallTime} s` +
         `${config.budget.costUsd !== undefined ? ` / $${config.budget.costUsd}` : ''}${stops.length ? `, stops early at ${stops.join(' or ')}` : ''}, db ${flags.db}\n`,
     );
     await runAndReport(store, study, flags, scenario);
   });
+}
+
+/** The robust tier and keep rule of `--robust` and `--keep-if` over the scenario's, refused in the scenario loader's words when they do not fit its block. */
+function robustFlags(scenario: LoadedScenario, flags: Pick<RunFlags, 'robust' | 'keepIf'>): Partial<StudyConfig> {
+  const tier = flags.robust ?? scenario.budget.robust;
+  const keepIf = flags.keepIf ?? scenario.budget.keep_if;
+  const problem = robustProblem(scenario.perturbations, tier, keepIf);
+  if (problem) throw new Error(`${problem.field === 'robust' ? `--robust ${tier}` : `--keep-if ${keepIf}`}: ${problem.message}; ${problem.hint}.`);
+  return {
+    ...(tier !== undefined && scenario.perturbations ? { robust: { tier, perturbations: scenario.perturbations } } : {}),
+    ...(keepIf !== undefined ? { keepIf } : {}),
+  };
 }
 
 /** `arbor resume`: a stopped or killed study, continued. */
@@ -394,6 +411,7 @@ async function openEvaluator(store: Store, study: StudyRecord, scenario: LoadedS
   if (flags.evaluator !== undefined) {
     // The scenario bundle remote workers load carries no calibration file yet.
     if (config.calibration) throw new Error(`This study's sim is calibrated (${config.calibration}); remote workers cannot load a calibration yet. Leave out --evaluator.`);
+    if (config.robust) throw new Error(`This study is robust (at ${config.robust.tier}); remote workers cannot carry perturbations yet. Leave out --evaluator.`);
     const address = parseRedisAddress(flags.evaluator);
     const evaluator = await QueueEvaluator.create(address, scenario, {
       study: study.id,
@@ -452,6 +470,7 @@ function printResults(store: Store, study: StudyRecord, json?: boolean, fresh?: 
       baseline: figure(summary?.baseline),
       best: summary ? { candidate: summary.best.candidate, ...figure(summary.best), params: summary.best.params } : null,
       validation: summary?.validation ? { ...figure(summary.validation), seeds: summary.validation.seeds } : null,
+      ...(summary?.validation_tier ? { validation_tier: { tier: summary.validation_tier.tier, ...figure(summary.validation_tier), seeds: summary.validation_tier.seeds } } : {}),
       candidates: store.exportRows(study.id),
     }));
     return;
@@ -466,15 +485,18 @@ function printResults(store: Store, study: StudyRecord, json?: boolean, fresh?: 
   console.log(`study:               ${study.id}`);
   console.log(`scenario:            ${study.scenarioName} (${study.scenarioPath})`);
   console.log(`researcher:          ${study.researcher}`);
-  const calibration = StudyConfig.safeParse(study.config).data?.calibration;
-  if (calibration) console.log(`calibration:         ${calibration}`);
+  const stored = StudyConfig.safeParse(study.config).data;
+  if (stored?.calibration) console.log(`calibration:         ${stored.calibration}`);
+  if (stored?.robust) console.log(`robust:              ${stored.robust.tier} (training worlds drawn per seed at ${stored.robust.tier}; keep rule ${stored.keepIf ?? 'mean'})`);
   console.log(`status:              ${study.status}`);
   if (study.status === 'done' || study.stopReason) console.log(`stopped_by:          ${study.stopReason ?? '-'} (${describeStop(study.stopReason)})`);
   if (summary) {
     console.log(`best_candidate:      ${summary.best.candidate}`);
     console.log(`best_train_score:    ${fixed(summary.best.score)} (${summary.best.episodes} episodes, success ${successText(summary.best.success_rate, summary.best.episodes)})`);
     if (summary.baseline) console.log(`baseline_validation: success ${successText(summary.baseline.success_rate, summary.baseline.episodes)}, score ${fixed(summary.baseline.score)}`);
-    if (summary.validation) console.log(`validation:          success ${successText(summary.validation.success_rate, summary.validation.episodes)}, score ${fixed(summary.validation.score)} on seeds ${summary.validation.seeds}`);
+    if (summary.validation) console.log(`validation:          success ${successText(summary.validation.success_rate, summary.validation.episodes)}, score ${fixed(summary.validation.score)} on seeds ${summary.validation.seeds}${summary.validation_tier ? ' (nominal)' : ''}`);
+    const tier = summary.validation_tier;
+    if (tier) console.log(`validation_${tier.tier}:       success ${successText(tier.success_rate, tier.episodes)}, score ${fixed(tier.score)} on seeds ${tier.seeds} (the same seeds at ${tier.tier})`);
     console.log(`train_episodes:      ${summary.train_episodes}`);
     console.log(`wall_time_s:         ${fixed(summary.wall_time, 1)}`);
   }

@@ -119,6 +119,9 @@ function fullSchema(dir: string) {
   }).superRefine(files).superRefine(checkCameraTopics).superRefine((scenario, ctx) => {
     if (scenario.perturbations) checkAxisJoints(scenario.perturbations, robotJoints(resolve(dir, scenario.robot)), ctx, ['perturbations']);
   }).superRefine((scenario, ctx) => {
+    const problem = robustProblem(scenario.perturbations, scenario.budget.robust, scenario.budget.keep_if);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['budget', problem.field], message: problem.message, params: { hint: problem.hint } });
+  }).superRefine((scenario, ctx) => {
     const task = getTask(scenario.task.kind);
     const family = Object.hasOwn(task.controllers, scenario.policy.controller) ? task.controllers[scenario.policy.controller] : undefined;
     if (!family) {
@@ -159,6 +162,24 @@ function fullSchema(dir: string) {
       }
     }
   });
+}
+
+/**
+ * Why a robust study's settings do not fit the scenario's perturbation block, or undefined: the
+ * tier must be one of its tiers, and `no_tier_regresses` needs a tier to check. `arbor check`
+ * reports it with file and line; `--robust` on `arbor run` gets the same words.
+ */
+export function robustProblem(block: Perturbations | undefined, tier: string | undefined, keepIf: string | undefined): { field: 'robust' | 'keep_if'; message: string; hint: string } | undefined {
+  if (tier !== undefined && !block) {
+    return { field: 'robust', message: `is ${tier}, but the scenario has no perturbations: block to draw its worlds from`, hint: 'add a perturbations: block (axes: and tiers:, see docs/sim-to-real.md), or leave robust out' };
+  }
+  if (tier !== undefined && block && !Object.hasOwn(block.tiers, tier)) {
+    return { field: 'robust', message: `'${tier}' is not a tier of the perturbations: block`, hint: `use one of its tiers: ${Object.keys(block.tiers).join(', ')}` };
+  }
+  if (keepIf === 'no_tier_regresses' && tier === undefined) {
+    return { field: 'keep_if', message: 'no_tier_regresses compares the nominal world with the robust tier, and the study has no robust tier', hint: 'set budget.robust (e.g. robust: T2), or leave keep_if out' };
+  }
+  return undefined;
 }
 
 /**

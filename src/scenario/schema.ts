@@ -80,6 +80,10 @@ export type ParamSpec = z.infer<typeof ParamSpec>;
 export const RESEARCHER_NAMES = ['cmaes', 'random', 'claude', 'hillclimb'] as const;
 export type ResearcherName = (typeof RESEARCHER_NAMES)[number];
 
+/** What a keep needs beyond beating the best's mean: nothing more, or no world in which it loses significantly. */
+export const KEEP_RULES = ['mean', 'no_tier_regresses'] as const;
+export type KeepRule = (typeof KEEP_RULES)[number];
+
 const Budget = z.strictObject({
   /** Candidates to evaluate, the baseline included. */
   candidates: boundedInt(1, 100_000, 'candidates').default(60),
@@ -104,6 +108,17 @@ const Budget = z.strictObject({
   target_success: bounded(0, 1, '', 'a success rate').optional(),
   /** Dollars the researcher (and prompt policies) may spend (absent: no limit). */
   max_cost_usd: bounded(0, 1e6, 'USD', 'a cost cap').optional(),
+  /**
+   * A robust study: every training episode runs in its seed's world drawn at this tier of the
+   * `perturbations:` block, and validation reports this tier beside the nominal world (absent: nominal).
+   */
+  robust: z.string().regex(/^T\d$/, { message: 'must be a tier name such as T2' }).optional(),
+  /**
+   * What a keep needs beyond beating the best's mean score: `no_tier_regresses` (robust studies)
+   * also refuses a candidate that loses significantly to the best, paired, in the nominal world or
+   * at the robust tier (absent: the mean alone).
+   */
+  keep_if: z.enum(KEEP_RULES).optional(),
 });
 
 const ResearcherBlock = z.strictObject({

@@ -119,8 +119,42 @@ CREATE TABLE events (
 CREATE INDEX events_by_study ON events(study_id, id);
 `;
 
+/*
+ * V3: two splits of a robust study: `train_nominal` (a contender and the best on a generation's
+ * seeds in the nominal world, for the keep rule `no_tier_regresses`) and `validation_tier` (the
+ * best on the validation seeds at the study's robust tier). The episodes table is rebuilt for its
+ * CHECK, as V2 rebuilt the candidates table.
+ */
+const V3 = `
+CREATE TABLE episodes_v3 (
+  id           INTEGER PRIMARY KEY,
+  study_id     TEXT NOT NULL REFERENCES studies(id),
+  candidate_id INTEGER NOT NULL REFERENCES candidates(id),
+  split        TEXT NOT NULL CHECK (split IN ('train', 'validation', 'baseline', 'train_nominal', 'validation_tier')),
+  seed         INTEGER NOT NULL,
+  status       TEXT NOT NULL CHECK (status IN ('ok', 'crash')),
+  success      INTEGER NOT NULL CHECK (success IN (0, 1)),
+  score        REAL,
+  outcome      TEXT NOT NULL,
+  metrics      TEXT NOT NULL CHECK (json_valid(metrics)),
+  terms        TEXT NOT NULL CHECK (json_valid(terms)),
+  trace_path   TEXT,
+  wall_time    REAL NOT NULL,
+  crash_reason TEXT,
+  created_at   TEXT NOT NULL,
+  UNIQUE (candidate_id, split, seed)
+) STRICT;
+INSERT INTO episodes_v3 (id, study_id, candidate_id, split, seed, status, success, score, outcome, metrics, terms, trace_path,
+                         wall_time, crash_reason, created_at)
+  SELECT id, study_id, candidate_id, split, seed, status, success, score, outcome, metrics, terms, trace_path,
+         wall_time, crash_reason, created_at FROM episodes;
+DROP TABLE episodes;
+ALTER TABLE episodes_v3 RENAME TO episodes;
+CREATE INDEX episodes_by_study ON episodes(study_id, id);
+`;
+
 /** Schema migrations: entry i upgrades `PRAGMA user_version` i to i + 1. */
-export const MIGRATIONS: readonly string[] = [V1, V2];
+export const MIGRATIONS: readonly string[] = [V1, V2, V3];
 /** The schema version this code reads and writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -136,7 +170,11 @@ export const STUDY_STATUSES = ['running', 'done', 'stopped', 'failed'] as const;
 export type StudyStatus = (typeof STUDY_STATUSES)[number];
 export const CANDIDATE_STATUSES = ['pending', 'keep', 'discard', 'crash', 'invalid'] as const;
 export type CandidateStatus = (typeof CANDIDATE_STATUSES)[number];
-export const SPLITS = ['train', 'validation', 'baseline'] as const;
+/**
+ * Seed sets: training, the best and the baseline on the validation seeds, and a robust study's
+ * nominal checks of contenders (`train_nominal`) and its best at the robust tier (`validation_tier`).
+ */
+export const SPLITS = ['train', 'validation', 'baseline', 'train_nominal', 'validation_tier'] as const;
 export type Split = (typeof SPLITS)[number];
 export const EPISODE_STATUSES = ['ok', 'crash'] as const;
 export type EpisodeStatus = (typeof EPISODE_STATUSES)[number];

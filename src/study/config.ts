@@ -4,10 +4,22 @@
  * schemas, never through casts.
  */
 import { z } from 'zod';
-import type { LoadedScenario } from '../scenario/load.ts';
-import { RESEARCHER_NAMES, SEED_MAX } from '../scenario/schema.ts';
+import { robustProblem, type LoadedScenario } from '../scenario/load.ts';
+import { Perturbations } from '../scenario/perturbation.ts';
+import { KEEP_RULES, RESEARCHER_NAMES, SEED_MAX } from '../scenario/schema.ts';
 import { POLICY_KINDS } from '../policy/kinds.ts';
 import type { StudyRecord } from '../store/schema.ts';
+
+/**
+ * A robust study's tier and the block its worlds are drawn from, stored whole: a resumed study
+ * draws the same worlds even if the scenario's block was edited since.
+ */
+const Robust = z.object({
+  /** The tier every training episode's world is drawn at, and validation reports beside nominal. */
+  tier: z.string(),
+  /** The scenario's `perturbations:` block when the study was created. */
+  perturbations: Perturbations,
+});
 
 /** How a study runs; stored with it so `resume` runs it the same way. */
 export const StudyConfig = z.object({
@@ -55,6 +67,16 @@ export const StudyConfig = z.object({
   operator: z.boolean().default(false),
   /** The calibration file the sim world is loaded with (absent: the nominal model). */
   calibration: z.string().optional(),
+  /** Domain randomization: each training episode's world drawn per seed at this tier (absent: the nominal world). */
+  robust: Robust.optional(),
+  /** What a keep needs beyond a better mean (absent: the mean alone). */
+  keepIf: z.enum(KEEP_RULES).optional(),
+}).superRefine((config, ctx) => {
+  const problem = robustProblem(config.robust?.perturbations, config.robust?.tier, config.keepIf);
+  if (problem) ctx.addIssue({ code: 'custom', path: [problem.field === 'robust' ? 'robust' : 'keepIf'], message: `${problem.message}; ${problem.hint}` });
+  if (config.robust && config.backend !== 'sim') {
+    ctx.addIssue({ code: 'custom', path: ['robust'], message: `a robust study draws perturbed sim worlds, and its episodes run on '${config.backend}'; run it on the sim (leave out --backend), or leave robust out` });
+  }
 });
 export type StudyConfig = z.infer<typeof StudyConfig>;
 
@@ -77,6 +99,8 @@ export function defaultStudyConfig(scenario: LoadedScenario, overrides: Partial<
     kinds: r.kinds,
     probes: r.probes,
     calibration: scenario.calibration?.file,
+    ...(b.robust !== undefined && scenario.perturbations ? { robust: { tier: b.robust, perturbations: scenario.perturbations } } : {}),
+    ...(b.keep_if !== undefined ? { keepIf: b.keep_if } : {}),
     ...overrides,
   });
 }
@@ -118,6 +142,8 @@ export const StudySummary = z.object({
   best: Figure.extend({ candidate: z.number().int(), params: z.record(z.string(), z.number()).default({}), kind: z.string().default('params') }),
   /** The best candidate on the validation seeds: the figure to report (null until it ran). */
   validation: Figure.extend({ seeds: z.string() }).nullable(),
+  /** A robust study's best on the same validation seeds at its tier (absent: a nominal study, or not run yet). */
+  validation_tier: Figure.extend({ seeds: z.string(), tier: z.string() }).optional(),
   /** Training episodes in the store. */
   train_episodes: z.number().int(),
   /** Candidates in the store. */

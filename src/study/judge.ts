@@ -4,13 +4,17 @@
  * paired score difference is positive and larger than `keepMargin` standard errors; with racing,
  * one already worse by that margin after the first half of the seeds runs no more of them. The
  * same stored episodes always give the same verdict, so a resumed study decides as it would have.
+ * Under the keep rule `no_tier_regresses` (robust studies) a candidate that beats the best on the
+ * mean is kept only if it loses significantly to the best in no world: on the same seeds, at the
+ * robust tier (its training episodes) and in the nominal world (its `train_nominal` episodes),
+ * McNemar's exact p < 0.05 with more seeds lost than gained refuses it.
  * The judge is pure: it reads only the episodes it is given, never the store.
  */
 import type { CandidateRecord, EpisodeRecord } from '../store/schema.ts';
 import type { Outcome, Proposal } from '../researchers/researcher.ts';
 import { proposalOf } from './proposals.ts';
 import type { Figure, StudyConfig } from './config.ts';
-import { meanStd } from '../scoring/stats.ts';
+import { mcnemarExact, meanStd } from '../scoring/stats.ts';
 
 /** A candidate's figures on some seeds. */
 export interface CandidateFigure {
@@ -54,11 +58,43 @@ export function byCandidate(episodes: readonly EpisodeRecord[]): EpisodesByCandi
   return groups;
 }
 
+/** The significance a paired loss in one world must reach to refuse a keep. */
+export const REGRESSION_P = 0.05;
+
+/** A candidate against the best in one world, seed by seed. */
+export interface WorldComparison {
+  /** The world: `nominal`, or the robust tier's name. */
+  world: string;
+  /** Seeds the best passed and the candidate failed. */
+  lost: number;
+  /** Seeds the candidate passed and the best failed. */
+  gained: number;
+  /** McNemar's exact two-sided p. */
+  p: number;
+}
+
+/**
+ * The paired comparison of a candidate with the best in one world (`best[i]`, `candidate[i]`: the
+ * successes on the same seed), and whether it is a regression: more seeds lost than gained, at p < 0.05.
+ */
+export function compareInWorld(world: string, best: readonly boolean[], candidate: readonly boolean[]): WorldComparison & { regresses: boolean } {
+  let lost = 0;
+  let gained = 0;
+  best.forEach((ok, i) => {
+    if (ok && !candidate[i]) lost++;
+    if (!ok && candidate[i]) gained++;
+  });
+  const p = mcnemarExact(lost, gained);
+  return { world, lost, gained, p, regresses: lost > gained && p < REGRESSION_P };
+}
+
 export class Judge {
   constructor(
-    private readonly config: Pick<StudyConfig, 'keepMargin' | 'racing'>,
+    private readonly config: Pick<StudyConfig, 'keepMargin' | 'racing' | 'keepIf' | 'robust'>,
     /** The training episodes of the candidates judged (and of the best). */
     private readonly episodes: EpisodesByCandidate,
+    /** Their `train_nominal` episodes (keep rule `no_tier_regresses`). */
+    private readonly nominal: EpisodesByCandidate = new Map(),
   ) {}
 
   /** The verdicts of a generation's candidates against `best` on the generation's `seeds`. */
@@ -72,13 +108,49 @@ export class Judge {
       }
       const raced = this.dropped(best, candidate, seeds);
       const ran = raced ? firstHalf(seeds) : seeds;
-      const diff = this.pairedDifference(best, candidate, ran);
       const figure = this.figure(candidate.id, ran);
       const crashed = figure.crashes * 2 >= ran.length;
       const outcome = this.outcome(candidate, proposal, ran, raced ? meanStd(this.scores(best.id, ran)).mean : bestMean, crashed ? 'crash' : 'discard');
       if (raced && !crashed) outcome.reason = `dropped after ${ran.length} of ${seeds.length} seeds: clearly worse than the best (racing)`;
-      return { candidate, figure, beats: !raced && !crashed && diff.mean > 0 && diff.mean > diff.margin, outcome };
+      const contends = !raced && !crashed && this.clearsMargin(best, candidate, ran);
+      const regression = contends ? this.regression(best, candidate, seeds) : undefined;
+      if (regression) {
+        outcome.reason = `beats the best on the mean but regresses in the ${regression.world} world: lost ${regression.lost} and gained ${regression.gained} of ${seeds.length} paired seeds (McNemar p = ${regression.p.toPrecision(2)}; keep rule no_tier_regresses)`;
+      }
+      return { candidate, figure, beats: contends && !regression, outcome };
     });
+  }
+
+  /**
+   * The candidates that beat the best on the mean by the margin: those a keep rule with more to
+   * check runs further episodes for (the same answer `judge` starts from).
+   */
+  contenders(best: CandidateRecord, candidates: readonly CandidateRecord[], seeds: number[]): CandidateRecord[] {
+    return candidates.filter((candidate) => {
+      if (candidate.status === 'invalid' || this.dropped(best, candidate, seeds)) return false;
+      return this.figure(candidate.id, seeds).crashes * 2 < seeds.length && this.clearsMargin(best, candidate, seeds);
+    });
+  }
+
+  /** The mean paired score difference candidate − best on `seeds` is positive and clears the margin. */
+  private clearsMargin(best: CandidateRecord, candidate: CandidateRecord, seeds: number[]): boolean {
+    const diff = this.pairedDifference(best, candidate, seeds);
+    return diff.mean > 0 && diff.mean > diff.margin;
+  }
+
+  /** Under `no_tier_regresses`: the first world in which the candidate loses significantly to the best, or undefined. */
+  private regression(best: CandidateRecord, candidate: CandidateRecord, seeds: number[]): WorldComparison | undefined {
+    if (this.config.keepIf !== 'no_tier_regresses') return undefined;
+    const worlds: [string, EpisodesByCandidate][] = [['nominal', this.nominal], [this.config.robust?.tier ?? 'training', this.episodes]];
+    for (const [world, episodes] of worlds) {
+      const successes = (id: number) => {
+        const bySeed = new Map((episodes.get(id) ?? []).map((e) => [e.seed, e.success]));
+        return seeds.map((s) => bySeed.get(s) ?? false);
+      };
+      const { regresses, ...comparison } = compareInWorld(world, successes(best.id), successes(candidate.id));
+      if (regresses) return comparison;
+    }
+    return undefined;
   }
 
   /** Racing: is the candidate worse than the best by the margin after the first half of the seeds? */

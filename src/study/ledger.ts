@@ -14,6 +14,9 @@ import { storedEvidence } from './evidence.ts';
 import { byCandidate, type EpisodesByCandidate } from './judge.ts';
 import type { StudySummary } from './config.ts';
 
+/** The splits the episode budget counts. */
+const TRAINING_SPLITS: readonly Split[] = ['train', 'train_nominal'];
+
 /** A candidate's decision, as the ledger stores it. */
 export interface Decision {
   /** The candidate decided. */
@@ -34,7 +37,8 @@ export class Ledger {
   static open(store: Store, studyId: string): Ledger {
     const study = store.study(studyId);
     if (!study) throw new Error(`No study '${studyId}' in ${store.path}; list them with 'arbor studies'.`);
-    return new Ledger(store, study, store.candidates(studyId), store.episodes({ studyId, split: 'train' }).length);
+    const train = TRAINING_SPLITS.reduce((n, split) => n + store.episodes({ studyId, split }).length, 0);
+    return new Ledger(store, study, store.candidates(studyId), train);
   }
 
   /** The study as stored (its config, the saved loop state). */
@@ -47,7 +51,7 @@ export class Ledger {
     return this.rows;
   }
 
-  /** Training episodes stored. */
+  /** Training episodes stored (a robust study's nominal checks of contenders count: the budget pays for them). */
   get trainEpisodes(): number {
     return this.train;
   }
@@ -122,7 +126,7 @@ export class Ledger {
    */
   record(r: EpisodeResult): boolean {
     const { candidate, split } = r.job;
-    if (candidate === undefined || (split !== 'train' && split !== 'validation' && split !== 'baseline')) return false;
+    if (candidate === undefined || split === undefined || split === 'probe') return false;
     const base = { studyId: this.study.id, candidateId: candidate, split, seed: r.seed, wallTime: r.wallTime };
     const spent = r.ok && typeof r.metrics.cost_usd === 'number' && Number.isFinite(r.metrics.cost_usd) && r.metrics.cost_usd > 0 ? r.metrics.cost_usd : 0;
     const stored = r.ok
@@ -132,7 +136,7 @@ export class Ledger {
         )
       : this.store.recordEpisode({ ...base, status: 'crash', success: false, score: null, outcome: 'crash', metrics: {}, terms: {}, crashReason: r.reason });
     if (!stored) return false;
-    if (split === 'train') this.train++;
+    if (TRAINING_SPLITS.includes(split)) this.train++;
     // Written through: the store added the same amount in the same transaction as the row.
     if (spent > 0) this.study = { ...this.study, costUsd: this.study.costUsd + spent };
     return true;

@@ -11,6 +11,10 @@
  * is evaluated, so a resumed study evaluates and tells the stored ones and never asks twice; the
  * verdicts of a generation land in one transaction. A resumed study ends as an uninterrupted one.
  *
+ * A robust study (`config.robust`) runs every training episode in its seed's world drawn at the
+ * robust tier (domain randomization, the same world for the same seed, every candidate paired on
+ * it), and validates the best both in the nominal world and at that tier on the same seeds.
+ *
  * `Study` is that loop with its steps as methods (`ask`, `evaluate`, `decide`, `tell`, `validate`),
  * so a caller outside (a test, an MCP client) can drive it step by step; `run` is the header above.
  * The `Ledger` writes every row; the `Judge` and the stop rule are pure.
@@ -21,6 +25,9 @@ import { SEED_MAX } from '../scenario/schema.ts';
 import type { CandidateRecord, StudyRecord } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import type { EpisodeJob, Evaluator } from '../evaluation/evaluator.ts';
+import type { AxisValue } from '../scenario/perturbation.ts';
+import type { Split } from '../store/schema.ts';
+import { drawValues, tierFraction } from '../transfer/draw.ts';
 import { resultEvidence } from './evidence.ts';
 import { checkProposal, firstLine, jsonSafe, kindOf, storedPolicy, viewOf, type Checked } from './proposals.ts';
 import { describeChange, spaceOf, type Outcome, type Proposal, type ResearchTools, type Researcher, type Space, type StudyHistory } from '../researchers/researcher.ts';
@@ -121,6 +128,8 @@ export class Study {
   private bestFigure: CandidateFigure = NO_FIGURE;
   /** The last generation's outcomes as told (undefined after a resume until they are judged again). */
   private lastTold: readonly Outcome[] | undefined;
+  /** A robust study's world of a seed at its tier (undefined: every episode in the nominal world). */
+  private readonly tierWorld: ((seed: number) => AxisValue[]) | undefined;
 
   private constructor(
     private readonly ledger: Ledger,
@@ -133,6 +142,11 @@ export class Study {
   ) {
     this.elapsedBefore = loop.elapsed;
     this.space = spaceOf(scenario.policy.params);
+    const robust = config.robust;
+    if (robust) {
+      const fraction = tierFraction(robust.perturbations, robust.tier);
+      this.tierWorld = (seed) => drawValues(robust.perturbations, fraction, seed);
+    }
     options.signal?.addEventListener('abort', () => evaluator.drain(), { once: true });
   }
 
@@ -220,13 +234,17 @@ export class Study {
     if (this.aborted) return;
     const heat = racing ? new Judge(this.config, this.ledger.episodes([best, ...valid], 'train')) : undefined;
     await this.episodes([best, ...valid.filter((c) => !heat?.dropped(best, c, seeds))], seeds, 'train', 'search');
+    if (this.aborted || this.config.keepIf !== 'no_tier_regresses') return;
+    // No tier regresses: those that beat the best on the mean, and the best, in the nominal world too.
+    const contenders = new Judge(this.config, this.ledger.episodes([best, ...valid], 'train')).contenders(best, valid, seeds);
+    if (contenders.length) await this.episodes([best, ...contenders], seeds, 'train_nominal', 'search');
   }
 
   /** Judges the generation on one read of its episodes, stores the verdicts, and returns what the researcher is told. */
   decide(): Outcome[] {
     const candidates = this.ledger.generation(this.loop.generation);
     const best = this.ledger.candidate(candidates[0].parentId!);
-    const judge = new Judge(this.config, this.ledger.episodes([best, ...candidates], 'train'));
+    const judge = this.judgeOf([best, ...candidates]);
     const verdicts = judge.judge(best, candidates, trainSeeds(this.config, this.loop.generation));
     const winner = verdicts.filter((v) => v.beats).sort((a, b) => b.outcome.score - a.outcome.score)[0];
     this.ledger.decide(verdicts.map((v) => decisionOf(v, v === winner)), winner?.candidate.id);
@@ -262,11 +280,15 @@ export class Study {
     if (this.aborted) return this.stop();
     if (baseline.id !== best.id) await this.episodes([baseline], seeds, 'baseline', 'validation');
     if (this.aborted) return this.stop();
+    const robust = this.config.robust;
+    if (robust) await this.episodes([best], seeds, 'validation_tier', 'validation');
+    if (this.aborted) return this.stop();
     const seedsText = `${from}..${from + count - 1}`;
     const validation = { ...pick(figureOf(this.ledger.episodes([best], 'validation').get(best.id) ?? [], seeds)), seeds: seedsText };
     const baselineFigure = baseline.id === best.id ? validation : { ...pick(figureOf(this.ledger.episodes([baseline], 'baseline').get(baseline.id) ?? [], seeds)), seeds: seedsText };
+    const tier = robust ? { validation_tier: { ...pick(figureOf(this.ledger.episodes([best], 'validation_tier').get(best.id) ?? [], seeds)), seeds: seedsText, tier: robust.tier } } : {};
     this.ledger.checkpoint(this.save());
-    const summary = this.summarize('done', { validation, baseline: { ...baselineFigure, candidate: baseline.id } });
+    const summary = this.summarize('done', { validation, baseline: { ...baselineFigure, candidate: baseline.id }, ...tier });
     this.ledger.finish(summary, `The search ended: ${describeStop(this.loop.stopReason)}.`);
     return summary;
   }
@@ -279,15 +301,17 @@ export class Study {
   }
 
   /** Runs the candidates' episodes on the seeds of a split they have not run yet, recording each as it finishes. */
-  private async episodes(candidates: readonly CandidateRecord[], seeds: number[], split: 'train' | 'validation' | 'baseline', phase: Phase): Promise<void> {
+  private async episodes(candidates: readonly CandidateRecord[], seeds: number[], split: Split, phase: Phase): Promise<void> {
     const stored = this.ledger.episodes(candidates, split);
     const best = this.ledger.incumbent;
     if (split === 'train' && stored.has(best.id)) this.bestFigure = figureOf(stored.get(best.id)!);
     const jobs: EpisodeJob[] = [];
+    // A robust study trains and certifies at its tier; every other split is the nominal world.
+    const world = split === 'train' || split === 'validation_tier' ? this.tierWorld : undefined;
     for (const c of candidates) {
       const done = new Set((stored.get(c.id) ?? []).map((e) => e.seed));
       const policy = storedPolicy(c);
-      for (const seed of seeds) if (!done.has(seed)) jobs.push({ policy, seed, candidate: c.id, split });
+      for (const seed of seeds) if (!done.has(seed)) jobs.push({ policy, seed, candidate: c.id, split, ...(world ? { perturbation: world(seed) } : {}) });
     }
     if (jobs.length === 0) return;
     this.progress(phase);
@@ -325,6 +349,12 @@ export class Study {
     return added;
   }
 
+  /** A judge of these candidates on their stored training episodes (and nominal checks, under `no_tier_regresses`). */
+  private judgeOf(candidates: readonly CandidateRecord[]): Judge {
+    const nominal = this.config.keepIf === 'no_tier_regresses' ? this.ledger.episodes(candidates, 'train_nominal') : undefined;
+    return new Judge(this.config, this.ledger.episodes(candidates, 'train'), nominal);
+  }
+
   /** The read-only snapshot a researcher is asked with. */
   private history(): StudyHistory {
     const candidates = this.ledger.candidates;
@@ -351,8 +381,7 @@ export class Study {
     const previous = this.loop.generation > 1 ? this.ledger.generation(this.loop.generation - 1) : [];
     if (!previous.length) return Object.freeze([]);
     const best = this.ledger.candidate(previous[0].parentId!);
-    const judge = new Judge(this.config, this.ledger.episodes([best, ...previous], 'train'));
-    const verdicts = judge.judge(best, previous, trainSeeds(this.config, this.loop.generation - 1));
+    const verdicts = this.judgeOf([best, ...previous]).judge(best, previous, trainSeeds(this.config, this.loop.generation - 1));
     this.lastTold = Object.freeze(verdicts.map((v) => ({ ...v.outcome, status: v.candidate.status as Outcome['status'] })));
     return this.lastTold;
   }
@@ -423,7 +452,7 @@ export class Study {
     });
   }
 
-  private summarize(status: 'done' | 'stopped', figures: Pick<StudySummary, 'validation' | 'baseline'>): StudySummary {
+  private summarize(status: 'done' | 'stopped', figures: Pick<StudySummary, 'validation' | 'baseline' | 'validation_tier'>): StudySummary {
     const best = this.ledger.incumbent;
     const train = pick(figureOf(this.ledger.episodes([best], 'train').get(best.id) ?? []));
     const policy = storedPolicy(best);

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { describeStop } from '../study/config.ts';
+import { describeStop, studySummaryOf } from '../study/config.ts';
 import { loadScenario, type LoadedScenario } from '../scenario/load.ts';
 import { writeEpisodesMcap } from '../store/mcap-export.ts';
 import { Store } from '../store/store.ts';
@@ -22,7 +22,7 @@ import { costPoints, type CostPoint } from './pareto.ts';
 import { Poser } from './poser.ts';
 import { encodeContacts, encodeEpisode } from './protocol.ts';
 import type { SceneSpec } from './scene-spec.ts';
-import { candidateRow, episodeCost, episodeSummary, studyHeader, studyListItem, type CandidateRow, type EpisodeSummary, type StudyHeader, type StudyListItem } from './views.ts';
+import { candidateRow, episodeCost, episodeSummary, studyHeader, studyListItem, validationFigures, type CandidateRow, type EpisodeSummary, type StudyHeader, type StudyListItem, type ValidationFigure } from './views.ts';
 
 /** Episode blobs kept in memory. */
 const BLOB_CACHE = 12;
@@ -41,6 +41,8 @@ export interface StudyView {
   stopped: string | null;
   /** Success against dollars per episode of each candidate (empty when the study spends nothing on its policies). */
   costs: CostPoint[];
+  /** The best on the validation seeds, nominally and at a robust study's tier, and the baseline (empty until validated). */
+  validation: ValidationFigure[];
   /** Gauntlet studies that ran this study's best (`arbor gauntlet --study ID`), newest first. */
   gauntlets: string[];
 }
@@ -139,7 +141,10 @@ export class ViewerData {
     }
     const stopped = study.status === 'running' ? null : study.status === 'done' ? describeStop(study.stopReason) : study.status === 'failed' ? 'the run failed (see the study log)' : describeStop(null);
     const gauntlets = store.studies().filter((s) => gauntletSource(s)?.study === id).sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((s) => s.id);
-    return { study: studyHeader(study), candidates, episodes: records.map(episodeSummary), params, stopped, costs: costPoints(candidates, records.map(episodeCost)), gauntlets };
+    return {
+      study: studyHeader(study), candidates, episodes: records.map(episodeSummary), params, stopped, costs: costPoints(candidates, records.map(episodeCost)),
+      validation: validationFigures(studySummaryOf(study)), gauntlets,
+    };
   }
 
   /** A gauntlet study as its tier × axis heatmap. */

@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import type { CandidateRecord, EpisodeRecord, StudyRecord } from '../store/schema.ts';
+import type { StudySummary } from '../study/config.ts';
 import { wilsonOfRate, type Interval } from '../scoring/stats.ts';
 
 /** What `/api/info` says about the server. */
@@ -118,6 +119,33 @@ export interface EpisodeCost {
   success: boolean;
   /** Dollars its policy's model calls cost (undefined: the policy reported none). */
   dollars: number | undefined;
+}
+
+/** One validation figure of a finished study: the best in a world (or the baseline) on the validation seeds. */
+export interface ValidationFigure {
+  /** `nominal`, a robust study's tier (`T2`), or `baseline`. */
+  label: string;
+  /** Fraction of the validation episodes that succeeded. */
+  successRate: number;
+  /** Its Wilson 95% interval. */
+  successInterval: Interval;
+  /** Validation episodes behind it. */
+  n: number;
+  /** The validation seeds, e.g. `1000..1063`. */
+  seeds: string;
+}
+
+/** The validation figures of a study's summary: the best nominally, at a robust study's tier, and the baseline. */
+export function validationFigures(summary: StudySummary | null): ValidationFigure[] {
+  if (!summary?.validation) return [];
+  const figures: [string, { success_rate: number | null; episodes: number; seeds?: string } | null | undefined][] = [
+    ['nominal', summary.validation],
+    [summary.validation_tier?.tier ?? '', summary.validation_tier],
+    ['baseline', summary.baseline?.candidate !== summary.best.candidate ? summary.baseline : null],
+  ];
+  return figures.flatMap(([label, f]) =>
+    f && f.success_rate !== null && f.episodes > 0 ? [{ label, successRate: f.success_rate, successInterval: wilsonOfRate(f.success_rate, f.episodes), n: f.episodes, seeds: f.seeds ?? summary.validation!.seeds }] : [],
+  );
 }
 
 /** The study's row as the page sees it. */

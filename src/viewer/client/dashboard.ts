@@ -6,7 +6,7 @@
 import uPlot from 'uplot';
 import type { StudyView } from '../data.ts';
 import type { WorkerThroughput } from '../messages.ts';
-import type { CandidateRow, EpisodeSummary, PromptSummary } from '../views.ts';
+import type { CandidateRow, EpisodeSummary, PromptSummary, ValidationFigure } from '../views.ts';
 import { h } from './elements.ts';
 import { ParetoPlot } from './pareto-plot.ts';
 
@@ -78,7 +78,7 @@ export class Dashboard {
   }
 
   private renderInfo(): void {
-    const { study, candidates, episodes, stopped, gauntlets } = this.view!;
+    const { study, candidates, episodes, stopped, validation, gauntlets } = this.view!;
     const gauntletLinks = gauntlets.flatMap((g, i) => [...(i ? [', '] : []), h('a', { href: `#study=${encodeURIComponent(g)}`, class: 'gauntlet-link' }, g)]);
     const best = candidates.find((c) => c.id === study.bestCandidate);
     this.el.info.replaceChildren(
@@ -91,6 +91,7 @@ export class Dashboard {
           (study.costUsd > 0 ? ` · $${study.costUsd.toFixed(4)}` : ''),
       ),
       ...(stopped ? [h('div', { class: 'muted stop-reason' }, `stopped: ${stopped}`)] : []),
+      ...(validation.length ? [h('div', { class: 'muted validation', title: 'success on the validation seeds, Wilson 95% interval and n' }, `validation on seeds ${validation[0].seeds}: ${validation.map(validationText).join(' · ')}`)] : []),
       ...(gauntlets.length ? [h('div', { class: 'muted' }, 'gauntlets of its best (tier × axis heatmaps): ', ...gauntletLinks)] : []),
     );
   }
@@ -247,6 +248,12 @@ function configText(c: PromptSummary | null): string {
 
 function fmtNum(v: number): string {
   return Math.abs(v) >= 100 ? v.toFixed(0) : Number(v.toPrecision(3)).toString();
+}
+
+/** One validation figure, e.g. `T2 86% [75–92] n=64`. */
+function validationText(v: ValidationFigure): string {
+  const pct = (x: number) => Math.round(100 * x);
+  return `${v.label} ${pct(v.successRate)}% [${pct(v.successInterval.low)}–${pct(v.successInterval.high)}] n=${v.n}`;
 }
 
 /** A success rate with its Wilson 95% interval, e.g. `86% [75–92]`. */
