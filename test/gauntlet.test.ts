@@ -90,7 +90,7 @@ describe('the tiers and sweeps', () => {
       const t4 = own(cells, 'T4');
       expect(t4.world(1002)).toEqual(drawValues(block, 1, 1002));
       expect(t4.world(1002)).not.toEqual(t4.world(1003));
-      expect(store.study(record.studyId)!.status).toBe('done');
+      expect(store.study(record.studyId)).toMatchObject({ status: 'done', stopReason: 'every world ran on every seed' });
       expect(candidates.map((c) => store.candidate(c.id)!.status)).toEqual(cells.map(() => 'keep'));
       expect(candidates.map((c) => store.candidate(c.id)!).find((c) => c.description === 'gauntlet: arm_kp=0.6')).toMatchObject({ successRate: 0.5, nEpisodes: 2 });
 

@@ -63,6 +63,7 @@ export class GauntletRecord {
         note: c ? `Wilson 95% [${c.interval.map((v) => v.toFixed(3)).join(', ')}]; vs nominal -${c.lost} +${c.gained}, McNemar p ${c.p.toPrecision(3)}` : undefined,
       });
     });
-    this.store.updateStudy(this.studyId, { status: 'done', summary: { gauntlet: report } });
+    // Said in words: a gauntlet has no stop rule, and no reason reads as 'it was interrupted'.
+    this.store.updateStudy(this.studyId, { status: 'done', stopReason: 'every world ran on every seed', summary: { gauntlet: report } });
   }
 }
