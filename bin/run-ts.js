@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs a TypeScript file (benchmarks, scripts) with tsx registered: `node bin/run-ts.js FILE.ts`.
-import { register } from 'tsx/esm/api';
+import { registerTypeScript } from './typescript.js';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 
@@ -10,5 +10,5 @@ if (!file) {
   process.exit(2);
 }
 process.argv = [process.argv[0], resolve(file), ...rest];
-register();
+registerTypeScript();
 await import(pathToFileURL(resolve(file)).href);
