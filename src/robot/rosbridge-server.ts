@@ -17,10 +17,11 @@
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { decode as decodeCbor, encode as encodeCbor } from 'cbor2';
+import { decode as decodeCbor } from 'cbor2';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
 import { offeredToken, tokenMatches } from '../net/access-token.ts';
+import { toCbor, toJson } from './rosbridge-wire.ts';
 import { GOAL_STATUS, type GoalOutcome, type GraphServer, type ServedGoal } from './graph.ts';
 
 /** Options of a rosbridge server. */
@@ -95,6 +96,8 @@ interface Client {
   level: Level;
   /** Topic → subscription id → options. */
   subscriptions: Map<string, Map<string, Subscription>>;
+  /** Topic → the merged options of its subscriptions (kept with `subscriptions`, so a tick reads it, never builds it). */
+  merged: Map<string, Subscription>;
   /** Topic → when the last message went out (for throttling). */
   lastSent: Map<string, number>;
   /** Topics this client advertised, with their types. */
@@ -114,21 +117,6 @@ type Handler = (message: unknown) => string | undefined | void;
 function sameType(a: string, b: string): boolean {
   const norm = (t: string) => t.replace(/^([^/]+)\/(?:msg\/)?([^/]+)$/, '$1/msg/$2');
   return norm(a) === norm(b);
-}
-
-/** Every typed array (64-bit integer ones hold bigints, which the replacer then turns into numbers). */
-function isTypedArray(v: unknown): v is ArrayLike<number | bigint> {
-  return ArrayBuffer.isView(v) && !(v instanceof DataView);
-}
-
-/** JSON text of a message: typed arrays as arrays, bytes (uint8[]) as base64, as rosbridge sends them. */
-function toJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
-    if (isTypedArray(v)) return Array.from(v);
-    if (typeof v === 'bigint') return Number(v);
-    return v;
-  });
 }
 
 export class RosbridgeServer implements GraphServer {
@@ -219,7 +207,7 @@ export class RosbridgeServer implements GraphServer {
       return;
     }
     const client: Client = {
-      socket, level: 'error', subscriptions: new Map(), lastSent: new Map(), advertised: new Map(), goals: new Map(), fragments: new Map(), fragmentBytes: 0, nextId: 0,
+      socket, level: 'error', subscriptions: new Map(), merged: new Map(), lastSent: new Map(), advertised: new Map(), goals: new Map(), fragments: new Map(), fragmentBytes: 0, nextId: 0,
     };
     this.clients.add(client);
     socket.on('message', (data: RawData, isBinary: boolean) => this.receive(client, data, isBinary));
@@ -308,7 +296,10 @@ export class RosbridgeServer implements GraphServer {
         if (!subs) throw new Error(`Not subscribed to ${topic}.`);
         if (id !== undefined && subs.has(id)) subs.delete(id);
         else subs.clear();
-        if (subs.size === 0) client.subscriptions.delete(topic);
+        if (subs.size === 0) {
+          client.subscriptions.delete(topic);
+          client.merged.delete(topic);
+        } else client.merged.set(topic, this.merged(subs));
         return;
       }
       case 'call_service':
@@ -348,9 +339,11 @@ export class RosbridgeServer implements GraphServer {
     const subs = client.subscriptions.get(m.topic) ?? new Map<string, Subscription>();
     subs.set(m.id ?? `subscribe:${m.topic}:${client.nextId++}`, { throttleMs: m.throttle_rate, queueLength: m.queue_length, fragmentSize, cbor });
     client.subscriptions.set(m.topic, subs);
+    const merged = this.merged(subs);
+    client.merged.set(m.topic, merged);
     // A latched topic's last message, as a latched ROS topic gives a subscriber that joins late.
     const last = this.latched.get(m.topic);
-    if (isNew && last) this.sendPublish(client, m.topic, last, this.merged(subs));
+    if (isNew && last) this.sendPublish(client, m.topic, last, merged);
   }
 
   /** A client's fragment_size, raised to the smallest one taken (saying so). */
@@ -375,22 +368,24 @@ export class RosbridgeServer implements GraphServer {
     return { throttleMs, queueLength, fragmentSize, cbor };
   }
 
-  /** Sends a message on `topic` to every subscribed client (except its sender). */
+  /**
+   * Sends a message on `topic` to every subscribed client (except its sender). It is serialized
+   * at most once per wire format, however many clients take it: the same text or bytes go to each.
+   */
   private fanOut(topic: string, msg: unknown, from: Client | undefined): void {
     let json: string | undefined;
     let cbor: Uint8Array | undefined;
     const now = performance.now();
     for (const client of this.clients) {
       if (client === from) continue;
-      const subs = client.subscriptions.get(topic);
-      if (!subs || subs.size === 0) continue;
-      const options = this.merged(subs);
+      const options = client.merged.get(topic);
+      if (!options) continue;
       if (options.throttleMs > 0 && now - (client.lastSent.get(topic) ?? -Infinity) < options.throttleMs) continue;
       // A client that reads slower than the robot publishes loses messages, never the server its memory.
       if (client.socket.bufferedAmount > MAX_BUFFERED) continue;
       client.lastSent.set(topic, now);
       if (options.cbor) {
-        cbor ??= encodeCbor({ op: 'publish', topic, msg });
+        cbor ??= toCbor({ op: 'publish', topic, msg });
         client.socket.send(cbor, { binary: true });
       } else {
         json ??= toJson({ op: 'publish', topic, msg });
@@ -419,7 +414,7 @@ export class RosbridgeServer implements GraphServer {
 
   private send(client: Client, message: object, fragmentSize?: number, cbor = false): void {
     if (client.socket.readyState !== client.socket.OPEN) return;
-    if (cbor) client.socket.send(encodeCbor(message), { binary: true });
+    if (cbor) client.socket.send(toCbor(message), { binary: true });
     else this.sendText(client, toJson(message), fragmentSize);
   }
 
