@@ -17,6 +17,7 @@
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { decode as decodeCbor } from 'cbor2';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
@@ -93,6 +94,8 @@ interface Subscription {
 /** One connected client. */
 interface Client {
   socket: WebSocket;
+  /** The TCP connection under the WebSocket, corked while a turn of the event loop publishes. */
+  stream: Duplex;
   level: Level;
   /** Topic → subscription id → options. */
   subscriptions: Map<string, Map<string, Subscription>>;
@@ -134,6 +137,8 @@ export class RosbridgeServer implements GraphServer {
   private readonly fragmentTimeoutMs: number;
   /** Bytes of unfinished fragmented messages of all clients. */
   private fragmentBytes = 0;
+  /** Clients whose connection is corked until this turn of the event loop ends. */
+  private readonly corked = new Set<Client>();
 
   private constructor(
     private readonly wss: WebSocketServer,
@@ -142,7 +147,7 @@ export class RosbridgeServer implements GraphServer {
     this.log = options.log ?? (() => undefined);
     this.maxClients = options.maxClients ?? DEFAULTS.maxClients;
     this.fragmentTimeoutMs = options.fragmentTimeoutMs ?? DEFAULTS.fragmentTimeoutMs;
-    wss.on('connection', (socket) => this.accept(socket));
+    wss.on('connection', (socket, request) => this.accept(socket, request.socket));
   }
 
   /** Starts listening; resolves once the port is bound. */
@@ -200,19 +205,20 @@ export class RosbridgeServer implements GraphServer {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
-  private accept(socket: WebSocket): void {
+  private accept(socket: WebSocket, stream: Duplex): void {
     if (this.clients.size >= this.maxClients) {
       this.log(`rosbridge: a client was refused: ${this.maxClients} are connected already.`);
       socket.close(1013, `sim-serve takes at most ${this.maxClients} clients; try again later`);
       return;
     }
     const client: Client = {
-      socket, level: 'error', subscriptions: new Map(), merged: new Map(), lastSent: new Map(), advertised: new Map(), goals: new Map(), fragments: new Map(), fragmentBytes: 0, nextId: 0,
+      socket, stream, level: 'error', subscriptions: new Map(), merged: new Map(), lastSent: new Map(), advertised: new Map(), goals: new Map(), fragments: new Map(), fragmentBytes: 0, nextId: 0,
     };
     this.clients.add(client);
     socket.on('message', (data: RawData, isBinary: boolean) => this.receive(client, data, isBinary));
     socket.on('close', () => {
       this.clients.delete(client);
+      this.corked.delete(client);
       for (const goal of client.goals.values()) goal.abort();
       for (const id of [...client.fragments.keys()]) this.dropFragments(client, id);
     });
@@ -384,6 +390,7 @@ export class RosbridgeServer implements GraphServer {
       // A client that reads slower than the robot publishes loses messages, never the server its memory.
       if (client.socket.bufferedAmount > MAX_BUFFERED) continue;
       client.lastSent.set(topic, now);
+      this.hold(client);
       if (options.cbor) {
         cbor ??= toCbor({ op: 'publish', topic, msg });
         client.socket.send(cbor, { binary: true });
@@ -392,6 +399,25 @@ export class RosbridgeServer implements GraphServer {
         this.sendText(client, json, options.fragmentSize);
       }
     }
+  }
+
+  /**
+   * Corks a client's connection until this turn of the event loop ends: a step publishes several
+   * topics, and a lockstep trajectory steps for a few milliseconds between turns, so its messages
+   * leave in one write (one system call, one wake-up of the reader) instead of one each. Order and
+   * bytes are unchanged; only the system calls are fewer.
+   */
+  private hold(client: Client): void {
+    if (this.corked.has(client)) return;
+    if (this.corked.size === 0) setImmediate(() => this.release());
+    this.corked.add(client);
+    client.stream.cork();
+  }
+
+  /** Uncorks every connection held this turn. */
+  private release(): void {
+    for (const client of this.corked) client.stream.uncork();
+    this.corked.clear();
   }
 
   /** Sends one message on `topic` to one client, as its subscription asks. */
