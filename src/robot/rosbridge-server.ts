@@ -380,6 +380,7 @@ export class RosbridgeServer implements GraphServer {
    */
   private fanOut(topic: string, msg: unknown, from: Client | undefined): void {
     let json: string | undefined;
+    let jsonBytes: Buffer | undefined;
     let cbor: Uint8Array | undefined;
     const now = performance.now();
     for (const client of this.clients) {
@@ -396,7 +397,11 @@ export class RosbridgeServer implements GraphServer {
         client.socket.send(cbor, { binary: true });
       } else {
         json ??= toJson({ op: 'publish', topic, msg });
-        this.sendText(client, json, options.fragmentSize);
+        // Text handed to ws as a string is encoded to UTF-8 again for every socket; bytes are not.
+        if (options.fragmentSize === undefined || json.length <= options.fragmentSize) {
+          jsonBytes ??= Buffer.from(json, 'utf8');
+          if (client.socket.readyState === client.socket.OPEN) client.socket.send(jsonBytes, { binary: false });
+        } else this.sendText(client, json, options.fragmentSize);
       }
     }
   }
