@@ -2,20 +2,31 @@
  * The ROS bridge: `arbor sim-serve` in another process, measured from a client.
  *  - joint_states throughput: a lockstep trajectory of N periods makes sim-serve step and publish
  *    as fast as it can; a subscriber counts messages/s and losses, over rosbridge JSON, rosbridge
- *    CBOR and (with ROS 2 sourced) rclnodejs over DDS;
+ *    CBOR and (with ROS 2 sourced) rclnodejs over DDS. Each rosbridge figure twice: through roslib
+ *    (what a client lives with: it decodes every message) and counted raw on a `ws` socket without
+ *    decoding (what the server delivers, so a slow client cannot cap it). Beside them, two
+ *    ceilings: the in-process sim's periods/s (physics and recording alone: no lockstep stream
+ *    can beat it) and the rosbridge server's fan-out alone (no physics: the bridge's own limit);
  *  - command → state round trip of the network link (p50/p99), over one lockstep episode;
  *  - jitter of a 100 Hz control loop against sim-serve --realtime (p99 of |interval − 10 ms|), in
  *    the first episode of the process (cold) and in the second (warm, as in a study).
- * Run: `npx tsx bench/ros.ts`. Ends with a grep-able `key: value` block. Figures, never pass/fail.
+ * Run: `npx tsx bench/ros.ts` runs the whole set RUNS times (`ARBOR_BENCH_RUNS`, default 3), each in
+ * a fresh process (the cold 100 Hz figure is a process's first episode), and prints each figure as
+ * the median with its range and its target from issue 20; `--once` runs the set once. Ends with a
+ * grep-able `key: value` block. Figures, never pass/fail: the machine's load moves them.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { Ros, Topic } from 'roslib';
+import WebSocket from 'ws';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import { parseBackend } from '../src/robot/links.ts';
+import { RosbridgeServer } from '../src/robot/rosbridge-server.ts';
+import { SimLink } from '../src/robot/sim-link.ts';
 import { connectRos2, ros2Unavailable } from '../src/robot/ros2.ts';
 import type { GraphClient } from '../src/robot/graph.ts';
 import { loadScenario } from '../src/scenario/load.ts';
@@ -50,18 +61,25 @@ function hold(steps: number, period: number, joints: string[], home: number[]) {
   return { joint_names: joints, points: [{ positions: home, velocities: [], accelerations: [], effort: [], time_from_start: { sec: Math.floor(t), nanosec: Math.round((t % 1) * 1e9) } }] };
 }
 
-/** Messages/s and losses of /joint_states while sim-serve steps through `STEPS` periods as fast as it can. */
+/**
+ * Messages/s and losses of /joint_states while sim-serve steps through `STEPS` periods as fast as it
+ * can. Counting starts with the command: the latched state a subscriber gets on subscribing came
+ * half a second earlier and, counted, stretched the stream by that half second.
+ */
 async function throughput(subscribe: (onMessage: () => void) => void, publish: (message: object) => void, period: number, joints: string[], home: number[]) {
+  let armed = false;
   let count = 0;
   let first = 0;
   let last = 0;
   subscribe(() => {
+    if (!armed) return;
     const now = performance.now();
     if (count === 0) first = now;
     last = now;
     count++;
   });
   await new Promise((r) => setTimeout(r, 500));
+  armed = true;
   publish(hold(STEPS, period, joints, home));
   // Wait until the stream has been quiet for a second.
   let seen = -1;
@@ -70,6 +88,79 @@ async function throughput(subscribe: (onMessage: () => void) => void, publish: (
     await new Promise((r) => setTimeout(r, 1000));
   }
   return { rate: count > 1 ? (count - 1) / ((last - first) / 1000) : 0, lost: STEPS - count };
+}
+
+/** A raw `ws` rosbridge client that counts the frames of its subscriptions without decoding them. */
+async function rawCounter(port: number) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+  await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+  const send = (m: object) => ws.send(JSON.stringify(m));
+  return {
+    subscribe: (topic: string, compression: string, onFrame: () => void) => {
+      ws.on('message', onFrame);
+      send({ op: 'subscribe', topic, compression });
+    },
+    publish: (topic: string, msg: object) => send({ op: 'publish', topic, msg }),
+    close: () => ws.close(),
+  };
+}
+
+/** Periods/s of the in-process sim link, warm: physics and recording, nothing sent anywhere. */
+async function simCeiling(scenario: Awaited<ReturnType<typeof loadScenario>>): Promise<number> {
+  const link = await SimLink.create(scenario);
+  try {
+    await link.reset(0);
+    const action = { position: Float64Array.from(scenario.robotConfig.home), gripperWidth: scenario.robotConfig.gripper?.width[1] ?? 0 };
+    // The first thousands of periods run cold (3x slower as the JIT compiles): as sim-serve is warmed below, so is this.
+    for (let k = 0; k < STEPS; k++) await link.act(action);
+    const start = performance.now();
+    for (let k = 0; k < STEPS; k++) await link.act(action);
+    return STEPS / ((performance.now() - start) / 1000);
+  } finally {
+    await link.close();
+  }
+}
+
+/**
+ * `--fanout-server`: a rosbridge server alone, in its own process, that publishes `STEPS` joint
+ * states as fast as it can (yielding every few milliseconds, as a lockstep trajectory does) when a
+ * client publishes on /bench/go.
+ */
+async function fanoutServer(): Promise<void> {
+  const server = await RosbridgeServer.listen({ port: 0 });
+  const publish = server.publisher('/joint_states', 'sensor_msgs/msg/JointState');
+  const name = ['shoulder_pan', 'shoulder_lift', 'elbow', 'wrist_1', 'wrist_2', 'wrist_3'];
+  server.subscribe('/bench/go', 'std_msgs/msg/Empty', () => {
+    void (async () => {
+      let yielded = performance.now();
+      for (let k = 0; k < STEPS; k++) {
+        const t = k * 0.02;
+        const position = Float64Array.from(name, (_, i) => Math.sin(t + i));
+        publish({ header: { stamp: { sec: Math.floor(t), nanosec: Math.round((t % 1) * 1e9) }, frame_id: '' }, name, position, velocity: position.map(Math.cos), effort: new Float64Array(6) });
+        if (performance.now() - yielded > 5) {
+          await new Promise((r) => setImmediate(r));
+          yielded = performance.now();
+        }
+      }
+    })();
+  });
+  console.log(JSON.stringify({ rosbridge: `ws://127.0.0.1:${server.port}` }));
+}
+
+/** The fan-out ceiling: messages/s the rosbridge server alone delivers to one raw subscriber. */
+async function fanoutCeiling(compression: string): Promise<{ rate: number; lost: number }> {
+  const child = spawn(process.execPath, ['bin/run-ts.js', 'bench/ros.ts', '--fanout-server'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  try {
+    const line = await new Promise<string>((done) => createInterface({ input: child.stdout! }).once('line', done));
+    const raw = await rawCounter(Number((JSON.parse(line) as { rosbridge: string }).rosbridge.split(':').pop()));
+    const r = await throughput((cb) => raw.subscribe('/joint_states', compression, cb), () => raw.publish('/bench/go', {}), 0, [], []);
+    raw.close();
+    return r;
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
 }
 
 async function main(): Promise<void> {
@@ -82,6 +173,11 @@ async function main(): Promise<void> {
 
   const bridge = await serve(file50, ['--rosbridge', '0']);
   try {
+    // One untimed stream first: a cold server runs its first thousands of periods 3x slower, which
+    // would land on whichever figure came first.
+    const warm = await rawCounter(bridge.port!);
+    await throughput((cb) => warm.subscribe('/joint_states', 'cbor', cb), (m) => warm.publish(topicName, m), period, joints, home);
+    warm.close();
     for (const compression of ['none', 'cbor'] as const) {
       const ros = new Ros({});
       const opened = new Promise((r) => ros.once('connection', r));
@@ -93,6 +189,11 @@ async function main(): Promise<void> {
       figures[`rosbridge_${compression === 'none' ? 'json' : 'cbor'}_joint_states_per_s`] = Math.round(r.rate);
       figures[`rosbridge_${compression === 'none' ? 'json' : 'cbor'}_lost`] = r.lost;
       ros.close();
+      const raw = await rawCounter(bridge.port!);
+      const rr = await throughput((cb) => raw.subscribe('/joint_states', compression, cb), (m) => raw.publish(topicName, m), period, joints, home);
+      figures[`rosbridge_${compression === 'none' ? 'json' : 'cbor'}_raw_joint_states_per_s`] = Math.round(rr.rate);
+      figures[`rosbridge_${compression === 'none' ? 'json' : 'cbor'}_raw_lost`] = rr.lost;
+      raw.close();
     }
     const runner = await EpisodeRunner.create(scenario, parseBackend(`rosbridge://127.0.0.1:${bridge.port}`));
     const run = await runner.run(JSON.parse(readFileSync('scenarios/pick-place.tuned.json', 'utf8')), 0);
@@ -102,6 +203,12 @@ async function main(): Promise<void> {
     await runner.close();
   } finally {
     await bridge.stop();
+  }
+  figures.sim_ceiling_periods_per_s = Math.round(await simCeiling(scenario));
+  for (const compression of ['none', 'cbor']) {
+    const r = await fanoutCeiling(compression);
+    figures[`rosbridge_${compression === 'none' ? 'json' : 'cbor'}_fanout_per_s`] = Math.round(r.rate);
+    figures[`rosbridge_${compression === 'none' ? 'json' : 'cbor'}_fanout_lost`] = r.lost;
   }
 
   const missing = ros2Unavailable();
@@ -156,4 +263,63 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-await main();
+/** Issue 20's targets: a figure at least (`>=`) or at most (`<=`) this. */
+const TARGETS: Record<string, ['>=' | '<=', number]> = {
+  rosbridge_json_joint_states_per_s: ['>=', 5000],
+  rosbridge_cbor_joint_states_per_s: ['>=', 5000],
+  rosbridge_json_raw_joint_states_per_s: ['>=', 5000],
+  rosbridge_cbor_raw_joint_states_per_s: ['>=', 5000],
+  rosbridge_json_fanout_per_s: ['>=', 5000],
+  rosbridge_cbor_fanout_per_s: ['>=', 5000],
+  rosbridge_round_trip_p99_ms: ['<=', 8],
+  rosbridge_100hz_jitter_p99_ms: ['<=', 5],
+  rosbridge_100hz_warm_jitter_p99_ms: ['<=', 5],
+  ros2_round_trip_p99_ms: ['<=', 8],
+  ros2_100hz_jitter_p99_ms: ['<=', 5],
+  ros2_100hz_warm_jitter_p99_ms: ['<=', 5],
+};
+
+/** Runs the set `runs` times, each in its own process, and prints each figure's median, range and target. */
+function repeat(runs: number): void {
+  const values = new Map<string, (number | string)[]>();
+  for (let run = 1; run <= runs; run++) {
+    console.log(`run ${run} of ${runs}`);
+    const result = spawnSync(process.execPath, ['bin/run-ts.js', 'bench/ros.ts', '--once'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    if (result.status !== 0) throw new Error(`bench/ros.ts --once failed (exit ${result.status}): ${result.stdout}`);
+    const block = result.stdout.split('\n---\n').pop() ?? '';
+    for (const line of block.split('\n')) {
+      const match = /^([\w.]+): (.*)$/.exec(line);
+      if (!match) continue;
+      const value = Number(match[2]);
+      values.set(match[1], [...(values.get(match[1]) ?? []), Number.isFinite(value) && match[2] !== '' ? value : match[2]]);
+    }
+  }
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  const medians = new Map<string, number>();
+  console.log(`\n--- (median of ${runs} runs [min, max]; target; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${cpus().length} cores)`);
+  for (const [key, xs] of values) {
+    if (xs.some((x) => typeof x === 'string')) {
+      console.log(`${key}: ${xs[xs.length - 1]}`);
+      continue;
+    }
+    const nums = xs as number[];
+    const m = median(nums);
+    medians.set(key, m);
+    const target = TARGETS[key];
+    const verdict = target ? `; target ${target[0]} ${target[1]}: ${(target[0] === '>=' ? m >= target[1] : m <= target[1]) ? 'met' : 'not met'}` : '';
+    console.log(`${key}: ${+m.toFixed(3)} [${+Math.min(...nums).toFixed(3)}, ${+Math.max(...nums).toFixed(3)}]${verdict}`);
+  }
+  for (const kind of ['', 'raw_', 'fanout_'] as const) {
+    const suffix = kind === 'fanout_' ? 'fanout_per_s' : `${kind}joint_states_per_s`;
+    const json = medians.get(`rosbridge_json_${suffix}`);
+    const cbor = medians.get(`rosbridge_cbor_${suffix}`);
+    if (json && cbor) console.log(`rosbridge_cbor_over_json_${suffix}: ${+(cbor / json).toFixed(2)}; target >= 1: ${cbor >= json ? 'met' : 'not met'}`);
+  }
+}
+
+if (process.argv.includes('--fanout-server')) await fanoutServer();
+else if (process.argv.includes('--once')) await main();
+else repeat(Number(process.env.ARBOR_BENCH_RUNS ?? 3));
