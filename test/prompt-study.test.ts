@@ -93,7 +93,7 @@ describe('a study over prompt configs', () => {
       expect(summary.cost_usd).toBeCloseTo(spent, 9);
       expect(store.study(summary.study)!.costUsd).toBeCloseTo(spent, 9);
       // ... and what the server billed for the calls it answered, each at its model's price.
-      const billed = server.usages.reduce((sum, u, i) => sum + dollars({ input: u.input_tokens, output: u.output_tokens, cacheWrite: u.cache_creation_input_tokens, cacheRead: u.cache_read_input_tokens }, priceOf(server!.requests[i].body.model)!), 0);
+      const billed = server.usages.reduce((sum, u) => sum + dollars({ input: u.input_tokens, output: u.output_tokens, cacheWrite: u.cache_creation_input_tokens, cacheRead: u.cache_read_input_tokens }, priceOf(u.model)!), 0);
       expect(spent).toBeCloseTo(billed, 9);
       expect(server.requests.length).toBe(episodes.reduce((n, e) => n + (e.metrics.llm_calls as number), 0));
       const cachedEpisodes = episodes.filter((e) => (e.metrics.cached_calls as number) > 0);
