@@ -131,6 +131,10 @@ interface TopicPublisher {
  * risen: the newcomer sees the robot at rest, and the others get again the newest message they
  * already have (same stamp, same values, in order behind it on the same writer), which a state
  * subscriber takes as no news (arm-joints.ts keeps a joint's newest stamp; a repeat changes nothing).
+ * One case is not news-free: a repeat of the previous world's reset state (stamped 0) that reaches
+ * a lockstep link between its clearing and the server's next reset passes the link's stale check,
+ * and if the other topics' new states overtake the new joint state, the link reads the old one at
+ * reset; that differs only where the at-rest state depends on the seed (a sensor-noise perturbation).
  */
 function topicPublisher(rcl: Rclnodejs, node: RclNode, topic: string, type: string, latched = false): TopicPublisher {
   const publisher = node.createPublisher(type, topic, streamQos(rcl));
