@@ -85,6 +85,29 @@ describe.skipIf(noRos2 !== undefined)(`a gripper driver beside sim-serve --ros2 
     await served?.stop();
   });
 
+  // First: nothing has commanded the lockstep world yet, so it published only its start state, before anyone listened.
+  it('gives a subscriber that joins late the arm at rest, without any command (as a latched topic does)', async () => {
+    const home = scenario.robotConfig.home;
+    const arm = scenario.robotConfig.joints.map((j) => j.name);
+    const viewer = await connectRos2(namespace);
+    try {
+      const atRest = await new Promise<JointStateMsg>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no joint state of the arm came to a late subscriber of ${namespace}/joint_states within 5 s`)), 5000);
+        viewer.subscribe(`${namespace}/joint_states`, 'sensor_msgs/msg/JointState', (m) => {
+          const message = m as JointStateMsg;
+          if (!message.name.includes(arm[0])) return; // the driver's
+          clearTimeout(timer);
+          resolve(message);
+        });
+      });
+      expect(atRest.name).toEqual(arm);
+      expect(Array.from(atRest.position)).toEqual(home);
+      expect(atRest.header.stamp).toEqual({ sec: 0, nanosec: 0 });
+    } finally {
+      await viewer.close();
+    }
+  }, 10_000);
+
   it("runs on the arm's joints and records them, the driver's messages ignored", async () => {
     const runner = await EpisodeRunner.create(scenario, parseBackend(`ros2:${namespace}`), { reconnectSeconds: 1 });
     try {

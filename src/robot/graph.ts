@@ -56,9 +56,11 @@ export interface ServedGoal {
 /** What a served robot offers on a graph. */
 export interface GraphServer {
   /**
-   * A function that publishes on `topic`. `latched`: a subscriber that joins gets the last message
-   * at once, as from a latched topic (rosbridge; a ROS 2 node keeps its volatile stream, whose
-   * depth lockstep bursts need, rather than replay that history to every late joiner).
+   * A function that publishes on `topic`. `latched`: a subscriber that joins gets the last message,
+   * as from a latched topic: at once over rosbridge (to that client alone); on a ROS 2 node, which
+   * keeps its volatile stream (lockstep bursts need its depth; transient_local would replay that
+   * history to every late joiner), as the last message published again once a new subscription
+   * matches, which the others receive too as a repeat of the newest message they have.
    */
   publisher(topic: string, type: string, options?: { latched?: boolean }): (message: object) => void;
   /**

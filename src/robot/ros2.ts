@@ -24,12 +24,17 @@ interface Rclnodejs {
   QoS: new (history: number, depth: number, reliability: number, durability: number) => object;
 }
 interface RclNode {
-  createPublisher(type: string, topic: string, options?: { qos: object }): { publish(message: object | Buffer): void };
+  createPublisher(type: string, topic: string, options?: { qos: object }): RclPublisher;
   createSubscription(type: string, topic: string, options: { qos: object; isRaw?: boolean }, callback: (message: unknown) => void): unknown;
   createClient(type: string, name: string): RclClient;
   createService(type: string, name: string, callback: (request: unknown, response: { template: unknown; send(value: unknown): void }) => void): unknown;
   spin(): void;
   destroy(): void;
+}
+interface RclPublisher {
+  publish(message: object | Buffer): void;
+  /** How many subscriptions match it now. */
+  readonly subscriptionCount: number;
 }
 interface RclClient {
   waitForService(timeoutMs?: number): Promise<boolean>;
@@ -107,23 +112,53 @@ function streamQos(rcl: Rclnodejs): { qos: object } {
   return { qos: new rcl.QoS(KEEP_LAST, 1000, RELIABLE, VOLATILE) };
 }
 
+/** A topic's publisher: `publish` sends a message; `replay`, on a latched topic, gives a new subscriber the last one. */
+interface TopicPublisher {
+  publish(message: object): void;
+  /** Publishes the last message again when subscriptions joined since the last look; undefined unless latched. */
+  replay?: () => void;
+}
+
 /**
  * A topic's publisher. Messages go out as CDR bytes we write (see ros2-cdr.ts: rclnodejs's own
  * conversion is what limited a robot's state stream) when the type's codec can be built and
  * writes the message; rclnodejs converts what it cannot.
+ *
+ * `latched`: DDS's own latching (transient_local durability) would replay the publisher's whole
+ * history, up to `streamQos`'s 1000 states, to every late joiner, and a second transient_local
+ * publisher on the topic would give every subscriber each message twice. So the stream stays
+ * volatile and `replay` publishes the last message once more when the subscription count has
+ * risen: the newcomer sees the robot at rest, and the others get again the newest message they
+ * already have (same stamp, same values, in order behind it on the same writer), which a state
+ * subscriber takes as no news (arm-joints.ts keeps a joint's newest stamp; a repeat changes nothing).
+ * One case is not news-free: a repeat of the previous world's reset state (stamped 0) that reaches
+ * a lockstep link between its clearing and the server's next reset passes the link's stale check,
+ * and if the other topics' new states overtake the new joint state, the link reads the old one at
+ * reset; that differs only where the at-rest state depends on the seed (a sensor-noise perturbation).
  */
-function topicPublisher(rcl: Rclnodejs, node: RclNode, topic: string, type: string): (message: object) => void {
+function topicPublisher(rcl: Rclnodejs, node: RclNode, topic: string, type: string, latched = false): TopicPublisher {
   const publisher = node.createPublisher(type, topic, streamQos(rcl));
   const codec = cdrCodec(type);
-  return (message) => {
+  let last: object | Buffer | undefined;
+  let subscriptions = 0;
+  const publish = (message: object) => {
     let bytes: Buffer | undefined;
     try {
       bytes = codec?.encode(message);
     } catch {
       bytes = undefined;
     }
-    publisher.publish(bytes ?? message);
+    const payload = bytes ?? message;
+    publisher.publish(payload);
+    if (latched) last = payload;
   };
+  if (!latched) return { publish };
+  const replay = () => {
+    const count = publisher.subscriptionCount;
+    if (count > subscriptions && last) publisher.publish(last);
+    subscriptions = count;
+  };
+  return { publish, replay };
 }
 
 /** Subscribes to a topic with plain messages: decoded from its CDR bytes by our codec, or by rclnodejs. */
@@ -170,7 +205,7 @@ class Ros2Client implements GraphClient {
   }
 
   advertise(topic: string, type: string): (message: object) => void {
-    return topicPublisher(this.rcl, this.node, topic, type);
+    return topicPublisher(this.rcl, this.node, topic, type).publish;
   }
 
   async call(service: string, type: string, request: object, timeoutMs: number): Promise<unknown> {
@@ -225,16 +260,28 @@ export async function serveRos2(namespace: string): Promise<GraphServer> {
   return new Ros2Server(rcl, node);
 }
 
+/** How often (ms) the served node looks for new subscribers of its latched topics. */
+const LATCH_POLL_MS = 200;
+
 class Ros2Server implements GraphServer {
   private readonly servers: { destroy(): void }[] = [];
+  /** The latched topics' replays, run every `LATCH_POLL_MS`. */
+  private readonly replays: (() => void)[] = [];
+  private poll: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly rcl: Rclnodejs,
     private readonly node: RclNode,
   ) {}
 
-  publisher(topic: string, type: string): (message: object) => void {
-    return topicPublisher(this.rcl, this.node, topic, type);
+  publisher(topic: string, type: string, options: { latched?: boolean } = {}): (message: object) => void {
+    const { publish, replay } = topicPublisher(this.rcl, this.node, topic, type, options.latched);
+    if (replay) {
+      this.replays.push(replay);
+      // Polled: rclnodejs's matched event is not exported from its package, and a new viewer can wait a fifth of a second.
+      this.poll ??= setInterval(() => this.replays.forEach((r) => r()), LATCH_POLL_MS).unref();
+    }
+    return publish;
   }
 
   subscribe(topic: string, type: string, onMessage: (message: unknown) => string | undefined | void): void {
@@ -291,6 +338,7 @@ class Ros2Server implements GraphServer {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.poll);
     for (const server of this.servers) server.destroy();
     this.node.destroy();
   }
