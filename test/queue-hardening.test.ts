@@ -26,6 +26,7 @@ import { encodeTrace } from '../src/trace/trace.ts';
 import { tunedPolicy } from './helpers.ts';
 import { arbor, episodesOf, startWorker, stopWorker, studyScenario, until, type ArborProcess, type EpisodeRow } from './queue-helpers.ts';
 import { redisUnavailable, startRedis, type TestRedis } from './redis.ts';
+import { Rng } from '../src/scenario/rng.ts';
 
 const noRedis = redisUnavailable();
 /** Peak resident memory a worker may reach (MiB): one MuJoCo thread, Node and the job in hand. */
@@ -295,17 +296,6 @@ describe('results that unpack to more than their cap', () => {
   });
 });
 
-/** mulberry32: a small seeded generator, so the hostile jobs are the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -449,7 +439,8 @@ describe.skipIf(noRedis !== undefined)(`a hostile client on the queue${skipped}`
       const bad = await plantBadBundles(client);
       const realBundle = makeBundle(await loadScenario(scenarioFile)).hash;
       const valid: JobData = { study: 'hostile', bundle: realBundle, build, policy: tunedPolicy(), seed: 1, maxResultBytes: 2 ** 20 };
-      const rand = seeded(SEED);
+      const rng = new Rng(SEED); // seeded: the hostile jobs are the same on every run
+      const rand = () => rng.next();
       const datas: unknown[] = [...Object.values(bad.corrupt), bad.foreign].map((bundle) => ({ ...valid, bundle }));
       for (let i = 0; i < HOSTILE_JOBS; i++) datas.push(hostileData(rand, valid, bad));
       const jobs = datas.map((data, i) => ({

@@ -12,6 +12,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { encode as encodeCbor } from 'cbor2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { Rng } from '../src/scenario/rng.ts';
 import { rawClient, startSimServe, type Served } from './sim-serve-helpers.ts';
 
 const JOINTS = ['shoulder_pan', 'shoulder_lift', 'elbow', 'wrist_1', 'wrist_2', 'wrist_3', 'gripper'];
@@ -29,18 +30,9 @@ const LOAD_FACTOR = 25;
 /** Most the server's resident memory may grow over its baseline (the fragment budget is 64 MB; frames take at most 16 MB each). */
 const MEMORY_BOUND_MB = 400;
 
-/** A small seeded generator (mulberry32), so a failing run replays. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = random(16);
+/** Seeded, so a failing run replays. */
+const rng = new Rng(16);
+const rand = () => rng.next();
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
 
 const NUMBERS = [0, -0, 1, -1, 0.5, 1e-9, 2 ** 31 - 1, 2 ** 31, 2 ** 53 + 1, -(2 ** 63), 1e308, -1e308, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY] as const;
