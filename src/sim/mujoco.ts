@@ -3,7 +3,8 @@
  * `loadMujoco()` for the shared instance (one per thread: each worker has its own).
  */
 import { createRequire } from 'node:module';
-import loadModule, { type MainModule } from 'mujoco-js';
+import type { MainModule } from 'mujoco-js';
+import { importMujoco } from './mujoco-module.ts';
 
 export type Mujoco = MainModule;
 
@@ -11,12 +12,15 @@ let instance: Promise<Mujoco> | undefined;
 /** Lines MuJoCo printed to stderr since the last `takeMujocoStderr()`: its only word on XML parse errors. */
 const stderrLines: string[] = [];
 
-/** The shared MuJoCo module of this thread (instantiated once, ~0.2 s). */
+/** The shared MuJoCo module of this thread (imported and instantiated once, when first asked for). */
 export function loadMujoco(): Promise<Mujoco> {
-  instance ??= loadModule({
-    printErr: (line: string) => stderrLines.push(line),
-    print: (line: string) => stderrLines.push(line),
-  }) as Promise<Mujoco>;
+  instance ??= importMujoco().then(({ factory, wasmBinary }) =>
+    factory({
+      printErr: (line: string) => stderrLines.push(line),
+      print: (line: string) => stderrLines.push(line),
+      ...(wasmBinary ? { wasmBinary } : {}),
+    }) as Promise<Mujoco>,
+  );
   return instance;
 }
 
