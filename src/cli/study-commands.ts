@@ -9,7 +9,6 @@ import type { Evaluator } from '../evaluation/evaluator.ts';
 import { LiveFeed } from '../evaluation/live.ts';
 import { EvaluatorPool, workerCount } from '../evaluation/pool.ts';
 import { parseRedisAddress } from '../evaluation/queue/connection.ts';
-import { QueueEvaluator } from '../evaluation/queue/queue-evaluator.ts';
 import { metered, ThroughputMeter } from '../evaluation/throughput.ts';
 import { createStudy, incumbent, runStudy } from '../study/study.ts';
 import { defaultStudyConfig, describeStop, studyConfigOf, studySummaryOf, StudyConfig, type StudySummary } from '../study/config.ts';
@@ -20,7 +19,7 @@ import { scenarioWithFlags } from './sim-commands.ts';
 import { KEEP_RULES, RESEARCHER_NAMES, type KeepRule, type ResearcherName } from '../scenario/schema.ts';
 import { DEFAULT_STORE_PATH, Store } from '../store/store.ts';
 import type { StudyRecord } from '../store/schema.ts';
-import { exportMcap, type McapExportFlags } from './export-mcap.ts';
+import type { McapExportFlags } from './export-mcap.ts';
 import { fixed, percent, successText, table } from './format.ts';
 import { wilsonOfRate } from '../scoring/stats.ts';
 import { integer, number, seed } from './options.ts';
@@ -211,6 +210,7 @@ function registerExport(program: Command): void {
       const store = Store.open(flags.db, { readonly: true });
       requireStudy(store, id, flags.db);
       if (flags.format === 'mcap') {
+        const { exportMcap } = await import('./export-mcap.ts');
         await exportMcap(store, id, flags);
         return store.close();
       }
@@ -413,6 +413,8 @@ async function openEvaluator(store: Store, study: StudyRecord, scenario: LoadedS
     if (config.calibration) throw new Error(`This study's sim is calibrated (${config.calibration}); remote workers cannot load a calibration yet. Leave out --evaluator.`);
     if (config.robust) throw new Error(`This study is robust (at ${config.robust.tier}); remote workers cannot carry perturbations yet. Leave out --evaluator.`);
     const address = parseRedisAddress(flags.evaluator);
+    // BullMQ and ioredis load only for a queue (a third of a second of every other arbor run's start).
+    const { QueueEvaluator } = await import('../evaluation/queue/queue-evaluator.ts');
     const evaluator = await QueueEvaluator.create(address, scenario, {
       study: study.id,
       maxResultBytes: flags.maxResultMb !== undefined ? Math.round(flags.maxResultMb * 2 ** 20) : undefined,

@@ -2,8 +2,7 @@
 import type { Command } from 'commander';
 import { describeBuild } from '../evaluation/queue/build.ts';
 import { parseRedisAddress } from '../evaluation/queue/connection.ts';
-import { QueueWorker } from '../evaluation/queue/queue-worker.ts';
-import { readQueue, type QueueSnapshot } from '../evaluation/queue/workers.ts';
+import type { QueueSnapshot } from '../evaluation/queue/workers.ts';
 import { fixed, table } from './format.ts';
 import { integer } from './options.ts';
 
@@ -18,6 +17,7 @@ export function registerWorkerCommands(program: Command): void {
     .option('--lock-seconds <s>', 'seconds before a silent worker\'s episode is handed to another worker', integer(2, 3600), 30)
     .action(async (url: string, flags: { concurrency?: number; name?: string; cache?: string; lockSeconds: number }) => {
       const log = (line: string) => process.stderr.write(`arbor worker: ${line}\n`);
+      const { QueueWorker } = await import('../evaluation/queue/queue-worker.ts');
       const worker = await QueueWorker.start(parseRedisAddress(url), { concurrency: flags.concurrency, name: flags.name, cache: flags.cache, lockSeconds: flags.lockSeconds, log });
       let signals = 0;
       const onSignal = () => {
@@ -37,6 +37,7 @@ export function registerWorkerCommands(program: Command): void {
     .argument('<redis>', 'the queue, redis://HOST:PORT[/DB]')
     .option('--json', 'print {workers, jobs} as JSON')
     .action(async (url: string, flags: { json?: boolean }) => {
+      const { readQueue } = await import('../evaluation/queue/workers.ts');
       const snapshot = await readQueue(parseRedisAddress(url));
       if (flags.json) {
         console.log(JSON.stringify(snapshot));

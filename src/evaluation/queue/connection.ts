@@ -5,7 +5,7 @@
  * connection fails fast, with a sentence, when nothing answers at the address.
  */
 import type { RedisOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 /** What `--evaluator` and `arbor worker` take. */
 export interface RedisAddress {
@@ -56,6 +56,8 @@ const FIRST_CONNECT_MS = 5000;
  * Once it has answered, the connection reconnects on its own for as long as it is open.
  */
 export async function connectRedis(address: RedisAddress, name: string): Promise<Redis> {
+  // ioredis (and BullMQ behind it) load only when a queue is used: every arbor command parses addresses.
+  const { Redis } = await import('ioredis');
   const redis = new Redis({ ...address.options, lazyConnect: true, connectionName: name });
   let lastError: Error | undefined;
   const onError = (err: Error) => (lastError = err);
