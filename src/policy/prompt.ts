@@ -140,10 +140,11 @@ export class PromptPolicy implements Policy {
 export function promptPolicyGuide(scenario: LoadedScenario): string {
   const language = scenario.taskDef.controllers[scenario.policy.controller].skill?.steps;
   const steps = Object.entries(language ?? {});
+  const checked = steps.flatMap(([, spec]) => (spec.check ? [spec.check.doc] : []));
   return [
     'A prompt policy is a language planner. At the start of each episode it sends the model the system prompt, the few-shot',
     'examples (earlier user/assistant turns), then "Instruction: <the episode\'s instruction>\n\nScene: <the scene>" and reads a plan from the reply;',
-    "the task's skill carries the plan out. With replan, a failed step (the gripper closed on nothing, a cube landed outside its place)",
+    `the task's skill carries the plan out. With replan, a failed step${checked.length ? ` (${checked.join(', ')})` : ''}`,
     `is reported to the model with the scene as it is then, and a new plan is asked for (at most ${MAX_REPLANS} times).`,
     'config = {model, base_url?, temperature (0..1), max_tokens (16..8192), system, examples: [{request, reply}], scene: {format: json|prose,',
     '  facts: subset of [colour, size, position, distance], units: m|cm|mm}, replan: bool, price?: {input, output} $/Mtok}.',

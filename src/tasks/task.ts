@@ -113,6 +113,8 @@ export interface PlanStepSpec {
   hand?: PlanHand;
   /** What is checked once it has run (absent: nothing). */
   check?: {
+    /** The failure it catches, in a few words, for the people and LLM researchers who read the guide: `the gripper closed on nothing`. */
+    doc: string;
     /** Why the step failed, from what is observed when it finished; undefined when it did its job. */
     failure(done: PlanStepDone): string | undefined;
   };
