@@ -1,15 +1,17 @@
 /**
  * The study as an object: driven step by step from outside it ends as `run()` ends; a generation
  * reads the store a small constant number of times, whatever its size; a code candidate is
- * compiled once in the study's process.
+ * compiled once in the study's process; `arbor run` and `arbor resume` parse the study's config once.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { registerStudyCommands } from '../src/cli/study-commands.ts';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { compileCount } from '../src/policy/code.ts';
 import { RandomResearcher } from '../src/researchers/random.ts';
 import { spaceOf, type Researcher } from '../src/researchers/researcher.ts';
-import { defaultStudyConfig } from '../src/study/config.ts';
+import { defaultStudyConfig, studyConfigParses } from '../src/study/config.ts';
 import { createStudy, runStudy, Study } from '../src/study/study.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 import { Store } from '../src/store/store.ts';
@@ -104,5 +106,33 @@ describe('a study as an object', () => {
     expect(summary.status).toBe('done');
     expect(compileCount() - before).toBe(4);
     store.close();
+  });
+
+  it('parses the study config once in arbor run, and once in arbor resume, whatever the generations', async () => {
+    const db = join(dir, 'cli.db');
+    /** Runs an `arbor` study command in this process; its one line of JSON results. */
+    const arbor = async (...args: string[]) => {
+      const program = new Command().exitOverride();
+      registerStudyCommands(program);
+      const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+      try {
+        await program.parseAsync([...args, '--workers', '1', '--db', db, '--json'], { from: 'user' });
+        return JSON.parse(String(log.mock.calls.at(-1)?.[0]));
+      } finally {
+        log.mockRestore();
+      }
+    };
+    let before = studyConfigParses();
+    const run = await arbor('run', REACH, '--researcher', 'random', '--budget-candidates', '9');
+    expect(studyConfigParses() - before).toBe(1);
+    expect(run).toMatchObject({ status: 'done', stop_reason: 'budget-candidates' });
+    expect(run.candidates.length).toBe(9);
+    const store = Store.open(db);
+    const fresh = createStudy(store, reach, defaultStudyConfig(reach, { researcher: 'random', budget: { candidates: 9, episodes: 1000, wallTime: 600 } }));
+    store.close();
+    before = studyConfigParses();
+    const resumed = await arbor('resume', fresh.id);
+    expect(studyConfigParses() - before).toBe(1);
+    expect(resumed).toMatchObject({ study: fresh.id, status: 'done' });
   });
 });

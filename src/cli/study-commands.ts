@@ -11,7 +11,7 @@ import { EvaluatorPool, workerCount } from '../evaluation/pool.ts';
 import { parseRedisAddress } from '../evaluation/queue/connection.ts';
 import { metered, ThroughputMeter } from '../evaluation/throughput.ts';
 import { createStudy, incumbent, runStudy } from '../study/study.ts';
-import { defaultStudyConfig, describeStop, studyConfigOf, studySummaryOf, StudyConfig, type StudySummary } from '../study/config.ts';
+import { describeStop, parseStudyConfig, readStudyConfig, studyConfigInput, studyConfigOf, studySummaryOf, type StudyConfig, type StudySummary } from '../study/config.ts';
 import { prepareResearcher } from '../researchers/registry.ts';
 import { parseBackend } from '../robot/links.ts';
 import { loadScenario, robustProblem, withCalibration, type LoadedScenario } from '../scenario/load.ts';
@@ -93,19 +93,20 @@ function registerRun(program: Command): void {
       const missing = (await import('../robot/ros2.ts')).ros2Unavailable();
       if (missing) throw new Error(`--backend ${flags.backend} needs ROS 2: ${missing}.`);
     }
-    const base = { ...defaultStudyConfig(scenario), ...robustFlags(scenario, flags) };
+    // The config is parsed once, where the flags join the scenario's defaults, and passed on from there.
+    const base = studyConfigInput(scenario, robustFlags(scenario, flags));
     // A study of prompt configs calls a model in every episode: refuse now without a way to reach it.
     const baseline = baselinePolicy(scenario);
     if (baseline.kind === 'prompt' && !flags.dryRun) checkPlannerReachable(baseline.config);
     if (flags.dryRun) {
       const { dryRun, formatDryRun } = await import('./dry-run.ts');
-      const rows = await dryRun(scenario, base);
+      const rows = await dryRun(scenario, parseStudyConfig(base));
       if (flags.json) console.log(JSON.stringify({ backend: flags.backend ?? 'sim', episodes: rows }));
       else console.log(formatDryRun(rows, flags.backend ?? 'sim', scenario.robotConfig.safety.reduced_speed));
       if (rows.some((r) => r.breach !== null)) process.exitCode = 1;
       return;
     }
-    const config: StudyConfig = prepareResearcher({
+    const config = parseStudyConfig(prepareResearcher({
       ...base,
       researcher: flags.researcher ?? base.researcher,
       seed: flags.seed ?? base.seed,
@@ -120,7 +121,7 @@ function registerRun(program: Command): void {
         wallTime: flags.wallTime ?? base.budget.wallTime,
         costUsd: flags.maxCostUsd ?? base.budget.costUsd,
       },
-    });
+    }));
     checkEvaluatorFlags(flags, config.backend);
     const store = Store.open(flags.db);
     const study = createStudy(store, scenario, config);
@@ -130,7 +131,7 @@ function registerRun(program: Command): void {
       `study ${study.id}: ${scenario.name}, ${config.researcher}${robust}, budget ${config.budget.episodes} episodes / ${config.budget.candidates} candidates / ${config.budget.wallTime} s` +
         `${config.budget.costUsd !== undefined ? ` / $${config.budget.costUsd}` : ''}${stops.length ? `, stops early at ${stops.join(' or ')}` : ''}, db ${flags.db}\n`,
     );
-    await runAndReport(store, study, flags, scenario);
+    await runAndReport(store, study, config, flags, scenario);
   });
 }
 
@@ -160,9 +161,10 @@ function registerResume(program: Command): void {
       printResults(store, study, flags.json);
       return;
     }
-    checkOperatorInput(prepareResearcher(studyConfigOf(study)).operator, flags);
+    const config = studyConfigOf(study);
+    checkOperatorInput(prepareResearcher(config).operator, flags);
     process.stderr.write(`resuming study ${id} (${study.status})\n`);
-    await runAndReport(store, study, flags);
+    await runAndReport(store, study, config, flags);
   });
 }
 
@@ -286,10 +288,10 @@ function requireStudy(store: Store, id: string, db: string): StudyRecord {
  * Runs the study with a progress bar; Ctrl-C stops after the episodes in flight. Whatever goes
  * wrong, the study is never left marked `running`: a failure marks it `failed` with the reason.
  */
-async function runAndReport(store: Store, study: StudyRecord, flags: EvaluatorFlags, scenario?: LoadedScenario): Promise<void> {
+async function runAndReport(store: Store, study: StudyRecord, config: StudyConfig, flags: EvaluatorFlags, scenario?: LoadedScenario): Promise<void> {
   let summary: StudySummary;
   try {
-    summary = await runWithEvaluator(store, study, flags, scenario ?? (await studyScenario(study)));
+    summary = await runWithEvaluator(store, study, config, flags, scenario ?? (await studyScenario(study, config)));
   } catch (error) {
     if (store.study(study.id)?.status === 'running') {
       store.updateStudy(study.id, { status: 'failed' });
@@ -301,13 +303,13 @@ async function runAndReport(store: Store, study: StudyRecord, flags: EvaluatorFl
     process.stderr.write(`study ${study.id} stopped; every finished episode is stored. Resume with:\n  arbor resume ${study.id} --db ${flags.db}\n`);
     process.exitCode = 130;
   }
-  printResults(store, store.study(study.id)!, flags.json, summary);
+  printResults(store, store.study(study.id)!, flags.json, summary, config);
 }
 
-/** The scenario of a stored study, in the world it was started in: its calibration, as recorded. */
-async function studyScenario(study: StudyRecord): Promise<LoadedScenario> {
+/** The scenario of a stored study, in the world it was started in: its calibration, as recorded in its config. */
+async function studyScenario(study: StudyRecord, config: StudyConfig): Promise<LoadedScenario> {
   const loaded = await loadScenario(study.scenarioPath);
-  const calibration = studyConfigOf(study).calibration;
+  const calibration = config.calibration;
   return calibration ? withCalibration(loaded, calibration) : loaded;
 }
 
@@ -345,9 +347,8 @@ function checkEvaluatorFlags(flags: EvaluatorFlags, backend: string): void {
   parseRedisAddress(flags.evaluator);
 }
 
-/** Runs the study on its evaluator, with the live feed, the throughput meter, a progress bar and Ctrl-C. `scenario` is the study's, loaded once. */
-async function runWithEvaluator(store: Store, study: StudyRecord, flags: EvaluatorFlags, scenario: LoadedScenario): Promise<StudySummary> {
-  const config = studyConfigOf(study);
+/** Runs the study on its evaluator, with the live feed, the throughput meter, a progress bar and Ctrl-C. `scenario` and `config` are the study's, loaded and parsed once. */
+async function runWithEvaluator(store: Store, study: StudyRecord, config: StudyConfig, flags: EvaluatorFlags, scenario: LoadedScenario): Promise<StudySummary> {
   // Every run publishes its live feed: in-process with --view, else on a loopback relay that an
   // `arbor view` beside it discovers next to the database. Frames cost little when nobody watches.
   const feed = new LiveFeed();
@@ -373,6 +374,7 @@ async function runWithEvaluator(store: Store, study: StudyRecord, flags: Evaluat
   const bar = progress('study', config.budget.episodes);
   try {
     return await runStudy(store, study.id, scenario, evaluator, {
+      config,
       signal: abort.signal,
       onStored: (event) => {
         if (event.kind === 'episode') feed.emit('episode', { study: study.id, candidate: event.candidate, seed: event.seed ?? -1 });
@@ -458,7 +460,8 @@ async function openEvaluator(store: Store, study: StudyRecord, scenario: LoadedS
   });
 }
 
-function printResults(store: Store, study: StudyRecord, json?: boolean, fresh?: StudySummary): void {
+/** Prints a study's results; `config` is its config when the caller has parsed it already. */
+function printResults(store: Store, study: StudyRecord, json?: boolean, fresh?: StudySummary, config?: StudyConfig): void {
   const summary = fresh ?? studySummaryOf(study);
   if (json) {
     // Every rate with its n and Wilson interval: a figure on 3 episodes must not read like one on 64.
@@ -487,7 +490,7 @@ function printResults(store: Store, study: StudyRecord, json?: boolean, fresh?: 
   console.log(`study:               ${study.id}`);
   console.log(`scenario:            ${study.scenarioName} (${study.scenarioPath})`);
   console.log(`researcher:          ${study.researcher}`);
-  const stored = StudyConfig.safeParse(study.config).data;
+  const stored = config ?? readStudyConfig(study.config).data;
   if (stored?.calibration) console.log(`calibration:         ${stored.calibration}`);
   if (stored?.robust) console.log(`robust:              ${stored.robust.tier} (training worlds drawn per seed at ${stored.robust.tier}; keep rule ${stored.keepIf ?? 'mean'})`);
   console.log(`status:              ${study.status}`);

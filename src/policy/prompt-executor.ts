@@ -1,35 +1,40 @@
 /**
  * Carries out a checked plan on the task's skill, one control tick at a time: each step runs the
- * phases the skill maps it to (pick: approach … lift), aimed at the step's object or place. After
- * each step it looks at the observation to say whether the step worked (the gripper holds
- * something after a pick; the cube lies inside the place after a place), so the policy can re-plan.
+ * phases its declaration lists, aimed at the step's object, place or point. After each step the
+ * step's own check (declared by the skill) looks at the observation to say whether it worked, so
+ * the policy can re-plan; what the hand holds follows the steps' declared hand changes.
  */
 import type { Action, Observation, TaskBrief } from '../robot/link.ts';
-import type { PlanSkill, SkillTarget, TaskSkill } from '../tasks/task.ts';
-import type { PlanStep } from './prompt-plan.ts';
+import type { PlanAim, PlanLanguage, PlanStepSpec, SkillTarget, TaskSkill } from '../tasks/task.ts';
+import { aimOf, namedIn, type PlanStep } from './prompt-plan.ts';
 
-/** Gripper opening (m) under which closed fingers hold nothing. */
-const EMPTY_WIDTH = 0.005;
-/** Where in a place a cube may go, as fractions of its half extents; the centre first. */
+/** Where in a place an object may go, as fractions of its half extents; the centre first. */
 const SPOTS: readonly [number, number][] = [[0, 0], [0.6, 0.6], [-0.6, -0.6], [0.6, -0.6], [-0.6, 0.6], [0.6, 0], [-0.6, 0], [0, 0.6], [0, -0.6]];
 /** A spot this far (m) from every other object is free enough: the centre is kept when it is. */
 const CLEARANCE = 0.09;
 
+/** A step of the plan with its declaration and what it aims at. */
+interface Step {
+  /** Its name. */
+  name: string;
+  /** Its declaration in the skill's plan language. */
+  spec: PlanStepSpec;
+  /** What it aims at. */
+  aim: PlanAim;
+}
+
 /** The step being carried out. */
-interface Running {
+interface Running extends Step {
   /** Its number over the episode (1-based, across re-plans). */
   number: number;
-  /** The step. */
-  step: Exclude<PlanStep, { skill: 'refuse' }>;
-  /** Its phases and the one running. */
-  phases: readonly string[];
+  /** The phase running, as an index into `spec.phases`. */
   at: number;
   /** What its phases aim at. */
   target: SkillTarget;
 }
 
 export class PlanExecutor {
-  private queue: Exclude<PlanStep, { skill: 'refuse' }>[] = [];
+  private queue: Step[] = [];
   private running: Running | undefined;
   private steps = 0;
   private last: Action | undefined;
@@ -38,7 +43,7 @@ export class PlanExecutor {
 
   constructor(
     private readonly skill: TaskSkill,
-    private readonly phasesOf: Readonly<Record<Exclude<PlanSkill, 'refuse'>, readonly string[]>>,
+    private readonly language: PlanLanguage,
     private readonly brief: TaskBrief,
     private readonly params: Readonly<Record<string, number>>,
   ) {}
@@ -49,9 +54,13 @@ export class PlanExecutor {
     this.last = { position: Array.from(obs.position), gripperWidth: obs.gripperWidth };
   }
 
-  /** Follows `steps` from now on (a new plan replaces what was left of the old). */
+  /** Follows `steps` from now on (a new plan replaces what was left of the old); steps outside the skill's language (a refusal) are not carried out. */
   follow(steps: readonly PlanStep[]): void {
-    this.queue = steps.filter((s): s is Exclude<PlanStep, { skill: 'refuse' }> => s.skill !== 'refuse');
+    this.queue = steps.flatMap((step) => {
+      if (!Object.hasOwn(this.language, step.skill)) return [];
+      const spec = this.language[step.skill];
+      return [{ name: step.skill, spec, aim: aimOf(step, spec) }];
+    });
     this.running = undefined;
   }
 
@@ -60,10 +69,10 @@ export class PlanExecutor {
     return this.running === undefined && this.queue.length === 0;
   }
 
-  /** What runs now, for traces and people: `step 2 place/transport`. */
+  /** What runs now, for traces and people: `step 2 NAME/PHASE`, the step's name and the phase running. */
   get phase(): string {
     const r = this.running;
-    return r ? `step ${r.number} ${r.step.skill}/${r.phases[r.at]}` : this.finished ? 'done' : 'next step';
+    return r ? `step ${r.number} ${r.name}/${r.spec.phases[r.at]}` : this.finished ? 'done' : 'next step';
   }
 
   /** The last action sent: what holding still means. */
@@ -77,51 +86,32 @@ export class PlanExecutor {
     if (!this.running) {
       const step = this.queue.shift();
       if (!step) return { action: this.hold() };
-      this.running = { number: ++this.steps, step, phases: this.phasesOf[step.skill], at: 0, target: this.targetOf(step, obs) };
+      this.running = { ...step, number: ++this.steps, at: 0, target: this.targetOf(step.aim, obs) };
     }
     const r = this.running;
-    const { action, done } = this.skill.step(r.phases[r.at], obs, this.params, r.target);
+    const { phases } = r.spec;
+    const { action, done } = this.skill.step(phases[r.at], obs, this.params, r.target);
     this.last = action;
-    if (!done || ++r.at < r.phases.length) return { action };
+    if (!done || ++r.at < phases.length) return { action };
     this.running = undefined;
     const failure = this.check(r, obs);
     if (failure) this.queue = [];
     return failure ? { action, failure } : { action };
   }
 
-  /** What a step's phases aim at, chosen when the step begins. */
-  private targetOf(step: Running['step'], obs: Observation): SkillTarget {
-    switch (step.skill) {
-      case 'pick':
-        return { object: step.object };
-      case 'place':
-        return { point: this.freeSpot(step.at, obs) };
-      case 'move':
-        return { point: step.to };
-      default:
-        return {};
-    }
+  /** What a step's phases aim at, chosen when the step begins: its object, and its place (a free spot in it) or point. */
+  private targetOf(aim: PlanAim, obs: Observation): SkillTarget {
+    const point = aim.place !== undefined ? this.freeSpot(aim.place, obs) : aim.point;
+    return { ...(aim.object !== undefined ? { object: aim.object } : {}), ...(point ? { point } : {}) };
   }
 
-  /** Whether a finished step did its job, from the observation; the reason when it did not. */
+  /** Whether a finished step did its job, by its declared check; the reason when it did not. What the hand holds then follows its hand change. */
   private check(r: Running, obs: Observation): string | undefined {
-    const { step } = r;
-    const name = `step ${r.number} (${step.skill}${step.skill === 'pick' ? ` ${step.object}` : step.skill === 'place' ? ` at ${step.at}` : ''})`;
-    if (step.skill === 'pick') {
-      if (obs.gripperWidth < EMPTY_WIDTH) return `${name} failed: the gripper closed on nothing`;
-      this.held = step.object;
-    } else if (step.skill === 'place') {
-      const held = this.held;
-      this.held = undefined;
-      const pose = held !== undefined ? obs.objects[held] : undefined;
-      const place = this.brief.places[step.at];
-      if (pose && (Math.abs(pose.position[0] - place.center[0]) > place.half_size[0] || Math.abs(pose.position[1] - place.center[1]) > place.half_size[1])) {
-        return `${name} failed: ${held} ended at (${pose.position[0].toFixed(3)}, ${pose.position[1].toFixed(3)}) m, outside ${step.at}`;
-      }
-    } else if (step.skill === 'open') {
-      this.held = undefined;
-    }
-    return undefined;
+    const failure = r.spec.check?.failure({ observation: obs, brief: this.brief, aim: r.aim, held: this.held });
+    const hand = r.spec.hand;
+    // A take that failed holds nothing; the hand was empty before it.
+    if (hand) this.held = hand.change === 'take' && failure === undefined ? r.aim.object : undefined;
+    return failure === undefined ? undefined : `step ${r.number} (${r.name}${namedIn(r.aim)}) failed: ${failure}`;
   }
 
   /** Where in a place to put the held object: the centre, or the spot farthest from the objects already there. */

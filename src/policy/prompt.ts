@@ -14,10 +14,10 @@ import { ReplyCache } from '../llm/reply-cache.ts';
 import type { Action, Observation, TaskBrief } from '../robot/link.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import type { PromptConfig } from '../scenario/prompt.ts';
-import type { PlanSkill } from '../tasks/task.ts';
+import type { PlanLanguage } from '../tasks/task.ts';
 import type { Policy, PolicyContext, PolicyDecision } from './policy.ts';
 import { PlanExecutor } from './prompt-executor.ts';
-import { checkPlan, PLAN_LANGUAGE, readPlan, type Plan, type PlanReading } from './prompt-plan.ts';
+import { checkPlan, describePlanLanguage, readPlan, refusalOf, type Plan, type PlanReading } from './prompt-plan.ts';
 import { Planner } from './prompt-planner.ts';
 import { describeScene } from './prompt-scene.ts';
 
@@ -30,8 +30,8 @@ export class PromptPolicy implements Policy {
   private brief: TaskBrief | undefined;
   private readonly conversation: Message[] = [];
   private readonly record: { plan?: Plan['steps']; refused?: string; failed?: string; notes: string[] } = { notes: [] };
-  /** The plan skills the task's skill can run. */
-  private skills: ReadonlySet<PlanSkill> = new Set();
+  /** The plan language of the task's skill. */
+  private language: PlanLanguage = {};
   private replans = 0;
   private planSteps = 0;
   private finished = false;
@@ -63,7 +63,7 @@ export class PromptPolicy implements Policy {
       throw new Error(`A prompt policy needs the task's brief (the instruction and the scene's facts) in the first observation, and task ${scenario.task.kind} gives none here. The in-process sim and \`arbor sim-serve\` brief it at reset; a robot whose own reset service sends no brief cannot run a prompt policy yet.`);
     }
     this.brief = brief;
-    this.skills = new Set(Object.keys(skill.steps) as PlanSkill[]);
+    this.language = skill.steps;
     const params = Object.fromEntries(Object.entries(scenario.policy.params).map(([name, p]) => [name, p.default]));
     this.executor = new PlanExecutor(skill.create(this.context, scenario.task), skill.steps, brief, params);
     this.executor.start(obs);
@@ -111,18 +111,18 @@ export class PromptPolicy implements Policy {
     this.conversation.push(text('assistant', reply.text.trim() || '(no reply)'));
     const reading: PlanReading = reply.cutOff
       ? { ok: false, kind: 'malformed', reason: `the reply was cut off at max_tokens = ${this.config.max_tokens}: ${JSON.stringify(reply.text.slice(0, 120))}` }
-      : readPlan(reply.text);
+      : readPlan(reply.text, this.language);
     const executor = this.executor!;
     if (!reading.ok) return this.fail(reading);
-    const problem = checkPlan(reading.plan, this.brief!, this.context.scenario.robotConfig, executor.held, this.skills);
+    const problem = checkPlan(reading.plan, this.language, this.brief!, this.context.scenario.robotConfig, executor.held);
     if (problem) return this.fail(problem);
     const plan = reading.plan;
     if (this.record.plan) this.record.notes.push(`new plan: ${JSON.stringify(plan.steps)}`);
     this.record.plan = plan.steps;
     this.planSteps += plan.steps.length;
-    const refusal = plan.steps.find((s) => s.skill === 'refuse');
-    if (refusal) {
-      this.record.refused = refusal.reason;
+    const refusal = refusalOf(plan);
+    if (refusal !== undefined) {
+      this.record.refused = refusal;
       this.finished = true;
       return;
     }
@@ -138,18 +138,19 @@ export class PromptPolicy implements Policy {
 
 /** What a prompt config is and how it runs, for people and LLM researchers. */
 export function promptPolicyGuide(scenario: LoadedScenario): string {
-  const family = scenario.taskDef.controllers[scenario.policy.controller];
-  const steps = Object.entries(family.skill?.steps ?? {});
+  const language = scenario.taskDef.controllers[scenario.policy.controller].skill?.steps;
+  const steps = Object.entries(language ?? {});
+  const checked = steps.flatMap(([, spec]) => (spec.check ? [spec.check.doc] : []));
   return [
     'A prompt policy is a language planner. At the start of each episode it sends the model the system prompt, the few-shot',
     'examples (earlier user/assistant turns), then "Instruction: <the episode\'s instruction>\n\nScene: <the scene>" and reads a plan from the reply;',
-    "the task's skill carries the plan out. With replan, a failed step (the gripper closed on nothing, a cube landed outside its place)",
+    `the task's skill carries the plan out. With replan, a failed step${checked.length ? ` (${checked.join(', ')})` : ''}`,
     `is reported to the model with the scene as it is then, and a new plan is asked for (at most ${MAX_REPLANS} times).`,
     'config = {model, base_url?, temperature (0..1), max_tokens (16..8192), system, examples: [{request, reply}], scene: {format: json|prose,',
     '  facts: subset of [colour, size, position, distance], units: m|cm|mm}, replan: bool, price?: {input, output} $/Mtok}.',
     '  The scene names every object and place; facts says what else it tells (distance: from the robot\'s base). A fact left out is unknown to the model.',
-    PLAN_LANGUAGE,
-    ...(steps.length ? [`Each step runs the skill's phases: ${steps.map(([skill, phases]) => `${skill} = ${phases.join(' → ')}`).join('; ')}.`] : []),
+    ...(language ? [describePlanLanguage(language)] : []),
+    ...(steps.length ? [`Each step runs the skill's phases: ${steps.map(([skill, spec]) => `${skill} = ${spec.phases.join(' → ')}`).join('; ')}.`] : []),
     'Each episode records the planner\'s calls, tokens (input, output, cache reads and writes, the largest context), dollars and seconds as metrics',
     '(llm_calls, cached_calls, input_tokens, output_tokens, context_tokens, planner_usd, planner_s); the score may weigh dollars and seconds.',
     'At temperature 0 the study caches each call: a config that sends the same prompts again costs nothing the second time.',

@@ -79,11 +79,39 @@ export const StudyConfig = z.object({
   }
 });
 export type StudyConfig = z.infer<typeof StudyConfig>;
+/** A study config before it is parsed: defaults not filled in, nothing checked. */
+export type StudyConfigInput = z.input<typeof StudyConfig>;
 
-export function defaultStudyConfig(scenario: LoadedScenario, overrides: Partial<StudyConfig> = {}): StudyConfig {
+/** Study configs parsed by this process, for tests: `arbor run` and `resume` parse theirs once. */
+let parses = 0;
+
+/** How many study configs this process has parsed (and read back from the store) so far. */
+export function studyConfigParses(): number {
+  return parses;
+}
+
+/** Parses a study config (defaults filled in, every field and combination checked); throws naming the field. */
+export function parseStudyConfig(input: StudyConfigInput): StudyConfig {
+  parses++;
+  return StudyConfig.parse(input);
+}
+
+/** Reads a stored study config through its schema, without throwing. */
+export function readStudyConfig(stored: unknown): z.ZodSafeParseResult<StudyConfig> {
+  parses++;
+  return StudyConfig.safeParse(stored);
+}
+
+/** The scenario's study config, parsed, with `overrides` over its defaults. */
+export function defaultStudyConfig(scenario: LoadedScenario, overrides: Partial<StudyConfigInput> = {}): StudyConfig {
+  return parseStudyConfig(studyConfigInput(scenario, overrides));
+}
+
+/** The scenario's study config before it is parsed, with `overrides` over its defaults: what a command adds its flags to, then parses once. */
+export function studyConfigInput(scenario: LoadedScenario, overrides: Partial<StudyConfigInput> = {}): StudyConfigInput {
   const b = scenario.budget;
   const r = scenario.researcher;
-  return StudyConfig.parse({
+  return {
     researcher: r.name,
     seed: 1,
     batch: r.batch,
@@ -102,7 +130,7 @@ export function defaultStudyConfig(scenario: LoadedScenario, overrides: Partial<
     ...(b.robust !== undefined && scenario.perturbations ? { robust: { tier: b.robust, perturbations: scenario.perturbations } } : {}),
     ...(b.keep_if !== undefined ? { keepIf: b.keep_if } : {}),
     ...overrides,
-  });
+  };
 }
 
 /** Why the search part of a study ended. */
@@ -157,7 +185,7 @@ export type StudySummary = z.infer<typeof StudySummary>;
 
 /** Reads a study's stored config through its schema. */
 export function studyConfigOf(study: StudyRecord): StudyConfig {
-  const parsed = StudyConfig.safeParse(study.config);
+  const parsed = readStudyConfig(study.config);
   if (!parsed.success) {
     throw new Error(`Study ${study.id} has a config this arbor cannot read (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}); it was made by another version.`);
   }

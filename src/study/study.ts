@@ -71,14 +71,16 @@ export interface RunOptions {
   researcher?: (state: unknown) => Researcher;
   /** Called when a candidate or an episode is stored (the live dashboard refreshes on it). */
   onStored?: (event: { kind: 'candidate' | 'episode'; candidate: number; seed?: number }) => void;
+  /** The study's config as the caller already parsed it, where it made the study or read it back (absent: read from the store). */
+  config?: StudyConfig;
 }
 
 /**
- * Creates a study record for a scenario, with its baseline candidate. Refuses a budget too small
- * for the baseline generation, so no study starts that could only break its budget.
+ * Creates a study record for a scenario, with its baseline candidate. `config` was parsed where it
+ * was made (`parseStudyConfig`, `defaultStudyConfig`) and is stored as it is. Refuses a budget too
+ * small for the baseline generation, so no study starts that could only break its budget.
  */
-export function createStudy(store: Store, scenario: LoadedScenario, config: StudyConfig): StudyRecord {
-  const checked = StudyConfig.parse(config);
+export function createStudy(store: Store, scenario: LoadedScenario, checked: StudyConfig): StudyRecord {
   if (checked.budget.episodes < checked.seedsPerCandidate) {
     throw new Error(
       `The episode budget (${checked.budget.episodes}) is smaller than the baseline generation (${checked.seedsPerCandidate} seeds per candidate); raise --budget-episodes or lower budget.seeds_per_candidate.`,
@@ -153,7 +155,7 @@ export class Study {
   /** Opens a stored study to run or resume, with its researcher restored from the saved state. */
   static async open(store: Store, studyId: string, scenario: LoadedScenario, evaluator: Evaluator, options: RunOptions = {}): Promise<Study> {
     const ledger = Ledger.open(store, studyId);
-    const config = studyConfigOf(ledger.stored);
+    const config = options.config ?? studyConfigOf(ledger.stored);
     const loop = loopOf(ledger.stored);
     const researcher = options.researcher?.(loop.researcher) ?? (await createResearcher(config.researcher, { space: spaceOf(scenario.policy.params), config, scenario, state: loop.researcher }));
     const study = new Study(ledger, scenario, evaluator, config, researcher, loop, options);

@@ -54,20 +54,77 @@ export interface SkillPrimitives<Spec extends TaskSpec = TaskSpec, Name extends 
   /** The skill's hold on one episode of a scenario whose task section is `spec`. */
   create(context: PolicyContext, spec: Spec): TaskSkill<Name>;
   /**
-   * How a planner's steps run on these phases (optional): each plan skill as the phases it runs,
-   * in order. A prompt policy can plan only on a skill that has this.
+   * The skill's plan language (optional): the steps a planner may write, by name, each with its
+   * arguments and the phases it runs. A prompt policy can plan only on a skill that has this; the
+   * planner's schema, the text the model reads and the checks are built from it
+   * (src/policy/prompt-plan.ts).
    */
-  readonly steps?: Readonly<Record<Exclude<PlanSkill, 'refuse'>, readonly string[]>>;
+  readonly steps?: PlanLanguage;
 }
 
-/** What a planner's plan may do: the steps of the prompt policy's plan language (src/policy/prompt-plan.ts). */
-export type PlanSkill = 'pick' | 'place' | 'move' | 'open' | 'close' | 'refuse';
+/** A skill's plan language: its steps by the name a plan gives them (`"skill": NAME`), in the order the model reads them. */
+export type PlanLanguage = Readonly<Record<string, PlanStepSpec>>;
+
+/**
+ * What a plan step's argument names: an object the scene holds (`NAME`), a place it has
+ * (`PLACE`), or a point [x, y] in metres, world frame (`[X, Y]`). Each kind is checked against
+ * the scene and the robot's workspace before anything moves.
+ */
+export type PlanArgKind = 'object' | 'place' | 'point';
+
+/** What a step aims at: its arguments' values by kind. */
+export interface PlanAim {
+  /** The object it names. */
+  object?: string;
+  /** The place it names. */
+  place?: string;
+  /** The point it names [x, y] (m, world). */
+  point?: readonly [number, number];
+}
+
+/**
+ * How a step changes what the hand holds: `take` holds the object it names afterwards and needs an
+ * empty hand; `put` leaves the hand empty and needs something in it; `release` leaves it empty.
+ * `verb` (third person) names a step that takes or puts in the message when the hand is not as it needs.
+ */
+export type PlanHand = { change: 'take' | 'put'; verb: string } | { change: 'release' };
+
+/** A finished step, as its check sees it. */
+export interface PlanStepDone {
+  /** The observation when its last phase finished. */
+  observation: Observation;
+  /** The episode's brief (the scene's objects and places). */
+  brief: TaskBrief;
+  /** What the step aimed at. */
+  aim: PlanAim;
+  /** The object the hand held when the step began, as far as the steps tell. */
+  held: string | undefined;
+}
+
+/** One step of a skill's plan language. */
+export interface PlanStepSpec {
+  /** One line on what it does, for the model; steps with the same line share it (`{"skill": "a"} / {"skill": "b"}   line`). */
+  doc: string;
+  /** Its arguments by their key in the step's JSON, each with its kind, in order; at most one of each kind ({} for none). */
+  args: Readonly<Record<string, PlanArgKind>>;
+  /** The skill's phases it runs, in order. */
+  phases: readonly string[];
+  /** How it changes what the hand holds (absent: it does not). */
+  hand?: PlanHand;
+  /** What is checked once it has run (absent: nothing). */
+  check?: {
+    /** The failure it catches, in a few words, for the people and LLM researchers who read the guide: `the gripper closed on nothing`. */
+    doc: string;
+    /** Why the step failed, from what is observed when it finished; undefined when it did its job. */
+    failure(done: PlanStepDone): string | undefined;
+  };
+}
 
 /** What a phase aims at when a planner chooses; absent fields keep what the skill aimed at before. */
 export interface SkillTarget {
-  /** The tracked object to pick from now on. */
+  /** The tracked object to take from now on. */
   object?: string;
-  /** The point [x, y] (m, world) to carry to and put down at from now on. */
+  /** The point [x, y] (m, world) to carry to and set down at from now on. */
   point?: readonly [number, number];
 }
 

@@ -2,10 +2,11 @@
  * The pick-and-place skill as primitives for code policies (`arbor.skill` in the sandbox): each
  * phase of the controller, one control tick at a time, with whatever parameters the code passes.
  * Phases called in order with the same parameters run exactly as the `params` controller does.
+ * Its plan language (the steps a prompt policy's planner may write) is declared here too.
  */
 import type { PolicyContext } from '../../policy/policy.ts';
 import type { Action, Observation } from '../../robot/link.ts';
-import type { PlanSkill, SkillTarget, TaskSkill } from '../task.ts';
+import type { PlanStepDone, PlanStepSpec, SkillTarget, TaskSkill } from '../task.ts';
 import { PickPlaceController, type PickPlaceParams, type SkillAim } from './controller.ts';
 
 /** What each phase does, for the helper API's documentation. */
@@ -21,14 +22,50 @@ export const PHASE_DOCS = {
   done: 'hold still',
 } as const;
 
-/** How a planner's steps run on these phases: picking is the first four, placing the last four. */
+/** Gripper opening (m) under which closed fingers hold nothing. */
+const EMPTY_WIDTH = 0.005;
+/** Why a pick failed when they do. */
+const CLOSED_ON_NOTHING = 'the gripper closed on nothing';
+
+/** The two gripper steps share their line in the plan language's text. */
+const GRIPPER_DOC = 'open or close the gripper';
+
+/**
+ * The skill's plan language: what a planner may ask of it, and how each step runs on the phases
+ * above (picking is the first four, placing the last four). After a pick the gripper must hold
+ * something; after a place the cube must lie inside the place.
+ */
 export const PLAN_STEPS = {
-  pick: ['approach', 'descend', 'grasp', 'lift'],
-  place: ['transport', 'place', 'release', 'retreat'],
-  move: ['transport'],
-  open: ['release'],
-  close: ['grasp'],
-} as const satisfies Record<Exclude<PlanSkill, 'refuse'>, readonly (keyof typeof PHASE_DOCS)[]>;
+  pick: {
+    doc: 'pick up an object (the hand must be empty)',
+    args: { object: 'object' },
+    phases: ['approach', 'descend', 'grasp', 'lift'],
+    hand: { change: 'take', verb: 'picks' },
+    check: { doc: CLOSED_ON_NOTHING, failure: ({ observation }) => (observation.gripperWidth < EMPTY_WIDTH ? CLOSED_ON_NOTHING : undefined) },
+  },
+  place: {
+    doc: 'put the held object down inside a place (zone)',
+    args: { at: 'place' },
+    phases: ['transport', 'place', 'release', 'retreat'],
+    hand: { change: 'put', verb: 'places' },
+    check: { doc: 'a cube landed outside its place', failure: outsidePlace },
+  },
+  move: { doc: 'carry the hand to above (X, Y), in metres, world frame', args: { to: 'point' }, phases: ['transport'] },
+  open: { doc: GRIPPER_DOC, args: {}, phases: ['release'], hand: { change: 'release' } },
+  close: { doc: GRIPPER_DOC, args: {}, phases: ['grasp'] },
+} as const satisfies Record<string, PlanStepSpec & { phases: readonly (keyof typeof PHASE_DOCS)[] }>;
+
+/** Why a place failed: the object it held came to rest outside the place (its centre beyond the half extents). */
+function outsidePlace({ observation, brief, aim, held }: PlanStepDone): string | undefined {
+  const pose = held !== undefined ? observation.objects[held] : undefined;
+  if (!pose || aim.place === undefined) return undefined;
+  const place = brief.places[aim.place];
+  const [x, y] = pose.position;
+  if (Math.abs(x - place.center[0]) > place.half_size[0] || Math.abs(y - place.center[1]) > place.half_size[1]) {
+    return `${held} ended at (${x.toFixed(3)}, ${y.toFixed(3)}) m, outside ${aim.place}`;
+  }
+  return undefined;
+}
 
 export class PickPlaceSkill implements TaskSkill<keyof PickPlaceParams> {
   private controller: PickPlaceController | undefined;
