@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { Perturbations } from '../src/scenario/perturbation.ts';
 import { Store } from '../src/store/store.ts';
-import { drawValues } from '../src/transfer/draw.ts';
+import { drawValues } from '../src/scenario/perturbation-draw.ts';
 import { gauntletCells, gauntletReport, parseTiers, runGauntlet } from '../src/transfer/gauntlet.ts';
 import { GauntletRecord } from '../src/transfer/gauntlet-store.ts';
 import { gauntletMatrix } from '../src/transfer/gauntlet-matrix.ts';

@@ -5,7 +5,7 @@ import { resolvePolicy, type PolicyFile } from '../policy/file.ts';
 import { checkPlannerReachable } from '../policy/prompt-planner.ts';
 import { DEFAULT_STORE_PATH, Store } from '../store/store.ts';
 import { incumbent } from '../study/study.ts';
-import { widestTier } from '../transfer/draw.ts';
+import { widestTier } from '../scenario/perturbation-draw.ts';
 import { gauntletCells, gauntletReport, parseTiers, runGauntlet, type CellReport, type GauntletReport } from '../transfer/gauntlet.ts';
 import { GauntletRecord } from '../transfer/gauntlet-store.ts';
 import { fixed, percent, table } from './format.ts';
