@@ -1,9 +1,9 @@
 /**
  * `arbor identify` + `arbor calibrate` against a stand-in robot, issue 18's `npm run bench`
  * figure: `arbor sim-serve --perturb` serves pick-and-place with kp × 0.7, damping × 1.8 and
- * commands two control ticks late (test/calibrate.test.ts's stand-in), over rosbridge. identify
- * records its default excitations on it (a chirp per joint and a gripper close, 6 s each) and
- * calibrate fits its default axes (kp, damping, command delay) with its default budget, each as
+ * commands two control ticks late (test/calibrate.test.ts's stand-in arm; its gripper is the
+ * model's here), over rosbridge. identify records its default excitations on it (a chirp per
+ * joint and a gripper close, 6 s each) and calibrate fits its default axes (kp, damping, command delay) with its default budget, each as
  * the command a user runs, in its own process. Prints the wall time of each (median of the runs
  * [min–max]), the fitted-versus-true table and the tracking error on the recordings calibrate held
  * out of the fit, before and after (medians of the runs), then how to re-run it.

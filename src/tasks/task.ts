@@ -58,6 +58,11 @@ export interface SkillPrimitives<Spec extends TaskSpec = TaskSpec, Name extends 
    * in order. A prompt policy can plan only on a skill that has this.
    */
   readonly steps?: Readonly<Record<Exclude<PlanSkill, 'refuse'>, readonly string[]>>;
+  /**
+   * The phases that bring the open gripper around the task's object, ready to close, in order
+   * (optional): what `arbor identify`'s close-on-the-object test runs before it closes.
+   */
+  readonly reach?: readonly string[];
 }
 
 /** What a planner's plan may do: the steps of the prompt policy's plan language (src/policy/prompt-plan.ts). */

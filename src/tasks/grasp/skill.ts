@@ -30,6 +30,9 @@ export const PLAN_STEPS = {
   close: ['grasp'],
 } as const satisfies Record<Exclude<PlanSkill, 'refuse'>, readonly (keyof typeof PHASE_DOCS)[]>;
 
+/** The phases that put the open fingers around the cube (identify's close-on-the-object test closes them there). */
+export const REACH_PHASES = ['approach', 'descend'] as const satisfies readonly (keyof typeof PHASE_DOCS)[];
+
 export class PickPlaceSkill implements TaskSkill<keyof PickPlaceParams> {
   private controller: PickPlaceController | undefined;
 
