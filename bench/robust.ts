@@ -22,7 +22,7 @@ import { pairedDifference, wilson } from '../src/scoring/stats.ts';
 import { defaultStudyConfig, type StudySummary } from '../src/study/config.ts';
 import { createStudy, incumbent, runStudy } from '../src/study/study.ts';
 import { Store } from '../src/store/store.ts';
-import { perturbSource } from '../src/transfer/draw.ts';
+import { perturbSource } from '../src/scenario/perturbation-draw.ts';
 
 const TIER = process.env.ARBOR_BENCH_ROBUST_TIER ?? 'T4';
 const WALL = Number(process.env.ARBOR_BENCH_ROBUST_WALL ?? 240);

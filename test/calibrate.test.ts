@@ -1,9 +1,10 @@
 /**
  * `arbor identify` + `arbor calibrate` against a stand-in robot (issue 18, section 4): `arbor
  * sim-serve --perturb` serves a world whose joints are softer (kp × 0.7), more damped (× 1.8) and
- * two control ticks late; identify records excitations over rosbridge, and calibrate must recover
- * those values (within 15%, the delay exactly) and cut the tracking error on recordings held out
- * of the fit by 5× or more. Axes the recordings cannot move are said as such.
+ * two control ticks late, with a gripper half as strong; identify records excitations over
+ * rosbridge (chirps, a close on nothing and a close on the cube), and calibrate must recover those
+ * values (within 15%, the delay exactly) and cut the tracking error on recordings held out of the
+ * fit by 5× or more. Axes the recordings cannot move are said as such.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { startSimServe } from './sim-serve-helpers.ts';
 const run = promisify(execFile);
 const arbor = (args: string[]) => run(process.execPath, ['bin/arbor.js', ...args], { maxBuffer: 1 << 24 });
 const SCENARIO = 'scenarios/pick-place.yaml';
-const TRUE = { kp: 0.7, damping: 1.8, command_delay: 2 };
+const TRUE = { kp: 0.7, damping: 1.8, command_delay: 2, gripper_force: 0.5 };
 const dir = mkdtempSync(join(tmpdir(), 'arbor-calibrate-'));
 const recordings = join(dir, 'recordings');
 let traces: string[];
@@ -32,10 +33,12 @@ beforeAll(async () => {
   kp: { kind: kp, scale: ${TRUE.kp} }
   damping: { kind: damping, scale: ${TRUE.damping} }
   latency: { kind: command_delay, ticks: ${TRUE.command_delay} }
+  grip: { kind: gripper_force, scale: ${TRUE.gripper_force} }
 `);
   const robot = await startSimServe(SCENARIO, ['--rosbridge', '0', '--perturb', standIn]);
   try {
-    await arbor(['identify', SCENARIO, '--backend', `rosbridge://127.0.0.1:${robot.port}`, '--yes', '--kinds', 'chirp', '--duration', '3', '--out', recordings, '--json']);
+    // The tuned policy's skill reaches the cube for the close on it.
+    await arbor(['identify', SCENARIO, '--backend', `rosbridge://127.0.0.1:${robot.port}`, '--yes', '--kinds', 'chirp,gripper,grasp', '--duration', '3', '--policy', 'scenarios/pick-place.tuned.json', '--out', recordings, '--json']);
   } finally {
     await robot.stop();
   }
@@ -59,10 +62,26 @@ describe('arbor calibrate', () => {
     expect(calibrated.calibration!.values.map((v) => v.name).sort()).toEqual(['command_delay', 'damping', 'kp']);
   }, 600_000);
 
-  it('says which axes the recordings cannot identify instead of giving them a value', async () => {
-    const { stdout } = await arbor(['calibrate', SCENARIO, '--from', traces[0], '--axes', 'finger_friction', '--budget', '8', '--out', join(dir, 'friction.yaml'), '--json']);
+  it("recovers the weaker gripper's force from the close on the cube, and says the squeeze does not excite finger friction", async () => {
+    const { stdout } = await arbor(['calibrate', SCENARIO, '--from', ...traces, '--axes', 'kp,damping,command_delay,gripper_force,finger_friction', '--out', join(dir, 'gripper.yaml'), '--budget', '30', '--json']);
     const fit = JSON.parse(stdout) as Calibration;
-    expect(fit.axes).toEqual([expect.objectContaining({ name: 'finger_friction', identified: false, note: 'finger friction: not excited by these recordings' })]);
+    const value = (name: string) => fit.axes.find((a) => a.name === name)!;
+    expect(value('gripper_force').identified).toBe(true);
+    expect(Math.abs(value('gripper_force').value / TRUE.gripper_force - 1)).toBeLessThan(0.15);
+    expect(value('finger_friction')).toMatchObject({ identified: false, note: 'finger friction: not excited by these recordings' });
+    expect(value('command_delay').value).toBe(TRUE.command_delay);
+    // The finger force was fitted too: the calibrated sim squeezes as the stand-in did.
+    expect(fit.fit.before.gripperForce! / fit.fit.after.gripperForce!).toBeGreaterThanOrEqual(5);
+  }, 600_000);
+
+  it('says which axes the recordings cannot identify instead of giving them a value', async () => {
+    // A chirp keeps the gripper open: neither its force nor its pads' friction shows.
+    const { stdout } = await arbor(['calibrate', SCENARIO, '--from', traces[0], '--axes', 'gripper_force,finger_friction', '--budget', '8', '--out', join(dir, 'friction.yaml'), '--json']);
+    const fit = JSON.parse(stdout) as Calibration;
+    expect(fit.axes).toEqual([
+      expect.objectContaining({ name: 'gripper_force', identified: false, note: 'gripper force: not excited by these recordings' }),
+      expect.objectContaining({ name: 'finger_friction', identified: false, note: 'finger friction: not excited by these recordings' }),
+    ]);
   }, 300_000);
 
   it('refuses a recording it cannot replay, naming the file and what it lacks', async () => {

@@ -13,11 +13,12 @@ import { describe, expect, it } from 'vitest';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { Perturbations } from '../src/scenario/perturbation.ts';
 import { Store } from '../src/store/store.ts';
-import { drawValues } from '../src/transfer/draw.ts';
+import { drawValues } from '../src/scenario/perturbation-draw.ts';
 import { gauntletCells, gauntletReport, parseTiers, runGauntlet } from '../src/transfer/gauntlet.ts';
 import { GauntletRecord } from '../src/transfer/gauntlet-store.ts';
 import { gauntletMatrix } from '../src/transfer/gauntlet-matrix.ts';
 import { wilson } from '../src/scoring/stats.ts';
+import { ViewerData } from '../src/viewer/data.ts';
 import { scenario, tunedPolicy } from './helpers.ts';
 
 const sc = await scenario();
@@ -149,6 +150,34 @@ describe('arbor gauntlet --study', () => {
     const both = await arbor(['--study', study.id, '--policy', 'scenarios/pick-place.tuned.json']).catch((e: { stderr: string }) => e);
     expect(both.stderr).toMatch(/Give --policy FILE or --study ID, not both/);
   }, 60_000);
+});
+
+describe('arbor gauntlet --json', () => {
+  it("carries the tier × axis matrix the viewer's heatmap shows, the same as the stored gauntlet's", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), 'arbor-gauntlet-json-')), 'g.db');
+    // The shipped block (17 axes) at T1 and T2, each axis alone at T2's extremes: every kind of square.
+    const { stdout } = await run(process.execPath, [
+      'bin/arbor.js', 'gauntlet', 'scenarios/pick-place.yaml', '--policy', 'scenarios/pick-place.tuned.json', '--db', db,
+      '--tiers', 'T0..T2', '--sweep-tiers', 'T2', '--seeds', '1002..1003', '--workers', '2', '--json',
+    ], { maxBuffer: 64 << 20 });
+    const out = JSON.parse(stdout);
+    const data = new ViewerData(db);
+    try {
+      // What /api/studies/ID/gauntlet serves for the stored study, key for key.
+      expect(out.matrix).toEqual(data.gauntlet(out.study));
+    } finally {
+      await data.close();
+    }
+    const { matrix } = out;
+    expect(matrix).toMatchObject({ study: out.study, status: 'done', seeds: [1002, 1003], source: null });
+    expect(matrix.rows.map((r: { tier: string }) => r.tier)).toEqual(['nominal', 'T1', 'T2']);
+    expect(matrix.columns).toEqual(['all axes', ...Object.keys(sc.perturbations!.axes)]);
+    // Every world of the report stands in one square, with the report's figures.
+    const reported = new Map([out.nominal, ...out.tiers, ...out.axes.flatMap((a: { extremes: unknown[] }) => a.extremes)].map((c) => [c.label, c]));
+    const squares = matrix.rows.flatMap((r: { cells: { label: string; n: number; successes: number }[][] }) => r.cells.flat());
+    expect(squares.map((c: { label: string }) => c.label).sort()).toEqual([...reported.keys()].sort());
+    for (const c of squares) expect([c.n, c.successes], c.label).toEqual([reported.get(c.label).n, reported.get(c.label).successes]);
+  }, 180_000);
 });
 
 function own<T extends { label: string }>(cells: readonly T[], label: string): T {

@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
 import { loadTrace } from '../src/trace/trace.ts';
 import { TOPIC } from '../src/trace/topics.ts';
-import { ExcitationProgram, excitationCommand, excitationPrograms } from '../src/transfer/excitation.ts';
+import { ExcitationProgram, excitationCommand, excitationPrograms, gripperWidthAt } from '../src/transfer/excitation.ts';
 import { startSimServe } from './sim-serve-helpers.ts';
 
 const run = promisify(execFile);
@@ -49,6 +49,17 @@ describe('excitation programs', () => {
     }
   });
 
+  it('put a grasp last, close its gripper in the middle third after its reach, and leave its arm to the task', () => {
+    const robot = scenario.robotConfig;
+    const programs = excitationPrograms(robot, { kinds: ['grasp', 'chirp', 'gripper'], duration: 3 });
+    expect(programs.map((p) => p.name).slice(-2)).toEqual(['gripper-close', 'gripper-grasp']);
+    const [shut, open] = robot.gripper!.width;
+    // Its reach took 1.5 s: the fingers close 1 s after it and open 1 s later.
+    const grasp = { ...programs.at(-1)!, reached: 1.5 };
+    expect([0.5, 2.4, 2.6, 3.4, 3.6].map((t) => gripperWidthAt(grasp, robot, t))).toEqual([open, open, shut, shut, open]);
+    expect(() => excitationCommand(grasp, robot, 2)).toThrow(/replay it from its recorded commands/);
+  });
+
   it('refuses a band given upside down and a home with no room to move', () => {
     expect(() => excitationPrograms(scenario.robotConfig, { band: [2, 1] })).toThrow(/band 2\.\.1 Hz is empty/);
     const robot = { ...scenario.robotConfig, home: scenario.robotConfig.joints.map((j) => j.position[0]) };
@@ -79,6 +90,32 @@ describe('arbor identify', () => {
     expect(channels).toContain('/joint_states');
     expect(reader.metadataIndexes.length).toBe(report.excitations.length);
     expect(readdirSync(out).filter((f) => f.endsWith('.trace'))).toHaveLength(report.excitations.length);
+  }, 120_000);
+
+  it('closes on the object where the task skill of a policy that picks it reached, and says so when the fingers close on nothing', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'arbor-identify-grasp-'));
+    const grasp = ['identify', 'scenarios/pick-place.yaml', '--kinds', 'grasp', '--duration', '3'];
+    const { stdout } = await arbor([...grasp, '--policy', 'scenarios/pick-place.tuned.json', '--out', out, '--json']);
+    const [e] = (JSON.parse(stdout) as { excitations: (ExcitationProgram & { tracking_rms: number; wall_time: number; problem?: string })[] }).excitations;
+    const { tracking_rms: _rms, wall_time: _wall, ...program } = e;
+    expect(program).toMatchObject({ name: 'gripper-grasp', kind: 'grasp', joint: -1, duration: 3 });
+    expect(e.problem).toBeUndefined();
+    const trace = loadTrace(join(out, 'gripper-grasp.trace'));
+    expect(ExcitationProgram.parse(trace.meta.excitation)).toEqual(program);
+    const period = 1 / scenario.episode.control_rate;
+    expect(program.reached! / period).toBeCloseTo(Math.round(program.reached! / period), 9);
+    expect(trace.topic(TOPIC.jointStates).stamps.length).toBe(Math.round((program.reached! + 3) / period) + 1);
+    // Near the end of the squeeze the fingers stand on the cube (as wide as its draw) and push with
+    // all the gripper has (robot.yaml's effort: the finger actuators' force range).
+    const row = Math.round((program.reached! + 1.9) / period);
+    const cube = 2 * (trace.meta.objectSetup as { halfSize: number }).halfSize;
+    expect(Math.abs(trace.column(TOPIC.gripper, 'position')[row] - cube)).toBeLessThan(0.005);
+    expect(trace.column(TOPIC.gripper, 'effort')[row]).toBeCloseTo(scenario.robotConfig.gripper!.effort, 1);
+
+    // The scenario's default parameters grasp the cube at its top edge on seed 0: the squeeze
+    // pushes it out, and identify says the recording holds no grip.
+    const missed = await arbor([...grasp, '--out', mkdtempSync(join(tmpdir(), 'arbor-identify-miss-'))]);
+    expect(missed.stderr).toMatch(/gripper-grasp: the fingers closed to \d+\.\d mm, on nothing/);
   }, 120_000);
 
   it('on a robot without a terminal, refuses to move it unless --yes; with --yes it records over rosbridge', async () => {

@@ -17,7 +17,7 @@ import { loadPerturbationFile, loadScenario, withCalibration } from '../src/scen
 import { nominalValue, type AxisValue } from '../src/scenario/perturbation.ts';
 import { ValidationError } from '../src/scenario/validate.ts';
 import type { Trace } from '../src/trace/trace.ts';
-import { drawValues, formatInline, perturbSource } from '../src/transfer/draw.ts';
+import { drawValues, formatInline, perturbSource } from '../src/scenario/perturbation-draw.ts';
 import { scenario, tunedPolicy } from './helpers.ts';
 
 const sc = await scenario();

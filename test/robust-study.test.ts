@@ -19,7 +19,7 @@ import { defaultStudyConfig, StudyConfig, trainSeeds } from '../src/study/config
 import { compareInWorld, Judge, byCandidate } from '../src/study/judge.ts';
 import type { CandidateRecord, EpisodeRecord } from '../src/store/schema.ts';
 import { Store } from '../src/store/store.ts';
-import { drawValues } from '../src/transfer/draw.ts';
+import { drawValues } from '../src/scenario/perturbation-draw.ts';
 import { ViewerData } from '../src/viewer/data.ts';
 import { scenarioCopy } from './study-helpers.ts';
 

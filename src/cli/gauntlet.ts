@@ -5,7 +5,7 @@ import { resolvePolicy, type PolicyFile } from '../policy/file.ts';
 import { checkPlannerReachable } from '../policy/prompt-planner.ts';
 import { DEFAULT_STORE_PATH, Store } from '../store/store.ts';
 import { incumbent } from '../study/study.ts';
-import { widestTier } from '../transfer/draw.ts';
+import { widestTier } from '../scenario/perturbation-draw.ts';
 import { gauntletCells, gauntletReport, parseTiers, runGauntlet, type CellReport, type GauntletReport } from '../transfer/gauntlet.ts';
 import { GauntletRecord } from '../transfer/gauntlet-store.ts';
 import { fixed, percent, table } from './format.ts';
@@ -40,7 +40,7 @@ export function registerGauntlet(program: Command): void {
     .option('--workers <n>', 'worker threads (default: one per core)', integer(1, 4096))
     .option('--db <path>', 'study database the episodes are stored in', DEFAULT_STORE_PATH)
     .option('--calibration <file>', 'load the world with this calibration instead of the scenario\'s')
-    .option('--json', 'print the report as JSON on stdout')
+    .option('--json', 'print the report as JSON on stdout, with the tier × axis matrix of the viewer\'s heatmap as `matrix`')
     .action(async (file: string, flags: GauntletFlags) => {
       if (flags.policy && flags.study) throw new Error('Give --policy FILE or --study ID, not both: the gauntlet runs one policy.');
       const scenario = await scenarioWithFlags(file, flags);
@@ -84,7 +84,7 @@ export function registerGauntlet(program: Command): void {
         bar.stop();
         const report = gauntletReport(scenario, cells, seeds, outcomes, { scenarioArg: file, policyArg });
         record.finish(report);
-        if (flags.json) console.log(JSON.stringify({ study: record.studyId, ...report }));
+        if (flags.json) console.log(JSON.stringify({ study: record.studyId, ...report, matrix: record.matrix() }));
         else printReport(report, record.studyId, flags.db);
       } finally {
         bar.stop();

@@ -8,7 +8,7 @@ import { EvaluatorPool, workerCount } from '../evaluation/pool.ts';
 import { loadPerturbationFile, loadScenario, scenarioJsonSchema, withCalibration, type LoadedScenario } from '../scenario/load.ts';
 import type { AxisValue } from '../scenario/perturbation.ts';
 import { perturbTargets, ModelPerturber } from '../sim/perturb.ts';
-import { perturbSource } from '../transfer/draw.ts';
+import { perturbSource } from '../scenario/perturbation-draw.ts';
 import { loadRobotWorld, loadScenarioWorld } from '../sim/compose.ts';
 import { writeEpisodePictures } from '../scoring/pictures.ts';
 import { fixed, successText, table } from './format.ts';

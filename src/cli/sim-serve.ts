@@ -1,7 +1,7 @@
 /** `arbor sim-serve`: the scenario's MuJoCo world served as a ROS 2 robot (rosbridge v2 and/or a ROS 2 node). */
 import type { Command } from 'commander';
 import { accessToken } from '../net/access-token.ts';
-import { perturbSource } from '../transfer/draw.ts';
+import { perturbSource } from '../scenario/perturbation-draw.ts';
 import { scenarioWithFlags } from './sim-commands.ts';
 import { integer, number } from './options.ts';
 

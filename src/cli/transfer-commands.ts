@@ -14,7 +14,7 @@ import { readRecordings } from '../transfer/recording.ts';
 import { EpisodeMcapWriter } from '../trace/mcap.ts';
 import { TOPIC } from '../trace/topics.ts';
 import { loadTrace, saveTrace } from '../trace/trace.ts';
-import { FITTABLE, ReplaySim, calibrate, fittedValues, replayOfExcitation, replayOfRecording, type Calibration, type Replay, type TrackingError } from '../transfer/calibrate.ts';
+import { FITTABLE, ReplaySim, calibrate, fittedValues, replayOfExcitation, replayOfIdentify, replayOfRecording, type Calibration, type Replay, type TrackingError } from '../transfer/calibrate.ts';
 import { ExcitationKind, excitationPrograms, type ExcitationProgram } from '../transfer/excitation.ts';
 import { runExcitation, type ExcitationRun } from '../transfer/identify.ts';
 import { writeFileAtomically } from './export-mcap.ts';
@@ -30,6 +30,7 @@ interface IdentifyFlags {
   kinds: ExcitationKind[];
   duration: number;
   seed: number;
+  policy?: string;
   yes?: boolean;
   json?: boolean;
 }
@@ -55,15 +56,18 @@ function registerIdentify(program: Command): void {
     .argument('<scenario>', 'scenario YAML file (its robot, world and safety envelope)')
     .option('--backend <backend>', 'sim, rosbridge://HOST:PORT or ros2[:NAMESPACE]', parseBackend, { kind: 'sim' } as Backend)
     .option('--out <dir>', 'folder for the recordings (default: identify-<time>)')
-    .option('--kinds <list>', 'excitations to run: chirp, multisine, gripper', kindList, ['chirp', 'gripper'] as ExcitationKind[])
+    .option('--kinds <list>', 'excitations to run: chirp, multisine, gripper (close on nothing), grasp (close on the task\'s object)', kindList, ['chirp', 'gripper'] as ExcitationKind[])
     .option('--duration <s>', 'seconds per excitation', number(2, 120), 6)
     .option('--seed <n>', 'seed of every reset', seed, 0)
+    .option('--policy <file>', 'for grasp: a params policy that picks the object; its skill reaches it (default: the scenario defaults)')
     .option('--yes', 'on a robot: run without asking first (the safety envelope and reduced speed still apply)')
     .option('--json', 'print each excitation and its tracking error as JSON on stdout')
     .action(async (file: string, flags: IdentifyFlags) => {
       const scenario = await loadScenario(file);
       const programs = excitationPrograms(scenario.robotConfig, { kinds: flags.kinds, duration: flags.duration });
       const out = flags.out ?? `identify-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      const reach = choosePolicy(flags.policy, scenario);
+      if (reach.kind !== 'params') throw new Error(`--policy ${flags.policy}: a grasp reaches the object with the task's skill at a params policy's parameters; give a params policy (this one is ${reach.kind}).`);
       const onRobot = flags.backend.kind !== 'sim';
       if (onRobot && !flags.yes) await confirm(programs, scenario.robotConfig.joints.map((j) => j.name));
       mkdirSync(out, { recursive: true });
@@ -74,8 +78,9 @@ function registerIdentify(program: Command): void {
         if (onRobot) link.limitToolSpeed(link.robot.safety.reduced_speed);
         for (const [i, p] of programs.entries()) {
           process.stderr.write(`identify: ${i + 1}/${programs.length} ${p.name} (${p.duration} s)\n`);
-          const run = await runExcitation(link, scenario, p, flags.seed);
+          const run = await runExcitation(link, scenario, p, flags.seed, reach.params);
           saveTrace(run.trace, join(out, `${p.name}.trace`));
+          if (run.problem) process.stderr.write(`arbor: ${run.problem}\n`);
           runs.push(run);
         }
       } finally {
@@ -108,7 +113,7 @@ async function confirm(programs: ExcitationProgram[], joints: string[]): Promise
 
 function report(runs: ExcitationRun[], out: string, mcap: string, json: boolean): void {
   if (json) {
-    console.log(JSON.stringify({ out, mcap, excitations: runs.map((r) => ({ ...r.program, tracking_rms: r.trackingRms, wall_time: r.wallTime })) }));
+    console.log(JSON.stringify({ out, mcap, excitations: runs.map((r) => ({ ...r.program, tracking_rms: r.trackingRms, wall_time: r.wallTime, ...(r.problem ? { problem: r.problem } : {}) })) }));
     return;
   }
   console.log(table(['excitation', 'peak', 'tracking rms', 'wall s'], runs.map((r) => [r.program.name, fixed(r.program.amplitude, 3), fixed(r.trackingRms, 4), fixed(r.wallTime, 1)])));
@@ -160,13 +165,14 @@ function registerCalibrate(program: Command): void {
 
 /**
  * The replays in a file: what it records was commanded (a trace, an MCAP export, a ros2 bag), the
- * targets as they left the safety envelope; an `arbor identify` trace from before traces recorded
- * their commands replays its excitation program instead.
+ * targets as they left the safety envelope. An `arbor identify` trace also replays its gripper
+ * program and is fitted on the gripper too; one from before traces recorded their commands replays
+ * its excitation program instead.
  */
 async function replaysOf(file: string, robot: RobotConfig, period: number): Promise<Replay[]> {
   if (file.endsWith('.trace')) {
     const trace = loadTrace(file);
-    if (!trace.topics.has(TOPIC.command) && trace.meta.excitation !== undefined) return [replayOfExcitation(trace, robot, basename(file), period)];
+    if (trace.meta.excitation !== undefined) return [(trace.topics.has(TOPIC.command) ? replayOfIdentify : replayOfExcitation)(trace, robot, basename(file), period)];
   }
   return (await readRecordings(file)).map((r) => replayOfRecording(r, robot, period));
 }
@@ -188,6 +194,7 @@ function reportCalibration(result: Calibration, joints: string[], out: string, j
   const rows = (label: string, e: { before: TrackingError; after: TrackingError }) => [
     ...joints.map((j, i) => [`${label} ${j}`, fixed(e.before.joints[i], 5), fixed(e.after.joints[i], 5), ratio(e.before.joints[i], e.after.joints[i])]),
     ...(e.before.gripper !== null ? [[`${label} gripper (m)`, fixed(e.before.gripper, 5), fixed(e.after.gripper, 5), ratio(e.before.gripper, e.after.gripper ?? NaN)]] : []),
+    ...(e.before.gripperForce !== null ? [[`${label} finger force (N)`, fixed(e.before.gripperForce, 3), fixed(e.after.gripperForce, 3), ratio(e.before.gripperForce, e.after.gripperForce ?? NaN)]] : []),
   ];
   const all = [...rows(`fit (${counts.fit})`, result.fit), ...(result.heldOut ? rows(`held out (${counts.heldOut})`, result.heldOut) : [])];
   console.log(`\n${table(['tracking rms (rad)', 'nominal sim', 'calibrated', 'better by'], all)}`);

@@ -27,7 +27,7 @@ import type { Store } from '../store/store.ts';
 import type { EpisodeJob, Evaluator } from '../evaluation/evaluator.ts';
 import type { AxisValue } from '../scenario/perturbation.ts';
 import type { Split } from '../store/schema.ts';
-import { drawValues, tierFraction } from '../transfer/draw.ts';
+import { drawValues, tierFraction } from '../scenario/perturbation-draw.ts';
 import { resultEvidence } from './evidence.ts';
 import { checkProposal, firstLine, jsonSafe, kindOf, storedPolicy, viewOf, type Checked } from './proposals.ts';
 import { describeChange, spaceOf, type Outcome, type Proposal, type ResearchTools, type Researcher, type Space, type StudyHistory } from '../researchers/researcher.ts';

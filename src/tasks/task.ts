@@ -60,6 +60,11 @@ export interface SkillPrimitives<Spec extends TaskSpec = TaskSpec, Name extends 
    * (src/policy/prompt-plan.ts).
    */
   readonly steps?: PlanLanguage;
+  /**
+   * The phases that bring the open gripper around the task's object, ready to close, in order
+   * (optional): what `arbor identify`'s close-on-the-object test runs before it closes.
+   */
+  readonly reach?: readonly string[];
 }
 
 /** A skill's plan language: its steps by the name a plan gives them (`"skill": NAME`), in the order the model reads them. */

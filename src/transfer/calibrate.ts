@@ -2,12 +2,12 @@
  * `arbor calibrate`: fits perturbation axes of the sim (gains, damping, latency, …) to a robot's
  * own recordings. Each recording is replayed in sim: the same reset, the same command at every
  * tick; the fit minimises the root-mean-square gap between the recorded and the simulated joint
- * positions (and gripper opening), with CMA-ES (src/researchers/cmaes.ts) over the scale axes and
+ * positions (and gripper opening and finger force), with CMA-ES (src/researchers/cmaes.ts) over the scale axes and
  * a scan over whole ticks of command delay.
  *
  * What a fit can and cannot say: each fitted value comes with a standard error from the curvature
  * of the error at the optimum (Gauss–Newton on the residuals); an axis the recordings do not move
- * (finger friction, when no recording closes the fingers on anything) is reported as such instead
+ * (gripper force, when no recording closes the fingers on anything) is reported as such instead
  * of given a value. Observation delay is not identifiable from recordings of commands and joint
  * states (it only matters in closed loop), so it is not fitted.
  */
@@ -19,8 +19,8 @@ import type { Axis, AxisValue } from '../scenario/perturbation.ts';
 import type { RobotConfig } from '../scenario/robot.ts';
 import type { Trace } from '../trace/trace.ts';
 import { TOPIC } from '../trace/topics.ts';
-import { ExcitationProgram, excitationCommand } from './excitation.ts';
-import type { CommandedTrajectory, Recording } from './recording.ts';
+import { ExcitationProgram, excitationCommand, gripperWidthAt } from './excitation.ts';
+import { recordingOfTrace, type CommandedTrajectory, type Recording } from './recording.ts';
 
 /** A recording reduced to what a replay needs. */
 export interface Replay {
@@ -34,19 +34,55 @@ export interface Replay {
   measured: Float64Array[];
   /** Measured gripper opening per row; absent without a gripper topic. */
   gripper?: Float64Array;
+  /** Measured finger force per row (N); absent without a gripper topic. */
+  gripperForce?: Float64Array;
 }
 
-/** The replay of an `arbor identify` trace: its commands come back from the program in its meta. */
+/**
+ * A newton of finger force weighs in the fit as a milliradian of joint angle or a millimetre of
+ * gripper opening: an uncalibrated sim misses by tens of newtons where the fingers squeeze and by
+ * tens of milliradians where a chirp peaks, so both count.
+ */
+const FORCE_WEIGHT = 1e-3;
+
+/**
+ * The replay of an `arbor identify` trace from before traces recorded their commands: they come
+ * back from the program in its meta (a grasp's cannot: its arm followed the task's skill).
+ */
 export function replayOfExcitation(trace: Trace, robot: RobotConfig, name: string, period: number): Replay {
-  const parsed = ExcitationProgram.safeParse(trace.meta.excitation);
-  if (!parsed.success) throw new Error(`${name}: not an arbor identify recording (its meta has no excitation program); record one with arbor identify.`);
-  const program = parsed.data;
+  const program = programOf(trace, name);
   const ticks = Math.round(program.duration / period);
   const commands = Array.from({ length: ticks }, (_, k) => excitationCommand(program, robot, (k + 1) * period));
   const measured = robot.joints.map((j) => Float64Array.from(trace.column(TOPIC.jointStates, `position.${j.name}`)));
-  const gripper = trace.topics.has(TOPIC.gripper) ? Float64Array.from(trace.column(TOPIC.gripper, 'position')) : undefined;
-  const seed = typeof trace.meta.seed === 'number' ? trace.meta.seed : 0;
-  return { name, seed, commands, measured: rowsOf(measured), gripper };
+  return { name, seed: seedOf(trace), commands, measured: rowsOf(measured), ...gripperOf(trace) };
+}
+
+/**
+ * The replay of an `arbor identify` trace: the arm's commands as it recorded sending them, the
+ * gripper's from the program in its meta, from the reset of its seed (where a grasp's object
+ * stood), against the measured joints, gripper opening and finger force.
+ */
+export function replayOfIdentify(trace: Trace, robot: RobotConfig, name: string, period: number): Replay {
+  const program = programOf(trace, name);
+  const arm = replayOfRecording(recordingOfTrace(trace, name), robot, period);
+  const commands = arm.commands.map((c, k) => ({ ...c, gripperWidth: gripperWidthAt(program, robot, (k + 1) * period) }));
+  return { ...arm, seed: seedOf(trace), commands, ...gripperOf(trace) };
+}
+
+function programOf(trace: Trace, name: string): ExcitationProgram {
+  const parsed = ExcitationProgram.safeParse(trace.meta.excitation);
+  if (!parsed.success) throw new Error(`${name}: not an arbor identify recording (its meta has no excitation program); record one with arbor identify.`);
+  return parsed.data;
+}
+
+function seedOf(trace: Trace): number {
+  return typeof trace.meta.seed === 'number' ? trace.meta.seed : 0;
+}
+
+/** A trace's measured gripper opening and finger force, when it has a gripper topic. */
+function gripperOf(trace: Trace): Pick<Replay, 'gripper' | 'gripperForce'> {
+  if (!trace.topics.has(TOPIC.gripper)) return {};
+  return { gripper: Float64Array.from(trace.column(TOPIC.gripper, 'position')), gripperForce: Float64Array.from(trace.column(TOPIC.gripper, 'effort')) };
 }
 
 /** Farthest a recording may start from home (rad): the replay starts there, as every reset does. */
@@ -137,10 +173,18 @@ export interface FittedAxis {
   note?: string;
 }
 
-/** The tracking error of replays, per joint (rad) and for the gripper (m). */
+/** The tracking error of replays, per joint (rad) and for the gripper (m) and its finger force (N). */
 export interface TrackingError {
   joints: number[];
   gripper: number | null;
+  gripperForce: number | null;
+}
+
+/** One replay's misfit (recorded − simulated): arm joints row by row, gripper opening and finger force. */
+interface Misfit {
+  arm: number[];
+  opening: number[];
+  force: number[];
 }
 
 /** What a fit found. */
@@ -171,51 +215,66 @@ export class ReplaySim {
   evaluations = 0;
   constructor(private readonly link: SafeLink) {}
 
-  /** Stacked residuals (recorded − simulated) of every replay: arm joints, then the gripper; undefined when the sim diverged. */
+  /**
+   * Stacked residuals (recorded − simulated) of every replay: arm joints, then the gripper's
+   * opening, then its finger force (weighted by FORCE_WEIGHT); undefined when the sim diverged.
+   */
   async residuals(replays: readonly Replay[], values: readonly AxisValue[]): Promise<Float64Array | undefined> {
     const out: number[] = [];
     for (const replay of replays) {
-      this.link.perturb(values);
-      try {
-        await this.link.reset(replay.seed);
-        for (const command of replay.commands) await this.link.act(command);
-      } catch (err) {
-        // Gains far enough from the robot's make the sim blow up: that world is no fit at all.
-        if (err instanceof SimDivergedError) return undefined;
-        throw err;
-      } finally {
-        await this.link.stop();
-      }
-      const trace = this.link.trace();
-      const robot = this.link.robot;
-      const simulated = rowsOf(robot.joints.map((j) => Float64Array.from(trace.column(TOPIC.jointStates, `position.${j.name}`))));
-      const rows = Math.min(simulated.length, replay.measured.length);
-      for (let k = 0; k < rows; k++) for (let j = 0; j < robot.joints.length; j++) out.push(replay.measured[k][j] - simulated[k][j]);
-      if (replay.gripper && trace.topics.has(TOPIC.gripper)) {
-        const width = trace.column(TOPIC.gripper, 'position');
-        for (let k = 0; k < Math.min(width.length, replay.gripper.length); k++) out.push(replay.gripper[k] - width[k]);
-      }
-      this.evaluations++;
+      const m = await this.misfit(replay, values);
+      if (!m) return undefined;
+      out.push(...m.arm, ...m.opening, ...m.force.map((f) => FORCE_WEIGHT * f));
     }
     return Float64Array.from(out);
   }
 
-  /** Tracking error per joint and for the gripper (RMS over every replay). */
+  /** Tracking error per joint, of the gripper's opening and of its finger force (RMS over every replay). */
   async tracking(replays: readonly Replay[], values: readonly AxisValue[]): Promise<TrackingError> {
-    const robot = this.link.robot;
-    const sums = new Float64Array(robot.joints.length);
-    let rows = 0;
-    let gripperSum = 0;
-    let gripperRows = 0;
+    const joints = this.link.robot.joints.length;
+    const sums = new Float64Array(joints);
+    const all: Misfit = { arm: [], opening: [], force: [] };
     for (const replay of replays) {
-      const r = await this.residuals([replay], values);
-      if (!r) throw new Error(`${replay.name}: the sim diverged replaying it with ${values.map((v) => `${v.name}=${v.value}`).join(', ') || 'the nominal model'}.`);
-      const armRows = Math.min(replay.measured.length, Math.floor(r.length / robot.joints.length));
-      for (let k = 0; k < armRows; k++) for (let j = 0; j < sums.length; j++) sums[j] += r[k * sums.length + j] ** 2;
-      rows += armRows;
-      for (let i = armRows * sums.length; i < r.length; i++, gripperRows++) gripperSum += r[i] ** 2;
+      const m = await this.misfit(replay, values);
+      if (!m) throw new Error(`${replay.name}: the sim diverged replaying it with ${values.map((v) => `${v.name}=${v.value}`).join(', ') || 'the nominal model'}.`);
+      m.arm.forEach((r, i) => (sums[i % joints] += r * r));
+      all.arm.push(...m.arm);
+      all.opening.push(...m.opening);
+      all.force.push(...m.force);
     }
-    return { joints: Array.from(sums, (s) => Math.sqrt(s / Math.max(rows, 1))), gripper: gripperRows ? Math.sqrt(gripperSum / gripperRows) : null };
+    const rows = Math.max(all.arm.length / joints, 1);
+    const of = (r: number[]) => (r.length ? rms(Float64Array.from(r)) : null);
+    return { joints: Array.from(sums, (s) => Math.sqrt(s / rows)), gripper: of(all.opening), gripperForce: of(all.force) };
+  }
+
+  /** One replay under `values`; undefined when the sim diverged. */
+  private async misfit(replay: Replay, values: readonly AxisValue[]): Promise<Misfit | undefined> {
+    this.link.perturb(values);
+    try {
+      await this.link.reset(replay.seed);
+      for (const command of replay.commands) await this.link.act(command);
+    } catch (err) {
+      // Gains far enough from the robot's make the sim blow up: that world is no fit at all.
+      if (err instanceof SimDivergedError) return undefined;
+      throw err;
+    } finally {
+      await this.link.stop();
+    }
+    this.evaluations++;
+    const trace = this.link.trace();
+    const robot = this.link.robot;
+    const simulated = rowsOf(robot.joints.map((j) => Float64Array.from(trace.column(TOPIC.jointStates, `position.${j.name}`))));
+    const misfit: Misfit = { arm: [], opening: [], force: [] };
+    for (let k = 0; k < Math.min(simulated.length, replay.measured.length); k++) for (let j = 0; j < robot.joints.length; j++) misfit.arm.push(replay.measured[k][j] - simulated[k][j]);
+    if (trace.topics.has(TOPIC.gripper)) {
+      const gap = (recorded: Float64Array | undefined, field: string, into: number[]) => {
+        const sim = trace.column(TOPIC.gripper, field);
+        for (let k = 0; recorded && k < Math.min(sim.length, recorded.length); k++) into.push(recorded[k] - sim[k]);
+      };
+      gap(replay.gripper, 'position', misfit.opening);
+      gap(replay.gripperForce, 'effort', misfit.force);
+    }
+    return misfit;
   }
 }
 

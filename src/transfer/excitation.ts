@@ -3,7 +3,9 @@
  * dynamics show in its recording. Each program moves one joint about home while the others hold:
  * a chirp sweeps frequency up (the lag and overshoot of a position servo change with frequency, so
  * gain, damping and latency separate), a multisine puts several frequencies in at once (shorter,
- * and harder to fit by luck). A gripper program closes on nothing and opens again.
+ * and harder to fit by luck). A gripper program closes on nothing and opens again; a grasp program
+ * closes on the task's object (the task's skill reaches it first), so the fingers stall on it and
+ * squeeze with all the force the gripper has: what shows its force limit.
  *
  * The motions are small and slow on purpose: amplitudes stay well inside the joint limits, and
  * the fastest joint speed is a fraction of its velocity limit, so a program is safe to run on an
@@ -15,22 +17,24 @@ import { z } from 'zod';
 import type { RobotConfig } from '../scenario/robot.ts';
 
 /** How a program moves its joint. */
-export const ExcitationKind = z.enum(['chirp', 'multisine', 'gripper']);
+export const ExcitationKind = z.enum(['chirp', 'multisine', 'gripper', 'grasp']);
 export type ExcitationKind = z.infer<typeof ExcitationKind>;
 
 /** One excitation program, as recorded in the meta of the trace it made. */
 export const ExcitationProgram = z.strictObject({
-  /** A name for the log and the files: `chirp-shoulder_pan`, `gripper-close`. */
+  /** A name for the log and the files: `chirp-shoulder_pan`, `gripper-close`, `gripper-grasp`. */
   name: z.string().min(1),
   kind: ExcitationKind,
-  /** Index of the moving joint in robot.yaml order; -1 for the gripper program. */
+  /** Index of the moving joint in robot.yaml order; -1 for the gripper and grasp programs. */
   joint: z.number().int().min(-1),
-  /** Peak displacement from home (rad); for the gripper, the width closed to (m). */
+  /** Peak displacement from home (rad); for the gripper and grasp programs, the width closed to (m). */
   amplitude: z.number().nonnegative(),
   /** Lowest and highest frequency (Hz). */
   band: z.tuple([z.number().positive(), z.number().positive()]),
-  /** Seconds the program runs, tapers included. */
+  /** Seconds the program runs, tapers included (a grasp's: after its reach). */
   duration: z.number().positive(),
+  /** Seconds a grasp's reach took, before its gripper program began (recorded as it ran). */
+  reached: z.number().nonnegative().optional(),
 });
 export type ExcitationProgram = z.infer<typeof ExcitationProgram>;
 
@@ -55,7 +59,11 @@ const ROOM_FRACTION = 0.3;
 /** Tones of a multisine. */
 const TONES = 5;
 
-/** The programs for a robot: one per arm joint and kind, and one for the gripper if it has one. */
+/**
+ * The programs for a robot: one per arm joint and kind, and one for each gripper kind if it has a
+ * gripper. A grasp comes last whatever the order asked: it ends with the open fingers about the
+ * object, away from home.
+ */
 export function excitationPrograms(robot: RobotConfig, options: ExcitationOptions = {}): ExcitationProgram[] {
   const kinds = options.kinds ?? ['chirp', 'gripper'];
   const duration = options.duration ?? 6;
@@ -63,9 +71,9 @@ export function excitationPrograms(robot: RobotConfig, options: ExcitationOption
   if (!(band[0] < band[1])) throw new Error(`The excitation band ${band[0]}..${band[1]} Hz is empty: give the lower frequency first.`);
   if (duration <= 2 * TAPER) throw new Error(`An excitation program needs more than ${2 * TAPER} s (its tapers); ${duration} s was asked.`);
   const programs: ExcitationProgram[] = [];
-  for (const kind of kinds) {
-    if (kind === 'gripper') {
-      if (robot.gripper) programs.push({ name: 'gripper-close', kind, joint: -1, amplitude: robot.gripper.width[0], band, duration });
+  for (const kind of [...kinds.filter((k) => k !== 'grasp'), ...kinds.filter((k) => k === 'grasp')]) {
+    if (kind === 'gripper' || kind === 'grasp') {
+      if (robot.gripper) programs.push({ name: kind === 'gripper' ? 'gripper-close' : 'gripper-grasp', kind, joint: -1, amplitude: robot.gripper.width[0], band, duration });
       continue;
     }
     robot.joints.forEach((joint, i) => {
@@ -81,17 +89,30 @@ export function excitationPrograms(robot: RobotConfig, options: ExcitationOption
   return programs;
 }
 
-/** The command of a program at time `t` (s): joint targets and the gripper's width. */
+/**
+ * The command of a program at time `t` (s): joint targets and the gripper's width. A grasp's arm
+ * follows the task's skill to the object (a closed loop on what the arm observes, see identify.ts),
+ * so only its gripper width is a function of time (`gripperWidthAt`).
+ */
 export function excitationCommand(program: ExcitationProgram, robot: RobotConfig, t: number): { position: number[]; gripperWidth: number } {
+  if (program.kind === 'grasp') throw new Error(`${program.name}: a grasp's arm motion is the task's reach, not a function of time; replay it from its recorded commands.`);
   const position = [...robot.home];
+  if (program.joint >= 0) position[program.joint] += program.amplitude * taper(t, program.duration) * signal(program, t);
+  return { position, gripperWidth: gripperWidthAt(program, robot, t) };
+}
+
+/**
+ * The gripper width a program commands at `t` (s from the reset): open, except in the middle third
+ * of a gripper or grasp program (a grasp's counted from the end of its reach), closed to
+ * `amplitude` (on nothing: the fingers' travel and speed; on the object: they stall on it and
+ * squeeze with the gripper's whole force).
+ */
+export function gripperWidthAt(program: ExcitationProgram, robot: RobotConfig, t: number): number {
   const open = robot.gripper?.width[1] ?? 0;
-  if (program.kind === 'gripper') {
-    // Open, closed on nothing for the middle third, open again: the fingers' travel and speed.
-    const third = program.duration / 3;
-    return { position, gripperWidth: t >= third && t < 2 * third ? program.amplitude : open };
-  }
-  position[program.joint] += program.amplitude * taper(t, program.duration) * signal(program, t);
-  return { position, gripperWidth: open };
+  if (program.joint >= 0) return open;
+  const since = t - (program.reached ?? 0);
+  const third = program.duration / 3;
+  return since >= third && since < 2 * third ? program.amplitude : open;
 }
 
 /** The unit signal of a program at `t`. */

@@ -10,7 +10,7 @@ import type { LoadedScenario } from '../scenario/load.ts';
 import { meanStd } from '../scoring/stats.ts';
 import type { Store } from '../store/store.ts';
 import type { Cell, CellReport, GauntletReport } from './gauntlet.ts';
-import { cellLayout } from './gauntlet-matrix.ts';
+import { cellLayout, gauntletMatrix, type GauntletMatrix } from './gauntlet-matrix.ts';
 
 /** Where one gauntlet's episodes go. */
 export class GauntletRecord {
@@ -65,5 +65,10 @@ export class GauntletRecord {
     });
     // Said in words: a gauntlet has no stop rule, and no reason reads as 'it was interrupted'.
     this.store.updateStudy(this.studyId, { status: 'done', stopReason: 'every world ran on every seed', summary: { gauntlet: report } });
+  }
+
+  /** The stored gauntlet as the tier × axis matrix the viewer's heatmap shows (read back from the store, as the viewer reads it). */
+  matrix(): GauntletMatrix {
+    return gauntletMatrix(this.store.study(this.studyId)!, this.store.candidates(this.studyId), this.store.episodes({ studyId: this.studyId }));
   }
 }

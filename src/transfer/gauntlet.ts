@@ -11,7 +11,7 @@ import type { EpisodeResult, Evaluator } from '../evaluation/evaluator.ts';
 import type { PolicyFile } from '../policy/file.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { nominalValue, type AxisValue, type Perturbations } from '../scenario/perturbation.ts';
-import { drawValues, formatInline, rangeAt, tierFraction } from './draw.ts';
+import { drawValues, formatInline, rangeAt, tierFraction } from '../scenario/perturbation-draw.ts';
 import { mcnemarExact, wilson } from '../scoring/stats.ts';
 
 /** One world condition of a gauntlet: a tier, or one axis at one extreme. */

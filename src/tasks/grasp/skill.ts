@@ -67,6 +67,9 @@ function outsidePlace({ observation, brief, aim, held }: PlanStepDone): string |
   return undefined;
 }
 
+/** The phases that put the open fingers around the cube (identify's close-on-the-object test closes them there). */
+export const REACH_PHASES = ['approach', 'descend'] as const satisfies readonly (keyof typeof PHASE_DOCS)[];
+
 export class PickPlaceSkill implements TaskSkill<keyof PickPlaceParams> {
   private controller: PickPlaceController | undefined;
 

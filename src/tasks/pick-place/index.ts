@@ -4,7 +4,7 @@
  */
 import type { ControllerFamily, Task } from '../task.ts';
 import { PICK_PLACE_PARAMS, PickPlaceController, type SkillAim } from '../grasp/controller.ts';
-import { PHASE_DOCS, PickPlaceSkill } from '../grasp/skill.ts';
+import { PHASE_DOCS, PickPlaceSkill, REACH_PHASES } from '../grasp/skill.ts';
 import { summarizePickPlace } from './summary.ts';
 import { PickPlaceScene } from './scene.ts';
 import { PickPlaceSpec } from './schema.ts';
@@ -14,7 +14,7 @@ const family: ControllerFamily<PickPlaceSpec, keyof typeof PICK_PLACE_PARAMS> = 
   description: 'A skill state machine: approach, descend, grasp, lift, transport, place, release, retreat, with one IK step per tick.',
   params: PICK_PLACE_PARAMS,
   create: (context, params, spec) => new PickPlaceController(context, aimOf(spec), params),
-  skill: { phases: PHASE_DOCS, create: (context, spec) => new PickPlaceSkill(context, aimOf(spec)) },
+  skill: { phases: PHASE_DOCS, reach: REACH_PHASES, create: (context, spec) => new PickPlaceSkill(context, aimOf(spec)) },
 };
 
 const pickPlace: Task<PickPlaceSpec> = {

@@ -7,7 +7,7 @@
  */
 import type { ControllerFamily, Task } from '../task.ts';
 import { PICK_PLACE_PARAMS } from '../grasp/controller.ts';
-import { PHASE_DOCS, PLAN_STEPS, PickPlaceSkill } from '../grasp/skill.ts';
+import { PHASE_DOCS, PLAN_STEPS, PickPlaceSkill, REACH_PHASES } from '../grasp/skill.ts';
 import { FirstCubeController } from './controller.ts';
 import { SortInstructedScene } from './scene.ts';
 import { SortInstructedSpec } from './schema.ts';
@@ -21,6 +21,7 @@ const sort: ControllerFamily<SortInstructedSpec, keyof typeof PICK_PLACE_PARAMS>
   skill: {
     phases: PHASE_DOCS,
     steps: PLAN_STEPS,
+    reach: REACH_PHASES,
     create: (context, spec) => {
       const { x, y } = spec.randomization.cube_area;
       return new PickPlaceSkill(context, { object: Object.keys(spec.cubes)[0], point: [(x[0] + x[1]) / 2, (y[0] + y[1]) / 2] });

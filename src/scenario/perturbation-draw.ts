@@ -5,10 +5,10 @@
  * world shrunk toward the nominal one, and tiers compare paired.
  */
 import { existsSync } from 'node:fs';
-import { loadPerturbationFile } from '../scenario/load.ts';
-import type { LoadedScenario } from '../scenario/load.ts';
-import { axisRange, nominalValue, type Axis, type AxisValue, type Perturbations } from '../scenario/perturbation.ts';
-import { Rng } from '../scenario/rng.ts';
+import { loadPerturbationFile } from './load.ts';
+import type { LoadedScenario } from './load.ts';
+import { axisRange, nominalValue, type Axis, type AxisValue, type Perturbations } from './perturbation.ts';
+import { Rng } from './rng.ts';
 
 /** A stream of its own, so perturbing a world leaves the task's draws of the same seed as they were. */
 const PERTURB_STREAM = 0x7e12_b0a5;
