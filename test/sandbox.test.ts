@@ -45,6 +45,61 @@ describe('the sandbox', () => {
     );
   });
 
+  it('counts every allocation against the memory limit, and stops a bomb at it within a moment', async () => {
+    // 64 arrays of 1 MB, each far under the limit, together four times it.
+    const hoard = await sandboxOf('export function act() { const a: Float64Array[] = []; for (let i = 0; i < 64; i++) a.push(new Float64Array(1 << 17)); return a.length; }', { memoryBytes: 16 << 20 });
+    expect(() => hoard.call('act')).toThrow(/act\(\) ran out of its 16 MB of memory and was stopped/);
+    hoard.dispose();
+    // The deadline is far off: the memory limit alone stops it, before the process has grown by much more than the limit.
+    for (const item of ['new Float64Array(1 << 17)', '{ n: keep.length }']) {
+      const bomb = await sandboxOf(`const keep: unknown[] = []; export function act() { for (;;) keep.push(${item}); } export function ping() { return 1; }`, { memoryBytes: 16 << 20, callMs: 5000 });
+      const rss = process.memoryUsage().rss;
+      const started = performance.now();
+      expect(() => bomb.call('act'), item).toThrow(/act\(\) ran out of its 16 MB of memory/);
+      expect(performance.now() - started, item).toBeLessThan(1500);
+      expect(process.memoryUsage().rss - rss, item).toBeLessThan(48 << 20);
+      // Stopped: later calls fail the same way rather than run on a full heap.
+      expect(() => bomb.call('ping', 'x'.repeat(1 << 20))).toThrow(/act\(\) ran out of its 16 MB of memory/);
+      bomb.dispose();
+    }
+    // QuickJS throws null when even its error object does not fit; a policy's own `throw null` is an exception.
+    const thrower = await sandboxOf('export function act() { throw null; }');
+    expect(() => thrower.call('act')).toThrow(/act\(\) threw Error: null/);
+    thrower.dispose();
+  });
+
+  it('runs out at the same allocation every time, under a limit smaller than the engine itself', async () => {
+    let held = 0;
+    const host = { note: (n: unknown) => void (held = n as number) };
+    const script = compileCode(
+      `declare const __host: (name: string, args: string) => string;
+      const keep: Float64Array[] = [];
+      export function act() { for (;;) { keep.push(new Float64Array(1024)); __host('note', JSON.stringify([keep.length])); } }
+      export function light() { return Array.from({ length: 1000 }, (_, i) => ({ i })).length; }`,
+      'ts',
+    );
+    const limits = { memoryBytes: 8 << 20, callMs: 5000 };
+    const counts: number[] = [];
+    const bomb = async () => {
+      const box = await Sandbox.create(script, host, { limits });
+      expect(() => box.call('act')).toThrow(/act\(\) ran out of its 8 MB of memory/);
+      box.dispose();
+      counts.push(held);
+    };
+    // Sandboxes kept open hold every engine instance a disposed one left: the first bomb gets a new one.
+    const open = await Promise.all([0, 1, 2].map(() => Sandbox.create(script, host, { limits })));
+    for (const box of open) expect(box.call('light')).toBe(1000);
+    await bomb();
+    // A sandbox that ends cleanly leaves its instance to the next one: these bombs run in used ones.
+    for (const box of open) box.dispose();
+    await bomb();
+    await bomb();
+    expect(counts).toEqual([counts[0], counts[0], counts[0]]);
+    // 8 kB each: the 8 MB, less what QuickJS itself takes, and no more.
+    expect(counts[0]).toBeGreaterThan(900);
+    expect(counts[0]).toBeLessThan(1024);
+  });
+
   it('has no require, process, import(), fetch, timers or Date, and constructor tricks reach only the sandbox', async () => {
     const box = await sandboxOf(`
       let imported = 'never';
