@@ -7,9 +7,18 @@
  *    decoding (what the server delivers, so a slow client cannot cap it). Beside them, two
  *    ceilings: the in-process sim's periods/s (physics and recording alone: no lockstep stream
  *    can beat it) and the rosbridge server's fan-out alone (no physics: the bridge's own limit);
+ *  - ROS 2 topic throughput on its own, beside the lockstep figure: no sim, no lockstep; a
+ *    publisher node in a child process publishes TOPIC_MESSAGES joint states at full rate (through
+ *    arbor's ROS 2 graph, CDR written by arbor) and a subscriber node in this process counts them.
+ *    Two nodes, two processes (DDS between processes, as sim-serve --ros2 and a link run). Twice:
+ *    a new message object per publish (as sim-serve builds one per tick) and one preallocated
+ *    object refilled in place. Reported: messages/s counted by the subscriber, those lost (topics
+ *    keep the last 1000, so a subscriber that falls behind loses the oldest), and the rate the
+ *    publisher itself reached;
  *  - command → state round trip of the network link (p50/p99), over one lockstep episode;
- *  - jitter of a 100 Hz control loop against sim-serve --realtime (p99 of |interval − 10 ms|), in
- *    the first episode of the process (cold) and in the second (warm, as in a study).
+ *  - jitter of a 100 Hz control loop against sim-serve --realtime (p50, p99 and max of
+ *    |interval − 10 ms| between the link's commands), in the first episode of the process (cold)
+ *    and in the second (warm, as in a study).
  * Run: `npx tsx bench/ros.ts` runs the whole set RUNS times (`ARBOR_BENCH_RUNS`, default 3), each in
  * a fresh process (the cold 100 Hz figure is a process's first episode), and prints each figure as
  * the median with its range and its target from issue 20; `--once` runs the set once. Ends with a
@@ -32,6 +41,8 @@ import type { GraphClient } from '../src/robot/graph.ts';
 import { loadScenario } from '../src/scenario/load.ts';
 
 const STEPS = 2000;
+/** Messages the ROS 2 topic throughput publishes per stream: seconds of it at the 10,000/s target. */
+const TOPIC_MESSAGES = 20_000;
 const figures: Record<string, string | number> = {};
 
 /** The pick-place scenario with another control rate, in a temporary file. */
@@ -66,7 +77,7 @@ function hold(steps: number, period: number, joints: string[], home: number[]) {
  * can. Counting starts with the command: the latched state a subscriber gets on subscribing came
  * half a second earlier and, counted, stretched the stream by that half second.
  */
-async function throughput(subscribe: (onMessage: () => void) => void, publish: (message: object) => void, period: number, joints: string[], home: number[]) {
+async function throughput(subscribe: (onMessage: () => void) => void, publish: (message: object) => void, period: number, joints: string[], home: number[], expected = STEPS) {
   let armed = false;
   let count = 0;
   let first = 0;
@@ -87,7 +98,7 @@ async function throughput(subscribe: (onMessage: () => void) => void, publish: (
     seen = count;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  return { rate: count > 1 ? (count - 1) / ((last - first) / 1000) : 0, lost: STEPS - count };
+  return { rate: count > 1 ? (count - 1) / ((last - first) / 1000) : 0, lost: expected - count };
 }
 
 /** A raw `ws` rosbridge client that counts the frames of its subscriptions without decoding them. */
@@ -163,6 +174,96 @@ async function fanoutCeiling(compression: string): Promise<{ rate: number; lost:
   }
 }
 
+/**
+ * `--ros2-topic-publisher`: a ROS 2 node alone, in its own process, that publishes
+ * `TOPIC_MESSAGES` joint states on /bench_topic/joint_states as fast as it can (yielding every few
+ * milliseconds, as the fan-out server does) when a String on /bench_topic/go names how: `fresh`
+ * builds a message object per publish, `preallocated` refills one object in place. After each
+ * stream it prints its own rate (messages/s published) as a JSON line.
+ */
+async function ros2TopicPublisher(): Promise<void> {
+  const { serveRos2 } = await import('../src/robot/ros2.ts');
+  const graph = await serveRos2('');
+  const publish = graph.publisher('/bench_topic/joint_states', 'sensor_msgs/msg/JointState');
+  const name = ['shoulder_pan', 'shoulder_lift', 'elbow', 'wrist_1', 'wrist_2', 'wrist_3'];
+  const stamp = (t: number) => ({ sec: Math.floor(t), nanosec: Math.round((t % 1) * 1e9) });
+  const fresh = (t: number) => {
+    const position = Float64Array.from(name, (_, i) => Math.sin(t + i));
+    return { header: { stamp: stamp(t), frame_id: '' }, name, position, velocity: position.map(Math.cos), effort: new Float64Array(6) };
+  };
+  const message = fresh(0);
+  const preallocated = (t: number) => {
+    message.header.stamp.sec = Math.floor(t);
+    message.header.stamp.nanosec = Math.round((t % 1) * 1e9);
+    for (let i = 0; i < name.length; i++) {
+      message.position[i] = Math.sin(t + i);
+      message.velocity[i] = Math.cos(message.position[i]);
+    }
+    return message;
+  };
+  let running = false;
+  graph.subscribe('/bench_topic/go', 'std_msgs/msg/String', (go) => {
+    if (running) return;
+    running = true;
+    const next = (go as { data: string }).data === 'preallocated' ? preallocated : fresh;
+    void (async () => {
+      const start = performance.now();
+      let yielded = start;
+      for (let k = 0; k < TOPIC_MESSAGES; k++) {
+        publish(next(k * 0.01));
+        if (performance.now() - yielded > 5) {
+          await new Promise((r) => setImmediate(r));
+          yielded = performance.now();
+        }
+      }
+      console.log(JSON.stringify({ published_per_s: TOPIC_MESSAGES / ((performance.now() - start) / 1000) }));
+      running = false;
+    })();
+  });
+  console.log(JSON.stringify({ ros2: '/bench_topic' }));
+}
+
+/** ROS 2 topic throughput on its own: messages/s a subscriber here counts from `ros2TopicPublisher` in a child process. */
+async function ros2TopicThroughput(): Promise<Record<string, { rate: number; lost: number; published: number }>> {
+  const child = spawn(process.execPath, ['bin/run-ts.js', 'bench/ros.ts', '--ros2-topic-publisher'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const lines = createInterface({ input: child.stdout! });
+  const line = () => new Promise<string>((done) => lines.once('line', done));
+  let graph: GraphClient | undefined;
+  try {
+    await line();
+    graph = await connectRos2('');
+    const go = graph.advertise('/bench_topic/go', 'std_msgs/msg/String');
+    let onMessage = () => {};
+    graph.subscribe('/bench_topic/joint_states', 'sensor_msgs/msg/JointState', () => onMessage());
+    // One untimed stream first, as for rosbridge (the first runs cold). Its go is repeated until
+    // the stream starts: a go published before the nodes have discovered each other is lost.
+    let seen = 0;
+    onMessage = () => seen++;
+    const warmed = line();
+    while (seen === 0) {
+      go({ data: 'fresh' });
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    for (let before = -1; before !== seen; ) {
+      before = seen;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    await warmed;
+    const results: Record<string, { rate: number; lost: number; published: number }> = {};
+    for (const mode of ['fresh', 'preallocated'] as const) {
+      const published = line();
+      const r = await throughput((cb) => (onMessage = cb), () => go({ data: mode }), 0, [], [], TOPIC_MESSAGES);
+      results[mode] = { ...r, published: (JSON.parse(await published) as { published_per_s: number }).published_per_s };
+    }
+    return results;
+  } finally {
+    await graph?.close();
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
 async function main(): Promise<void> {
   const file50 = scenarioAt(50);
   const scenario = await loadScenario(file50);
@@ -233,6 +334,11 @@ async function main(): Promise<void> {
       await graph?.close();
       await node.stop();
     }
+    for (const [mode, r] of Object.entries(await ros2TopicThroughput())) {
+      figures[`ros2_topic_${mode}_joint_states_per_s`] = Math.round(r.rate);
+      figures[`ros2_topic_${mode}_lost`] = r.lost;
+      figures[`ros2_topic_${mode}_published_per_s`] = Math.round(r.published);
+    }
   }
 
   // A 100 Hz loop against a robot on the wall clock: the link paces itself by the robot's states.
@@ -249,7 +355,9 @@ async function main(): Promise<void> {
         const run = await runner.run(policy, episode);
         const timing = (run.trace.meta.link as { timing: Record<string, number> }).timing;
         figures[`${kind}_100hz${label}_interval_p50_ms`] = timing.interval_p50_ms;
+        figures[`${kind}_100hz${label}_jitter_p50_ms`] = timing.jitter_p50_ms;
         figures[`${kind}_100hz${label}_jitter_p99_ms`] = timing.jitter_p99_ms;
+        figures[`${kind}_100hz${label}_jitter_max_ms`] = timing.jitter_max_ms;
         figures[`${kind}_100hz${label}_ticks`] = timing.ticks;
       }
       await runner.close();
@@ -275,6 +383,8 @@ const TARGETS: Record<string, ['>=' | '<=', number]> = {
   rosbridge_100hz_jitter_p99_ms: ['<=', 5],
   rosbridge_100hz_warm_jitter_p99_ms: ['<=', 5],
   ros2_round_trip_p99_ms: ['<=', 8],
+  ros2_topic_fresh_joint_states_per_s: ['>=', 10000],
+  ros2_topic_preallocated_joint_states_per_s: ['>=', 10000],
   ros2_100hz_jitter_p99_ms: ['<=', 5],
   ros2_100hz_warm_jitter_p99_ms: ['<=', 5],
 };
@@ -318,8 +428,14 @@ function repeat(runs: number): void {
     const cbor = medians.get(`rosbridge_cbor_${suffix}`);
     if (json && cbor) console.log(`rosbridge_cbor_over_json_${suffix}: ${+(cbor / json).toFixed(2)}; target >= 1: ${cbor >= json ? 'met' : 'not met'}`);
   }
+  const lockstep = medians.get('ros2_joint_states_per_s');
+  const fresh = medians.get('ros2_topic_fresh_joint_states_per_s');
+  const preallocated = medians.get('ros2_topic_preallocated_joint_states_per_s');
+  if (lockstep && fresh) console.log(`ros2_topic_over_lockstep: ${+(fresh / lockstep).toFixed(2)}`);
+  if (fresh && preallocated) console.log(`ros2_topic_preallocated_over_fresh: ${+(preallocated / fresh).toFixed(2)}`);
 }
 
 if (process.argv.includes('--fanout-server')) await fanoutServer();
+else if (process.argv.includes('--ros2-topic-publisher')) await ros2TopicPublisher();
 else if (process.argv.includes('--once')) await main();
 else repeat(Number(process.env.ARBOR_BENCH_RUNS ?? 3));

@@ -574,7 +574,9 @@ export class NetworkLink implements RobotLink {
       round_trip_p50_ms: round(pct(this.timing.roundTrips, 0.5)),
       round_trip_p99_ms: round(pct(this.timing.roundTrips, 0.99)),
       interval_p50_ms: round(pct(this.timing.intervals, 0.5)),
+      jitter_p50_ms: round(pct(jitter, 0.5)),
       jitter_p99_ms: round(pct(jitter, 0.99)),
+      jitter_max_ms: round(pct(jitter, 1)),
     };
   }
 }
