@@ -3,6 +3,8 @@
  * JavaScript module it loads for dynamic imports and writes a source map for those that have
  * one; mujoco_wasm.js is 11 MB (the WebAssembly inlined) with one `import(`, which cost about a
  * second of CPU on every start of arbor and of every worker thread. Node runs it unchanged.
+ * (src/sim/mujoco-module.ts normally imports a split copy without the inlined wasm; this covers
+ * the package's own file, which loads when no such copy can be written.)
  */
 import { readFile } from 'node:fs/promises';
 
