@@ -382,11 +382,11 @@ const TARGETS: Record<string, ['>=' | '<=', number]> = {
   rosbridge_round_trip_p99_ms: ['<=', 8],
   rosbridge_100hz_jitter_p99_ms: ['<=', 5],
   rosbridge_100hz_warm_jitter_p99_ms: ['<=', 5],
-  ros2_round_trip_p99_ms: ['<=', 8],
+  ros2_round_trip_p99_ms: ['<=', 2],
   ros2_topic_fresh_joint_states_per_s: ['>=', 10000],
   ros2_topic_preallocated_joint_states_per_s: ['>=', 10000],
-  ros2_100hz_jitter_p99_ms: ['<=', 5],
-  ros2_100hz_warm_jitter_p99_ms: ['<=', 5],
+  ros2_100hz_jitter_p99_ms: ['<=', 3],
+  ros2_100hz_warm_jitter_p99_ms: ['<=', 3],
 };
 
 /** Runs the set `runs` times, each in its own process, and prints each figure's median, range and target. */
