@@ -38,7 +38,7 @@ beforeAll(async () => {
   const robot = await startSimServe(SCENARIO, ['--rosbridge', '0', '--perturb', standIn]);
   try {
     // The tuned policy's skill reaches the cube for the close on it.
-    await arbor(['identify', SCENARIO, '--backend', `rosbridge://127.0.0.1:${robot.port}`, '--yes', '--kinds', 'chirp,gripper,grasp', '--duration', '3', '--policy', 'scenarios/pick-place.tuned.json', '--out', recordings, '--json']);
+    await arbor(['identify', SCENARIO, '--backend', `rosbridge://127.0.0.1:${robot.port}`, '--yes', '--kinds', 'chirp,gripper,grasp', '--duration', '2', '--policy', 'scenarios/pick-place.tuned.json', '--out', recordings, '--json']);
   } finally {
     await robot.stop();
   }
