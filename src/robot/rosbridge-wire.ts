@@ -255,8 +255,8 @@ function jsonValue(v: unknown, depth: number): string {
       }
       if (ArrayBuffer.isView(v)) {
         if (v instanceof Uint8Array) return `"${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')}"`;
-        if (v instanceof DataView) throw new Unsupported();
-        const items = v as unknown as ArrayLike<number | bigint>;
+        if (!isTypedArray(v)) throw new Unsupported();
+        const items = v;
         let out = '[';
         for (let i = 0; i < items.length; i++) {
           if (i > 0) out += ',';
