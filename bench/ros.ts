@@ -19,12 +19,16 @@
  *  - jitter of a 100 Hz control loop against sim-serve --realtime (p50, p99 and max of
  *    |interval − 10 ms| between the link's commands), in the first episode of the process (cold)
  *    and in the second (warm, as in a study).
+ *  - with ROS 2 and rosbridge_server sourced, the same /joint_states stream (JSON and CBOR, through
+ *    roslib), round trip and 100 Hz jitter through the real rosbridge_server (Python, what labs
+ *    put in front of their arms) in front of `sim-serve --ros2`, started by `ros2 launch
+ *    launch/sim_robot.launch.xml rosbridge:=true`, beside arbor's own server (`real_rosbridge_*`).
  * Run: `npx tsx bench/ros.ts` runs the whole set RUNS times (`ARBOR_BENCH_RUNS`, default 3), each in
  * a fresh process (the cold 100 Hz figure is a process's first episode), and prints each figure as
  * the median with its range and its target from issue 20; `--once` runs the set once. Ends with a
  * grep-able `key: value` block. Figures, never pass/fail: the machine's load moves them.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
@@ -38,7 +42,7 @@ import { RosbridgeServer } from '../src/robot/rosbridge-server.ts';
 import { SimLink } from '../src/robot/sim-link.ts';
 import { connectRos2, ros2Unavailable } from '../src/robot/ros2.ts';
 import type { GraphClient } from '../src/robot/graph.ts';
-import { loadScenario } from '../src/scenario/load.ts';
+import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
 
 const STEPS = 2000;
 /** Messages the ROS 2 topic throughput publishes per stream: seconds of it at the 10,000/s target. */
@@ -264,6 +268,90 @@ async function ros2TopicThroughput(): Promise<Record<string, { rate: number; los
   }
 }
 
+/** Why the real rosbridge_server cannot be measured here, or undefined when it can. */
+function realRosbridgeUnavailable(): string | undefined {
+  const ros = ros2Unavailable();
+  if (ros) return ros;
+  const shares = (process.env.AMENT_PREFIX_PATH ?? '').split(':').map((p) => join(p, 'share', 'rosbridge_server'));
+  return shares.some((dir) => existsSync(dir)) ? undefined : 'the sourced ROS 2 has no rosbridge_server package';
+}
+
+/**
+ * `ros2 launch launch/sim_robot.launch.xml rosbridge:=true`: sim-serve as a ROS 2 node with the real
+ * rosbridge_server in front of it. Resolves once a roslib client gets /joint_states through it
+ * (the Python server takes seconds to start, and DDS discovery more), with the port and a stop.
+ */
+async function launchRealRosbridge(scenario: string, realtime: boolean): Promise<{ port: number; stop: () => Promise<void> }> {
+  const port = 27_100 + (process.pid % 200) + (realtime ? 1 : 0);
+  const args = ['launch', 'launch/sim_robot.launch.xml', `scenario:=${scenario}`, 'rosbridge:=true', `port:=${port}`, `realtime:=${realtime}`];
+  const launch = spawn('ros2', args, { stdio: ['ignore', 'ignore', 'ignore'], detached: true });
+  const exited = new Promise<void>((done) => launch.once('exit', () => done()));
+  const stop = async () => {
+    if (launch.exitCode === null) process.kill(-launch.pid!, 'SIGINT');
+    const timer = setTimeout(() => launch.exitCode === null && process.kill(-launch.pid!, 'SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const end = Date.now() + 60_000;
+  for (;;) {
+    const heard = await new Promise<boolean>((done) => {
+      const ros = new Ros({ url: `ws://127.0.0.1:${port}` });
+      const timer = setTimeout(() => (ros.close(), done(false)), 3000);
+      ros.on('error', () => (clearTimeout(timer), done(false)));
+      ros.on('connection', () => new Topic({ ros, name: '/joint_states', messageType: 'sensor_msgs/msg/JointState' }).subscribe(() => (clearTimeout(timer), ros.close(), done(true))));
+    });
+    if (heard) return { port, stop };
+    if (Date.now() > end || launch.exitCode !== null) {
+      await stop();
+      throw new Error(`ros2 ${args.join(' ')}: no /joint_states through rosbridge_server within 60 s`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** The rosbridge figures through the real rosbridge_server: roslib streams, the round trip, 100 Hz jitter. */
+async function realRosbridgeFigures(file50: string, file100: string, scenario: LoadedScenario, scenario100: LoadedScenario): Promise<void> {
+  const joints = scenario.robotConfig.joints.map((j) => j.name);
+  const period = 1 / scenario.episode.control_rate;
+  const lockstep = await launchRealRosbridge(file50, false);
+  try {
+    for (const compression of ['none', 'cbor'] as const) {
+      const ros = new Ros({});
+      const opened = new Promise((r) => ros.once('connection', r));
+      await ros.connect(`ws://127.0.0.1:${lockstep.port}`);
+      await opened;
+      const command = new Topic({ ros, name: '/joint_trajectory_controller/joint_trajectory', messageType: 'trajectory_msgs/msg/JointTrajectory' });
+      const states = new Topic({ ros, name: '/joint_states', messageType: 'sensor_msgs/msg/JointState', compression });
+      const r = await throughput((cb) => states.subscribe(cb), (m) => command.publish(m), period, joints, scenario.robotConfig.home);
+      figures[`real_rosbridge_${compression === 'none' ? 'json' : 'cbor'}_joint_states_per_s`] = Math.round(r.rate);
+      figures[`real_rosbridge_${compression === 'none' ? 'json' : 'cbor'}_lost`] = r.lost;
+      ros.close();
+    }
+    const runner = await EpisodeRunner.create(scenario, parseBackend(`rosbridge://127.0.0.1:${lockstep.port}`));
+    const run = await runner.run(JSON.parse(readFileSync('scenarios/pick-place.tuned.json', 'utf8')), 0);
+    const timing = (run.trace.meta.link as { timing: Record<string, number> }).timing;
+    figures.real_rosbridge_round_trip_p50_ms = timing.round_trip_p50_ms;
+    figures.real_rosbridge_round_trip_p99_ms = timing.round_trip_p99_ms;
+    await runner.close();
+  } finally {
+    await lockstep.stop();
+  }
+  const realtime = await launchRealRosbridge(file100, true);
+  try {
+    const runner = await EpisodeRunner.create(scenario100, parseBackend(`rosbridge://127.0.0.1:${realtime.port}`));
+    const policy = JSON.parse(readFileSync('scenarios/pick-place.tuned.json', 'utf8'));
+    for (const [episode, label] of [[0, ''], [1, '_warm']] as const) {
+      const timing = ((await runner.run(policy, episode)).trace.meta.link as { timing: Record<string, number> }).timing;
+      figures[`real_rosbridge_100hz${label}_jitter_p50_ms`] = timing.jitter_p50_ms;
+      figures[`real_rosbridge_100hz${label}_jitter_p99_ms`] = timing.jitter_p99_ms;
+      figures[`real_rosbridge_100hz${label}_jitter_max_ms`] = timing.jitter_max_ms;
+    }
+    await runner.close();
+  } finally {
+    await realtime.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const file50 = scenarioAt(50);
   const scenario = await loadScenario(file50);
@@ -365,6 +453,10 @@ async function main(): Promise<void> {
       await server.stop();
     }
   }
+
+  const noRealServer = realRosbridgeUnavailable();
+  if (noRealServer) figures.real_rosbridge = `skipped: ${noRealServer}`;
+  else await realRosbridgeFigures(file50, file100, scenario, scenario100);
 
   console.log('\n---');
   for (const [key, value] of Object.entries(figures)) console.log(`${key}: ${value}`);
