@@ -268,6 +268,31 @@ async function ros2TopicThroughput(): Promise<Record<string, { rate: number; los
   }
 }
 
+/** The /joint_states stream through a roslib client of the rosbridge server at `port`, as `<prefix>_json|cbor_joint_states_per_s` and `_lost`. */
+async function roslibStream(port: number, compression: 'none' | 'cbor', prefix: string, scenario: LoadedScenario): Promise<void> {
+  const ros = new Ros({});
+  const opened = new Promise((r) => ros.once('connection', r));
+  await ros.connect(`ws://127.0.0.1:${port}`);
+  await opened;
+  const command = new Topic({ ros, name: '/joint_trajectory_controller/joint_trajectory', messageType: 'trajectory_msgs/msg/JointTrajectory' });
+  const states = new Topic({ ros, name: '/joint_states', messageType: 'sensor_msgs/msg/JointState', compression });
+  const joints = scenario.robotConfig.joints.map((j) => j.name);
+  const r = await throughput((cb) => states.subscribe(cb), (m) => command.publish(m), 1 / scenario.episode.control_rate, joints, scenario.robotConfig.home);
+  figures[`${prefix}_${compression === 'none' ? 'json' : 'cbor'}_joint_states_per_s`] = Math.round(r.rate);
+  figures[`${prefix}_${compression === 'none' ? 'json' : 'cbor'}_lost`] = r.lost;
+  ros.close();
+}
+
+/** The command → state round trip of one lockstep episode of the tuned policy over `backend`, as `<prefix>_round_trip_p50_ms` and `_p99_ms`. */
+async function roundTrip(scenario: LoadedScenario, backend: string, prefix: string): Promise<void> {
+  const runner = await EpisodeRunner.create(scenario, parseBackend(backend));
+  const run = await runner.run(JSON.parse(readFileSync('scenarios/pick-place.tuned.json', 'utf8')), 0);
+  const timing = (run.trace.meta.link as { timing: Record<string, number> }).timing;
+  figures[`${prefix}_round_trip_p50_ms`] = timing.round_trip_p50_ms;
+  figures[`${prefix}_round_trip_p99_ms`] = timing.round_trip_p99_ms;
+  await runner.close();
+}
+
 /** Why the real rosbridge_server cannot be measured here, or undefined when it can. */
 function realRosbridgeUnavailable(): string | undefined {
   const ros = ros2Unavailable();
@@ -311,28 +336,10 @@ async function launchRealRosbridge(scenario: string, realtime: boolean): Promise
 
 /** The rosbridge figures through the real rosbridge_server: roslib streams, the round trip, 100 Hz jitter. */
 async function realRosbridgeFigures(file50: string, file100: string, scenario: LoadedScenario, scenario100: LoadedScenario): Promise<void> {
-  const joints = scenario.robotConfig.joints.map((j) => j.name);
-  const period = 1 / scenario.episode.control_rate;
   const lockstep = await launchRealRosbridge(file50, false);
   try {
-    for (const compression of ['none', 'cbor'] as const) {
-      const ros = new Ros({});
-      const opened = new Promise((r) => ros.once('connection', r));
-      await ros.connect(`ws://127.0.0.1:${lockstep.port}`);
-      await opened;
-      const command = new Topic({ ros, name: '/joint_trajectory_controller/joint_trajectory', messageType: 'trajectory_msgs/msg/JointTrajectory' });
-      const states = new Topic({ ros, name: '/joint_states', messageType: 'sensor_msgs/msg/JointState', compression });
-      const r = await throughput((cb) => states.subscribe(cb), (m) => command.publish(m), period, joints, scenario.robotConfig.home);
-      figures[`real_rosbridge_${compression === 'none' ? 'json' : 'cbor'}_joint_states_per_s`] = Math.round(r.rate);
-      figures[`real_rosbridge_${compression === 'none' ? 'json' : 'cbor'}_lost`] = r.lost;
-      ros.close();
-    }
-    const runner = await EpisodeRunner.create(scenario, parseBackend(`rosbridge://127.0.0.1:${lockstep.port}`));
-    const run = await runner.run(JSON.parse(readFileSync('scenarios/pick-place.tuned.json', 'utf8')), 0);
-    const timing = (run.trace.meta.link as { timing: Record<string, number> }).timing;
-    figures.real_rosbridge_round_trip_p50_ms = timing.round_trip_p50_ms;
-    figures.real_rosbridge_round_trip_p99_ms = timing.round_trip_p99_ms;
-    await runner.close();
+    for (const compression of ['none', 'cbor'] as const) await roslibStream(lockstep.port, compression, 'real_rosbridge', scenario);
+    await roundTrip(scenario, `rosbridge://127.0.0.1:${lockstep.port}`, 'real_rosbridge');
   } finally {
     await lockstep.stop();
   }
@@ -368,28 +375,14 @@ async function main(): Promise<void> {
     await throughput((cb) => warm.subscribe('/joint_states', 'cbor', cb), (m) => warm.publish(topicName, m), period, joints, home);
     warm.close();
     for (const compression of ['none', 'cbor'] as const) {
-      const ros = new Ros({});
-      const opened = new Promise((r) => ros.once('connection', r));
-      await ros.connect(`ws://127.0.0.1:${bridge.port}`);
-      await opened;
-      const command = new Topic({ ros, name: topicName, messageType: 'trajectory_msgs/msg/JointTrajectory' });
-      const states = new Topic({ ros, name: '/joint_states', messageType: 'sensor_msgs/msg/JointState', compression });
-      const r = await throughput((cb) => states.subscribe(cb), (m) => command.publish(m), period, joints, home);
-      figures[`rosbridge_${compression === 'none' ? 'json' : 'cbor'}_joint_states_per_s`] = Math.round(r.rate);
-      figures[`rosbridge_${compression === 'none' ? 'json' : 'cbor'}_lost`] = r.lost;
-      ros.close();
+      await roslibStream(bridge.port!, compression, 'rosbridge', scenario);
       const raw = await rawCounter(bridge.port!);
       const rr = await throughput((cb) => raw.subscribe('/joint_states', compression, cb), (m) => raw.publish(topicName, m), period, joints, home);
       figures[`rosbridge_${compression === 'none' ? 'json' : 'cbor'}_raw_joint_states_per_s`] = Math.round(rr.rate);
       figures[`rosbridge_${compression === 'none' ? 'json' : 'cbor'}_raw_lost`] = rr.lost;
       raw.close();
     }
-    const runner = await EpisodeRunner.create(scenario, parseBackend(`rosbridge://127.0.0.1:${bridge.port}`));
-    const run = await runner.run(JSON.parse(readFileSync('scenarios/pick-place.tuned.json', 'utf8')), 0);
-    const timing = (run.trace.meta.link as { timing: Record<string, number> }).timing;
-    figures.rosbridge_round_trip_p50_ms = timing.round_trip_p50_ms;
-    figures.rosbridge_round_trip_p99_ms = timing.round_trip_p99_ms;
-    await runner.close();
+    await roundTrip(scenario, `rosbridge://127.0.0.1:${bridge.port}`, 'rosbridge');
   } finally {
     await bridge.stop();
   }
@@ -412,12 +405,7 @@ async function main(): Promise<void> {
       const r = await throughput((cb) => g.subscribe('/bench/joint_states', 'sensor_msgs/msg/JointState', cb), publish, period, joints, home);
       figures.ros2_joint_states_per_s = Math.round(r.rate);
       figures.ros2_lost = r.lost;
-      const runner = await EpisodeRunner.create(scenario, parseBackend('ros2:/bench'));
-      const run = await runner.run(JSON.parse(readFileSync('scenarios/pick-place.tuned.json', 'utf8')), 0);
-      const timing = (run.trace.meta.link as { timing: Record<string, number> }).timing;
-      figures.ros2_round_trip_p50_ms = timing.round_trip_p50_ms;
-      figures.ros2_round_trip_p99_ms = timing.round_trip_p99_ms;
-      await runner.close();
+      await roundTrip(scenario, 'ros2:/bench', 'ros2');
     } finally {
       await graph?.close();
       await node.stop();
