@@ -11,7 +11,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 const SLOWEST = [
   'typecheck', 'queue-hardening', 'network-study', 'queue', 'cli', 'queue-faults', 'cli-machining', 'mcap', 'prompt-network', 'study', 'calibrate',
   'prompt-study', 'hardening', 'operator', 'calibration-machining', 'mcp-hardening', 'claude', 'viewer-browser', 'sandbox', 'store-open',
-  'prompt-viewer', 'preflight', 'transfer', 'identify', 'mcp',
+  'prompt-viewer', 'preflight', 'transfer', 'identify', 'mcp', 'robust-transfer',
 ];
 
 class SlowestFirst extends BaseSequencer {
