@@ -46,7 +46,8 @@ function splitCopy(): { js: string; wasm: string } | undefined {
   const name = `mujoco-js-${version}-${size}-${Math.round(mtimeMs)}`;
   for (const root of cacheRoots(original)) {
     const dir = join(root, name);
-    const files = { js: join(dir, 'mujoco_wasm.js'), wasm: join(dir, 'mujoco_wasm.wasm') };
+    // .mjs: an ES module wherever the folder is (a .js file is one only under a package.json that says so).
+    const files = { js: join(dir, 'mujoco_wasm.mjs'), wasm: join(dir, 'mujoco_wasm.wasm') };
     if (exists(files.js) && exists(files.wasm)) return files;
     try {
       return writeSplit(original, dir, files);
