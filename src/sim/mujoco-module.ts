@@ -40,9 +40,10 @@ export async function importMujoco(): Promise<MujocoModule> {
 
 /** The split copy's two files, made on first use; undefined when mujoco-js must load as it is. */
 function splitCopy(): { js: string; wasm: string } | undefined {
-  const original = createRequire(import.meta.url).resolve('mujoco-js');
+  const require = createRequire(import.meta.url);
+  const original = require.resolve('mujoco-js');
   const { size, mtimeMs } = statSync(original);
-  const version = String((createRequire(import.meta.url)('mujoco-js/package.json') as { version?: unknown }).version);
+  const version = String((require('mujoco-js/package.json') as { version?: unknown }).version);
   const name = `mujoco-js-${version}-${size}-${Math.round(mtimeMs)}`;
   for (const root of cacheRoots(original)) {
     const dir = join(root, name);
