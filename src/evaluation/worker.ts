@@ -82,6 +82,8 @@ export type FromWorker =
       wallTime: number;
       /** The link to the robot dropped: the episode was cut off, not failed. */
       aborted?: boolean;
+      /** The worker ends after this answer: the pool must start another, not hand it the job sent ahead. */
+      fatal?: boolean;
     };
 
 const port = parentPort;
@@ -105,7 +107,9 @@ async function start(): Promise<EpisodeRunner | undefined> {
 
 // Without a runner nothing listens, and the thread ends on its own after the error is posted.
 const runner = await start();
-if (runner) port.on('message', (message: ToWorker) => void runJob(runner, message));
+// The pool sends the next job while one runs: jobs wait their turn here, one episode at a time.
+let turn = Promise.resolve();
+if (runner) port.on('message', (message: ToWorker) => (turn = turn.then(() => runJob(runner, message))));
 
 /** Posts the world's current state as a live frame (links that have a world state to show). */
 function postFrame(runner: EpisodeRunner, id: number): void {
@@ -142,7 +146,7 @@ async function runJob(runner: EpisodeRunner, { id, policy, seed, perturbation }:
     if (err instanceof WebAssembly.RuntimeError) {
       // MuJoCo's wasm instance aborted (out of memory, a trap): it cannot be trusted again. Report,
       // then end this thread; the pool starts a fresh worker in its place.
-      post({ type: 'failed', id, reason: `MuJoCo's WebAssembly instance failed (${reason}); worker restarted`, wallTime });
+      post({ type: 'failed', id, reason: `MuJoCo's WebAssembly instance failed (${reason}); worker restarted`, wallTime, fatal: true });
       process.exit(1);
     }
     if (onTick && !(err instanceof SimDivergedError)) postFrame(runner, id);
