@@ -29,6 +29,8 @@ export interface PoolLiveOptions {
   study: string;
   /** Frames per second of wall time, per worker (default 30). */
   fps?: number;
+  /** Start with no frames, until `showLive(true)` (nobody watches yet); default: frames from the start. */
+  hidden?: boolean;
   /** Called in the main thread for each frame; must be cheap and must not throw. */
   onFrame: (frame: LiveFrame) => void;
 }
@@ -113,7 +115,8 @@ export class EvaluatorPool implements Evaluator {
     const { count } = workerCount(options);
     const fps = options.live?.fps;
     if (fps !== undefined && !(fps > 0)) throw new Error(`\`live.fps=${fps}\` must be positive; leave it out for 30.`);
-    const init: WorkerInit = { scenarioPath, backend: options.backend, liveFps: options.live ? (fps ?? 30) : undefined, cacheDir: options.cacheDir, calibration: options.calibration };
+    const liveFps = options.live && !options.live.hidden ? (fps ?? 30) : undefined;
+    const init: WorkerInit = { scenarioPath, backend: options.backend, liveFps, cacheDir: options.cacheDir, calibration: options.calibration };
     const started = await Promise.allSettled(Array.from({ length: count }, () => startWorker(init, options.signal)));
     const failed = started.find((s) => s.status === 'rejected');
     if (failed || options.signal?.aborted) {
@@ -152,6 +155,18 @@ export class EvaluatorPool implements Evaluator {
       jobs.forEach((job, i) => this.queue.push({ id: this.nextId++, job, deliver: (result) => gathering.deliver(i, result) }));
       this.pump();
     });
+  }
+
+  /**
+   * Turns live frames on or off (a viewer came or went) from each worker's next episode on; a
+   * pool made without `live` has none to show. Frames nobody watches cost the workers and this
+   * thread a message each.
+   */
+  showLive(on: boolean): void {
+    if (!this.live) return;
+    this.init.liveFps = on ? (this.live.fps ?? 30) : undefined;
+    const message: ToWorker = { type: 'live', fps: this.init.liveFps };
+    for (const slot of this.slots) slot.worker?.postMessage(message);
   }
 
   /** Stops taking jobs: jobs in flight finish; queued and later jobs end as `cancelled` (Ctrl-C). */
@@ -372,6 +387,8 @@ export class EvaluatorPool implements Evaluator {
     worker.unref();
     slot.worker = worker;
     slot.state = 'idle';
+    // A replacement was made with the frame rate of when it started; a viewer may have come or gone since.
+    if (this.live) worker.postMessage({ type: 'live', fps: this.init.liveFps } satisfies ToWorker);
   }
 }
 

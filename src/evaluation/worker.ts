@@ -30,17 +30,23 @@ export interface WorkerInit {
 }
 
 /** Pool → worker. */
-export type ToWorker = {
-  type: 'run';
-  /** Pool-wide job id, echoed in every reply about this job. */
-  id: number;
-  /** The policy to run. */
-  policy: PolicyFile;
-  /** The episode seed. */
-  seed: number;
-  /** The world's perturbation (absent: nominal). */
-  perturbation?: AxisValue[];
-};
+export type ToWorker =
+  | {
+      type: 'run';
+      /** Pool-wide job id, echoed in every reply about this job. */
+      id: number;
+      /** The policy to run. */
+      policy: PolicyFile;
+      /** The episode seed. */
+      seed: number;
+      /** The world's perturbation (absent: nominal). */
+      perturbation?: AxisValue[];
+    }
+  | {
+      type: 'live';
+      /** Live frames per second from the next episode on; absent: none (nobody watches). */
+      fps?: number;
+    };
 
 /** Worker → pool. */
 export type FromWorker =
@@ -89,6 +95,8 @@ export type FromWorker =
 const port = parentPort;
 if (!port) throw new Error('src/evaluation/worker.ts runs inside a worker thread; use EvaluatorPool to start it.');
 const init = workerData as WorkerInit;
+/** Live frames per second, changed by the pool as viewers come and go. */
+let liveFps = init.liveFps;
 const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
 /** Loads the scenario and its world; reports a failure to the pool instead of throwing. */
@@ -109,7 +117,12 @@ async function start(): Promise<EpisodeRunner | undefined> {
 const runner = await start();
 // The pool sends the next job while one runs: jobs wait their turn here, one episode at a time.
 let turn = Promise.resolve();
-if (runner) port.on('message', (message: ToWorker) => (turn = turn.then(() => runJob(runner, message))));
+if (runner) {
+  port.on('message', (message: ToWorker) => {
+    if (message.type === 'live') liveFps = message.fps;
+    else turn = turn.then(() => runJob(runner, message));
+  });
+}
 
 /** Posts the world's current state as a live frame (links that have a world state to show). */
 function postFrame(runner: EpisodeRunner, id: number): void {
@@ -131,9 +144,9 @@ function liveHook(runner: EpisodeRunner, id: number, fps: number): () => void {
 }
 
 /** Runs one episode and posts its result. Episodes run one at a time: a run blocks this thread. */
-async function runJob(runner: EpisodeRunner, { id, policy, seed, perturbation }: ToWorker): Promise<void> {
+async function runJob(runner: EpisodeRunner, { id, policy, seed, perturbation }: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const started = performance.now();
-  const onTick = init.liveFps ? liveHook(runner, id, init.liveFps) : undefined;
+  const onTick = liveFps ? liveHook(runner, id, liveFps) : undefined;
   try {
     const run = await runner.run(policy, seed, onTick, perturbation);
     if (onTick) postFrame(runner, id);
