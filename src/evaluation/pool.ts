@@ -236,7 +236,8 @@ export class EvaluatorPool implements Evaluator {
   /** Sends a busy slot's worker its next job; when that fails, the job goes back to the queue's head. */
   private sendAhead(slot: Slot, pending: Pending): void {
     slot.next = pending;
-    if (this.post(slot, pending)) {
+    const unsent = this.post(slot, pending);
+    if (unsent) {
       slot.next = undefined;
       this.queue.unshift(pending);
     }
