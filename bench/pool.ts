@@ -29,6 +29,8 @@ interface Throughput {
   cpu: number;
   /** Busy time of the main thread's event loop per episode (s). */
   main: number;
+  /** Workers the pool started: fewer than asked when the cores cap them (sim episodes are CPU-bound). */
+  started: number;
 }
 
 /** Times `episodes` default-policy episodes on a fresh pool of `workers` threads. */
@@ -50,6 +52,7 @@ async function measure(scenarioPath: string, workers: number, episodes: number):
       crashes: results.filter((r) => !r.ok).length,
       cpu: (user + system) / 1e6 / episodes,
       main: performance.eventLoopUtilization(loop).active / 1000 / episodes,
+      started: pool.size,
     };
   } finally {
     await pool.close();
@@ -78,7 +81,7 @@ async function main(scenarioPath = 'scenarios/pick-place.yaml', episodes = 32, r
     for (const workers of WORKERS) {
       const t = await measure(scenarioPath, workers, episodes);
       console.log(
-        `run ${run} of ${runs}, ${workers} worker${workers > 1 ? 's' : ''}: ${t.rate.toFixed(2)} episodes/s (${t.episode.toFixed(3)} s per episode in the worker; ` +
+        `run ${run} of ${runs}, ${workers} worker${workers > 1 ? 's' : ''}${t.started < workers ? ` (${t.started} started: capped at the cores)` : ''}: ${t.rate.toFixed(2)} episodes/s (${t.episode.toFixed(3)} s per episode in the worker; ` +
           `${(t.cpu * 1000).toFixed(1)} ms CPU per episode, ${(t.main * 1000).toFixed(2)} ms of it on the main thread)`,
       );
       rates.get(workers)!.push(t.rate);
