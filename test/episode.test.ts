@@ -49,6 +49,18 @@ describe('episodes', () => {
       expect(Array.from(back.data)).toEqual(Array.from(topic.data));
     }
     expect(() => decodeTrace(new Uint8Array([1, 2, 3]))).toThrow(/Not an arbor trace/);
+
+    // A whole buffer (as a worker transfers it) is viewed, not copied; bytes at an odd offset inside
+    // a larger buffer (a network message) are copied to an aligned one. Both decode the same.
+    const bytes = encodeTrace(run.trace);
+    const viewed = decodeTrace(bytes).topic(TOPIC.jointStates);
+    expect(viewed.stamps.buffer).toBe(bytes.buffer);
+    const shifted = new Uint8Array(bytes.length + 3);
+    shifted.set(bytes, 3);
+    const copied = decodeTrace(shifted.subarray(3)).topic(TOPIC.jointStates);
+    expect(copied.stamps.buffer).not.toBe(shifted.buffer);
+    expect(Array.from(copied.data)).toEqual(Array.from(viewed.data));
+    expect(Array.from(viewed.data)).toEqual(Array.from(run.trace.topic(TOPIC.jointStates).data));
   });
 
   it('the tuned policy places the cube and scores high; the defaults mostly fail', async () => {

@@ -113,3 +113,28 @@ describe('EvaluatorPool drain and live frames', () => {
     await expect(pool.evaluate([])).rejects.toThrow(/closed/);
   });
 });
+
+describe('EvaluatorPool live frames while watched', () => {
+  it('posts no frames while hidden, frames once shown, and none again once hidden', async () => {
+    const scenario = await loadScenario(SCENARIO);
+    const policy = defaultPolicy(scenario);
+    const frames: LiveFrame[] = [];
+    const pool = await EvaluatorPool.create(SCENARIO, { workers: 2, live: { study: 'watch-test', fps: 50, hidden: true, onFrame: (f) => frames.push(f) } });
+    try {
+      const run = async (seeds: number[]) => {
+        frames.length = 0;
+        const results = await pool.evaluate(seeds.map((seed) => ({ policy, seed })));
+        expect(results.every((r) => r.ok)).toBe(true);
+        return new Set(frames.map((f) => f.seed));
+      };
+      expect(await run([1, 2, 3])).toEqual(new Set());
+      pool.showLive(true);
+      // Every episode sends at least its final frame, on both workers.
+      expect(await run([4, 5, 6])).toEqual(new Set([4, 5, 6]));
+      pool.showLive(false);
+      expect(await run([7, 8, 9])).toEqual(new Set());
+    } finally {
+      await pool.close();
+    }
+  });
+});

@@ -4,7 +4,7 @@
  * throttling and dropping, and a study running in another process seen through the relay.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -283,6 +283,20 @@ describe('a study running in another process', () => {
     const local = new LiveFeed();
     const relay = await publishLiveFeed(local, demo.dbPath);
     expect(statSync(relay.file).mode & 0o777).toBe(0o600);
+    // The feed counts as watched (its study's workers post frames) only while a viewer is connected.
+    const { token } = JSON.parse(readFileSync(relay.file, 'utf8')) as { token: string };
+    const changes: boolean[] = [];
+    local.on('watched', (on) => changes.push(on));
+    expect(local.watched).toBe(false);
+    const watched = new Promise((ok) => local.once('watched', ok));
+    const client = new WebSocket(`ws://127.0.0.1:${relay.port}/?token=${token}`);
+    await Promise.all([watched, new Promise((ok, fail) => client.once('open', ok).once('error', fail))]);
+    expect(local.watched).toBe(true);
+    const unwatched = new Promise((ok) => local.once('watched', ok));
+    client.close();
+    await unwatched;
+    expect(local.watched).toBe(false);
+    expect(changes).toEqual([true, false]);
     await relay.close();
     expect(existsSync(relay.file)).toBe(false);
 

@@ -350,7 +350,7 @@ function checkEvaluatorFlags(flags: EvaluatorFlags, backend: string): void {
 /** Runs the study on its evaluator, with the live feed, the throughput meter, a progress bar and Ctrl-C. `scenario` and `config` are the study's, loaded and parsed once. */
 async function runWithEvaluator(store: Store, study: StudyRecord, config: StudyConfig, flags: EvaluatorFlags, scenario: LoadedScenario): Promise<StudySummary> {
   // Every run publishes its live feed: in-process with --view, else on a loopback relay that an
-  // `arbor view` beside it discovers next to the database. Frames cost little when nobody watches.
+  // `arbor view` beside it discovers next to the database. The workers post frames only while one watches.
   const feed = new LiveFeed();
   // Per-worker throughput for the dashboard's workers panel, every couple of seconds.
   const meter = new ThroughputMeter();
@@ -433,13 +433,17 @@ async function openEvaluator(store: Store, study: StudyRecord, scenario: LoadedS
   if (config.backend === 'sim' && !config.operator) {
     const sizing = workerCount({ workers: flags.workers, backend: config.backend });
     if (sizing.capped) process.stderr.write(`arbor: ${sizing.capped}\n`);
-    return EvaluatorPool.create(scenario.file, {
+    const pool = await EvaluatorPool.create(scenario.file, {
       workers: sizing.count,
       backend: config.backend,
       cacheDir,
       calibration: config.calibration,
-      live: { study: study.id, fps: 60, onFrame: (frame) => feed.emit('frame', frame) },
+      // Frames only while a viewer watches (--view, or `arbor view` on the relay): unwatched, they
+      // cost each episode messages and this thread work that the workers' cores could use.
+      live: { study: study.id, fps: 60, hidden: !feed.watched, onFrame: (frame) => feed.emit('frame', frame) },
     });
+    feed.on('watched', (on) => pool.showLive(on));
+    return pool;
   }
   const [{ LinkEvaluator }, { TerminalOperator }] = await Promise.all([import('../evaluation/link-evaluator.ts'), import('./operator-console.ts')]);
   if (flags.workers !== undefined && flags.workers > 1) process.stderr.write(`arbor: --workers ${flags.workers} is ignored: one robot runs one episode at a time.\n`);

@@ -40,6 +40,29 @@ export interface LiveEvents {
   episode: [{ study: string; candidate: number; seed: number }];
   /** Per-worker throughput, every couple of seconds while episodes run. */
   workers: [{ study: string; workers: WorkerThroughput[] }];
+  /** The feed started (true) or stopped (false) being watched. */
+  watched: [boolean];
 }
 
-export class LiveFeed extends EventEmitter<LiveEvents> {}
+export class LiveFeed extends EventEmitter<LiveEvents> {
+  private watchers = 0;
+
+  /** True while something shows the frames: a viewer in this process, or one connected to the relay. */
+  get watched(): boolean {
+    return this.watchers > 0;
+  }
+
+  /**
+   * Counts one watcher until the returned function is called (again: no effect). Producers skip
+   * frames nobody watches: a study's workers post none until a viewer comes.
+   */
+  watch(): () => void {
+    if (this.watchers++ === 0) this.emit('watched', true);
+    let counted = true;
+    return () => {
+      if (!counted) return;
+      counted = false;
+      if (--this.watchers === 0) this.emit('watched', false);
+    };
+  }
+}

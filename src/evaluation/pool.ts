@@ -4,6 +4,11 @@
  * episode that throws, diverges or hangs becomes a crash result, never a rejection: a worker that
  * does not answer within the scenario's wall-time limit × 1.5 + 5 s is stopped and replaced, so a
  * hung policy cannot stall a study. Traces come back encoded (transferred) and are decoded here.
+ *
+ * While a worker runs a job, the pool sends it the next one ahead, so the worker starts it as soon
+ * as it posts the last: it never waits for this thread (decoding, storing, live frames) between
+ * episodes. Near the end of the queue nothing is sent ahead, so no idle worker watches a job wait
+ * behind a busy one.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -24,6 +29,8 @@ export interface PoolLiveOptions {
   study: string;
   /** Frames per second of wall time, per worker (default 30). */
   fps?: number;
+  /** Start with no frames, until `showLive(true)` (nobody watches yet); default: frames from the start. */
+  hidden?: boolean;
   /** Called in the main thread for each frame; must be cheap and must not throw. */
   onFrame: (frame: LiveFrame) => void;
 }
@@ -74,6 +81,8 @@ interface Slot {
   worker?: Worker;
   /** The job in flight when `busy`. */
   running?: Running;
+  /** The job sent ahead while `running` runs; the worker starts it when `running` ends. */
+  next?: Pending;
   /** Why the slot is dead. */
   deadReason?: string;
 }
@@ -106,7 +115,8 @@ export class EvaluatorPool implements Evaluator {
     const { count } = workerCount(options);
     const fps = options.live?.fps;
     if (fps !== undefined && !(fps > 0)) throw new Error(`\`live.fps=${fps}\` must be positive; leave it out for 30.`);
-    const init: WorkerInit = { scenarioPath, backend: options.backend, liveFps: options.live ? (fps ?? 30) : undefined, cacheDir: options.cacheDir, calibration: options.calibration };
+    const liveFps = options.live && !options.live.hidden ? (fps ?? 30) : undefined;
+    const init: WorkerInit = { scenarioPath, backend: options.backend, liveFps, cacheDir: options.cacheDir, calibration: options.calibration };
     const started = await Promise.allSettled(Array.from({ length: count }, () => startWorker(init, options.signal)));
     const failed = started.find((s) => s.status === 'rejected');
     if (failed || options.signal?.aborted) {
@@ -147,9 +157,24 @@ export class EvaluatorPool implements Evaluator {
     });
   }
 
+  /**
+   * Turns live frames on or off (a viewer came or went) from each worker's next episode on; a
+   * pool made without `live` has none to show. Frames nobody watches cost the workers and this
+   * thread a message each.
+   */
+  showLive(on: boolean): void {
+    if (!this.live) return;
+    this.init.liveFps = on ? (this.live.fps ?? 30) : undefined;
+    const message: ToWorker = { type: 'live', fps: this.init.liveFps };
+    for (const slot of this.slots) slot.worker?.postMessage(message);
+  }
+
   /** Stops taking jobs: jobs in flight finish; queued and later jobs end as `cancelled` (Ctrl-C). */
   drain(): void {
     this.draining = true;
+    // A job sent ahead has not started: it is cancelled like a queued one. Its worker may still
+    // run it, but nobody waits for that answer (a reply for a job not running is ignored).
+    for (const slot of this.slots) this.queue.unshift(...this.takeNext(slot));
     this.pump();
   }
 
@@ -160,12 +185,7 @@ export class EvaluatorPool implements Evaluator {
   cancel(reason: string): void {
     this.drain();
     for (const slot of this.slots) {
-      if (slot.state !== 'busy') continue;
-      const worker = slot.worker;
-      this.retire(slot);
-      void worker?.terminate();
-      this.finish(slot, { ok: false, reason });
-      this.replace(slot);
+      if (slot.state === 'busy') this.restart(slot, { ok: false, reason });
     }
   }
 
@@ -198,36 +218,75 @@ export class EvaluatorPool implements Evaluator {
       if (this.queue.length === 0) return;
       if (slot.state === 'idle') this.dispatch(slot, this.queue.shift()!);
     }
-  }
-
-  private dispatch(slot: Slot, pending: Pending): void {
-    const worker = slot.worker!;
-    const timer = setTimeout(() => this.onHang(slot), this.guardSeconds * 1000);
-    slot.state = 'busy';
-    slot.running = { ...pending, sent: performance.now(), timer };
-    worker.ref();
-    const message: ToWorker = { type: 'run', id: pending.id, policy: pending.job.policy, seed: pending.job.seed, perturbation: pending.job.perturbation };
-    try {
-      worker.postMessage(message);
-    } catch (err) {
-      this.finish(slot, { ok: false, reason: `The job cannot be sent to a worker: ${(err as Error).message}` });
+    // Send ahead only while every other worker could still take a queued job after this one.
+    for (const slot of this.slots) {
+      if (this.queue.length < this.slots.length) return;
+      if (slot.state === 'busy' && !slot.next) this.sendAhead(slot, this.queue.shift()!);
     }
   }
 
-  /** Ends the running job of a slot with `outcome`, frees the slot and moves the queue on. */
+  private dispatch(slot: Slot, pending: Pending): void {
+    slot.state = 'busy';
+    slot.worker!.ref();
+    this.start(slot, pending);
+    const unsent = this.post(slot, pending);
+    if (unsent) this.finish(slot, { ok: false, reason: unsent });
+  }
+
+  /** Sends a busy slot's worker its next job; when that fails, the job goes back to the queue's head. */
+  private sendAhead(slot: Slot, pending: Pending): void {
+    slot.next = pending;
+    const unsent = this.post(slot, pending);
+    if (unsent) {
+      slot.next = undefined;
+      this.queue.unshift(pending);
+    }
+  }
+
+  /** Makes a job the slot's running one, from when the worker starts it: the hang guard counts from here. */
+  private start(slot: Slot, pending: Pending): void {
+    const timer = setTimeout(() => this.onHang(slot), this.guardSeconds * 1000);
+    slot.running = { ...pending, sent: performance.now(), timer };
+  }
+
+  /** Posts a job to the slot's worker; says why when it cannot be sent. */
+  private post(slot: Slot, { id, job }: Pending): string | undefined {
+    const message: ToWorker = { type: 'run', id, policy: job.policy, seed: job.seed, perturbation: job.perturbation };
+    try {
+      slot.worker!.postMessage(message);
+      return undefined;
+    } catch (err) {
+      return `The job cannot be sent to a worker: ${(err as Error).message}`;
+    }
+  }
+
+  /** The job sent ahead to a slot's worker, taken back (to requeue or cancel): none, or one. */
+  private takeNext(slot: Slot): Pending[] {
+    const next = slot.next;
+    slot.next = undefined;
+    return next ? [next] : [];
+  }
+
+  /**
+   * Ends the running job of a slot with `outcome`: the job sent ahead (the worker has begun it) or
+   * the queue moves on first, then the result is handed over, so the caller's work on it (storing
+   * it) overlaps the next episode.
+   */
   private finish(slot: Slot, outcome: DistributiveOmit<EpisodeResult, keyof ResultBase> & { wallTime?: number }): void {
     const running = slot.running!;
     clearTimeout(running.timer);
     slot.running = undefined;
-    if (slot.state === 'busy') {
+    const [next] = slot.state === 'busy' ? this.takeNext(slot) : [];
+    if (next) this.start(slot, next);
+    else if (slot.state === 'busy') {
       slot.state = 'idle';
       slot.worker?.unref();
     }
+    this.pump();
     const wallTime = outcome.wallTime ?? (performance.now() - running.sent) / 1000;
     const { job } = running;
     running.deliver({ ...outcome, job, worker: slot.index, seed: job.seed, wallTime } as EpisodeResult);
     for (const wake of this.idleWaiters.splice(0)) wake();
-    this.pump();
   }
 
   private onMessage(slot: Slot, message: FromWorker): void {
@@ -238,7 +297,10 @@ export class EvaluatorPool implements Evaluator {
       const { time, qpos } = message;
       this.live?.onFrame({ worker: slot.index, study: this.live.study, candidate, seed, time, qpos });
     } else if (message.type === 'failed') {
-      this.finish(slot, { ok: false, reason: message.reason, wallTime: message.wallTime, ...(message.aborted ? { aborted: true } : {}) });
+      const outcome = { ok: false as const, reason: message.reason, wallTime: message.wallTime, ...(message.aborted ? { aborted: true } : {}) };
+      // A worker that ends after this answer must not be handed the job sent ahead.
+      if (message.fatal) this.restart(slot, outcome);
+      else this.finish(slot, outcome);
     } else {
       const { success, score, outcome, terms, metrics, wallTime } = message;
       if (!Number.isFinite(score)) {
@@ -258,16 +320,21 @@ export class EvaluatorPool implements Evaluator {
 
   /** The guard fired: the worker is stuck in an episode. Stop it, report, start a new one. */
   private onHang(slot: Slot): void {
-    const worker = slot.worker;
-    this.retire(slot);
-    void worker?.terminate();
     const limit = this.wallTimeLimit;
-    this.finish(slot, {
+    this.restart(slot, {
       ok: false,
       reason:
         `The episode did not finish within ${this.guardSeconds} s (the scenario's wall-time limit of ${limit} s × 1.5 + 5 s), ` +
         `so worker ${slot.index} was stopped and replaced.`,
     });
+  }
+
+  /** Stops a busy slot's worker, ends its running job with `outcome` and starts a new worker in its place. */
+  private restart(slot: Slot, outcome: { ok: false; reason: string; wallTime?: number; aborted?: boolean }): void {
+    const worker = slot.worker;
+    this.retire(slot);
+    void worker?.terminate();
+    this.finish(slot, outcome);
     this.replace(slot);
   }
 
@@ -280,10 +347,11 @@ export class EvaluatorPool implements Evaluator {
     this.replace(slot);
   }
 
-  /** Detaches the slot's worker; the slot waits for a replacement. */
+  /** Detaches the slot's worker; the slot waits for a replacement. Its job sent ahead goes back to the queue's head. */
   private retire(slot: Slot): void {
     slot.worker = undefined;
     slot.state = 'starting';
+    this.queue.unshift(...this.takeNext(slot));
   }
 
   /** Starts a new worker for a slot; when even that fails, the slot is dead for good. */
@@ -320,6 +388,8 @@ export class EvaluatorPool implements Evaluator {
     worker.unref();
     slot.worker = worker;
     slot.state = 'idle';
+    // A replacement was made with the frame rate of when it started; a viewer may have come or gone since.
+    if (this.live) worker.postMessage({ type: 'live', fps: this.init.liveFps } satisfies ToWorker);
   }
 }
 

@@ -30,17 +30,23 @@ export interface WorkerInit {
 }
 
 /** Pool → worker. */
-export type ToWorker = {
-  type: 'run';
-  /** Pool-wide job id, echoed in every reply about this job. */
-  id: number;
-  /** The policy to run. */
-  policy: PolicyFile;
-  /** The episode seed. */
-  seed: number;
-  /** The world's perturbation (absent: nominal). */
-  perturbation?: AxisValue[];
-};
+export type ToWorker =
+  | {
+      type: 'run';
+      /** Pool-wide job id, echoed in every reply about this job. */
+      id: number;
+      /** The policy to run. */
+      policy: PolicyFile;
+      /** The episode seed. */
+      seed: number;
+      /** The world's perturbation (absent: nominal). */
+      perturbation?: AxisValue[];
+    }
+  | {
+      type: 'live';
+      /** Live frames per second from the next episode on; absent: none (nobody watches). */
+      fps?: number;
+    };
 
 /** Worker → pool. */
 export type FromWorker =
@@ -82,11 +88,15 @@ export type FromWorker =
       wallTime: number;
       /** The link to the robot dropped: the episode was cut off, not failed. */
       aborted?: boolean;
+      /** The worker ends after this answer: the pool must start another, not hand it the job sent ahead. */
+      fatal?: boolean;
     };
 
 const port = parentPort;
 if (!port) throw new Error('src/evaluation/worker.ts runs inside a worker thread; use EvaluatorPool to start it.');
 const init = workerData as WorkerInit;
+/** Live frames per second, changed by the pool as viewers come and go. */
+let liveFps = init.liveFps;
 const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
 /** Loads the scenario and its world; reports a failure to the pool instead of throwing. */
@@ -105,7 +115,14 @@ async function start(): Promise<EpisodeRunner | undefined> {
 
 // Without a runner nothing listens, and the thread ends on its own after the error is posted.
 const runner = await start();
-if (runner) port.on('message', (message: ToWorker) => void runJob(runner, message));
+// The pool sends the next job while one runs: jobs wait their turn here, one episode at a time.
+let turn = Promise.resolve();
+if (runner) {
+  port.on('message', (message: ToWorker) => {
+    if (message.type === 'live') liveFps = message.fps;
+    else turn = turn.then(() => runJob(runner, message));
+  });
+}
 
 /** Posts the world's current state as a live frame (links that have a world state to show). */
 function postFrame(runner: EpisodeRunner, id: number): void {
@@ -127,9 +144,9 @@ function liveHook(runner: EpisodeRunner, id: number, fps: number): () => void {
 }
 
 /** Runs one episode and posts its result. Episodes run one at a time: a run blocks this thread. */
-async function runJob(runner: EpisodeRunner, { id, policy, seed, perturbation }: ToWorker): Promise<void> {
+async function runJob(runner: EpisodeRunner, { id, policy, seed, perturbation }: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const started = performance.now();
-  const onTick = init.liveFps ? liveHook(runner, id, init.liveFps) : undefined;
+  const onTick = liveFps ? liveHook(runner, id, liveFps) : undefined;
   try {
     const run = await runner.run(policy, seed, onTick, perturbation);
     if (onTick) postFrame(runner, id);
@@ -142,7 +159,7 @@ async function runJob(runner: EpisodeRunner, { id, policy, seed, perturbation }:
     if (err instanceof WebAssembly.RuntimeError) {
       // MuJoCo's wasm instance aborted (out of memory, a trap): it cannot be trusted again. Report,
       // then end this thread; the pool starts a fresh worker in its place.
-      post({ type: 'failed', id, reason: `MuJoCo's WebAssembly instance failed (${reason}); worker restarted`, wallTime });
+      post({ type: 'failed', id, reason: `MuJoCo's WebAssembly instance failed (${reason}); worker restarted`, wallTime, fatal: true });
       process.exit(1);
     }
     if (onTick && !(err instanceof SimDivergedError)) postFrame(runner, id);

@@ -346,14 +346,20 @@ export function encodeTrace(trace: Trace): Uint8Array {
   return out;
 }
 
-/** Parses a buffer made by `encodeTrace` (either version); throws on anything else. */
+/**
+ * Parses a buffer made by `encodeTrace` (either version); throws on anything else. When `bytes`
+ * are a whole ArrayBuffer (a transferred worker result, a file read), the trace's arrays view it
+ * instead of a copy: the caller hands the bytes over and must not change them.
+ */
 export function decodeTrace(bytes: Uint8Array): Trace {
   const magic = bytes.length >= 12 ? new TextDecoder().decode(bytes.subarray(0, 8)) : '';
   if (magic !== MAGIC_V1 && magic !== MAGIC_V2) {
     throw new Error('Not an arbor trace: the file does not start with the trace magic.');
   }
-  // Copy into a fresh, aligned buffer so typed-array views over it are valid.
-  const buf = new Uint8Array(bytes).buffer;
+  // Typed-array views need a buffer of their own that starts the trace (aligned offsets): bytes
+  // inside a larger buffer (a slice of a network message) are copied into one.
+  const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+  const buf = whole ? (bytes.buffer as ArrayBuffer) : new Uint8Array(bytes).buffer;
   const headerLength = new DataView(buf).getUint32(8, true);
   if (12 + headerLength > buf.byteLength) throw new Error('The trace is truncated in its header.');
   let raw: unknown;

@@ -98,7 +98,10 @@ export class LiveHub extends EventEmitter<HubEvents> {
     feed.on('candidate', onStudy);
     feed.on('episode', onStudy);
     feed.on('workers', onWorkers);
+    // A viewer serves this feed in this process (`arbor run --view`): its frames are wanted.
+    const unwatch = feed.watch();
     const off = () => {
+      unwatch();
       feed.off('frame', onFrame);
       feed.off('candidate', onStudy);
       feed.off('episode', onStudy);

@@ -134,7 +134,11 @@ export async function publishLiveFeed(feed: LiveFeed, dbPath: string, options: {
     latest.clear();
   }, 1000 / (options.fps ?? 60));
   timer.unref();
-  wss.on('connection', (ws) => ws.on('message', () => ws.close(1008, 'the relay takes no messages')));
+  wss.on('connection', (ws) => {
+    // A viewer process connected: the study's workers post frames while one is.
+    ws.once('close', feed.watch());
+    ws.on('message', () => ws.close(1008, 'the relay takes no messages'));
+  });
 
   return {
     port,
