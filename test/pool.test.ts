@@ -1,10 +1,15 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultPolicy, loadPolicyFile, type ParamsPolicyFile, type PolicyFile } from '../src/policy/file.ts';
+import { defaultPolicy, loadPolicyFile, resolvePolicy, type ParamsPolicyFile, type PolicyFile } from '../src/policy/file.ts';
 import { EpisodeRunner } from '../src/evaluation/episode.ts';
 import type { LiveFrame } from '../src/evaluation/live.ts';
 import type { EpisodeJob, EpisodeResult } from '../src/evaluation/evaluator.ts';
 import { EvaluatorPool } from '../src/evaluation/pool.ts';
 import { loadScenario, type LoadedScenario } from '../src/scenario/load.ts';
+import { startMessagesServer, type MessagesServer } from './fixtures/messages-server.ts';
+import { plannerModel } from './fixtures/planner-model.ts';
+import { sortScenario } from './fixtures/prompt-study.ts';
 
 const SCENARIO = 'scenarios/pick-place.yaml';
 
@@ -137,4 +142,38 @@ describe('EvaluatorPool live frames while watched', () => {
       await pool.close();
     }
   });
+});
+
+describe('EvaluatorPool: a worker stopped with a job sent ahead', () => {
+  let server: MessagesServer | undefined;
+  afterAll(() => server?.close());
+
+  it('gives that job to the replacement worker, which runs it', async () => {
+    // The pool sends a busy worker its next job ahead. When the running episode hangs (its planner's
+    // model never answers) the guard stops that worker, and the job it had been sent must not be lost
+    // with it. A one-worker pool sends ahead as soon as a second job waits.
+    const { dir, file } = sortScenario({ seeds: 1, validation: 1, candidates: 1, patience: 1 });
+    // The guard fires at the wall-time limit × 1.5 + 5 s: 8 s with 2.
+    const scenarioFile = join(dir, 'sort-2s.yaml');
+    writeFileSync(scenarioFile, readFileSync(file, 'utf8').replace(/wall_time_limit: \d+/, 'wall_time_limit: 2'));
+    const scenario = await loadScenario(scenarioFile);
+    const planner = plannerModel();
+    server = await startMessagesServer((request, index) => (index === 0 ? { kind: 'hold' } : planner(request, index)));
+    const key = process.env.ANTHROPIC_API_KEY;
+    process.env.ANTHROPIC_API_KEY = 'test-key';
+    const policy = resolvePolicy({ kind: 'prompt', config: { base_url: server.url } }, scenario);
+    const pool = await EvaluatorPool.create(scenarioFile, { workers: 1 });
+    try {
+      const [hung, next] = await pool.evaluate([{ policy, seed: 1 }, { policy, seed: 2 }]);
+      expect(hung).toMatchObject({ ok: false, seed: 1 });
+      expect(hung.ok ? '' : hung.reason).toMatch(/did not finish within 8 s .* worker 0 was stopped and replaced/);
+      expect(next).toMatchObject({ ok: true, seed: 2 });
+      // The held request was the first; the replacement's planner asked again for job 2.
+      expect(server.requests.length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await pool.close();
+      if (key === undefined) delete process.env.ANTHROPIC_API_KEY;
+      else process.env.ANTHROPIC_API_KEY = key;
+    }
+  }, 30_000);
 });
