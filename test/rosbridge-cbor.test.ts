@@ -63,6 +63,16 @@ describe('the rosbridge client CBOR reader', () => {
       const bytes = Uint8Array.from([0xf9, bits >> 8, bits & 0xff]);
       expect(Object.is(fromCbor(bytes), decode(bytes)) || (Number.isNaN(fromCbor(bytes)) && Number.isNaN(decode(bytes)))).toBe(true);
     }
+    // NaNs with payloads (quiet, signalling, negative) in every float typed-array tag, either byte order: cbor2's bits.
+    const nans = ['7ff8000000000001', '7ff0000000000001', 'fff8000000000abc', '7fc00001', '7f800001', 'ff800123'];
+    for (const hex of nans) {
+      const le = Buffer.from(hex, 'hex').reverse();
+      const tags = hex.length === 16 ? [0xd8, 86, 0xd8, 82] : [0xd8, 85, 0xd8, 81];
+      for (const [tag, bytes] of [[tags.slice(0, 2), le], [tags.slice(2), Buffer.from(hex, 'hex')]] as const) {
+        const cbor = Uint8Array.from([...tag, 0x40 + bytes.length, ...bytes]);
+        expect(difference(fromCbor(cbor), decode(cbor))).toBe('');
+      }
+    }
     // Big-endian typed arrays (rosbridge_server on a big-endian host) and float32 scalars.
     const be = Uint8Array.from([
       0x83, 0xd8, 0x52, 0x50, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, // [float64 BE [1.5, -0],

@@ -11,8 +11,8 @@
  * What it reads, as cbor2 reads it: integers up to 2^53 (numbers), byte strings (views of the
  * input, as cbor2's), UTF-8 strings (invalid UTF-8 throws), half, single and double floats,
  * arrays, maps with string keys (plain objects), false, true, null, undefined, and the RFC 8746
- * typed arrays cbor2 registers (tag 64 the byte string itself; 68 and 72 copied; the others element
- * by element through a DataView, in the tag's byte order). Anything else — indefinite lengths,
+ * typed arrays cbor2 registers (tag 64 the byte string itself; float32 ones through a double, as
+ * cbor2 reads them; the others copied, in the tag's byte order). Anything else — indefinite lengths,
  * other tags, other simple values, bigger integers, non-string or `__proto__` keys, very deep
  * nesting, trailing or missing bytes — is `NOT_READ`, and the caller hands the message to cbor2,
  * so those keep cbor2's meaning and its errors.
@@ -32,6 +32,8 @@ const utf8 = new TextDecoder('utf8', { fatal: true, ignoreBOM: true });
 type TypedArrayConstructor =
   | Uint16ArrayConstructor | Uint32ArrayConstructor | BigUint64ArrayConstructor | Int16ArrayConstructor
   | Int32ArrayConstructor | BigInt64ArrayConstructor | Float32ArrayConstructor | Float64ArrayConstructor;
+
+const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 /** RFC 8746 tags cbor2 reads element by element: the array type and whether it is little endian. */
 const TYPED_ARRAYS = new Map<number, [TypedArrayConstructor, boolean]>([
@@ -194,36 +196,21 @@ function typedArray(tag: number, content: unknown): unknown {
   const [Type, little] = kind;
   const size = Type.BYTES_PER_ELEMENT;
   if (content.length % size !== 0) throw new NotRead();
-  const view = new DataView(content.buffer, content.byteOffset, content.byteLength);
   const n = content.length / size;
-  if (Type === BigUint64Array || Type === BigInt64Array) {
-    const out = new Type(n);
-    const get = Type === BigUint64Array ? view.getBigUint64.bind(view) : view.getBigInt64.bind(view);
-    for (let i = 0; i < n; i++) out[i] = get(i * size, little);
-    return out;
+  if (Type === Float32Array) {
+    // Through a double, as cbor2 reads it: that quiets a signalling NaN, which a byte copy would keep.
+    const view = new DataView(content.buffer, content.byteOffset, content.byteLength);
+    const floats = new Float32Array(n);
+    for (let i = 0; i < n; i++) floats[i] = view.getFloat32(i * size, little);
+    return floats;
   }
-  const out = new (Type as Exclude<TypedArrayConstructor, BigUint64ArrayConstructor | BigInt64ArrayConstructor>)(n);
-  const get = elementReader(view, Type);
-  for (let i = 0; i < n; i++) out[i] = get(i * size, little);
+  // The elements' bytes as they are, turned around where the tag's byte order is not this
+  // machine's: the values cbor2 reads element by element through a DataView, without a call each.
+  const out = new Type(n);
+  const raw = new Uint8Array(out.buffer);
+  raw.set(content);
+  if (little !== HOST_LITTLE_ENDIAN) for (let i = 0; i < raw.length; i += size) raw.subarray(i, i + size).reverse();
   return out;
-}
-
-/** The DataView getter of a number typed array's elements. */
-function elementReader(view: DataView, Type: TypedArrayConstructor): (offset: number, little: boolean) => number {
-  switch (Type) {
-    case Uint16Array:
-      return (o, l) => view.getUint16(o, l);
-    case Uint32Array:
-      return (o, l) => view.getUint32(o, l);
-    case Int16Array:
-      return (o, l) => view.getInt16(o, l);
-    case Int32Array:
-      return (o, l) => view.getInt32(o, l);
-    case Float32Array:
-      return (o, l) => view.getFloat32(o, l);
-    default:
-      return (o, l) => view.getFloat64(o, l);
-  }
 }
 
 /** The value of one CBOR item filling `bytes`, as cbor2 gives it, or `NOT_READ` (then cbor2 decides). */
