@@ -10,11 +10,12 @@
  *
  * A publisher encodes into one buffer of its own, reused message after message: MessageWriter
  * would otherwise walk each message twice (once to size a new buffer, once to write it) and leave
- * the buffer to the GC. Reuse is safe because rclnodejs's raw publish (rcl_publish_serialized_message)
- * hands the bytes to the middleware, which copies them into its own sample before the call returns
- * (rmw_cyclonedds_cpp's serdata_rmw_from_serialized_message; Fast DDS serializes into its payload
- * pool), and the CDR writer zeroes every padding byte, so stale bytes of a longer earlier message
- * never show: the bytes are the ones a fresh buffer gets (test/ros2-cdr.test.ts).
+ * the buffer to the GC. Reuse is safe: rclnodejs's raw publish (rcl_publish_serialized_message)
+ * keeps no reference, and the middleware copies the bytes before the call returns
+ * (rmw_cyclonedds_cpp's serdata_rmw_from_serialized_message builds its sample from them;
+ * rmw_fastrtps_cpp's data writer serializes them into its payload); and CdrWriter zeroes every
+ * padding byte, so nothing of a longer earlier message shows: the bytes are the ones a fresh
+ * buffer gets (test/ros2-cdr.test.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
