@@ -19,7 +19,6 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import type { MessageDefinition } from '@foxglove/message-definition';
 import { parse } from '@foxglove/rosmsg';
 import { MessageReader, MessageWriter } from '@foxglove/rosmsg2-serialization';
 import { ros2msgDefinition } from '../trace/ros2-messages.ts';
@@ -27,7 +26,7 @@ import { ros2msgDefinition } from '../trace/ros2-messages.ts';
 /** Writes a message as the CDR bytes rclnodejs publishes raw, and reads them back. */
 export interface CdrCodec {
   /** The parsed `.msg` definitions the codec writes and reads by. */
-  definition: MessageDefinition[];
+  definition: ConstructorParameters<typeof MessageWriter>[0];
   /**
    * An encoder of its own (one per publisher): each call writes into the buffer of the call before,
    * grown when a message outgrows it, so the bytes it returns are good until its next call.
