@@ -26,8 +26,8 @@ import { ArmJoints } from './arm-joints.ts';
 import { LinkDroppedError, type GraphClient } from './graph.ts';
 import type { Action, Observation, Pose, RobotLink, TaskBrief } from './link.ts';
 import {
-  JointStateMsg, PARAMETER_INTEGER, PoseStampedMsg, ROS_TYPE, ResetReport, TriggerResponse, WrenchStampedMsg, describeIssues,
-  fromStamp, namedValue, poseOf, resolveNames, type RosNames,
+  PARAMETER_INTEGER, ROS_TYPE, ResetReport, TriggerResponse, describeIssues, fromStamp, jointStateParser, namedValue, poseOf,
+  poseStampedParser, resolveNames, wrenchStampedParser, type JointStateMsg, type Parsed, type RosNames, type WrenchStampedMsg,
 } from './ros-messages.ts';
 import { trajectoryMessage } from './trajectory.ts';
 
@@ -282,19 +282,19 @@ export class NetworkLink implements RobotLink {
     const n = this.names;
     graph.onDrop((reason) => this.drop(reason));
     // Only a message with some of the arm's joints counts, as news of the arm and as a sign of life.
-    graph.subscribe(n.jointStates, ROS_TYPE.jointState, (m) => this.receive(n.jointStates, JointStateMsg, m, (v) => {
+    graph.subscribe(n.jointStates, ROS_TYPE.jointState, (m) => this.receive(n.jointStates, jointStateParser, m, (v) => {
       this.arm.take(v.stamp, v.message);
       this.lastArrival = performance.now();
     }, (message) => this.arm.carries(message)));
-    if (n.gripperState && this.robot.gripper) graph.subscribe(n.gripperState, ROS_TYPE.jointState, (m) => this.receive(n.gripperState!, JointStateMsg, m, (v) => (this.gripper = v)));
-    if (n.wrench) graph.subscribe(n.wrench, ROS_TYPE.wrench, (m) => this.receive(n.wrench!, WrenchStampedMsg, m, (v) => (this.wrench = v)));
-    if (n.contacts) graph.subscribe(n.contacts, ROS_TYPE.jointState, (m) => this.receive(n.contacts!, JointStateMsg, m, (v) => (this.contacts = v)));
+    if (n.gripperState && this.robot.gripper) graph.subscribe(n.gripperState, ROS_TYPE.jointState, (m) => this.receive(n.gripperState!, jointStateParser, m, (v) => (this.gripper = v)));
+    if (n.wrench) graph.subscribe(n.wrench, ROS_TYPE.wrench, (m) => this.receive(n.wrench!, wrenchStampedParser, m, (v) => (this.wrench = v)));
+    if (n.contacts) graph.subscribe(n.contacts, ROS_TYPE.jointState, (m) => this.receive(n.contacts!, jointStateParser, m, (v) => (this.contacts = v)));
     for (const object of this.objects) {
       const recorded = n.objectPose(object);
       const observed = n.observedPose(object);
-      graph.subscribe(recorded, ROS_TYPE.pose, (m) => this.receive(recorded, PoseStampedMsg, m, (v) => this.poses.set(object, { stamp: v.stamp, message: poseOf(v.message) })));
+      graph.subscribe(recorded, ROS_TYPE.pose, (m) => this.receive(recorded, poseStampedParser, m, (v) => this.poses.set(object, { stamp: v.stamp, message: poseOf(v.message) })));
       if (observed !== recorded) {
-        graph.subscribe(observed, ROS_TYPE.pose, (m) => this.receive(observed, PoseStampedMsg, m, (v) => this.observed.set(object, { stamp: v.stamp, message: poseOf(v.message) })));
+        graph.subscribe(observed, ROS_TYPE.pose, (m) => this.receive(observed, poseStampedParser, m, (v) => this.observed.set(object, { stamp: v.stamp, message: poseOf(v.message) })));
       }
     }
     if (this.robot.ros.arm_command === 'topic') this.publishTrajectory = graph.advertise(n.trajectoryTopic, ROS_TYPE.trajectory);
@@ -320,7 +320,7 @@ export class NetworkLink implements RobotLink {
    * is not `relevant` (another node's, on a shared topic) is ignored: it tells nothing of this robot.
    */
   private receive<T extends { header: { stamp: { sec: number; nanosec: number } } }>(
-    topic: string, schema: { safeParse: (v: unknown) => { success: true; data: T } | { success: false; error: import('zod').ZodError } }, raw: unknown, keep: (latest: Latest<T>) => void,
+    topic: string, schema: { safeParse: (v: unknown) => Parsed<T> }, raw: unknown, keep: (latest: Latest<T>) => void,
     relevant: (message: T) => boolean = () => true,
   ): void {
     const parsed = schema.safeParse(raw);

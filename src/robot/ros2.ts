@@ -138,13 +138,14 @@ interface TopicPublisher {
  */
 function topicPublisher(rcl: Rclnodejs, node: RclNode, topic: string, type: string, latched = false): TopicPublisher {
   const publisher = node.createPublisher(type, topic, streamQos(rcl));
-  const codec = cdrCodec(type);
+  const encode = cdrCodec(type)?.encoder();
+  // On a latched topic `last` may be the encoder's buffer: it holds the last message until the next publish replaces both.
   let last: object | Buffer | undefined;
   let subscriptions = 0;
   const publish = (message: object) => {
     let bytes: Buffer | undefined;
     try {
-      bytes = codec?.encode(message);
+      bytes = encode?.(message);
     } catch {
       bytes = undefined;
     }

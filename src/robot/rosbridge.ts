@@ -1,11 +1,63 @@
 /**
  * A robot behind a rosbridge v2 WebSocket (`--backend rosbridge://HOST:PORT`): `rosbridge_server`
  * in front of a ROS 2 robot, or `arbor sim-serve --rosbridge`. The only module that knows roslib.
- * Topics arrive as CBOR (compact, and floats arrive exactly as they were sent).
+ * Topics arrive as CBOR (compact, and floats arrive exactly as they were sent), read by
+ * rosbridge-cbor.ts where it can (cbor2, roslib's decoder, where it cannot).
  */
-import { Ros, Service, Topic } from 'roslib';
+import { AbstractTransport, Ros, Service, Topic } from 'roslib';
+import WebSocket from 'ws';
 import type { GoalHandle, GoalOutcome, GraphClient } from './graph.ts';
 import { LinkDroppedError } from './graph.ts';
+import { NOT_READ, fromCbor } from './rosbridge-cbor.ts';
+
+/**
+ * roslib's WebSocket transport (its own for Node is the same `ws` socket) with binary frames read
+ * by `fromCbor`: what it reads goes on exactly as roslib's cbor2 path would pass it (a rosbridge
+ * message: fragments, PNG and all handled by roslib); everything else — text frames, a frame it
+ * leaves to cbor2, CBOR that is not a rosbridge message — takes roslib's own path and its errors.
+ */
+class CborTransport extends AbstractTransport {
+  constructor(private readonly socket: WebSocket) {
+    super();
+    socket.binaryType = 'arraybuffer';
+    socket.onopen = (event) => this.emit('open', event);
+    socket.onclose = (event) => this.emit('close', event);
+    socket.onerror = (event) => this.emit('error', event);
+    socket.onmessage = (event) => this.handleRawMessage(event.data);
+  }
+
+  protected override handleRawMessage(data: unknown): void {
+    if (data instanceof ArrayBuffer) {
+      const message = fromCbor(new Uint8Array(data));
+      if (message !== NOT_READ && message instanceof Object && 'op' in message && typeof message.op === 'string') return super.handleRawMessage(message);
+    }
+    super.handleRawMessage(data);
+  }
+
+  send(message: object): void {
+    this.socket.send(JSON.stringify(message));
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+
+  isConnecting(): boolean {
+    return this.socket.readyState === WebSocket.CONNECTING;
+  }
+
+  isOpen(): boolean {
+    return this.socket.readyState === WebSocket.OPEN;
+  }
+
+  isClosing(): boolean {
+    return this.socket.readyState === WebSocket.CLOSING;
+  }
+
+  isClosed(): boolean {
+    return this.socket.readyState === WebSocket.CLOSED;
+  }
+}
 
 /**
  * Opens a rosbridge connection; rejects naming the address when it cannot within `timeoutMs`.
@@ -13,7 +65,7 @@ import { LinkDroppedError } from './graph.ts';
  * in the connection's query, never in a message.
  */
 export async function connectRosbridge(url: string, { token, timeoutMs = 5000 }: { token?: string; timeoutMs?: number } = {}): Promise<GraphClient> {
-  const ros = new Ros({});
+  const ros = new Ros({ transportFactory: async (address) => new CborTransport(new WebSocket(address)) });
   const opened = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`No rosbridge server answered at ${url} within ${timeoutMs / 1000} s; start one (arbor sim-serve SCENARIO --rosbridge PORT, or ros2 launch rosbridge_server rosbridge_websocket_launch.xml) or check the address.`)), timeoutMs);
     ros.once('connection', () => {

@@ -432,11 +432,35 @@ export class SimServer {
     if (gripper) gripper.finish({ status: GOAL_STATUS.aborted, result: { position: gripper.lastWidth, effort: 0, stalled: false, reached_goal: false } });
   }
 
-  /** Publishes the state after a reset or a step on every graph. */
+  /**
+   * Publishes the state after a reset or a step on every graph: first what a network link's tick
+   * waits for (object poses and arbor's topics, then the joint state, which a link takes as the
+   * tick's end), then what no link waits for (controller state, clock, camera images). Those are
+   * built after the reply is on its way (a ROS 2 publish leaves at once; the camera renders for up
+   * to a millisecond), still before the world steps again, so each topic's messages, order and
+   * bytes are as before.
+   */
   private publish(obs: Observation): void {
     const t = obs.time;
     const header = { stamp: toStamp(t), frame_id: '' };
     const joints = { header, name: this.jointNames, position: obs.position, velocity: obs.velocity, effort: obs.effort };
+    const force = this.link.lastRow('gripper')?.[2] ?? 0;
+    const gripper = namedVector(t, GRIPPER_FIELDS, [obs.gripperWidth, this.gripperWidth, force, obs.touch[0], obs.touch[1]]);
+    const w = obs.wrench;
+    const wrench = { header: { ...header, frame_id: 'wrist' }, wrench: { force: { x: w[0], y: w[1], z: w[2] }, torque: { x: w[3], y: w[4], z: w[5] } } };
+    const contacts = namedVector(t, CONTACT_FIELDS, this.link.lastRow('contacts') ?? CONTACT_FIELDS.map(() => 0));
+    const truth = this.link.objectPoses();
+    const poses = this.objects.map((o) => [poseMessage(t, truth[o]), poseMessage(t, obs.objects[o] ?? truth[o])]);
+    for (const out of this.outlets) {
+      out.objects.forEach(([, truePose, observed], i) => {
+        truePose(poses[i][0]);
+        observed(poses[i][1]);
+      });
+      out.gripper?.(gripper);
+      out.wrench?.(wrench);
+      out.contacts?.(contacts);
+      out.joints(joints);
+    }
     const clock = { clock: header.stamp };
     const actual = Array.from(obs.position);
     const reference = Array.from(this.target);
@@ -448,27 +472,11 @@ export class SimServer {
       feedback: point(actual, Array.from(obs.velocity)),
       error: point(reference.map((q, i) => q - actual[i])),
     };
-    const force = this.link.lastRow('gripper')?.[2] ?? 0;
-    const gripper = namedVector(t, GRIPPER_FIELDS, [obs.gripperWidth, this.gripperWidth, force, obs.touch[0], obs.touch[1]]);
-    const w = obs.wrench;
-    const wrench = { header: { ...header, frame_id: 'wrist' }, wrench: { force: { x: w[0], y: w[1], z: w[2] }, torque: { x: w[3], y: w[4], z: w[5] } } };
-    const contacts = namedVector(t, CONTACT_FIELDS, this.link.lastRow('contacts') ?? CONTACT_FIELDS.map(() => 0));
-    const truth = this.link.objectPoses();
-    const poses = this.objects.map((o) => [poseMessage(t, truth[o]), poseMessage(t, obs.objects[o] ?? truth[o])]);
     const images = this.cameraEvery && this.steps % this.cameraEvery === 0 ? this.cameras.map((c) => imageMessage(t, c)) : [];
     for (const out of this.outlets) {
-      // Object poses and arbor's topics first, joint states last: a link takes a joint state as the tick's end.
-      out.objects.forEach(([, truePose, observed], i) => {
-        truePose(poses[i][0]);
-        observed(poses[i][1]);
-      });
-      out.gripper?.(gripper);
-      out.wrench?.(wrench);
-      out.contacts?.(contacts);
       out.controllerState(controllerState);
       out.clock(clock);
       images.forEach((image, i) => out.cameras[i]?.(image));
-      out.joints(joints);
     }
   }
 
