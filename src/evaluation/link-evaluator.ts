@@ -195,7 +195,10 @@ export class LinkEvaluator implements Evaluator {
       const disarm = operator?.armEstop((reason) => void link.estop(reason));
       try {
         // A robot link refuses a perturbation (its differences are its own); the sim takes it.
-        const run = await this.runner.run(job.policy, job.seed, this.liveHook(job, candidate), job.perturbation);
+        const onTick = this.liveHook(job, candidate);
+        const run = await this.runner.run(job.policy, job.seed, onTick && (() => onTick(false)), job.perturbation);
+        // The throttle may have skipped the last tick: a viewer must still see where the robot ended.
+        onTick?.(true);
         this.runs.set(key, (this.runs.get(key) ?? 0) + 1);
         const { success, score, outcome, terms, metrics, trace, wallTime } = run;
         if (!Number.isFinite(score)) return failed(job, `The episode scored ${score}, so it counts as a crash.`, wallTime);
@@ -218,15 +221,18 @@ export class LinkEvaluator implements Evaluator {
     }
   }
 
-  /** A per-tick hook that posts the robot's state as a live frame, throttled; undefined when nobody watches. */
-  private liveHook(job: EpisodeJob, candidate: number): (() => void) | undefined {
+  /**
+   * A per-tick hook that posts the robot's state as a live frame, throttled unless `always` (the
+   * episode's last state); undefined when nobody watches.
+   */
+  private liveHook(job: EpisodeJob, candidate: number): ((always: boolean) => void) | undefined {
     const live = this.options.live;
     if (!live) return undefined;
     const interval = 1000 / (live.fps ?? 30);
     let next = 0;
-    return () => {
+    return (always) => {
       const now = performance.now();
-      if (now < next) return;
+      if (now < next && !always) return;
       next = now + interval;
       const snapshot = this.runner.link.snapshot();
       if (snapshot) live.onFrame({ worker: 0, study: live.study, candidate, seed: job.seed, time: snapshot.time, qpos: snapshot.qpos });
