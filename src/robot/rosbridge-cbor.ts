@@ -30,19 +30,26 @@ const MAX_DEPTH = 64;
 const utf8 = new TextDecoder('utf8', { fatal: true, ignoreBOM: true });
 
 type TypedArrayConstructor =
-  | Uint16ArrayConstructor | Uint32ArrayConstructor | BigUint64ArrayConstructor | Int16ArrayConstructor
+  | Uint8ClampedArrayConstructor | Int8ArrayConstructor | Uint16ArrayConstructor | Uint32ArrayConstructor | BigUint64ArrayConstructor | Int16ArrayConstructor
   | Int32ArrayConstructor | BigInt64ArrayConstructor | Float32ArrayConstructor | Float64ArrayConstructor;
 
 const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
-/** RFC 8746 tags cbor2 reads element by element: the array type and whether it is little endian. */
-const TYPED_ARRAYS = new Map<number, [TypedArrayConstructor, boolean]>([
-  [65, [Uint16Array, false]], [66, [Uint32Array, false]], [67, [BigUint64Array, false]],
-  [69, [Uint16Array, true]], [70, [Uint32Array, true]], [71, [BigUint64Array, true]],
-  [73, [Int16Array, false]], [74, [Int32Array, false]], [75, [BigInt64Array, false]],
-  [77, [Int16Array, true]], [78, [Int32Array, true]], [79, [BigInt64Array, true]],
-  [81, [Float32Array, false]], [82, [Float64Array, false]], [85, [Float32Array, true]], [86, [Float64Array, true]],
-]);
+/**
+ * RFC 8746 typed-array tags, as cbor2 registers them: the array type, its little-endian tag and its
+ * big-endian one (one tag for the byte-sized types). rosbridge-wire.ts writes the little-endian ones.
+ */
+export const TYPED_ARRAY_TAGS: readonly (readonly [TypedArrayConstructor, number, number])[] = [
+  [Uint8ClampedArray, 68, 68], [Int8Array, 72, 72],
+  [Uint16Array, 69, 65], [Uint32Array, 70, 66], [BigUint64Array, 71, 67],
+  [Int16Array, 77, 73], [Int32Array, 78, 74], [BigInt64Array, 79, 75],
+  [Float32Array, 85, 81], [Float64Array, 86, 82],
+];
+
+/** Each tag the reader takes (64, the byte string itself, aside): the array type and whether it is little endian. */
+const TYPED_ARRAYS = new Map<number, [TypedArrayConstructor, boolean]>(
+  TYPED_ARRAY_TAGS.flatMap(([Type, little, big]) => [[big, [Type, false]], [little, [Type, true]]] as const),
+);
 
 class Reader {
   pos = 0;
@@ -189,8 +196,6 @@ function half(bits: number): number {
 function typedArray(tag: number, content: unknown): unknown {
   if (!(content instanceof Uint8Array)) throw new NotRead();
   if (tag === 64) return content;
-  if (tag === 68) return new Uint8ClampedArray(content);
-  if (tag === 72) return new Int8Array(content);
   const kind = TYPED_ARRAYS.get(tag);
   if (!kind) throw new NotRead();
   const [Type, little] = kind;

@@ -15,6 +15,7 @@
  * integers go out as float64, so every value arrives bit for bit as it was sent.
  */
 import { encode as encodeCbor2 } from 'cbor2';
+import { TYPED_ARRAY_TAGS } from './rosbridge-cbor.ts';
 
 /** Every typed array (64-bit integer ones hold bigints). */
 function isTypedArray(v: unknown): v is ArrayLike<number | bigint> & ArrayBufferView {
@@ -25,10 +26,7 @@ function isTypedArray(v: unknown): v is ArrayLike<number | bigint> & ArrayBuffer
 class Unsupported extends Error {}
 
 /** RFC 8746 tags of little-endian typed arrays (this side is little-endian, as x86 and ARM are). */
-const TYPED_ARRAY_TAG = new Map<unknown, number>([
-  [Uint8ClampedArray, 68], [Uint16Array, 69], [Uint32Array, 70], [BigUint64Array, 71], [Int8Array, 72],
-  [Int16Array, 77], [Int32Array, 78], [BigInt64Array, 79], [Float32Array, 85], [Float64Array, 86],
-]);
+const TYPED_ARRAY_TAG = new Map<unknown, number>(TYPED_ARRAY_TAGS.map(([Type, little]) => [Type, little]));
 if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('arbor\'s rosbridge CBOR writer assumes a little-endian machine.');
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);

@@ -11,7 +11,8 @@ import { LinkDroppedError } from './graph.ts';
 import { NOT_READ, fromCbor } from './rosbridge-cbor.ts';
 
 /**
- * roslib's WebSocket transport (its own for Node is the same `ws` socket) with binary frames read
+ * roslib's WebSocket transport for Node (the same `ws` socket and calls; roslib does not export its
+ * own, so it cannot be extended) with binary frames read
  * by `fromCbor`: what it reads goes on exactly as roslib's cbor2 path would pass it (a rosbridge
  * message: fragments, PNG and all handled by roslib); everything else — text frames, a frame it
  * leaves to cbor2, CBOR that is not a rosbridge message — takes roslib's own path and its errors.
