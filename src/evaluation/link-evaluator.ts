@@ -23,7 +23,7 @@ import { EmergencyStopError, safetyOf } from '../robot/safe-link.ts';
 import type { LoadedScenario } from '../scenario/load.ts';
 import { EpisodeRunner, type EpisodeRun } from './episode.ts';
 import type { EpisodeJob, EpisodeResult, Evaluator } from './evaluator.ts';
-import type { LiveFrame } from './live.ts';
+import { throttledFrames, type FrameThrottle, type LiveFrame } from './live.ts';
 
 /** What the operator is shown before an episode. */
 export interface EpisodePlan {
@@ -195,10 +195,10 @@ export class LinkEvaluator implements Evaluator {
       const disarm = operator?.armEstop((reason) => void link.estop(reason));
       try {
         // A robot link refuses a perturbation (its differences are its own); the sim takes it.
-        const onTick = this.liveHook(job, candidate);
-        const run = await this.runner.run(job.policy, job.seed, onTick && (() => onTick(false)), job.perturbation);
+        const frames = this.liveFrames(job, candidate);
+        const run = await this.runner.run(job.policy, job.seed, frames?.tick, job.perturbation);
         // The throttle may have skipped the last tick: a viewer must still see where the robot ended.
-        onTick?.(true);
+        frames?.last();
         this.runs.set(key, (this.runs.get(key) ?? 0) + 1);
         const { success, score, outcome, terms, metrics, trace, wallTime } = run;
         if (!Number.isFinite(score)) return failed(job, `The episode scored ${score}, so it counts as a crash.`, wallTime);
@@ -221,22 +221,14 @@ export class LinkEvaluator implements Evaluator {
     }
   }
 
-  /**
-   * A per-tick hook that posts the robot's state as a live frame, throttled unless `always` (the
-   * episode's last state); undefined when nobody watches.
-   */
-  private liveHook(job: EpisodeJob, candidate: number): ((always: boolean) => void) | undefined {
+  /** The robot's state as live frames, throttled; undefined when nobody watches. */
+  private liveFrames(job: EpisodeJob, candidate: number): FrameThrottle | undefined {
     const live = this.options.live;
     if (!live) return undefined;
-    const interval = 1000 / (live.fps ?? 30);
-    let next = 0;
-    return (always) => {
-      const now = performance.now();
-      if (now < next && !always) return;
-      next = now + interval;
+    return throttledFrames(live.fps ?? 30, () => {
       const snapshot = this.runner.link.snapshot();
       if (snapshot) live.onFrame({ worker: 0, study: live.study, candidate, seed: job.seed, time: snapshot.time, qpos: snapshot.qpos });
-    };
+    });
   }
 
   /** A new candidate's first episode runs in sim first; returns why it breached the envelope, if it did (remembered per candidate). */

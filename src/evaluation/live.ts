@@ -44,6 +44,26 @@ export interface LiveEvents {
   watched: [boolean];
 }
 
+/** A throttled live-frame source for one episode: `tick` posts at most `fps` frames per second of wall time; `last` posts at once (the episode's end, which the throttle may have skipped). */
+export interface FrameThrottle {
+  tick: () => void;
+  last: () => void;
+}
+
+export function throttledFrames(fps: number, post: () => void): FrameThrottle {
+  const interval = 1000 / fps;
+  let next = 0;
+  return {
+    tick: () => {
+      const now = performance.now();
+      if (now < next) return;
+      next = now + interval;
+      post();
+    },
+    last: post,
+  };
+}
+
 export class LiveFeed extends EventEmitter<LiveEvents> {
   private watchers = 0;
 

@@ -14,6 +14,7 @@ import { loadScenario, withCalibration } from '../scenario/load.ts';
 import type { Score } from '../tasks/task.ts';
 import { encodeTrace } from '../trace/trace.ts';
 import { EpisodeRunner } from './episode.ts';
+import { throttledFrames } from './live.ts';
 
 /** What the pool passes to a new worker. */
 export interface WorkerInit {
@@ -131,25 +132,13 @@ function postFrame(runner: EpisodeRunner, id: number): void {
   post({ type: 'frame', id, time: snapshot.time, qpos: snapshot.qpos }, [snapshot.qpos.buffer as ArrayBuffer]);
 }
 
-/** A throttled per-tick hook that posts at most `fps` frames per second of wall time. */
-function liveHook(runner: EpisodeRunner, id: number, fps: number): () => void {
-  const interval = 1000 / fps;
-  let next = 0;
-  return () => {
-    const now = performance.now();
-    if (now < next) return;
-    next = now + interval;
-    postFrame(runner, id);
-  };
-}
-
 /** Runs one episode and posts its result. Episodes run one at a time: a run blocks this thread. */
 async function runJob(runner: EpisodeRunner, { id, policy, seed, perturbation }: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const started = performance.now();
-  const onTick = liveFps ? liveHook(runner, id, liveFps) : undefined;
+  const frames = liveFps ? throttledFrames(liveFps, () => postFrame(runner, id)) : undefined;
   try {
-    const run = await runner.run(policy, seed, onTick, perturbation);
-    if (onTick) postFrame(runner, id);
+    const run = await runner.run(policy, seed, frames?.tick, perturbation);
+    frames?.last();
     const trace = encodeTrace(run.trace);
     const { success, score, outcome, terms, metrics, wallTime } = run;
     post({ type: 'done', id, success, score, outcome, terms, metrics, trace, wallTime }, [trace.buffer as ArrayBuffer]);
@@ -162,7 +151,7 @@ async function runJob(runner: EpisodeRunner, { id, policy, seed, perturbation }:
       post({ type: 'failed', id, reason: `MuJoCo's WebAssembly instance failed (${reason}); worker restarted`, wallTime, fatal: true });
       process.exit(1);
     }
-    if (onTick && !(err instanceof SimDivergedError)) postFrame(runner, id);
+    if (!(err instanceof SimDivergedError)) frames?.last();
     post({ type: 'failed', id, reason, wallTime, aborted: err instanceof LinkDroppedError });
   }
 }
